@@ -1,0 +1,1 @@
+"""Where promise and imagery differ: thresholds and rules that raise anomalies."""

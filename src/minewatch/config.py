@@ -1,0 +1,117 @@
+"""One validated place for configuration: a YAML file read into pydantic models.
+
+Relative paths in the file are resolved against the file's own folder, so a config
+can be run from anywhere.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(Exception):
+    """A config file that is missing or does not validate; the message says which and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CatalogSettings(_Strict):
+    url: str = "http://127.0.0.1:8082"          # STAC API root
+    collection: str = "sentinel-2-l2a"
+    max_cloud_cover: float = Field(80.0, ge=0, le=100)   # scene-level eo:cloud_cover filter
+    buffer_m: float = Field(300.0, ge=0)         # search/load window around the boundary
+    timeout_s: float = Field(30.0, gt=0)
+
+
+class LocalCatalogSettings(_Strict):
+    """The loopback pgstac + stac-fastapi server (`minewatch catalog up`)."""
+    data_dir: Path = Path(".minewatch/catalog")
+    pg_port: int = 54329
+    api_port: int = 8082
+
+
+class ImagerySettings(_Strict):
+    resolution: float = Field(10.0, gt=0)
+    # SCL classes masked (DOMAIN.md §4): never 5 (bare ground is the signal)
+    mask_classes: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
+    mask_dilation_px: int = Field(2, ge=0)
+    chunk_time: int = Field(16, ge=1)
+
+    @field_validator("mask_classes")
+    @classmethod
+    def _no_bare(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if 5 in v:
+            raise ValueError("SCL class 5 (not vegetated) must not be masked: bare ground is the signal")
+        if any(c < 0 or c > 11 for c in v):
+            raise ValueError("SCL classes are 0..11")
+        return v
+
+
+class IndexSettings(_Strict):
+    # dimidiate pixel model end-members for FVC
+    ndvi_soil: float = 0.05
+    ndvi_veg: float = 0.80
+
+
+class DisturbanceSettings(_Strict):
+    ndvi_drop: float = Field(0.25, gt=0)      # baseline-minus-current NDVI that counts as loss
+    bare_ndvi: float = 0.2                    # current NDVI at or below this is bare
+    min_clear_obs: int = Field(3, ge=1)       # persistence: clear observations confirming loss
+    min_area_hm2: float = Field(0.2, ge=0)    # minimum mapping unit (0.2 ha in GFW alerts = 0.2 hm²)
+
+
+class AssessSettings(_Strict):
+    thresholds: Path = Path("thresholds.yaml")
+    region: str = "default"
+    season_start: str = "07-01"               # MM-DD: assessment season (peak growing season)
+    season_end: str = "09-15"
+    min_clear_obs: int = Field(3, ge=1)       # fewer clear dates than this: cannot judge
+    min_clear_fraction: float = Field(0.8, gt=0, le=1)  # a date counts for a unit if this much is clear
+    disturbance: DisturbanceSettings = DisturbanceSettings()
+
+
+class Settings(_Strict):
+    registry: Path
+    plans: Path                               # a folder of .xlsx plans, or one file
+    output_dir: Path = Path("out")
+    catalog: CatalogSettings = CatalogSettings()
+    local_catalog: LocalCatalogSettings = LocalCatalogSettings()
+    imagery: ImagerySettings = ImagerySettings()
+    indices: IndexSettings = IndexSettings()
+    assess: AssessSettings = AssessSettings()
+    base_dir: Path = Path(".")                # the config file's folder; set by load_settings
+
+
+def _resolve(base: Path, p: Path) -> Path:
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def load_settings(path: str | Path) -> Settings:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"配置文件不存在 config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"配置文件不是有效的 YAML {path}: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"配置文件顶层必须是映射 config top level must be a mapping: {path}")
+    try:
+        s = Settings(**raw)
+    except ValidationError as e:
+        lines = [f"  {'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()]
+        raise ConfigError(f"配置文件校验失败 invalid config {path}:\n" + "\n".join(lines)) from e
+    base = path.parent.resolve()
+    return s.model_copy(update={
+        "base_dir": base,
+        "registry": _resolve(base, s.registry),
+        "plans": _resolve(base, s.plans),
+        "output_dir": _resolve(base, s.output_dir),
+        "local_catalog": s.local_catalog.model_copy(
+            update={"data_dir": _resolve(base, s.local_catalog.data_dir)}),
+        "assess": s.assess.model_copy(update={"thresholds": _resolve(base, s.assess.thresholds)}),
+    })
