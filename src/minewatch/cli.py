@@ -31,6 +31,59 @@ def cmd_catalog(args) -> int:
     return 0
 
 
+def prefect_offline_defaults() -> None:
+    """A first run without a Prefect server must work offline (DOMAIN.md §5)."""
+    import os
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_UI_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+
+
+def check_catalog(url: str, timeout: float) -> None:
+    """Fail fast, with what to do, when the STAC API cannot be reached."""
+    import pystac_client
+
+    try:
+        pystac_client.Client.open(url, timeout=timeout)
+    except Exception as e:  # noqa: BLE001 - any failure here means the same to the user
+        raise SystemExit(f"错误 error: 无法连接影像目录 STAC API unreachable at {url} ({type(e).__name__}: {e}). "
+                         f"Start the local one with `minewatch catalog up` or fix catalog.url in the config.")
+
+
+def cmd_run(args) -> int:
+    from datetime import date
+
+    s = _settings(args)
+    run_date = date.fromisoformat(args.date) if args.date else date.today()
+    check_catalog(s.catalog.url, s.catalog.timeout_s)
+    prefect_offline_defaults()
+    from flows.nightly import nightly
+
+    summary = nightly(config=str(Path(args.config).resolve()), run_date=run_date,
+                      out_dir=str(Path(args.out).resolve()) if args.out else None)
+    print(f"\n运行完成 run finished: {summary['mines']} 座矿山 mines, {summary['scenes_read']} 景影像 scenes, "
+          f"{summary['anomalies']} 条异常 anomalies {summary['anomalies_by_type']}")
+    for f in summary["failures"]:
+        print(f"  失败 FAILED {f['license_no']}: {f['error']}")
+    print(f"输出 outputs in {summary['run_dir']}:")
+    for name in summary["outputs"]:
+        print(f"  {Path(summary['run_dir']) / name}")
+    return 3 if summary["failures"] else 0
+
+
+def cmd_sample(args) -> int:
+    from minewatch.synth import sample
+
+    root = Path(args.dir)
+    if args.promises:
+        sample.write_promises(root)
+        print(f"registry, plans and truths written to {root}")
+    cat = sample.ensure_sample(root)
+    print(cat)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="minewatch", description="矿区生态修复卫星监管 minewatch")
     sub = p.add_subparsers(dest="command", required=True)
@@ -40,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("dir", nargs="?", help="folder with collection.json and item JSON files (load)")
     c.add_argument("--config", default=DEFAULT_CONFIG)
     c.set_defaults(func=cmd_catalog)
+
+    r = sub.add_parser("run", help="run the nightly job once (Prefect flow)")
+    r.add_argument("--config", default=DEFAULT_CONFIG)
+    r.add_argument("--date", help="run date YYYY-MM-DD (default today); the plan year is its year")
+    r.add_argument("--out", help="output folder (default: output_dir from the config)")
+    r.set_defaults(func=cmd_run)
+
+    sm = sub.add_parser("sample", help="generate the bundled sample's scenes (first use) and print the catalogue folder")
+    sm.add_argument("--dir", default="sample_scenes")
+    sm.add_argument("--promises", action="store_true", help="also rewrite registry, plans and truths")
+    sm.set_defaults(func=cmd_sample)
     return p
 
 

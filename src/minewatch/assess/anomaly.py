@@ -1,0 +1,44 @@
+"""What a finding is: one anomaly an inspector can act on."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from shapely.geometry.base import BaseGeometry
+
+# English code -> Chinese label (the regulation's wording where it has one)
+TYPES_ZH = {
+    "RESTORATION_SHORTFALL": "修复不达标",
+    "CLAIMED_RESTORATION_NOT_OBSERVED": "申报已修复但影像未见恢复",
+    "UNDECLARED_DISTURBANCE": "未申报损毁",
+}
+SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    type: str
+    severity: str
+    license_no: str
+    mine_name: str
+    plan_year: int
+    geometry: BaseGeometry              # EPSG:4490 lon/lat
+    area_hm2: float
+    period: str                         # "YYYY-MM-DD/YYYY-MM-DD" the evidence covers
+    observed: dict
+    expected: dict
+    evidence_scenes: tuple[str, ...]
+    unit_seq: int | None = None
+    unit_section: str | None = None
+    target_land_class: str | None = None
+    key: str = ""                       # what makes the finding the same night after night
+    notes_zh: str = ""
+
+    @property
+    def id(self) -> str:
+        raw = f"{self.license_no}|{self.plan_year}|{self.type}|{self.key}"
+        return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:16]
+
+    @property
+    def type_zh(self) -> str:
+        return TYPES_ZH[self.type]

@@ -1,0 +1,171 @@
+"""The whole path on the bundled sample, through the real local STAC catalogue.
+
+The sample's planted truths (sample_scenes/truths.yaml) must come out of the nightly
+run, each as the right type on the right unit, with numbers that a direct computation
+from the COGs gives, and nothing else.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import yaml
+from pyproj import Transformer
+from rasterio.windows import from_bounds
+from scipy import ndimage
+from shapely.geometry import box, shape
+from shapely.ops import transform as shp_transform
+
+from minewatch.config import load_settings
+from minewatch.promised.plans import read_plans
+from minewatch.promised.registry import read_registry
+from minewatch.synth import sample
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_scenes"
+RUN_DATE = "2026-11-20"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def sample_loaded(stac_catalog):
+    catalog_dir = sample.ensure_sample(SAMPLE)
+    stac_catalog.load(catalog_dir)
+    return stac_catalog
+
+
+@pytest.fixture(scope="session")
+def config(sample_loaded, tmp_path_factory):
+    d = tmp_path_factory.mktemp("cfg")
+    raw = yaml.safe_load((ROOT / "configs" / "sample.yaml").read_text(encoding="utf-8"))
+    raw["registry"] = str(SAMPLE / "registry.csv")
+    raw["plans"] = str(SAMPLE / "plans")
+    raw["output_dir"] = str(d / "out")
+    raw["catalog"]["url"] = sample_loaded.url
+    raw["assess"]["thresholds"] = str(ROOT / "configs" / "thresholds.yaml")
+    raw.pop("local_catalog")
+    p = d / "config.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="session")
+def run(config):
+    """One nightly run through the CLI and Prefect, as an operator would start it."""
+    out = subprocess.run([sys.executable, "-m", "minewatch.cli", "run", "--config", str(config),
+                          "--date", RUN_DATE], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    run_dir = load_settings(config).output_dir / RUN_DATE
+    return run_dir, out.stdout
+
+
+def test_run_prints_where_outputs_are(run):
+    run_dir, stdout = run
+    assert str(run_dir / "anomalies.geojson") in stdout
+    summary = json.loads((run_dir / "run_summary.json").read_text(encoding="utf-8"))
+    assert summary["mines"] == 3 and summary["mines_failed"] == 0 and summary["scenes_read"] > 200
+
+
+def test_anomalies_are_exactly_the_planted_truths(run):
+    run_dir, _ = run
+    truths = yaml.safe_load((SAMPLE / "truths.yaml").read_text(encoding="utf-8"))
+    fc = json.loads((run_dir / "anomalies.geojson").read_text(encoding="utf-8"))
+    got = sorted((f["properties"]["license_no"], f["properties"]["type"], f["properties"]["unit_seq"])
+                 for f in fc["features"])
+    want = sorted((t["license_no"], t["type"], t["unit_seq"]) for t in truths["anomalies"])
+    assert got == want
+
+
+def test_undeclared_disturbance_is_where_it_was_planted(run):
+    run_dir, _ = run
+    fc = json.loads((run_dir / "anomalies.geojson").read_text(encoding="utf-8"))
+    [f] = [f for f in fc["features"] if f["properties"]["type"] == "UNDECLARED_DISTURBANCE"]
+    m = next(m for m in sample.MINES if m.license_no == f["properties"]["license_no"])
+    planted = sample.MineFrame.of(m).rect_geo(m.undeclared[0])
+    found = shape(f["geometry"])
+    iou = found.intersection(planted).area / found.union(planted).area
+    assert iou > 0.8
+    x0, y0, x1, y1 = m.undeclared[0]
+    assert f["properties"]["area_hm2"] == pytest.approx((x1 - x0) * (y1 - y0) / 10_000, rel=0.1)
+    obs = f["properties"]["observed"]
+    assert obs["ndvi_baseline"] > 0.4 and obs["ndvi_current"] < 0.2 and obs["clear_observations"] >= 3
+
+
+def _direct_unit_fvc(settings, unit_geom_4490, scene_ids, catalog_dir):
+    """FVC of a unit per scene straight from the COGs with rasterio + numpy (no minewatch code)."""
+    out = {}
+    for sid in scene_ids:
+        item = json.loads((catalog_dir / "items" / f"{sid}.json").read_text())
+        epsg = int(item["properties"]["proj:code"].split(":")[1])
+        g = shp_transform(Transformer.from_crs(4490, epsg, always_xy=True).transform, unit_geom_4490)
+        minx, miny, maxx, maxy = g.bounds
+        pad = 30
+        bands = {}
+        for b in ("red", "nir", "scl"):
+            with rasterio.open(item["assets"][b]["href"]) as ds:
+                win = from_bounds(minx - pad, miny - pad, maxx + pad, maxy + pad, ds.transform).round_offsets().round_lengths()
+                scale = 2 if b == "scl" else 1
+                a = ds.read(1, window=win, out_shape=(int(win.height * scale), int(win.width * scale)),
+                            resampling=rasterio.enums.Resampling.nearest).astype("float64")
+                bands[b] = a
+                tr = ds.window_transform(win)
+        red, nir = (bands["red"] - 1000) / 1e4, (bands["nir"] - 1000) / 1e4
+        bad = np.isin(bands["scl"], settings.imagery.mask_classes)
+        bad = ndimage.binary_dilation(bad, ndimage.generate_binary_structure(2, 1),
+                                      iterations=settings.imagery.mask_dilation_px)
+        rows, cols = np.indices(red.shape)
+        xs, ys = tr.c + (cols + 0.5) * 10, tr.f - (rows + 0.5) * 10
+        from shapely import contains_xy
+        inside = contains_xy(g, xs, ys)
+        ndvi = (nir - red) / (nir + red)
+        fvc = np.clip((ndvi - settings.indices.ndvi_soil) / (settings.indices.ndvi_veg - settings.indices.ndvi_soil), 0, 1)
+        ok = inside & ~bad
+        out[sid] = (fvc[ok].mean(), ok.sum() / inside.sum())
+    return out
+
+
+def test_flag_numbers_equal_a_direct_computation_from_the_cogs(run, config):
+    run_dir, _ = run
+    s = load_settings(config)
+    fc = json.loads((run_dir / "anomalies.geojson").read_text(encoding="utf-8"))
+    plans = {r.plan.license_no: r.plan for r in read_plans(SAMPLE / "plans")}
+    for f in fc["features"]:
+        p = f["properties"]
+        if p["unit_seq"] is None:
+            continue
+        unit = next(u for u in plans[p["license_no"]].units
+                    if u.seq == p["unit_seq"] and u.section == p["unit_section"])
+        direct = _direct_unit_fvc(s, unit.geometry, p["evidence_scenes"], SAMPLE / "catalog")
+        assert all(frac >= s.assess.min_clear_fraction for _, frac in direct.values())
+        assert p["observed"]["fvc"] == pytest.approx(np.median([v for v, _ in direct.values()]), abs=2e-4)
+        assert p["observed"]["fvc"] < p["expected"]["min"]
+        assert p["observed"]["clear_observations"] == len(p["evidence_scenes"]) >= s.assess.min_clear_obs
+
+
+def test_passing_units_pass_for_the_right_reason(run):
+    """Units planted to recover are judged (enough clear dates) and above their threshold."""
+    import pandas as pd
+    run_dir, _ = run
+    series = pd.read_csv(run_dir / "unit_series.csv")
+    unjudged = pd.read_csv(run_dir / "unjudged.csv")
+    truths = yaml.safe_load((SAMPLE / "truths.yaml").read_text(encoding="utf-8"))
+    for t in truths["passing_units"]:
+        key = f"{t['unit_section']}:{t['unit_seq']}"
+        assert not ((unjudged.license_no == t["license_no"]) & (unjudged.unit == key)).any()
+        s = series[(series.license_no == t["license_no"]) & (series.unit == key)]
+        d = pd.to_datetime(s.datetime)
+        peak = s[(d >= "2026-07-01") & (d <= "2026-09-15") & (s.clear_fraction >= 0.8)]
+        assert len(peak) >= 3 and peak.fvc_mean.median() > 0.5
+
+
+def test_rerun_gives_identical_anomalies(run, config, tmp_path):
+    run_dir, _ = run
+    out = subprocess.run([sys.executable, "-m", "minewatch.cli", "run", "--config", str(config),
+                          "--date", RUN_DATE, "--out", str(tmp_path)], capture_output=True, text=True,
+                         timeout=900, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / RUN_DATE / "anomalies.geojson").read_bytes() == (run_dir / "anomalies.geojson").read_bytes()
