@@ -1,0 +1,377 @@
+"""The "one map" (国土空间规划一张图) package: a GeoPackage in CGCS2000 (EPSG:4490).
+
+Layers
+- ``anomalies``: one row per finding (the anomaly GeoJSON, lifecycle fields included).
+- ``restoration_units``: every row of every annual-plan table (修复单元 and damaged areas),
+  with the latest status per unit when given.
+- ``mines``: one row per mining right; personal data (联系人, 联系电话, 联系地址) only when
+  ``include_personal=True``.
+- ``data_dictionary``: non-spatial table (layer, field, alias_zh, type, unit, meaning,
+  confidential) - the same rows as docs/data-dictionary.md (`data_dictionary_markdown`).
+
+Every layer has an ``upsert_key`` column the platform can merge on: the anomaly id,
+``license_no|plan_year|section|seq`` for units, ``license_no`` for mines.
+
+Determinism: the same inputs and ``run_date`` give a byte-identical file (GeoPackage
+``last_change`` timestamps come from ``OGR_CURRENT_DATE``, set to the run date while
+writing). The file is written as GeoPackage 1.2 for older readers (GDAL 3.6 warns on 1.4),
+to a temp file beside the target, then renamed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+from pyproj import Geod
+from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+
+from minewatch.outputs.atomic import write_text
+from minewatch.promised.models import AnnualPlan, MiningRight
+
+EPSG = 4490
+LAYERS = ("anomalies", "restoration_units", "mines")
+SECTION_ZH = {"restored": "上年度已修复", "damage": "现状损毁", "planned": "本年度计划修复"}
+PERSONAL_FIELDS = ("contact_name", "contact_phone", "contact_address")
+_GEOD = Geod(a=6378137.0, rf=298.257222101)   # CGCS2000 ellipsoid
+_CONFIG_LOCK = threading.Lock()               # OGR_CURRENT_DATE is process-global
+
+
+@dataclass(frozen=True)
+class Field:
+    layer: str
+    name: str
+    alias_zh: str
+    type: str           # TEXT, INTEGER, REAL, BOOLEAN, DATE (TEXT YYYY-MM-DD), MULTIPOLYGON
+    unit: str
+    meaning: str
+    shp: str = ""       # shapefile name when `name` is longer than 10 characters
+    confidential: bool = False
+
+    @property
+    def shp_name(self) -> str:
+        return self.shp or self.name
+
+
+F = Field
+DICTIONARY: tuple[Field, ...] = (
+    # anomalies
+    F("anomalies", "upsert_key", "更新键", "TEXT", "", "Merge key for the platform: the anomaly id"),
+    F("anomalies", "id", "异常编号", "TEXT", "", "sha1(license_no|plan_year|type|key)[:16]; stable across runs"),
+    F("anomalies", "type", "异常类型代码", "TEXT", "", "Anomaly code (see schemas/anomaly.schema.json)"),
+    F("anomalies", "type_zh", "异常类型", "TEXT", "", "Anomaly type in Chinese"),
+    F("anomalies", "severity", "严重程度代码", "TEXT", "", "high | medium | low"),
+    F("anomalies", "severity_zh", "严重程度", "TEXT", "", "高 | 中 | 低", shp="sev_zh"),
+    F("anomalies", "license_no", "采矿权证证号", "TEXT", "", "Mining licence number"),
+    F("anomalies", "mine_name", "矿山名称", "TEXT", "", "Mine name"),
+    F("anomalies", "plan_year", "计划年度", "INTEGER", "year", "Annual plan year the finding is judged against"),
+    F("anomalies", "unit_section", "计划表分区", "TEXT", "", "restored | damage | planned; empty when not about one unit", shp="unit_sect"),
+    F("anomalies", "unit_seq", "序号", "INTEGER", "", "Row number (序号) in the plan table; empty when not about one unit"),
+    F("anomalies", "target_land_class", "目标地类", "TEXT", "", "三调 land-class code, as a string", shp="tgt_lclass"),
+    F("anomalies", "area_hm2", "面积", "REAL", "hm²", "Area of the finding on the CGCS2000 ellipsoid, 4 decimals"),
+    F("anomalies", "period", "证据时段", "TEXT", "", "YYYY-MM-DD/YYYY-MM-DD the evidence covers"),
+    F("anomalies", "observed", "观测值", "TEXT", "", "JSON object: what the imagery showed"),
+    F("anomalies", "expected", "应达值", "TEXT", "", "JSON object: what the plan/threshold required, with its source"),
+    F("anomalies", "evidence_scenes", "证据影像", "TEXT", "", "JSON array of Sentinel-2 scene ids", shp="evidence"),
+    F("anomalies", "notes_zh", "说明", "TEXT", "", "Note for the inspector"),
+    F("anomalies", "status", "状态", "TEXT", "", "new | ongoing | resolved (vs the previous run)"),
+    F("anomalies", "first_seen", "首次发现日期", "DATE (TEXT YYYY-MM-DD)", "", "Run date the finding was first reported"),
+    F("anomalies", "last_seen", "最近发现日期", "DATE (TEXT YYYY-MM-DD)", "", "Last run date that reported it"),
+    F("anomalies", "resolved_on", "消除日期", "DATE (TEXT YYYY-MM-DD)", "", "Run date it was no longer reported", shp="resolved"),
+    F("anomalies", "geom", "图形", "MULTIPOLYGON", "EPSG:4490", "Finding outline, CGCS2000 lon/lat"),
+    # restoration units
+    F("restoration_units", "upsert_key", "更新键", "TEXT", "", "license_no|plan_year|section|seq"),
+    F("restoration_units", "license_no", "采矿权证证号", "TEXT", "", "Mining licence number"),
+    F("restoration_units", "plan_year", "计划年度", "INTEGER", "year", "Year of the annual plan the row comes from"),
+    F("restoration_units", "section", "计划表分区代码", "TEXT", "", "restored | damage | planned"),
+    F("restoration_units", "section_zh", "计划表分区", "TEXT", "", "上年度已修复 | 现状损毁 | 本年度计划修复"),
+    F("restoration_units", "seq", "序号", "INTEGER", "", "Row number (序号) in that section of the table"),
+    F("restoration_units", "is_temporary", "是否为临时用地", "BOOLEAN", "", "Temporary land (临时用地)", shp="is_temp"),
+    F("restoration_units", "land_class", "地类", "TEXT", "", "修复后地类 / 目标地类 (三调 code)"),
+    F("restoration_units", "area_hm2", "面积(申报)", "REAL", "hm²", "Area as declared in the plan, 4 decimals"),
+    F("restoration_units", "area_hm2_drawn", "面积(图形)", "REAL", "hm²", "Area of the declared outline on the CGCS2000 ellipsoid", shp="area_drawn"),
+    F("restoration_units", "quality", "质量", "TEXT", "", "Quality as declared"),
+    F("restoration_units", "accepted", "是否完成验收", "BOOLEAN", "", "Acceptance done (restored section only)"),
+    F("restoration_units", "problem_type", "问题类型", "TEXT", "", "Problem type (damage section only)", shp="prob_type"),
+    F("restoration_units", "damage_degree", "损毁程度", "TEXT", "", "Damage degree (damage section only)", shp="dmg_degree"),
+    F("restoration_units", "measures", "主要工程措施", "TEXT", "", "Main engineering measures (planned section only)"),
+    F("restoration_units", "n_anomalies", "异常数", "INTEGER", "", "Findings on this unit still reported in this run", shp="n_anomaly"),
+    F("restoration_units", "latest_status", "最新状态代码", "TEXT", "", "Latest status given by the caller (unit_status)", shp="lt_status"),
+    F("restoration_units", "latest_status_zh", "最新状态", "TEXT", "", "Latest status in Chinese", shp="lt_stat_zh"),
+    F("restoration_units", "latest_fvc", "最新植被覆盖度", "REAL", "0-1", "Latest season FVC (dimidiate pixel model)"),
+    F("restoration_units", "latest_as_of", "状态日期", "DATE (TEXT YYYY-MM-DD)", "", "Date of the latest status", shp="lt_as_of"),
+    F("restoration_units", "geom", "图形", "MULTIPOLYGON", "EPSG:4490", "范围(拐点坐标) as filed, CGCS2000 lon/lat"),
+    # mines
+    F("mines", "upsert_key", "更新键", "TEXT", "", "license_no"),
+    F("mines", "license_no", "采矿权证证号", "TEXT", "", "Mining licence number"),
+    F("mines", "holder", "采矿权人名称", "TEXT", "", "Holder of the mining right"),
+    F("mines", "mine_name", "矿山名称", "TEXT", "", "Mine name"),
+    F("mines", "county_code", "县级行政区划代码", "TEXT", "", "6-digit administrative code", shp="county"),
+    F("mines", "mineral", "开采矿种", "TEXT", "", "Mineral"),
+    F("mines", "mining_method", "开采方式", "TEXT", "", "Mining method", shp="min_method"),
+    F("mines", "valid_from", "有效期起", "DATE (TEXT YYYY-MM-DD)", "", "Licence valid from"),
+    F("mines", "valid_to", "有效期止", "DATE (TEXT YYYY-MM-DD)", "", "Licence valid to"),
+    F("mines", "abnormal_list", "列入异常名录", "BOOLEAN", "", "On the abnormal list (异常名录)", shp="abnormal"),
+    F("mines", "seriously_dishonest", "严重失信主体", "BOOLEAN", "", "Judged seriously dishonest (严重失信主体)", shp="dishonest"),
+    F("mines", "plan_year", "计划年度", "INTEGER", "year", "Year of the annual plan in this package"),
+    F("mines", "plan_status", "年度计划状态", "TEXT", "", "submitted | missing", shp="plan_stat"),
+    F("mines", "plan_submitted", "计划报送日期", "DATE (TEXT YYYY-MM-DD)", "", "Date the county bureau received the plan", shp="plan_subm"),
+    F("mines", "n_anomalies", "异常数", "INTEGER", "", "Findings still reported in this run", shp="n_anomaly"),
+    F("mines", "area_hm2_anomalies", "异常面积", "REAL", "hm²", "Sum of the findings' areas, 4 decimals", shp="area_anom"),
+    F("mines", "contact_name", "联系人", "TEXT", "", "Personal data: only with include_personal", shp="ct_name", confidential=True),
+    F("mines", "contact_phone", "联系电话", "TEXT", "", "Personal data: only with include_personal", shp="ct_phone", confidential=True),
+    F("mines", "contact_address", "联系地址", "TEXT", "", "Personal data: only with include_personal", shp="ct_addr", confidential=True),
+    F("mines", "geom", "图形", "MULTIPOLYGON", "EPSG:4490", "Mining-right boundary, CGCS2000 lon/lat"),
+)
+CONFIDENTIAL_FIELDS = frozenset(f.name for f in DICTIONARY if f.confidential)
+
+
+def layer_fields(layer: str, include_personal: bool = False) -> list[Field]:
+    return [f for f in DICTIONARY if f.layer == layer and f.name != "geom"
+            and (include_personal or not f.confidential)]
+
+
+def data_dictionary_frame() -> pd.DataFrame:
+    return pd.DataFrame([{"layer": f.layer, "field": f.name, "alias_zh": f.alias_zh, "type": f.type,
+                          "unit": f.unit, "meaning": f.meaning, "shapefile_field": f.shp_name,
+                          "confidential": int(f.confidential)} for f in DICTIONARY])
+
+
+def data_dictionary_markdown() -> str:
+    """docs/data-dictionary.md, generated from DICTIONARY (a test keeps the file in sync)."""
+    lines = ["# Data dictionary (数据字典)", "",
+             "Generated from `minewatch.outputs.onemap.DICTIONARY`; the same rows are in the",
+             "GeoPackage's non-spatial `data_dictionary` table. CRS of every layer: CGCS2000",
+             "(EPSG:4490), lon/lat. Areas in hm² with 4 decimals. Dates are text `YYYY-MM-DD`.",
+             "`upsert_key` is the column to merge on. Fields marked confidential are left out of",
+             "the package unless asked for and are stripped by `disclosure.public_profile`.",
+             "The anomaly GeoJSON (`anomalies.geojson`, schema `schemas/anomaly.schema.json`)",
+             "carries the `anomalies` fields as GeoJSON properties, with `observed`, `expected`",
+             "and `evidence_scenes` as JSON values instead of text.", ""]
+    for layer in LAYERS:
+        lines += [f"## {layer}", "", "| field | 中文 | type | unit | meaning | shapefile |",
+                  "|---|---|---|---|---|---|"]
+        for f in DICTIONARY:
+            if f.layer == layer:
+                meaning = f.meaning + (" **(confidential)**" if f.confidential else "")
+                lines.append(f"| `{f.name}` | {f.alias_zh} | {f.type} | {f.unit} | {meaning} | `{f.shp_name}` |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_data_dictionary_md(path: str | Path) -> Path:
+    return write_text(path, data_dictionary_markdown())
+
+
+# ---------------------------------------------------------------- frames
+
+def _multi(g: BaseGeometry) -> MultiPolygon:
+    if isinstance(g, Polygon):
+        return MultiPolygon([g])
+    if isinstance(g, MultiPolygon):
+        return g
+    polys = [p for p in getattr(g, "geoms", []) if isinstance(p, Polygon)]
+    if not polys:
+        raise ValueError(f"not a polygon geometry: {g.geom_type}")
+    return MultiPolygon(polys)
+
+
+def _geodesic_hm2(g: BaseGeometry) -> float:
+    return round(abs(_GEOD.geometry_area_perimeter(g)[0]) / 10_000.0, 4)
+
+
+_PANDAS = {"TEXT": "string", "INTEGER": "Int32", "REAL": "Float64", "BOOLEAN": "boolean"}
+
+
+def _typed(rows: list[dict], layer: str, geoms: list, include_personal: bool = False) -> gpd.GeoDataFrame:
+    fields = layer_fields(layer, include_personal)
+    data = {}
+    for f in fields:
+        dtype = _PANDAS.get(f.type, "string")
+        data[f.name] = pd.array([r.get(f.name) for r in rows], dtype=dtype)
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([_multi(g) for g in geoms], crs=EPSG), crs=EPSG)
+
+
+def _active(anomalies_fc: dict) -> list[dict]:
+    return [f for f in anomalies_fc.get("features", []) if f["properties"].get("status") != "resolved"]
+
+
+def anomalies_frame(anomalies_fc: dict) -> gpd.GeoDataFrame:
+    rows, geoms = [], []
+    for f in sorted(anomalies_fc.get("features", []),
+                    key=lambda f: (f["properties"]["license_no"], f["properties"]["id"])):
+        p = dict(f["properties"])
+        for k in ("observed", "expected", "evidence_scenes"):
+            p[k] = json.dumps(p.get(k), ensure_ascii=False, sort_keys=True)
+        p["upsert_key"] = p["id"]
+        rows.append(p)
+        geoms.append(shape(f["geometry"]))
+    return _typed(rows, "anomalies", geoms)
+
+
+def _latest_status(unit_status: pd.DataFrame | None) -> dict[tuple[str, str], dict]:
+    if unit_status is None or unit_status.empty:
+        return {}
+    df = unit_status.copy()
+    if "unit" not in df.columns:
+        df["unit"] = df["section"].astype(str) + ":" + df["seq"].astype(int).astype(str)
+    if "as_of" in df.columns:
+        df["as_of"] = pd.to_datetime(df["as_of"]).dt.date.astype(str)
+        df = df.sort_values(["license_no", "unit", "as_of"])
+    out = {}
+    for r in df.to_dict("records"):
+        out[(str(r["license_no"]), str(r["unit"]))] = r   # last row per unit wins: the latest
+    return out
+
+
+def units_frame(plans: dict[str, AnnualPlan], anomalies_fc: dict,
+                unit_status: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+    status = _latest_status(unit_status)
+    counts: dict[tuple, int] = {}
+    for f in _active(anomalies_fc):
+        p = f["properties"]
+        if p.get("unit_seq") is not None and p.get("unit_section"):
+            k = (p["license_no"], p["plan_year"], p["unit_section"], p["unit_seq"])
+            counts[k] = counts.get(k, 0) + 1
+    rows, geoms = [], []
+    for lic in sorted(plans):
+        plan = plans[lic]
+        for u in sorted(plan.units, key=lambda u: (u.section, u.seq)):
+            st = status.get((plan.license_no, f"{u.section}:{u.seq}"), {})
+            fvc = st.get("fvc")
+            rows.append({
+                "upsert_key": f"{plan.license_no}|{plan.plan_year}|{u.section}|{u.seq}",
+                "license_no": plan.license_no, "plan_year": plan.plan_year, "section": u.section,
+                "section_zh": SECTION_ZH.get(u.section, u.section), "seq": u.seq,
+                "is_temporary": u.is_temporary, "land_class": u.land_class or None,
+                "area_hm2": None if u.area_hm2 is None else round(u.area_hm2, 4),
+                "area_hm2_drawn": _geodesic_hm2(u.geometry), "quality": u.quality or None,
+                "accepted": u.accepted, "problem_type": u.problem_type or None,
+                "damage_degree": u.damage_degree or None, "measures": u.measures or None,
+                "n_anomalies": counts.get((plan.license_no, plan.plan_year, u.section, u.seq), 0),
+                "latest_status": st.get("status"), "latest_status_zh": st.get("status_zh"),
+                "latest_fvc": None if fvc is None or pd.isna(fvc) else round(float(fvc), 4),
+                "latest_as_of": st.get("as_of"),
+            })
+            geoms.append(u.geometry)
+    return _typed(rows, "restoration_units", geoms)
+
+
+def mines_frame(rights: list[MiningRight], plans: dict[str, AnnualPlan], anomalies_fc: dict,
+                include_personal: bool = False) -> gpd.GeoDataFrame:
+    n: dict[str, int] = {}
+    area: dict[str, float] = {}
+    for f in _active(anomalies_fc):
+        p = f["properties"]
+        n[p["license_no"]] = n.get(p["license_no"], 0) + 1
+        area[p["license_no"]] = area.get(p["license_no"], 0.0) + float(p.get("area_hm2") or 0.0)
+    rows, geoms = [], []
+    for r in sorted(rights, key=lambda r: r.license_no):
+        plan = plans.get(r.license_no)
+        rows.append({
+            "upsert_key": r.license_no, "license_no": r.license_no, "holder": r.holder,
+            "mine_name": r.mine_name, "county_code": r.county_code, "mineral": r.mineral or None,
+            "mining_method": r.mining_method or None, "valid_from": r.valid_from.isoformat(),
+            "valid_to": r.valid_to.isoformat(), "abnormal_list": r.abnormal_list,
+            "seriously_dishonest": r.seriously_dishonest,
+            "plan_year": plan.plan_year if plan else None,
+            "plan_status": "submitted" if plan else "missing",
+            "plan_submitted": plan.submitted.isoformat() if plan and plan.submitted else None,
+            "n_anomalies": n.get(r.license_no, 0), "area_hm2_anomalies": round(area.get(r.license_no, 0.0), 4),
+            "contact_name": r.contact_name or (plan.contact_name if plan else None) or None,
+            "contact_phone": r.contact_phone or (plan.contact_phone if plan else None) or None,
+            "contact_address": r.contact_address or (plan.contact_address if plan else None) or None,
+        })
+        geoms.append(r.boundary)
+    return _typed(rows, "mines", geoms, include_personal)
+
+
+# ---------------------------------------------------------------- writers
+
+class _CurrentDate:
+    """Pin OGR_CURRENT_DATE (GeoPackage last_change) for the duration of a write."""
+
+    def __init__(self, run_date: date | None):
+        self.value = f"{(run_date or date(1970, 1, 1)).isoformat()}T00:00:00.000Z"
+
+    def __enter__(self):
+        _CONFIG_LOCK.acquire()
+        self.old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": self.value})
+
+    def __exit__(self, *exc):
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": self.old})
+        _CONFIG_LOCK.release()
+
+
+@contextmanager
+def _gpkg_temp(path: Path):
+    """Like atomic.atomic_path, but the temp name ends in .gpkg (GDAL checks the extension)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp.gpkg"
+    tmp.unlink(missing_ok=True)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_onemap(path: str | Path, anomalies_fc: dict, rights: list[MiningRight],
+                 plans: dict[str, AnnualPlan], unit_status: pd.DataFrame | None = None, *,
+                 run_date: date | None = None, include_personal: bool = False) -> Path:
+    """Write the one-map GeoPackage atomically; `run_date` stamps gpkg_contents.last_change
+    (1970-01-01 when not given, so the bytes still depend only on the inputs)."""
+    frames = {
+        "anomalies": anomalies_frame(anomalies_fc),
+        "restoration_units": units_frame(plans, anomalies_fc, unit_status),
+        "mines": mines_frame(rights, plans, anomalies_fc, include_personal),
+    }
+    path = Path(path)
+    with _gpkg_temp(path) as tmp, _CurrentDate(run_date):
+        for name in LAYERS:
+            pyogrio.write_dataframe(frames[name], tmp, layer=name, driver="GPKG", geometry_type="MultiPolygon",
+                                    promote_to_multi=True, append=tmp.exists(), VERSION="1.2",
+                                    SPATIAL_INDEX="YES", GEOMETRY_NAME="geom", FID="fid")
+        pyogrio.write_dataframe(data_dictionary_frame(), tmp, layer="data_dictionary", driver="GPKG",
+                                append=True)
+    return path
+
+
+def write_shapefiles(directory: str | Path, anomalies_fc: dict, rights: list[MiningRight],
+                     plans: dict[str, AnnualPlan], unit_status: pd.DataFrame | None = None, *,
+                     include_personal: bool = False) -> list[Path]:
+    """One shapefile per layer (UTF-8 with a .cpg), field names shortened per DICTIONARY.
+
+    Shapefile text fields hold 254 bytes at most, so long observed/expected JSON is cut:
+    the GeoPackage is the complete product. Each .shp set is written under a temp name
+    and renamed file by file.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    frames = {
+        "anomalies": anomalies_frame(anomalies_fc),
+        "restoration_units": units_frame(plans, anomalies_fc, unit_status),
+        "mines": mines_frame(rights, plans, anomalies_fc, include_personal),
+    }
+    out = []
+    for name in LAYERS:
+        df = frames[name].rename(columns={f.name: f.shp_name for f in layer_fields(name, include_personal)})
+        with tempfile.TemporaryDirectory(dir=directory, prefix=f".{name}.") as tmpdir:
+            tmp = Path(tmpdir) / f"{name}.shp"
+            pyogrio.write_dataframe(df, tmp, driver="ESRI Shapefile", geometry_type="MultiPolygon",
+                                    promote_to_multi=True, ENCODING="UTF-8")
+            for part in sorted(Path(tmpdir).iterdir()):
+                os.replace(part, directory / part.name)
+        out.append(directory / f"{name}.shp")
+    return out

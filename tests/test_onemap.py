@@ -1,0 +1,152 @@
+"""One-map GeoPackage: layers, CGCS2000, fields, upsert keys, dictionary, no personal data, same bytes."""
+import json
+import shutil
+import sqlite3
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import MultiPolygon, Polygon, box
+
+from minewatch.assess.anomaly import Anomaly
+from minewatch.outputs.geojson import feature_collection
+from minewatch.outputs.lifecycle import apply_lifecycle
+from minewatch.outputs.onemap import (DICTIONARY, LAYERS, data_dictionary_markdown, layer_fields, write_onemap,
+                                      write_shapefiles)
+from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rights_and_plans():
+    r1 = MiningRight("C1400002010011120000001", "示例矿业有限公司", "示例煤矿", date(2020, 1, 1), date(2030, 12, 31),
+                     "140100", box(111.0, 39.0, 111.03, 39.02), mineral="煤", mining_method="露天",
+                     contact_name="张三", contact_phone="13800000000", contact_address="山西省某县某路1号")
+    r2 = MiningRight("C1500002012011120000002", "北方石料厂", "北方石料矿", date(2021, 6, 1), date(2031, 5, 31),
+                     "150200", box(110.0, 40.0, 110.02, 40.02), abnormal_list=True, contact_name="李四")
+    units = (
+        Unit(PLANNED, 1, box(111.001, 39.001, 111.003, 39.003), area_hm2=3.8012, land_class="0404",
+             measures="覆土、撒播草籽"),
+        Unit(PLANNED, 2, box(111.004, 39.001, 111.006, 39.003), area_hm2=3.8, land_class="0305", is_temporary=True),
+        Unit(RESTORED, 1, box(111.010, 39.001, 111.012, 39.003), area_hm2=3.8, land_class="0404", accepted=False),
+        Unit(DAMAGE, 1, box(111.020, 39.010, 111.025, 39.015), area_hm2=20.0, problem_type="挖损", damage_degree="重度"),
+    )
+    p1 = AnnualPlan(2026, r1.license_no, r1.holder, r1.mine_name, validity="2020年1月1日至2030年12月31日",
+                    contact_name="张三", contact_phone="13800000000", units=units, submitted=date(2026, 3, 20))
+    return [r1, r2], {r1.license_no: p1}
+
+
+def anomalies_fc(run_date=date(2026, 10, 2)):
+    r1 = "C1400002010011120000001"
+    a = [Anomaly("RESTORATION_SHORTFALL", "high", r1, "示例煤矿", 2026, box(111.004, 39.001, 111.006, 39.003), 3.8004,
+                 "2026-07-01/2026-09-15", {"fvc": 0.12, "n_clear": 6}, {"fvc_min": 0.4, "source": "灌木林地 cover >= 40%"},
+                 ("S2B_49SFA_20260712_0_L2A", "S2A_49SFA_20260806_0_L2A"), unit_seq=2, unit_section=PLANNED,
+                 target_land_class="0305", key="planned:2"),
+         Anomaly("UNDECLARED_DISTURBANCE", "high", r1, "示例煤矿", 2026,
+                 MultiPolygon([box(111.015, 39.005, 111.016, 39.006), box(111.017, 39.005, 111.018, 39.006)]), 1.9,
+                 "2026-07-01/2026-09-15", {"ndvi_current": 0.1}, {"rule": "no loss"}, ("S2B_49SFA_20260712_0_L2A",),
+                 key="loss@1,2")]
+    return apply_lifecycle(feature_collection(a), None, run_date)
+
+
+def _write(path, **kw):
+    rights, plans = rights_and_plans()
+    status = pd.DataFrame([
+        {"license_no": rights[0].license_no, "unit": "planned:1", "status": "OK", "status_zh": "达标", "fvc": 0.55,
+         "as_of": "2026-09-15"},
+        {"license_no": rights[0].license_no, "unit": "planned:1", "status": "PENDING", "status_zh": "待判定",
+         "fvc": None, "as_of": "2026-06-01"},
+        {"license_no": rights[0].license_no, "unit": "planned:2", "status": "RESTORATION_SHORTFALL",
+         "status_zh": "修复不达标", "fvc": 0.12, "as_of": "2026-09-15"}])
+    return write_onemap(path, anomalies_fc(), rights, plans, status, run_date=date(2026, 10, 2), **kw)
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="ogrinfo (Debian gdal-bin) not installed")
+def test_ogrinfo_sees_layers_crs_and_fields(tmp_path):
+    p = _write(tmp_path / "onemap.gpkg")
+    out = subprocess.run(["ogrinfo", "-ro", "-so", "-al", str(p)], capture_output=True, text=True, check=True).stdout
+    for layer in LAYERS:
+        assert f"Layer name: {layer}" in out
+    assert "Layer name: data_dictionary" in out
+    assert out.count('ID["EPSG",4490]') == 3 and "China Geodetic Coordinate System 2000" in out
+    assert out.count("Geometry: Multi Polygon") == 3
+    for layer in LAYERS:
+        block = out.split(f"Layer name: {layer}")[1].split("Layer name:")[0]
+        for f in layer_fields(layer):
+            assert f"\n{f.name}: " in block, (layer, f.name)
+    assert "contact_phone" not in out and "13800000000" not in out
+
+
+def test_contents_keys_and_status(tmp_path):
+    p = _write(tmp_path / "onemap.gpkg")
+    assert [n for n, _ in pyogrio.list_layers(p)] == list(LAYERS) + ["data_dictionary"]
+    an = pyogrio.read_dataframe(p, layer="anomalies")
+    assert an.crs.to_epsg() == 4490 and len(an) == 2
+    assert (an.upsert_key == an.id).all() and set(an.status) == {"new"}
+    assert json.loads(an.set_index("type").loc["RESTORATION_SHORTFALL", "expected"])["fvc_min"] == 0.4
+    # lon/lat order on disk (not EPSG:4490's authority lat/lon)
+    assert 110 < an.geometry.iloc[0].bounds[0] < 112
+
+    un = pyogrio.read_dataframe(p, layer="restoration_units")
+    assert len(un) == 4 and un.upsert_key.is_unique
+    u1 = un.set_index("upsert_key").loc["C1400002010011120000001|2026|planned|1"]
+    assert u1.latest_status == "OK" and u1.latest_fvc == pytest.approx(0.55) and u1.latest_as_of == "2026-09-15"
+    assert u1.land_class == "0404" and u1.measures == "覆土、撒播草籽" and u1.area_hm2 == pytest.approx(3.8012)
+    assert 3.0 < u1.area_hm2_drawn < 4.5       # 0.002° x 0.002° at 39°N ≈ 3.8 hm²
+    u2 = un.set_index("upsert_key").loc["C1400002010011120000001|2026|planned|2"]
+    assert u2.n_anomalies == 1 and bool(u2.is_temporary)
+
+    mi = pyogrio.read_dataframe(p, layer="mines")
+    assert list(mi.upsert_key) == sorted(mi.license_no) and len(mi) == 2
+    m2 = mi.set_index("license_no").loc["C1500002012011120000002"]
+    assert m2.plan_status == "missing" and bool(m2.abnormal_list)
+    assert not any(c.startswith("contact_") for c in mi.columns)
+
+    dd = pyogrio.read_dataframe(p, layer="data_dictionary")
+    assert len(dd) == len(DICTIONARY) and {"field", "alias_zh", "type", "unit", "meaning"} <= set(dd.columns)
+    assert "采矿权证证号" in set(dd.alias_zh)
+
+
+def test_personal_data_only_when_asked(tmp_path):
+    p = _write(tmp_path / "onemap.gpkg", include_personal=True)
+    mi = pyogrio.read_dataframe(p, layer="mines").set_index("license_no")
+    assert mi.loc["C1400002010011120000001", "contact_phone"] == "13800000000"
+
+
+def test_same_inputs_same_bytes_atomic(tmp_path):
+    a = _write(tmp_path / "a" / "onemap.gpkg").read_bytes()
+    b = _write(tmp_path / "b" / "onemap.gpkg").read_bytes()
+    assert a == b
+    with sqlite3.connect(tmp_path / "a" / "onemap.gpkg") as c:
+        stamps = {r[0] for r in c.execute("select last_change from gpkg_contents")}
+    assert stamps == {"2026-10-02T00:00:00.000Z"}
+    _write(tmp_path / "a" / "onemap.gpkg")                       # overwrite in place
+    assert sorted(x.name for x in (tmp_path / "a").iterdir()) == ["onemap.gpkg"]
+    assert pyogrio.get_gdal_config_option("OGR_CURRENT_DATE") is None   # restored
+
+
+def test_empty_findings_still_write_every_layer(tmp_path):
+    rights, plans = rights_and_plans()
+    p = write_onemap(tmp_path / "e.gpkg", {"type": "FeatureCollection", "features": []}, rights, plans, None)
+    layers = dict((n, g) for n, g in pyogrio.list_layers(p))
+    assert layers["anomalies"] == "MultiPolygon"
+    assert len(pyogrio.read_dataframe(p, layer="anomalies")) == 0
+
+
+def test_docs_dictionary_in_sync():
+    assert (ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8") == data_dictionary_markdown()
+
+
+def test_shapefiles_utf8(tmp_path):
+    rights, plans = rights_and_plans()
+    paths = write_shapefiles(tmp_path / "shp", anomalies_fc(), rights, plans)
+    assert [p.name for p in paths] == [f"{n}.shp" for n in LAYERS]
+    for p in paths:
+        assert p.with_suffix(".cpg").read_text().strip().upper() in ("UTF-8", "UTF8")
+        assert p.with_suffix(".prj").exists()
+    un = pyogrio.read_dataframe(tmp_path / "shp" / "restoration_units.shp")
+    assert "is_temp" in un.columns and "覆土、撒播草籽" in set(un.measures)
+    assert not [x for x in (tmp_path / "shp").iterdir() if x.name.startswith(".")]

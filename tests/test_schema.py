@@ -1,0 +1,119 @@
+"""schemas/anomaly.schema.json: what write_anomalies writes validates; drift and bad values do not."""
+import copy
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import jsonschema
+import pytest
+from jsonschema import Draft202012Validator
+from shapely.geometry import MultiPolygon, Polygon
+
+from minewatch.assess.anomaly import Anomaly
+from minewatch.outputs.geojson import write_anomalies
+from minewatch.outputs.lifecycle import apply_lifecycle
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "anomaly.schema.json"
+ALL_TYPES = ["RESTORATION_SHORTFALL", "AT_RISK", "CLAIMED_RESTORATION_NOT_OBSERVED", "VEGETATION_DEGRADATION",
+             "UNDECLARED_DISTURBANCE", "DAMAGE_EXCEEDS_DECLARED", "OUT_OF_BOUNDARY_DISTURBANCE",
+             "TEMPORARY_LAND_NOT_RESTORED", "PLAN_MISSING", "PLAN_DATA_INCONSISTENT"]
+
+
+def _decimal_multiple_of(validator, mult, instance, schema):
+    """multipleOf with decimal arithmetic: python-jsonschema divides floats, so 154.701 % 0.0001 fails."""
+    if not validator.is_type(instance, "number"):
+        return
+    if Decimal(repr(instance)) % Decimal(repr(mult)) != 0:
+        yield jsonschema.ValidationError(f"{instance!r} is not a multiple of {mult}")
+
+
+def validator():
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    cls = jsonschema.validators.extend(Draft202012Validator, {"multipleOf": _decimal_multiple_of})
+    return cls(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _anomaly(**kw):
+    sq = Polygon([(111.0, 39.0), (111.0, 39.01), (111.01, 39.01), (111.01, 39.0)])
+    base = dict(type="RESTORATION_SHORTFALL", severity="high", license_no="C1400002010011120000001",
+                mine_name="示例煤矿", plan_year=2026, geometry=sq, area_hm2=154.70100001,
+                period="2026-07-01/2026-09-15", observed={"fvc": 0.1}, expected={"min": 0.4, "source": "s"},
+                evidence_scenes=("S2B_49SFA_20260712_0_L2A",), unit_seq=2, unit_section="planned",
+                target_land_class="0305", key="planned:2")
+    base.update(kw)
+    return Anomaly(**base)
+
+
+@pytest.fixture
+def written(tmp_path):
+    multi = MultiPolygon([Polygon([(111.0, 39.0), (111.001, 39.0), (111.001, 39.001)]),
+                          Polygon([(111.01, 39.0), (111.011, 39.0), (111.011, 39.001)])])
+    anomalies = [_anomaly(),
+                 _anomaly(type="UNDECLARED_DISTURBANCE", unit_seq=None, unit_section=None, target_land_class=None,
+                          key="loss@1,2", geometry=multi, area_hm2=0.2, severity="medium"),
+                 _anomaly(key="planned:3", unit_seq=3, target_land_class="1104K", area_hm2=0.0)]
+    p = write_anomalies(tmp_path / "anomalies.geojson", anomalies)
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def test_schema_is_versioned_and_lists_every_regulation_type():
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert schema["$schema"].endswith("2020-12/schema") and schema["$id"] and schema["version"]
+    assert sorted(schema["$defs"]["anomaly_type"]["enum"]) == sorted(ALL_TYPES)
+
+
+def test_written_file_validates(written):
+    v = validator()
+    errors = sorted(v.iter_errors(written), key=str)
+    assert not errors, [e.message for e in errors]
+    assert {f["geometry"]["type"] for f in written["features"]} == {"Polygon", "MultiPolygon"}
+
+
+def test_lifecycle_output_validates(written):
+    prev = copy.deepcopy(written)
+    prev["features"][0]["id"] = prev["features"][0]["properties"]["id"] = "0" * 16   # gone tonight
+    prev = apply_lifecycle(prev, None, date(2026, 10, 1))
+    fc = apply_lifecycle(written, prev, date(2026, 10, 2))
+    assert {f["properties"]["status"] for f in fc["features"]} == {"new", "ongoing", "resolved"}
+    errors = list(validator().iter_errors(fc))
+    assert not errors, [e.message for e in errors]
+
+
+@pytest.mark.parametrize("path,value", [
+    (("properties", "type"), "SOMETHING_ELSE"),
+    (("properties", "severity"), "critical"),
+    (("properties", "area_hm2"), 1.23456),                  # more than 4 decimals
+    (("properties", "area_hm2"), -1.0),
+    (("properties", "status"), "closed"),
+    (("properties", "first_seen"), "02/10/2026"),
+    (("properties", "extra_field"), 1),                     # drift: needs a schema version
+    (("geometry", "type"), "Point"),
+    (("id",), "not-an-id"),
+])
+def test_bad_values_fail(written, path, value):
+    bad = copy.deepcopy(written)
+    target = bad["features"][0]
+    for k in path[:-1]:
+        target = target[k]
+    target[path[-1]] = value
+    assert not validator().is_valid(bad)
+
+
+def test_swapped_axes_and_crs_member_fail(written):
+    bad = copy.deepcopy(written)
+    g = next(f["geometry"] for f in bad["features"] if f["geometry"]["type"] == "Polygon")
+    g["coordinates"] = [[[y, x] for x, y in ring] for ring in g["coordinates"]]   # lat, lon (EPSG:4490 order)
+    assert not validator().is_valid(bad)
+    bad = copy.deepcopy(written)
+    bad["crs"] = {"type": "name", "properties": {"name": "EPSG:4490"}}
+    assert not validator().is_valid(bad)
+
+
+def test_resolved_needs_resolved_on(written):
+    fc = apply_lifecycle(written, None, date(2026, 10, 2))
+    fc["features"][0]["properties"]["status"] = "resolved"
+    assert not validator().is_valid(fc)
+    fc["features"][0]["properties"]["resolved_on"] = "2026-10-02"
+    assert validator().is_valid(fc)
