@@ -23,8 +23,8 @@ def mine(right, promises: job.Promises, config: str, as_of: date, plan_year: int
 
 
 @task(name="write-outputs")
-def write_outputs(results, out_dir: str, as_of: date, plan_year: int) -> dict:
-    return job.write_run(results, out_dir, as_of, plan_year)
+def write_outputs(results, out_dir: str, as_of: date, plan_year: int, promises: job.Promises) -> dict:
+    return job.write_run(results, out_dir, as_of, plan_year, promises)
 
 
 @flow(name="minewatch-nightly")
@@ -40,4 +40,4 @@ def nightly(config: str, run_date: date | None = None, out_dir: str | None = Non
     for r in results:
         logger.info("mine %s: %d scenes, %d anomalies%s", r.license_no, len(r.scenes), len(r.anomalies),
                     f", FAILED: {r.error}" if r.error else "")
-    return write_outputs(results, out_dir or str(s.output_dir), as_of, plan_year)
+    return write_outputs(results, out_dir or str(s.output_dir), as_of, plan_year, promises)

@@ -14,8 +14,14 @@ from pathlib import Path
 
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import Settings
+from minewatch.assess.rules import unit_key
+from minewatch.outputs import runfolder
 from minewatch.outputs.atomic import write_text
-from minewatch.outputs.geojson import write_anomalies
+from minewatch.outputs.geojson import feature_collection
+from minewatch.outputs.lifecycle import apply_lifecycle
+from minewatch.outputs.onemap import write_onemap
+from minewatch.outputs.report import MineReportData, ReportUnit, render_report
+from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
 from minewatch.pipeline import MineResult, process_mine
 from minewatch.promised.models import AnnualPlan, MiningRight
 
@@ -56,13 +62,32 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
         return r
 
 
-def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_year: int) -> dict:
-    """anomalies.geojson, unit_series.csv, unjudged.csv and run_summary.json, atomically."""
-    run_dir = Path(out_dir) / run_date.isoformat()
-    run_dir.mkdir(parents=True, exist_ok=True)
+def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_year: int,
+              promises: Promises | None = None) -> dict:
+    """The run folder OUT/<date>/, every file atomic; `latest` points at it when complete.
+
+    anomalies.geojson (with new/ongoing/resolved against the previous run), onemap.gpkg
+    (CGCS2000), spot_check.csv/.xlsx, reports/<licence>.html, unit_series.csv,
+    unjudged.csv, and run_summary.json written last.
+    """
+    out_dir = Path(out_dir)
+    run_dir = runfolder.run_dir(out_dir, run_date)
     results = sorted(results, key=lambda r: r.license_no)
     anomalies = [a for r in results for a in r.anomalies]
-    write_anomalies(run_dir / "anomalies.geojson", anomalies)
+    prev = runfolder.previous_run(out_dir, run_date)
+    prev_fc = (json.loads((prev / "anomalies.geojson").read_text(encoding="utf-8"))
+               if prev and (prev / "anomalies.geojson").is_file() else None)
+    fc = apply_lifecycle(feature_collection(anomalies), prev_fc, run_date,
+                         previous_run_date=date.fromisoformat(prev.name) if prev else None)
+    write_text(run_dir / "anomalies.geojson", json.dumps(fc, ensure_ascii=False, indent=1) + "\n")
+    if promises is not None:
+        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, None, run_date=run_date)
+        write_spot_check(spot_check_list(fc, promises.rights), run_dir / "spot_check.csv",
+                         run_dir / "spot_check.xlsx")
+        for r in results:
+            plan = promises.plans.get(r.license_no)
+            if plan is not None and r.composite is not None:
+                write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date)
 
     import pandas as pd
     frames = [r.series.assign(license_no=r.license_no) for r in results if r.series is not None]
@@ -82,9 +107,23 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
         "scenes_read": sum(len(r.scenes) for r in results),
         "anomalies": len(anomalies), "anomalies_by_type": dict(sorted(by_type.items())),
         "failures": [{"license_no": r.license_no, "error": r.error} for r in results if r.error],
-        "outputs": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")) + ["run_summary.json"],
+        "outputs": sorted({str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
+                           if p.is_file() and not p.name.startswith(".")} | {"run_summary.json"}),
     }
-    summary["outputs"] = sorted(set(summary["outputs"]))
     write_text(run_dir / "run_summary.json", json.dumps(summary, ensure_ascii=False, indent=1) + "\n")
+    runfolder.update_latest(out_dir, run_dir)
     summary["run_dir"] = str(run_dir)
     return summary
+
+
+def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date: date) -> Path:
+    """The inspector's per-mine report from what the pipeline kept for it."""
+    units = [ReportUnit(key=unit_key(u), section=u.section, seq=u.seq, geometry=r.units_utm[unit_key(u)],
+                        land_class=u.land_class) for u in plan.units if unit_key(u) in (r.units_utm or {})]
+    c = r.composite
+    data = MineReportData.from_plan(
+        plan, rgb=c["rgb"], fvc=c["fvc"], transform=c["transform"], epsg=c["epsg"], units=units,
+        anomalies=[f for f in fc["features"] if f["properties"]["license_no"] == r.license_no],
+        series=r.series, thresholds=r.thresholds,
+        unjudged=[asdict(u) for u in r.unjudged], image_date=c["period"], run_date=run_date)
+    return render_report(data, path)

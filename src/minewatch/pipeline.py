@@ -40,6 +40,9 @@ class MineResult:
     scenes: list[str] = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None
+    composite: dict | None = None       # season median rgb/fvc on the mine's grid, for reports
+    units_utm: dict | None = None       # unit key -> geometry in the grid's CRS
+    thresholds: dict = field(default_factory=dict)   # unit key -> FVC minimum used
 
 
 def _bbox_lonlat(grid: cube.Grid) -> tuple[float, float, float, float]:
@@ -52,8 +55,8 @@ def find_scenes(right: MiningRight, grid: cube.Grid, start: date, end: date, s: 
                                  max_cloud_cover=s.catalog.max_cloud_cover, timeout=s.catalog.timeout_s)
 
 
-def observe(items, grid: cube.Grid, units_utm: dict, s: Settings) -> tuple[xr.Dataset, xr.DataArray, xr.Dataset]:
-    """Lazy index cube (ndvi, fvc, bsi), clear mask and per-unit stats for one window."""
+def observe(items, grid: cube.Grid, units_utm: dict, s: Settings):
+    """Lazy reflectance, index cube (ndvi, fvc, bsi), clear mask and per-unit stats for one window."""
     raw = cube.load_window(items, grid, chunk_time=s.imagery.chunk_time)
     refl = cube.to_reflectance(raw)
     clear = masks.clear_mask(refl.scl, s.imagery.mask_classes, s.imagery.mask_dilation_px)
@@ -61,7 +64,14 @@ def observe(items, grid: cube.Grid, units_utm: dict, s: Settings) -> tuple[xr.Da
     idx = xr.Dataset({"ndvi": nd, "fvc": indices.fvc(nd, s.indices.ndvi_soil, s.indices.ndvi_veg),
                       "bsi": indices.bsi(refl)})
     stats = series.unit_stats(idx, clear, series.unit_masks(units_utm, grid))
-    return idx, clear, stats
+    return refl, idx, clear, stats
+
+
+def season_composite(refl: xr.Dataset, fvc: xr.DataArray, clear: xr.DataArray) -> xr.Dataset:
+    """Per-pixel median over clear dates: true colour and FVC, lazily."""
+    c = clear.chunk({"time": -1}) if clear.chunks else clear
+    rgb = xr.concat([refl[b].where(c) for b in ("red", "green", "blue")], dim="rgb")
+    return xr.Dataset({"rgb": rgb.median("time"), "fvc": fvc.where(c).median("time")})
 
 
 def _in_season(times: np.ndarray, season: Season) -> np.ndarray:
@@ -85,14 +95,26 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
         res.error = "NO_SCENES"
         return res
 
-    idx, clear, stats = observe(items, grid, units_utm or {"boundary": boundary_utm}, s)
+    refl, idx, clear, stats = observe(items, grid, units_utm or {"boundary": boundary_utm}, s)
     season = Season.of(plan_year, s.assess.season_start, s.assess.season_end)
     base_season = Season.of(plan_year - 1, s.assess.season_start, s.assess.season_end)
     t = idx.time.values
     cur_t, base_t = _in_season(t, season), _in_season(t, base_season)
-    stats_c, base_nd, base_cl, cur_nd, cur_cl = dask.compute(
-        stats, idx.ndvi[base_t], clear[base_t], idx.ndvi[cur_t], clear[cur_t])
+    comp_t = cur_t if cur_t.any() else base_t if base_t.any() else np.ones(len(t), bool)
+    comp = season_composite(refl.isel(time=comp_t), idx.fvc[comp_t], clear[comp_t])
+    stats_c, base_nd, base_cl, cur_nd, cur_cl, comp = dask.compute(
+        stats, idx.ndvi[base_t], clear[base_t], idx.ndvi[cur_t], clear[cur_t], comp)
     res.series = series.stats_frame(stats_c)
+    ct = pd.to_datetime(t[comp_t])
+    res.composite = {"rgb": np.clip(np.moveaxis(comp.rgb.values, 0, -1) / 0.3, 0, 1),
+                     "fvc": comp.fvc.values, "transform": grid.transform, "epsg": epsg,
+                     "period": f"{ct.min():%Y-%m-%d}/{ct.max():%Y-%m-%d}"}
+    res.units_utm = units_utm
+    if plan is not None:
+        for u in plan.units:
+            th = thresholds.lookup(u.land_class, s.assess.region) if u.land_class else None
+            if th is not None and th.measure == "fvc":
+                res.thresholds[unit_key(u)] = th.min
 
     if plan is not None:
         a, u = assess_units(right, plan, res.series, thresholds, as_of=as_of,
