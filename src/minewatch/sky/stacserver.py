@@ -267,8 +267,13 @@ def up(data_dir: Path, pg_port: int = 54329, api_port: int = 8082) -> str:
     _initdb(data_dir)
     if running_pg is None:
         _start_pg(data_dir, pg_port)
-    _ensure_db_and_schema(pg_port)
-    _start_api(data_dir, pg_port, api_port)
+    try:
+        _ensure_db_and_schema(pg_port)
+        _start_api(data_dir, pg_port, api_port)
+    except BaseException:
+        if running_pg is None:  # a failed `up` leaves nothing running that it started
+            down(data_dir)
+        raise
     return url
 
 
