@@ -197,3 +197,19 @@ def test_round_trip_property(g):
     assert len(ca) == len(cb)
     assert max(math.dist(p, q) for p, q in zip(ca, cb)) <= 0.01
     assert a.hausdorff_distance(b) <= 0.01
+
+
+_ALPHABET = "0123456789０１２３.,，;；*\t \nXYJ点号-é"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=120)
+       | st.lists(st.tuples(st.integers(1, 9), st.floats(-1e9, 1e9), st.floats(-1e9, 1e9)), max_size=6)
+       .map(lambda pts: "\n".join(f"{i},{x:.2f},{y:.2f}" for i, x, y in pts)))
+def test_parse_never_crashes_otherwise(text):
+    """Garbage gives a CoordinateError or a valid polygon, never another exception."""
+    try:
+        g = parse_corner_points(text)
+    except CoordinateError:
+        return
+    assert g.is_valid and not g.is_empty
