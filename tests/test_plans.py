@@ -227,3 +227,20 @@ def test_read_plans_folder(plan, tmp_path):
     assert results[0].plan.plan_year == 2027 and results[1].plan.plan_year == 2026
     assert results[2].plan is None and results[2].findings[0].rule == "NOT_A_PLAN_TABLE"
     assert len(read_plans(tmp_path / "b.xlsx")) == 1
+
+
+def test_units_in_column_header_and_values(plan, tmp_path):
+    path = write_plan_xlsx(plan, tmp_path / "mu.xlsx")
+    wb = load_workbook(path)
+    ws = wb.active
+    ph = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 4).value == "目标地类")
+    ws.cell(ph, 5).value = "面积（亩）"
+    ws.cell(ph + 1, 5).value = round(plan.units[4].area_hm2 * 15, 4)      # bare number in 亩
+    ws.cell(ph + 2, 5).value = f"{plan.units[5].area_hm2 * 1e4:.0f}平方米"  # explicit unit wins
+    wb.save(path)
+    res = read_plan_xlsx(path)
+    got = res.plan.section(PLANNED)
+    assert got[0].area_hm2 == pytest.approx(plan.units[4].area_hm2, abs=1e-4)
+    assert got[1].area_hm2 == pytest.approx(plan.units[5].area_hm2, abs=1e-4)
+    assert sum(f.rule == "AREA_UNIT_CONVERTED" for f in res.findings) == 2
+    assert not any(f.rule == "AREA_MISMATCH" for f in res.findings)

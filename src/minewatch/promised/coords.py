@@ -213,7 +213,6 @@ def normalize_text(text: str) -> str:
 
 _SEP = re.compile(r"[,\s:|]+")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_LABEL = re.compile(r"^(?:[XxYy]|横|纵)\s*(?:坐标)?\s*=?", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 

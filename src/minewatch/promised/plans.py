@@ -22,7 +22,6 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, Side
-from openpyxl.utils import get_column_letter
 
 from .coords import CoordinateError, area_hm2, format_corner_points, parse_corner_points
 from .findings import ERROR, WARNING, Finding
@@ -405,20 +404,32 @@ _AREA_UNITS = {  # factor to hm², and whether it is the regulation's unit
 _MONEY_UNITS = {"": (1.0, True), "万元": (1.0, True), "万": (1.0, True), "元": (1e-4, False)}
 
 
-def _parse_quantity(v: Any, units: dict[str, tuple[float, bool]]) -> tuple[float, bool]:
-    """(value in the table unit, whether the unit was the table's own)."""
+def _parse_quantity(v: Any, units: dict[str, tuple[float, bool]],
+                    default_unit: str = "") -> tuple[float, bool]:
+    """(value in the table unit, whether the unit was the table's own).
+
+    ``default_unit`` applies to bare numbers (the unit written in the column header).
+    """
     if isinstance(v, bool):
         raise ValueError(v)
     if isinstance(v, (int, float)):
         if not math.isfinite(v):
             raise ValueError(v)
-        return float(v), True
+        factor, own = units[default_unit]
+        return float(v) * factor, own
     k = _key(v).replace(",", "").upper()
     m = re.fullmatch(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))(.*)", k)
     if not m or m.group(2) not in units:
         raise ValueError(k)
-    factor, own = units[m.group(2)]
+    factor, own = units[m.group(2) or default_unit]
     return float(m.group(1)) * factor, own
+
+
+def _unit_in_label(key: str, units: dict[str, tuple[float, bool]]) -> str:
+    """Unit written in a column/field label, e.g. "面积(亩)" -> "亩"; "" when none/unknown."""
+    m = re.search(r"\(([^()]*)\)", key)
+    u = m.group(1).upper() if m else ""
+    return u if u in units else ""
 
 
 def _find_sheet(wb, file: str):
@@ -538,7 +549,8 @@ def read_plan_xlsx(path: str | Path, *, area_tolerance: float = 0.05) -> PlanRea
             fees[fname] = None
             continue
         try:
-            amount, own = _parse_quantity(v, _MONEY_UNITS)
+            amount, own = _parse_quantity(v, _MONEY_UNITS,
+                                          _unit_in_label(_key(g.raw(r, c)), _MONEY_UNITS))
         except ValueError:
             add(r, label, v, "BAD_MONEY", ERROR, "金额无法识别, 应为以万元为单位的数字")
             fees[fname] = None
@@ -607,6 +619,7 @@ def _read_section(g: _Grid, section: str, cap_row: int, structural: set[int], ad
     def label_of(f: str) -> str:
         return colmap[f][2] if f in colmap else labels[f]
 
+    area_unit = _unit_in_label(colmap["area_hm2"][2], _AREA_UNITS) if "area_hm2" in colmap else ""
     out: list[Unit] = []
     count = 0
     for r in range(header_row + 1, end):
@@ -695,7 +708,7 @@ def _read_section(g: _Grid, section: str, cap_row: int, structural: set[int], ad
                 bad("area_hm2", "MISSING_AREA", "面积未填写", WARNING)
             else:
                 try:
-                    area, own = _parse_quantity(v, _AREA_UNITS)
+                    area, own = _parse_quantity(v, _AREA_UNITS, area_unit)
                     if not own:
                         bad("area_hm2", "AREA_UNIT_CONVERTED", "面积单位不是hm², 已换算为hm²", WARNING)
                     if area <= 0:
