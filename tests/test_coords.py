@@ -213,3 +213,23 @@ def test_parse_never_crashes_otherwise(text):
     except CoordinateError:
         return
     assert g.is_valid and not g.is_empty
+
+
+def test_overlapping_rings_are_rejected():
+    a = format_corner_points(box(117.20, 39.10, 117.21, 39.11))
+    b = format_corner_points(box(117.205, 39.105, 117.215, 39.115)).replace("1,", "5,", 1)
+    with pytest.raises(CoordinateError, match="overlap"):
+        parse_corner_points(a + "\n" + b)
+
+
+def test_island_inside_a_hole_is_a_shell():
+    outer = box(117.20, 39.10, 117.21, 39.11).difference(box(117.202, 39.102, 117.208, 39.108))
+    island = box(117.204, 39.104, 117.206, 39.106)
+    g = parse_corner_points(format_corner_points(MultiPolygon([outer, island])))
+    assert isinstance(g, MultiPolygon) and len(g.geoms) == 2
+    assert area_hm2(g) == pytest.approx(area_hm2(outer) + area_hm2(island), abs=5e-3)
+
+
+def test_canonical_text_is_a_fixed_point():
+    text = format_corner_points(box(117.20, 39.10, 117.21, 39.11))
+    assert format_corner_points(parse_corner_points(text)) == text
