@@ -14,8 +14,9 @@ Where retries live (issue 7):
   (`gdal_http_options`, passed to stackstac as `gdal_env`), so one bad tile does not
   restart a mine.
 - **Timeouts at the I/O layer**: the STAC client's `timeout` and `GDAL_HTTP_TIMEOUT`.
-  Prefect's task `timeout_seconds` is only a backstop: in a worker thread it can only
-  interrupt Python code, never a blocking GDAL read.
+  Prefect's task `timeout_seconds` is off by default: tasks run in worker threads, where
+  it can only interrupt Python code, never a blocking GDAL read, and Prefect 3.9 logs a
+  warning for every such task run. If set, a timed-out mine is recorded, not retried.
 - **Isolation**: the flow gathers mapped futures with `gather_isolated`, so a mine that
   is still failing after its retries becomes a recorded failure (run_summary.json
   `failures`, the Prefect artifact from `run_artifact_markdown`) while the others finish.
@@ -92,8 +93,12 @@ def _status_code(exc: BaseException) -> int | None:
 def is_transient(exc: BaseException) -> bool:
     """True when trying again later may succeed: network, throttling, server errors.
 
-    Follows `__cause__`/`__context__`, so a wrapped network error counts.
+    Follows `__cause__`/`__context__`, so a wrapped network error counts. Prefect's own
+    task timeout (a backstop, when set) is not transient: a mine that hung that long
+    would hang again, and the night has a budget.
     """
+    if type(exc).__name__ == "TaskRunTimeoutError":
+        return False
     seen = 0
     e: BaseException | None = exc
     while e is not None and seen < 8:
@@ -127,11 +132,12 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def mine_task_options(retries: int = 2, backoff_s: float = 30.0, jitter: float = 0.5,
-                      timeout_s: float | None = 1800.0) -> dict[str, Any]:
+                      timeout_s: float | None = None) -> dict[str, Any]:
     """Keyword arguments for the per-mine `@task`: retries on transient errors only.
 
     Delays are `backoff_s * 2**k` (30 s, 60 s by default) with +-`jitter` spread, so
-    mines that failed together do not hit the catalogue together again.
+    mines that failed together do not hit the catalogue together again. `timeout_s`
+    (default off) is a backstop only; see the module docstring.
     """
     from prefect.tasks import exponential_backoff
 
