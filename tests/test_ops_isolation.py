@@ -89,6 +89,13 @@ def test_task_options_and_gdal():
     assert o["retries"] == 2 and o["retry_condition_fn"] is ops.retry_if_transient
     assert o["retry_delay_seconds"](2) == [30.0, 60.0] and o["timeout_seconds"] is None
     assert ops.mine_task_options(retries=0)["retry_delay_seconds"] == 0
+
+
+def test_task_options_from_env(monkeypatch):
+    monkeypatch.setenv("MINEWATCH_MINE_RETRIES", "4")
+    monkeypatch.setenv("MINEWATCH_MINE_RETRY_BACKOFF_S", "1.5")
+    o = ops.mine_task_options()
+    assert o["retries"] == 4 and o["retry_delay_seconds"](4) == [1.5, 3.0, 6.0, 12.0]
     g = ops.gdal_http_options()
     assert g["GDAL_HTTP_MAX_RETRY"] == 3 and g["GDAL_HTTP_TIMEOUT"] == 30
 

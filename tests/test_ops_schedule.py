@@ -120,7 +120,8 @@ def _write_config(d: Path, registry_header: str | None = None) -> Path:
         (d / "registry.csv").write_text(registry_header, encoding="utf-8")
     cfg = d / "minewatch.yaml"
     cfg.write_text("registry: registry.csv\nplans: plans\noutput_dir: out\n"
-                   "catalog: {url: 'http://127.0.0.1:9'}\n", encoding="utf-8")
+                   "catalog: {url: 'http://127.0.0.1:9'}\n"
+                   f"assess: {{thresholds: '{ROOT / 'configs' / 'thresholds.yaml'}'}}\n", encoding="utf-8")
     return cfg
 
 
@@ -153,7 +154,8 @@ def nightly(config: str, run_date: date | None = None, out_dir: str | None = Non
 '''
 
 
-def _serve_and_check(server: dict, tmp: Path, cfg: Path, flow_ref: str | None, pythonpath: list[str]):
+def _serve_and_check(server: dict, tmp: Path, cfg: Path, flow_ref: str | None, pythonpath: list[str],
+                     deployment: str):
     """Serve, check deployment + schedule, trigger one run, wait for COMPLETED; tear down."""
     from prefect.client.schemas.filters import (ArtifactFilter, ArtifactFilterKey, DeploymentFilter,
                                                 DeploymentFilterId, FlowRunFilter, FlowRunFilterState,
@@ -166,7 +168,7 @@ def _serve_and_check(server: dict, tmp: Path, cfg: Path, flow_ref: str | None, p
     env = _clean_env(home)
     env.update(PREFECT_API_URL=url, PREFECT_RUNNER_POLL_FREQUENCY="1",
                PYTHONPATH=os.pathsep.join(pythonpath + [str(ROOT / "src"), str(ROOT)]))
-    cmd = [sys.executable, "-m", "flows.deploy", "--config", str(cfg), "--out", str(out)]
+    cmd = [sys.executable, "-m", "flows.deploy", "--config", str(cfg), "--out", str(out), "--name", deployment]
     if flow_ref:
         cmd += ["--flow", flow_ref]
     log = tmp / "serve.log"
@@ -174,7 +176,7 @@ def _serve_and_check(server: dict, tmp: Path, cfg: Path, flow_ref: str | None, p
     with open(log, "wb") as fh:
         serve = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                  start_new_session=True)
-    name = f"{ops.FLOW_NAME}/{ops.DEPLOYMENT_NAME}"
+    name = f"{ops.FLOW_NAME}/{deployment}"   # one name per test: the server is shared
     try:
         with _settings(url, home), _client(url) as client:
             dep = None
@@ -229,7 +231,8 @@ def _serve_and_check(server: dict, tmp: Path, cfg: Path, flow_ref: str | None, p
 
             arts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(
                 any_=[ops.ARTIFACT_KEY])), flow_run_filter=FlowRunFilter(id={"any_": [fr.id]}))
-            assert len(arts) == 1 and arts[0].type == "markdown"
+            assert len(arts) == 1 and arts[0].type == "markdown", (
+                "no run artifact: the flow must call ops.publish_run_artifact (docs/ops-integration.patch)")
             assert "夜间运行 nightly run" in arts[0].data and night.isoformat() in arts[0].data
 
         # stopping the served process must not pause the nightly schedule
@@ -244,7 +247,7 @@ def _serve_and_check(server: dict, tmp: Path, cfg: Path, flow_ref: str | None, p
 def test_serve_standin_schedule_and_run(prefect_server, tmp_path):
     (tmp_path / "standin_nightly.py").write_text(textwrap.dedent(STANDIN), encoding="utf-8")
     cfg = _write_config(tmp_path, registry_header="")
-    _serve_and_check(prefect_server, tmp_path, cfg, "standin_nightly:nightly", [str(tmp_path)])
+    _serve_and_check(prefect_server, tmp_path, cfg, "standin_nightly:nightly", [str(tmp_path)], "nightly-standin")
 
 
 def _real_nightly_missing() -> str | None:
@@ -265,7 +268,7 @@ def test_serve_real_nightly_empty_registry(prefect_server, tmp_path):
 
     cfg = _write_config(tmp_path)
     write_registry_csv([], tmp_path / "registry.csv")
-    _serve_and_check(prefect_server, tmp_path, cfg, None, [])
+    _serve_and_check(prefect_server, tmp_path, cfg, None, [], ops.DEPLOYMENT_NAME)
 
 
 def test_serve_refuses_without_server(tmp_path):

@@ -125,21 +125,30 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     except Exception as e:  # noqa: BLE001 - result unreadable: judge that error
         exc = e
     ok = isinstance(exc, BaseException) and is_transient(exc)
-    if isinstance(exc, BaseException):
-        log.warning("%s failed (%s: %s); %s", getattr(task_run, "name", "task"), type(exc).__name__, exc,
-                    "transient, will retry" if ok else "permanent, not retried")
+    if not ok:   # Prefect itself logs "Retry n/m will start ..." for the transient ones
+        log.warning("%s failed (%s); permanent, not retried", getattr(task_run, "name", "task"),
+                    failure_text(exc) if isinstance(exc, BaseException) else exc)
     return ok
 
 
-def mine_task_options(retries: int = 2, backoff_s: float = 30.0, jitter: float = 0.5,
+def mine_task_options(retries: int | None = None, backoff_s: float | None = None, jitter: float = 0.5,
                       timeout_s: float | None = None) -> dict[str, Any]:
     """Keyword arguments for the per-mine `@task`: retries on transient errors only.
 
     Delays are `backoff_s * 2**k` (30 s, 60 s by default) with +-`jitter` spread, so
     mines that failed together do not hit the catalogue together again. `timeout_s`
-    (default off) is a backstop only; see the module docstring.
+    (default off) is a backstop only; see the module docstring. Defaults can be set
+    without code changes: MINEWATCH_MINE_RETRIES (2), MINEWATCH_MINE_RETRY_BACKOFF_S (30);
+    they are read when the flow module is imported (each flow-run process).
     """
+    import os
+
     from prefect.tasks import exponential_backoff
+
+    if retries is None:
+        retries = int(os.environ.get("MINEWATCH_MINE_RETRIES", "2"))
+    if backoff_s is None:
+        backoff_s = float(os.environ.get("MINEWATCH_MINE_RETRY_BACKOFF_S", "30"))
 
     return {"retries": retries, "retry_delay_seconds": exponential_backoff(backoff_s) if retries else 0,
             "retry_jitter_factor": jitter if retries else None, "retry_condition_fn": retry_if_transient,
