@@ -87,8 +87,13 @@ def serve_nightly(config: str | Path, cron: str = DEFAULT_CRON, tz: str = DEFAUL
     `limit=1`: one night at a time. Schedules are *not* paused on shutdown, so a
     container restart does not silently stop the nightly runs.
     """
+    import os
+
     from prefect import serve
 
+    # flow runs are subprocesses of this one and inherit this: the library's "minewatch"
+    # logger (mine and scene names) then reaches the Prefect UI next to the flow's logs
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "minewatch")
     url = api_url()
     if not url:
         raise ServeError("PREFECT_API_URL 未设置 is not set: cron schedules need a running Prefect server "

@@ -128,6 +128,7 @@ def _write_config(d: Path, registry_header: str | None = None) -> Path:
 STANDIN = '''
 """Stand-in with the nightly flow's signature and name; zero mines, no pipeline."""
 import json
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -149,6 +150,7 @@ def nightly(config: str, run_date: date | None = None, out_dir: str | None = Non
     (run_dir / "run_summary.json").write_text(json.dumps(summary))
     summary["run_dir"] = str(run_dir)
     get_run_logger().info("stand-in nightly for %s done", as_of)
+    logging.getLogger("minewatch").warning("mine %s (%s) failed: %s", "M-TEST", "测试矿", "stand-in")
     ops.publish_run_artifact(summary)
     return summary
 '''
@@ -234,6 +236,17 @@ def _serve_and_check(server: dict, tmp: Path, cfg: Path, flow_ref: str | None, p
             assert len(arts) == 1 and arts[0].type == "markdown", (
                 "no run artifact: the flow must call ops.publish_run_artifact (docs/ops-integration.patch)")
             assert "夜间运行 nightly run" in arts[0].data and night.isoformat() in arts[0].data
+
+            if flow_ref:   # library logs ("minewatch" logger) reach the server with the flow's
+                from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+                msgs: list[str] = []
+                for _ in range(20):
+                    msgs = [lg.message for lg in client.read_logs(
+                        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[fr.id])))]
+                    if any("M-TEST (测试矿) failed" in m for m in msgs):
+                        break
+                    time.sleep(0.5)
+                assert any("M-TEST (测试矿) failed" in m for m in msgs), msgs
 
         # stopping the served process must not pause the nightly schedule
         _stop(serve)
