@@ -94,6 +94,7 @@ def serve_nightly(config: str | Path, cron: str = DEFAULT_CRON, tz: str = DEFAUL
     # flow runs are subprocesses of this one and inherit this: the library's "minewatch"
     # logger (mine and scene names) then reaches the Prefect UI next to the flow's logs
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "minewatch")
+    nightly_schedule(cron, tz)            # a bad cron or zone is reported before anything else
     url = api_url()
     if not url:
         raise ServeError("PREFECT_API_URL 未设置 is not set: cron schedules need a running Prefect server "
