@@ -1,0 +1,324 @@
+"""Nightly operations: schedule defaults, retries and isolation, the run artifact, dask.
+
+Kept importable without the pipeline (no catalogue/plan imports) so the flow, the
+deployment (`flows/deploy.py`) and the tests can all use it.
+
+Where retries live (issue 7):
+
+- **Per mine, in Prefect**: the `mine` task is retried on *transient* errors only
+  (network, HTTP 408/425/429/5xx, GDAL/CURL timeouts, a dropped dask connection), with
+  exponential backoff and jitter (`mine_task_options`). The catalogue search comes first
+  in a mine, so a retried mine costs one search and one small read. A permanent error
+  (bad geometry, a 404 asset, a bug) is not retried: it is recorded on the mine.
+- **Per HTTP request, in GDAL**: COG reads retry 429/5xx themselves
+  (`gdal_http_options`, passed to stackstac as `gdal_env`), so one bad tile does not
+  restart a mine.
+- **Timeouts at the I/O layer**: the STAC client's `timeout` and `GDAL_HTTP_TIMEOUT`.
+  Prefect's task `timeout_seconds` is off by default: tasks run in worker threads, where
+  it can only interrupt Python code, never a blocking GDAL read, and Prefect 3.9 logs a
+  warning for every such task run. If set, a timed-out mine is recorded, not retried.
+- **Isolation**: the flow gathers mapped futures with `gather_isolated`, so a mine that
+  is still failing after its retries becomes a recorded failure (run_summary.json
+  `failures`, the Prefect artifact from `run_artifact_markdown`) while the others finish.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+log = logging.getLogger("minewatch")
+
+DEFAULT_CRON = "0 2 * * *"          # 02:00 every night ...
+DEFAULT_TZ = "Asia/Shanghai"        # ... China Standard Time (no DST)
+FLOW_NAME = "minewatch-nightly"     # @flow(name=...) in flows/nightly.py
+DEPLOYMENT_NAME = "nightly"
+ARTIFACT_KEY = "minewatch-nightly-run"   # lowercase letters, digits, dashes only
+
+# --------------------------------------------------------------------------- run date
+
+
+def local_run_date(tz: str = DEFAULT_TZ, when: datetime | None = None) -> date:
+    """The calendar date of a run in `tz`.
+
+    A container runs on UTC: at 02:00 Asia/Shanghai `date.today()` is still *yesterday*.
+    `when` defaults to the flow run's scheduled start (so a late or retried run keeps
+    its night), else now.
+    """
+    if when is None:
+        try:
+            from prefect.runtime import flow_run
+            when = flow_run.scheduled_start_time
+        except Exception:  # noqa: BLE001 - outside a flow run
+            when = None
+    if when is None:
+        when = datetime.now(timezone.utc)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(ZoneInfo(tz)).date()
+
+
+# --------------------------------------------------------------------------- retries
+
+TRANSIENT_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
+_TRANSIENT_ERRNO = frozenset({errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNREFUSED, errno.ECONNABORTED,
+                              errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EPIPE})
+# names, not imports: requests, httpx, urllib3, aiohttp, distributed need not be loaded
+_TRANSIENT_NAMES = frozenset({
+    "ConnectionError", "ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "Timeout",
+    "TimeoutException", "ConnectError", "ReadError", "RemoteProtocolError", "NetworkError",
+    "ChunkedEncodingError", "ProtocolError", "IncompleteRead", "ReadTimeoutError",
+    "NewConnectionError", "MaxRetryError", "CommClosedError", "ServerDisconnectedError",
+})
+# GDAL / CURL text, as rasterio's RasterioIOError / CPLE_HttpResponseError carry it
+_TRANSIENT_TEXT = re.compile(
+    r"HTTP response code: (408|425|429|5\d\d)\b|timed? ?out|Connection (reset|refused)|"
+    r"Could not resolve host|CURL error|Operation too slow|SSL_read|Empty reply from server",
+    re.IGNORECASE)
+
+
+def _status_code(exc: BaseException) -> int | None:
+    code = getattr(exc, "status_code", None)          # pystac_client.APIError
+    if code is None:
+        resp = getattr(exc, "response", None)         # requests / httpx HTTPStatusError
+        code = getattr(resp, "status_code", None)
+    return code if isinstance(code, int) else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when trying again later may succeed: network, throttling, server errors.
+
+    Follows `__cause__`/`__context__`, so a wrapped network error counts. Prefect's own
+    task timeout (a backstop, when set) is not transient: a mine that hung that long
+    would hang again, and the night has a budget.
+    """
+    if type(exc).__name__ == "TaskRunTimeoutError":
+        return False
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 8:
+        seen += 1
+        if isinstance(e, (ConnectionError, TimeoutError)):
+            return True
+        if isinstance(e, OSError) and e.errno in _TRANSIENT_ERRNO:
+            return True
+        code = _status_code(e)
+        if code is not None:
+            return code in TRANSIENT_HTTP              # 4xx other than those: a real answer
+        if any(c.__name__ in _TRANSIENT_NAMES for c in type(e).__mro__):
+            return True
+        if type(e).__module__.startswith("rasterio") and _TRANSIENT_TEXT.search(str(e)):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect `retry_condition_fn`: retry a failed task only on a transient error."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception as e:  # noqa: BLE001 - result unreadable: judge that error
+        exc = e
+    ok = isinstance(exc, BaseException) and is_transient(exc)
+    if not ok:   # Prefect itself logs "Retry n/m will start ..." for the transient ones
+        log.warning("%s failed (%s); permanent, not retried", getattr(task_run, "name", "task"),
+                    failure_text(exc) if isinstance(exc, BaseException) else exc)
+    return ok
+
+
+def mine_task_options(retries: int | None = None, backoff_s: float | None = None, jitter: float = 0.5,
+                      timeout_s: float | None = None) -> dict[str, Any]:
+    """Keyword arguments for the per-mine `@task`: retries on transient errors only.
+
+    Delays are `backoff_s * 2**k` (30 s, 60 s by default) with +-`jitter` spread, so
+    mines that failed together do not hit the catalogue together again. `timeout_s`
+    (default off) is a backstop only; see the module docstring. Defaults can be set
+    without code changes: MINEWATCH_MINE_RETRIES (2), MINEWATCH_MINE_RETRY_BACKOFF_S (30);
+    they are read when the flow module is imported (each flow-run process).
+    """
+    import os
+
+    from prefect.tasks import exponential_backoff
+
+    if retries is None:
+        retries = int(os.environ.get("MINEWATCH_MINE_RETRIES", "2"))
+    if backoff_s is None:
+        backoff_s = float(os.environ.get("MINEWATCH_MINE_RETRY_BACKOFF_S", "30"))
+
+    return {"retries": retries, "retry_delay_seconds": exponential_backoff(backoff_s) if retries else 0,
+            "retry_jitter_factor": jitter if retries else None, "retry_condition_fn": retry_if_transient,
+            "timeout_seconds": timeout_s}
+
+
+def gdal_http_options(timeout_s: int = 30, max_retry: int = 3, retry_delay_s: float = 2.0) -> dict[str, Any]:
+    """GDAL settings for COG reads over HTTP: per-request retries of 429/5xx, bounded time.
+
+    Pass to stackstac: `stackstac.stack(..., gdal_env=stackstac.DEFAULT_GDAL_ENV.updated(
+    always=gdal_http_options()))`; it travels in the graph, so dask workers get it too.
+    """
+    return {"GDAL_HTTP_TIMEOUT": int(timeout_s), "GDAL_HTTP_CONNECTTIMEOUT": max(5, int(timeout_s) // 3),
+            "GDAL_HTTP_MAX_RETRY": int(max_retry), "GDAL_HTTP_RETRY_DELAY": float(retry_delay_s),
+            "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+
+
+# --------------------------------------------------------------------------- isolation
+
+
+def gather_isolated(futures: Iterable[Any]) -> list[Any]:
+    """Results of Prefect futures in order; a failed one gives its exception, not a raise.
+
+    One mine that is still failing after its retries must not fail the night.
+    """
+    out = []
+    for f in futures:
+        try:
+            out.append(f.result(raise_on_failure=False))
+        except BaseException as e:  # noqa: BLE001 - crashed/cancelled states raise here
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            out.append(e)
+    return out
+
+
+def failure_text(exc: BaseException) -> str:
+    """One line for run_summary.json: `Type: message` (first line, at most 300 chars)."""
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    return text[:300]
+
+
+def night_failed(summary: dict) -> bool:
+    """Every mine failed: systemic (catalogue down, bad config) - the flow should end Failed."""
+    return summary.get("mines", 0) > 0 and summary.get("mines_failed", 0) >= summary.get("mines", 0)
+
+
+# --------------------------------------------------------------------------- artifact
+
+_TYPES_ZH = {  # mirrors minewatch.assess.anomaly.TYPES_ZH without importing shapely
+    "RESTORATION_SHORTFALL": "修复不达标",
+    "CLAIMED_RESTORATION_NOT_OBSERVED": "申报已修复但影像未见恢复",
+    "UNDECLARED_DISTURBANCE": "未申报损毁",
+}
+
+
+def _cell(v: Any, limit: int = 200) -> str:
+    s = " ".join(str("" if v is None else v).split())
+    s = s.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def run_artifact_markdown(summary: dict) -> str:
+    """The night's summary as Markdown (Chinese + English) for a Prefect artifact.
+
+    `summary` is what `job.write_run` returns / writes to run_summary.json; missing keys
+    are tolerated. Failed mines are listed with their error, so the night's failures
+    can be read in the Prefect UI without opening the server's disk.
+    """
+    mines = int(summary.get("mines", 0) or 0)
+    failed = int(summary.get("mines_failed", len(summary.get("failures") or [])) or 0)
+    anomalies = int(summary.get("anomalies", 0) or 0)
+    if mines == 0:
+        status = "⚪ 无矿山 no mines in the registry / 登记表为空"
+    elif failed == 0:
+        status = f"✅ 全部完成 all {mines} mines finished"
+    elif failed >= mines:
+        status = f"❌ 全部失败 all {mines} mines failed"
+    else:
+        status = f"⚠️ 部分失败 {failed} of {mines} mines failed; the others finished"
+
+    lines = [f"# minewatch 夜间运行 nightly run {_cell(summary.get('run_date', '?'))}", "", f"**{status}**", "",
+             "| 项目 item | 数量 count |", "|---|---:|",
+             f"| 计划年度 plan year | {_cell(summary.get('plan_year', ''))} |",
+             f"| 矿山 mines | {mines} |",
+             f"| 失败矿山 failed mines | {failed} |",
+             f"| 读取影像 scenes read | {int(summary.get('scenes_read', 0) or 0)} |",
+             f"| 异常 anomalies | {anomalies} |", ""]
+
+    by_type = summary.get("anomalies_by_type") or {}
+    if by_type:
+        lines += ["## 异常类型 anomalies by type", "", "| 类型 type | 中文 | 数量 count |", "|---|---|---:|"]
+        lines += [f"| {_cell(t)} | {_TYPES_ZH.get(t, '')} | {int(n)} |" for t, n in sorted(by_type.items())]
+        lines.append("")
+
+    failures = summary.get("failures") or []
+    if failures:
+        lines += ["## 失败矿山 failed mines", "",
+                  "| 采矿许可证号 license | 矿山 mine | 错误 error |", "|---|---|---|"]
+        for f in failures:
+            lines.append(f"| {_cell(f.get('license_no'))} | {_cell(f.get('mine_name', ''))} | "
+                         f"{_cell(f.get('error'), 300)} |")
+        lines += ["", "失败矿山已记录，其余矿山照常完成。查看日志中该许可证号的记录 "
+                  "(`mine <license_no> failed`) 与 run_summary.json。 A failed mine is recorded and the "
+                  "others finish; search the flow-run logs for the license number.", ""]
+
+    outputs = summary.get("outputs") or []
+    run_dir = summary.get("run_dir")
+    if outputs or run_dir:
+        lines += ["## 输出 outputs", ""]
+        if run_dir:
+            lines.append(f"目录 folder: `{_cell(run_dir, 400)}`")
+            lines.append("")
+        lines += [f"- `{_cell(o)}`" for o in outputs]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def publish_run_artifact(summary: dict, key: str = ARTIFACT_KEY) -> Any:
+    """Attach `run_artifact_markdown(summary)` to the current flow run (Prefect UI > Artifacts).
+
+    Returns the artifact id; never raises (an artifact must not fail a night whose
+    outputs are already written).
+    """
+    try:
+        from prefect.artifacts import create_markdown_artifact
+
+        mines, failed = summary.get("mines", 0), summary.get("mines_failed", 0)
+        return create_markdown_artifact(
+            markdown=run_artifact_markdown(summary), key=key,
+            description=f"minewatch {summary.get('run_date', '')}: {mines} mines, {failed} failed, "
+                        f"{summary.get('anomalies', 0)} anomalies")
+    except Exception as e:  # noqa: BLE001
+        log.warning("could not create the run artifact: %s", e)
+        return None
+
+
+# --------------------------------------------------------------------------- dask
+
+
+@contextmanager
+def dask_client(scheduler_address: str | None = None, *, timeout: str = "30s",
+                local_scheduler: str = "threads") -> Iterator[Any]:
+    """The scheduler `dask.compute` uses inside the block.
+
+    - `None` (default): the local `local_scheduler` ("threads"), no cluster.
+    - `"tcp://host:8786"`: a `distributed.Client` to that scheduler, used for every
+      `dask.compute` in the block, from any thread (Prefect runs tasks in a thread pool;
+      dask's config is process-wide). Closed on exit; the previous scheduler returns.
+
+    Open it once in the flow body around the mapped mine tasks. Do not call
+    `prefect_dask.get_dask_client()` / `worker_client()` inside tasks: it can deadlock.
+    The workers must reach the same COG hrefs (URLs, or the same mounted paths) as
+    the flow. Raises OSError/TimeoutError promptly when the scheduler is unreachable.
+    """
+    import dask
+
+    if not scheduler_address:
+        with dask.config.set(scheduler=local_scheduler):
+            yield None
+        return
+
+    from distributed import Client
+
+    client = Client(scheduler_address, timeout=timeout, set_as_default=False)
+    log.info("dask: using scheduler %s (%d workers)", scheduler_address,
+             len(client.scheduler_info().get("workers", {})))
+    try:
+        with dask.config.set(scheduler=client):
+            yield client
+    finally:
+        client.close()
