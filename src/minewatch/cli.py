@@ -1,4 +1,4 @@
-"""Command line: `minewatch catalog up|load|down`, `minewatch sample`, `minewatch run`."""
+"""Command line: `minewatch catalog up|load|down`, `minewatch sample`, `minewatch run`, `minewatch serve`."""
 from __future__ import annotations
 
 import argparse
@@ -38,6 +38,7 @@ def prefect_offline_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_UI_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "minewatch")
 
 
 def check_catalog(url: str, timeout: float) -> None:
@@ -58,10 +59,13 @@ def cmd_run(args) -> int:
     run_date = date.fromisoformat(args.date) if args.date else date.today()
     check_catalog(s.catalog.url, s.catalog.timeout_s)
     prefect_offline_defaults()
-    from flows.nightly import nightly
+    from flows.nightly import NightFailed, nightly
 
-    summary = nightly(config=str(Path(args.config).resolve()), run_date=run_date,
-                      out_dir=str(Path(args.out).resolve()) if args.out else None)
+    try:
+        summary = nightly(config=str(Path(args.config).resolve()), run_date=run_date,
+                          out_dir=str(Path(args.out).resolve()) if args.out else None)
+    except NightFailed as e:             # every mine failed; the outputs are written all the same
+        summary = e.summary
     print(f"\n运行完成 run finished: {summary['mines']} 座矿山 mines, {summary['scenes_read']} 景影像 scenes, "
           f"{summary['anomalies']} 条异常 anomalies {summary['anomalies_by_type']}")
     for f in summary["failures"]:
@@ -70,6 +74,25 @@ def cmd_run(args) -> int:
     for name in summary["outputs"]:
         print(f"  {Path(summary['run_dir']) / name}")
     return 3 if summary["failures"] else 0
+
+
+def cmd_serve(args) -> int:
+    """Register the scheduled deployment on PREFECT_API_URL and run its flow runs (blocks)."""
+    import os
+
+    from flows.deploy import ServeError, serve_nightly
+
+    s = _settings(args)                      # a bad config fails now, not at 02:00
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    print(f"serving minewatch-nightly: cron '{args.cron}' {args.tz}, config {Path(args.config).resolve()}, "
+          f"dask {s.dask.scheduler_address or 'local threads'}")
+    try:
+        serve_nightly(str(Path(args.config).resolve()), args.cron, args.tz, name=args.name,
+                      out_dir=str(Path(args.out).resolve()) if args.out else None)
+    except ServeError as e:
+        print(f"错误 error: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_sample(args) -> int:
@@ -99,6 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--date", help="run date YYYY-MM-DD (default today); the plan year is its year")
     r.add_argument("--out", help="output folder (default: output_dir from the config)")
     r.set_defaults(func=cmd_run)
+
+    from minewatch.ops import DEFAULT_CRON, DEFAULT_TZ, DEPLOYMENT_NAME
+
+    sv = sub.add_parser("serve", help="serve the nightly flow on a cron schedule (needs PREFECT_API_URL)")
+    sv.add_argument("--config", default=DEFAULT_CONFIG)
+    sv.add_argument("--cron", default=DEFAULT_CRON, help=f"cron string (default '{DEFAULT_CRON}')")
+    sv.add_argument("--tz", default=DEFAULT_TZ, help=f"IANA time zone of the cron (default {DEFAULT_TZ})")
+    sv.add_argument("--name", default=DEPLOYMENT_NAME, help="deployment name")
+    sv.add_argument("--out", help="output folder (default: output_dir from the config)")
+    sv.set_defaults(func=cmd_serve)
 
     sm = sub.add_parser("sample", help="generate the bundled sample's scenes (first use) and print the catalogue folder")
     sm.add_argument("--dir", default="sample_scenes")

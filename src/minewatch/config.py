@@ -74,6 +74,14 @@ class AssessSettings(_Strict):
     disturbance: DisturbanceSettings = DisturbanceSettings()
 
 
+class DaskSettings(_Strict):
+    """Where `dask.compute` runs (minewatch.ops.dask_client)."""
+    # None: the local threaded scheduler in the flow process. "tcp://dask-scheduler:8786":
+    # a distributed cluster; its workers must reach the same COG hrefs as the flow.
+    scheduler_address: str | None = None
+    connect_timeout: str = "30s"
+
+
 class Settings(_Strict):
     registry: Path
     plans: Path                               # a folder of .xlsx plans, or one file
@@ -83,6 +91,7 @@ class Settings(_Strict):
     imagery: ImagerySettings = ImagerySettings()
     indices: IndexSettings = IndexSettings()
     assess: AssessSettings = AssessSettings()
+    dask: DaskSettings = DaskSettings()
     base_dir: Path = Path(".")                # the config file's folder; set by load_settings
 
 

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
+from minewatch import ops
 from minewatch.config import Settings
 from minewatch.assess.rules import unit_key
 from minewatch.outputs import runfolder
@@ -50,16 +51,31 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
     return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds))
 
 
-def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_year: int) -> MineResult:
-    """One mine, never raising: a failure is recorded so the other mines go on."""
+def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
+    """The record of a mine that failed: error text, traceback, no findings."""
+    log.error("mine %s (%s) failed: %s", right.license_no, right.mine_name, ops.failure_text(e), exc_info=e)
+    r = MineResult(right.license_no, right.mine_name)
+    r.error = ops.failure_text(e)
+    r.traceback = "".join(traceback.format_exception(e))
+    return r
+
+
+def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_year: int,
+             *, reraise_transient: bool = False) -> MineResult:
+    """One mine; a permanent failure is recorded so the other mines go on.
+
+    With `reraise_transient` (the Prefect task) a transient error (network, 429/5xx)
+    propagates so the task's retries try the mine again; after the last retry the flow
+    records it with `failed_mine`.
+    """
     try:
         return process_mine(right, p.plans.get(right.license_no), p.thresholds, s, as_of, plan_year)
     except Exception as e:  # noqa: BLE001 - isolation is the point
-        log.error("mine %s failed: %s", right.license_no, e)
-        r = MineResult(right.license_no, right.mine_name)
-        r.error = f"{type(e).__name__}: {e}"
-        r.traceback = traceback.format_exc()
-        return r
+        if reraise_transient and ops.is_transient(e):
+            log.warning("mine %s (%s): transient failure, will retry: %s", right.license_no,
+                        right.mine_name, ops.failure_text(e))
+            raise
+        return failed_mine(right, e)
 
 
 def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_year: int,
@@ -106,7 +122,8 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
         "mines": len(results), "mines_failed": sum(1 for r in results if r.error),
         "scenes_read": sum(len(r.scenes) for r in results),
         "anomalies": len(anomalies), "anomalies_by_type": dict(sorted(by_type.items())),
-        "failures": [{"license_no": r.license_no, "error": r.error} for r in results if r.error],
+        "failures": [{"license_no": r.license_no, "mine_name": r.mine_name, "error": r.error}
+                     for r in results if r.error],
         "outputs": sorted({str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
                            if p.is_file() and not p.name.startswith(".")} | {"run_summary.json"}),
     }
