@@ -405,6 +405,8 @@ def test_bad_fvc_values_raise(tmp_path):
     for bad in (np.full((H, W), 1.2, np.float32), np.full((H, W), np.nan, np.float32), np.zeros((H, W), np.int32)):
         with pytest.raises(ValueError, match="fvc"):
             s2.write_scene(tmp_path, spec(), bad, bg)
+    with pytest.raises(ValueError, match="background"):
+        s2.write_scene(tmp_path, spec(), np.zeros((H, W), np.float32), np.zeros((H, W), np.float32))
 
 
 def test_a_300px_scene_is_fast(tmp_path):
@@ -418,3 +420,14 @@ def test_a_300px_scene_is_fast(tmp_path):
         times.append(time.perf_counter() - t0)
     # target is well under 0.2 s on 2 cores; a loose bound so a busy CI machine does not flake
     assert min(times) < 0.5, times
+
+
+@pytest.mark.parametrize("side_m", [20, 40, 6000])
+def test_tiny_and_large_scenes_are_valid_cogs(tmp_path, side_m):
+    n = side_m // 10
+    sp = spec(bounds=(BOUNDS[0], BOUNDS[1], BOUNDS[0] + side_m, BOUNDS[1] + side_m), cloud_fraction=0.5, seed=1)
+    item = s2.write_scene(tmp_path, sp, np.full((n, n), 0.5, np.float32), np.zeros((n, n), np.uint8))
+    for a in ("red", "scl"):
+        valid, errors, _ = cog_validate(item.assets[a].href)
+        assert valid and not errors
+    assert read(item, "scl").shape == (n // 2, n // 2)

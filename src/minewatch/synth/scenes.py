@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 import pystac
 import rasterio
-from affine import Affine
+from pystac.utils import datetime_to_str
+from rasterio.transform import Affine
 from rasterio.warp import transform as warp_transform
 
 BANDS_10M = ("blue", "green", "red", "nir")      # B02 B03 B04 B08
@@ -199,7 +200,7 @@ def _check_ground(spec: SceneSpec, shape: tuple[int, int], fvc, background) -> t
     if lo < -1e-6 or hi > 1 + 1e-6:
         raise ValueError(f"{spec.item_id}: fvc must be within 0..1, got {lo:.4g}..{hi:.4g}")
     fvc = np.clip(fvc, 0.0, 1.0)
-    if not (np.issubdtype(background.dtype, np.integer) or background.dtype == bool):
+    if not np.issubdtype(background.dtype, np.integer):
         raise ValueError(f"{spec.item_id}: background must be an integer array of SOIL/ROCK/WATER, got {background.dtype}")
     bad = (background < 0) | (background > WATER)
     if bad.any():
@@ -333,15 +334,18 @@ def _noise(rng: np.random.Generator, shape) -> np.ndarray:
 
 def _write_cog(path: Path, arr: np.ndarray, transform, epsg: int, categorical: bool) -> None:
     h, w = arr.shape
-    # at least one overview level, as many as halve the image down to about one block
-    levels = max(1, int(math.ceil(math.log2(max(h, w) / COG_BLOCKSIZE))) if max(h, w) > COG_BLOCKSIZE else 1)
+    # overviews down to about one block, at least one level (none only for a 1-pixel image)
+    side = max(h, w)
+    levels = min(max(1, math.ceil(math.log2(side / COG_BLOCKSIZE))) if side > 1 else 0, int(math.log2(side)))
     profile = dict(
         driver="COG", width=w, height=h, count=1, dtype=arr.dtype, crs=f"EPSG:{epsg}",
         transform=transform, nodata=0, compress="DEFLATE", predictor="NO" if categorical else "STANDARD",
-        blocksize=COG_BLOCKSIZE, overview_count=levels,
-        overview_resampling="nearest" if categorical else "average",
-        resampling="nearest", bigtiff="NO",
+        blocksize=COG_BLOCKSIZE, overview_resampling="nearest" if categorical else "average",
     )
+    if levels:
+        profile["overview_count"] = levels
+    else:
+        profile["overviews"] = "NONE"
     tmp = path.with_name(path.name + ".part")
     with rasterio.Env(GDAL_NUM_THREADS="1"):
         with rasterio.open(tmp, "w", **profile) as dst:
@@ -477,7 +481,7 @@ def write_scene(out_dir: Path, spec: SceneSpec, fvc: np.ndarray, background: np.
     geometry, bbox = _footprint(spec.epsg, (minx, miny, maxx, maxy))
     dt = spec.datetime.astimezone(timezone.utc)
     props = {
-        "datetime": dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "datetime": datetime_to_str(dt),
         "platform": _platform(spec.item_id),
         "constellation": "sentinel-2",
         "instruments": ["msi"],
@@ -535,7 +539,6 @@ def write_collection(catalog_dir: Path, items: list[pystac.Item]) -> Path:
     bboxes = np.array([it.bbox for it in items], dtype=np.float64)
     times = sorted(it.datetime.astimezone(timezone.utc) for it in items)
     has_offset = all(baseline_has_offset(it.properties.get("s2:processing_baseline", "05.10")) for it in items)
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
     coll = {
         "type": "Collection",
         "stac_version": pystac.get_stac_version(),
@@ -554,7 +557,7 @@ def write_collection(catalog_dir: Path, items: list[pystac.Item]) -> Path:
         "extent": {
             "spatial": {"bbox": [[float(bboxes[:, 0].min()), float(bboxes[:, 1].min()),
                                   float(bboxes[:, 2].max()), float(bboxes[:, 3].max())]]},
-            "temporal": {"interval": [[times[0].strftime(fmt), times[-1].strftime(fmt)]]},
+            "temporal": {"interval": [[datetime_to_str(times[0]), datetime_to_str(times[-1])]]},
         },
         "summaries": {
             "platform": sorted({it.properties["platform"] for it in items}),
