@@ -102,10 +102,10 @@ def to_reflectance(cube: xr.DataArray) -> xr.Dataset:
     """Surface reflectance per band (DN 0 = no data) and the SCL as float codes."""
     bands = {}
     for b in cube.band.values:
-        dn = cube.sel(band=b)
+        dn = cube.sel(band=b).drop_vars("band")
         if b == "scl":
             bands[b] = dn
             continue
         dn = dn.where(dn > 0)
         bands[b] = (dn - cube.dn_offset) / 10000.0
-    return xr.Dataset(bands).drop_vars("band", errors="ignore")
+    return xr.Dataset(bands)
