@@ -37,3 +37,13 @@ def stac_catalog():
     finally:
         stacserver.down(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sample_loaded(stac_catalog):
+    """The bundled sample's scenes (generated on first use) loaded into the test catalogue."""
+    from minewatch.synth import sample
+
+    catalog_dir = sample.ensure_sample(Path(__file__).resolve().parents[1] / "sample_scenes")
+    stac_catalog.load(catalog_dir)
+    return stac_catalog

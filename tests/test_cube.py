@@ -29,8 +29,8 @@ def test_unit_pixels_agree_with_rasterio_windowed_reads(sample_loaded):
     refl = cube.to_reflectance(cube.load_window(items, grid)).compute()
 
     ug = shp_transform(Transformer.from_crs(4490, epsg, always_xy=True).transform, unit.geometry)
-    minx, miny, maxx, maxy = ug.bounds
-    r0, c0 = int((grid.bounds[3] - maxy) // 10), int((minx - grid.bounds[0]) // 10)
+    minx, miny, maxx, maxy = (round(v / 10) * 10 for v in ug.bounds)   # the unit's rect is on the 10 m grid
+    r0, c0 = round((grid.bounds[3] - maxy) / 10), round((minx - grid.bounds[0]) / 10)
     h, w = int(round((maxy - miny) / 10)), int(round((maxx - minx) / 10))
     for k, it in enumerate(sorted(items, key=lambda i: i.datetime)):
         for band in ("red", "nir", "swir16", "scl"):
