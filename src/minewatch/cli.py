@@ -150,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"错误 error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # noqa: BLE001 - known failures get one clear line, not a traceback
+        from minewatch.sky.stacserver import CatalogServerError
+        if isinstance(e, CatalogServerError):
+            print(f"错误 error: {e}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

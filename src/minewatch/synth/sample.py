@@ -273,12 +273,25 @@ def write_scenes(scene_dir: Path, catalog_dir: Path, mines=MINES, dates=None) ->
     return len(items)
 
 
+def generator_version() -> str:
+    """Hash of the generator's own source: scenes made by older code are made again."""
+    src = Path(__file__).read_bytes() + Path(s2.__file__).read_bytes()
+    return hashlib.sha256(src).hexdigest()[:16]
+
+
 def ensure_sample(root: Path) -> Path:
-    """Generate the scenes on first use (they are not committed); returns the catalogue folder."""
-    root = Path(root)
+    """Generate the scenes on first use (they are not committed); returns the catalogue folder.
+
+    Item hrefs are absolute paths, so a moved checkout regenerates too.
+    """
+    root = Path(root).resolve()
     catalog_dir = root / "catalog"
     done = catalog_dir / ".complete"
-    if not done.exists():
-        n = write_scenes(root / "scenes", catalog_dir)
-        done.write_text(f"{n}\n")
+    stamp = f"{generator_version()} {root}\n"
+    if not done.exists() or done.read_text() != stamp:
+        import shutil
+        for d in (root / "scenes", catalog_dir):
+            shutil.rmtree(d, ignore_errors=True)
+        write_scenes(root / "scenes", catalog_dir)
+        done.write_text(stamp)
     return catalog_dir
