@@ -23,11 +23,19 @@ class LocalCatalog:
         return stacserver.load(items_dir, self.data_dir, pg_port=self.pg_port)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def stac_catalog():
-    # Test ports differ from the defaults (54329/8082) so a user's own catalogue keeps running.
-    pg_port = int(os.environ.get("MINEWATCH_TEST_PG_PORT", "54339"))
-    api_port = int(os.environ.get("MINEWATCH_TEST_API_PORT", "8092"))
+    # Free ports unless given, so a user's own catalogue and parallel test runs keep running.
+    pg_port = int(os.environ.get("MINEWATCH_TEST_PG_PORT") or _free_port())
+    api_port = int(os.environ.get("MINEWATCH_TEST_API_PORT") or _free_port())
     # Under /tmp, not pytest's tmp_path: that is 0700 root-only, and postgres runs as `postgres`.
     data_dir = Path(tempfile.mkdtemp(prefix="minewatch-stac-"))
     data_dir.chmod(0o755)
@@ -47,3 +55,30 @@ def sample_loaded(stac_catalog):
     catalog_dir = sample.ensure_sample(Path(__file__).resolve().parents[1] / "sample_scenes")
     stac_catalog.load(catalog_dir)
     return stac_catalog
+
+
+@pytest.fixture(scope="session")
+def sample_config(sample_loaded, tmp_path_factory):
+    """configs/sample.yaml pointed at the test catalogue and a temporary output folder."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    raw = yaml.safe_load((root / "configs" / "sample.yaml").read_text(encoding="utf-8"))
+    raw.update(registry=str(root / "sample_scenes" / "registry.csv"), plans=str(root / "sample_scenes" / "plans"),
+               output_dir=str(tmp_path_factory.mktemp("out")))
+    raw["catalog"]["url"] = sample_loaded.url
+    raw["assess"]["thresholds"] = str(root / "configs" / "thresholds.yaml")
+    raw.pop("local_catalog", None)
+    p = tmp_path_factory.mktemp("cfg") / "config.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return p
+
+
+def run_cli(*args, env=None, timeout=900):
+    """`python -m minewatch.cli ...` in a subprocess, as an operator would run it."""
+    import subprocess
+    import sys
+
+    e = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "minewatch.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=e, cwd=Path(__file__).resolve().parents[1])

@@ -59,6 +59,8 @@ def cmd_run(args) -> int:
     run_date = date.fromisoformat(args.date) if args.date else date.today()
     check_catalog(s.catalog.url, s.catalog.timeout_s)
     prefect_offline_defaults()
+    import logging
+    logging.getLogger("minewatch").setLevel(logging.INFO)   # per-mine and per-scene lines reach the run log
     from flows.nightly import NightFailed, nightly
 
     try:

@@ -5,8 +5,10 @@ these in tasks.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import pickle
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -23,7 +25,10 @@ from minewatch.outputs.lifecycle import apply_lifecycle
 from minewatch.outputs.onemap import write_onemap
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
-from minewatch.pipeline import MineResult, process_mine
+from minewatch import __version__
+from minewatch.outputs.atomic import atomic_path
+from minewatch.pipeline import MineResult, process_mine, scenes_for
+from minewatch.sky.store import SeriesStore
 from minewatch.promised.models import AnnualPlan, MiningRight
 
 log = logging.getLogger("minewatch")
@@ -60,8 +65,48 @@ def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
     return r
 
 
+def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Settings, as_of: date,
+               items) -> str:
+    """What a mine's result depends on: the right, its plan version, the settings and
+    thresholds, the run date and the scenes (id and last update)."""
+    scenes = sorted((it.id, str(it.properties.get("updated", "")), str(it.datetime)) for it in items)
+    settings = s.model_dump_json(exclude={"output_dir", "base_dir"})
+    thresholds = [r.model_dump_json() for r in p.thresholds.rows]   # pydantic pickles carry sets: unordered
+    blob = pickle.dumps((right, plan, thresholds, settings, as_of.isoformat(), scenes, __version__))
+    return hashlib.sha256(blob).hexdigest()
+
+
+class ResultCache:
+    """Per-mine results of earlier runs under OUT/state/: a killed run resumes without
+    redoing finished mines, and a rerun with no new scenes reads instead of computing.
+    The per-unit series also go to the append-only store (OUT/state/series)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.store = SeriesStore(self.root / "series")
+
+    def _path(self, license_no: str) -> Path:
+        return self.root / "mines" / f"{license_no}.pkl"
+
+    def get(self, license_no: str, key: str) -> MineResult | None:
+        path = self._path(license_no)
+        if not path.exists():
+            return None
+        try:
+            stored_key, res = pickle.loads(path.read_bytes())
+        except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed, never fatal
+            return None
+        return res if stored_key == key else None
+
+    def put(self, license_no: str, key: str, res: MineResult) -> None:
+        if res.error:
+            return
+        with atomic_path(self._path(license_no)) as tmp:
+            tmp.write_bytes(pickle.dumps((key, res)))
+
+
 def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_year: int,
-             *, reraise_transient: bool = False) -> MineResult:
+             *, reraise_transient: bool = False, cache: ResultCache | None = None) -> MineResult:
     """One mine; a permanent failure is recorded so the other mines go on.
 
     With `reraise_transient` (the Prefect task) a transient error (network, 429/5xx)
@@ -69,7 +114,21 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
     records it with `failed_mine`.
     """
     try:
-        return process_mine(right, p.plans.get(right.license_no), p.thresholds, s, as_of, plan_year)
+        plan = p.plans.get(right.license_no)
+        items = scenes_for(right, s, as_of, plan_year)
+        key = result_key(right, plan, p, s, as_of, items)
+        cached = cache.get(right.license_no, key) if cache else None
+        if cached is not None:
+            log.info("mine %s: %d scenes, nothing new since the last run: result reused",
+                     right.license_no, len(items))
+            cached.reused = True
+            return cached
+        res = process_mine(right, plan, p.thresholds, s, as_of, plan_year, items=items)
+        if cache:
+            if res.series is not None:
+                cache.store.upsert(right.license_no, res.series)
+            cache.put(right.license_no, key, res)
+        return res
     except Exception as e:  # noqa: BLE001 - isolation is the point
         if reraise_transient and ops.is_transient(e):
             log.warning("mine %s (%s): transient failure, will retry: %s", right.license_no,

@@ -43,6 +43,7 @@ class MineResult:
     composite: dict | None = None       # season median rgb/fvc on the mine's grid, for reports
     units_utm: dict | None = None       # unit key -> geometry in the grid's CRS
     thresholds: dict = field(default_factory=dict)   # unit key -> FVC minimum used
+    reused: bool = False                # taken from an earlier run's result (nothing new)
 
 
 def _bbox_lonlat(grid: cube.Grid) -> tuple[float, float, float, float]:
@@ -79,16 +80,28 @@ def _in_season(times: np.ndarray, season: Season) -> np.ndarray:
     return np.array([season.start <= x <= season.end for x in d], dtype=bool)
 
 
-def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: ThresholdTable,
-                 s: Settings, as_of: date, plan_year: int) -> MineResult:
-    res = MineResult(right.license_no, right.mine_name)
+def mine_grid(right: MiningRight, s: Settings):
+    """The mine's boundary in its UTM zone and the explicit grid its window is loaded on."""
     boundary_utm, epsg = coords.to_utm(right.boundary)
-    grid = cube.grid_around(boundary_utm, epsg, s.catalog.buffer_m, s.imagery.resolution)
+    return boundary_utm, epsg, cube.grid_around(boundary_utm, epsg, s.catalog.buffer_m, s.imagery.resolution)
+
+
+def scenes_for(right: MiningRight, s: Settings, as_of: date, plan_year: int):
+    """Scenes a mine is judged on: from 1 January of last year (the baseline season) to as_of."""
+    return find_scenes(right, mine_grid(right, s)[2], date(plan_year - 1, 1, 1), as_of, s)
+
+
+def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: ThresholdTable,
+                 s: Settings, as_of: date, plan_year: int, items: list | None = None) -> MineResult:
+    """Everything for one mine; `items` skips the search when the caller already has them."""
+    res = MineResult(right.license_no, right.mine_name)
+    boundary_utm, epsg, grid = mine_grid(right, s)
     to_utm = Transformer.from_crs(4490, epsg, always_xy=True).transform
     units = plan.units if plan else ()
     units_utm = {unit_key(u): shp_transform(to_utm, u.geometry) for u in units}
 
-    items = find_scenes(right, grid, date(plan_year - 1, 1, 1), as_of, s)
+    if items is None:
+        items = find_scenes(right, grid, date(plan_year - 1, 1, 1), as_of, s)
     res.scenes = [it.id for it in items]
     log.info("mine %s: %d scenes", right.license_no, len(items))
     if not items:

@@ -1,0 +1,88 @@
+"""Nightly operations on the sample: resume after a kill, rerun cost, dask distributed."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+DATE = "2026-11-20"
+ROOT = Path(__file__).resolve().parents[1]
+SEQUENTIAL = {"PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS": "1"}   # one mine at a time
+
+
+@pytest.fixture(scope="module")
+def reference(sample_config, tmp_path_factory):
+    """An uninterrupted run to compare against."""
+    out = tmp_path_factory.mktemp("ref")
+    r = run_cli("run", "--config", sample_config, "--date", DATE, "--out", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return out / DATE
+
+
+def _features(run_dir):
+    fc = json.loads((run_dir / "anomalies.geojson").read_text(encoding="utf-8"))
+    return sorted((f["id"], f["properties"]["type"], json.dumps(f["properties"]["observed"])) for f in fc["features"])
+
+
+def test_killed_run_resumes_without_redoing_finished_mines(sample_config, reference, tmp_path):
+    env = dict(os.environ, **SEQUENTIAL)
+    proc = subprocess.Popen([sys.executable, "-m", "minewatch.cli", "run", "--config", str(sample_config),
+                             "--date", DATE, "--out", str(tmp_path)], cwd=ROOT, env=env,
+                            stdout=(tmp_path / "log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    state = tmp_path / "state" / "mines"
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None and not (state.is_dir() and any(state.glob("*.pkl"))):
+        time.sleep(0.2)
+    assert proc.poll() is None, (tmp_path / "log").read_text()[-3000:]
+    os.killpg(proc.pid, signal.SIGKILL)          # half way: at least one mine done, not all
+    proc.wait()
+    done_before = {p.stem: p.stat().st_mtime_ns for p in state.glob("*.pkl")}
+    assert 1 <= len(done_before) < 3, done_before
+    assert not (tmp_path / DATE / "run_summary.json").exists()
+
+    r = run_cli("run", "--config", sample_config, "--date", DATE, "--out", tmp_path, env=SEQUENTIAL)
+    assert r.returncode == 0, r.stderr[-2000:]
+    log = r.stdout + r.stderr
+    reused = {lic for lic in ("C1506222021071110000001", "C1302832020051210000002", "C2109022019091010000003")
+              if any(lic in line and "earlier result reused" in line for line in log.splitlines())}
+    assert reused == set(done_before)            # finished mines were read, the others computed
+    for lic, mtime in done_before.items():
+        assert (state / f"{lic}.pkl").stat().st_mtime_ns == mtime
+    assert len(list(state.glob("*.pkl"))) == 3
+    assert _features(tmp_path / DATE) == _features(reference)
+    for p in (tmp_path / "state" / "series").glob("*.parquet"):   # nothing duplicated in the store
+        df = pd.read_parquet(p)
+        assert not df.duplicated(["unit", "item_id"]).any()
+
+
+def test_rerun_with_nothing_new_reuses_every_mine(sample_config, reference):
+    out = reference.parent
+    r = run_cli("run", "--config", sample_config, "--date", DATE, "--out", out)
+    assert r.returncode == 0
+    assert (r.stdout + r.stderr).count("earlier result reused") == 3
+    assert _features(out / DATE) == _features(reference)
+
+
+def test_same_outputs_on_a_distributed_cluster(sample_config, reference, tmp_path):
+    from distributed import LocalCluster
+
+    raw = yaml.safe_load(Path(sample_config).read_text(encoding="utf-8"))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        raw["dask"] = {"scheduler_address": cluster.scheduler_address}
+        cfg = tmp_path / "dist.yaml"
+        cfg.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+        r = run_cli("run", "--config", cfg, "--date", DATE, "--out", tmp_path / "out")
+        assert r.returncode == 0, r.stderr[-2000:]
+        with cluster.get_client() as c:
+            # the array work ran on the cluster, not on the flow's own threads
+            assert c.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter) > 100
+    assert _features(tmp_path / "out" / DATE) == _features(reference)
