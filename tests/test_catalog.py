@@ -241,3 +241,195 @@ def test_up_restarts_a_dead_api(stac_catalog):
     assert stacserver.up(stac_catalog.data_dir, pg_port=stac_catalog.pg_port, api_port=stac_catalog.api_port) == stac_catalog.url
     assert stacserver.is_up(stac_catalog.url)
     assert int((stac_catalog.data_dir / "api.pid").read_text()) != pid
+
+
+# ---------------------------------------------------------------------------------------
+# Surviving real APIs: a real HTTP server on loopback that misbehaves like public ones do
+# (503 bursts, dropped connections, slow answers) and serves real Earth Search item JSON.
+# ---------------------------------------------------------------------------------------
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from minewatch.sky import sources
+
+ES_ITEMS = Path("/work/shared/fixtures/stac-items/earth_search_v1_s2l2a_from_eodm.json")
+if not ES_ITEMS.is_file():
+    ES_ITEMS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stac-items" / ES_ITEMS.name
+OMAN = (51.0, 18.0, 53.0, 19.5)          # tiles 39QTA/39QUA of the fixture items
+CONF_CORE = ["https://api.stacspec.org/v1.0.0/core", "https://api.stacspec.org/v1.0.0/item-search",
+             "https://api.stacspec.org/v1.0.0/collections",
+             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"]
+CONF_QUERY = "https://api.stacspec.org/v1.0.0/item-search#query"
+
+
+class FlakyStac:
+    """A minimal STAC API. `faults[path]` is a list consumed one per request: an HTTP status to
+    answer with, "drop" (close without answering) or ("slow", seconds) before answering."""
+
+    def __init__(self, query=True):
+        self.items = json.loads(ES_ITEMS.read_text())["features"]
+        self.query = query
+        self.faults: dict[str, list] = {}
+        self.hits: dict[str, int] = {}
+        self.bodies: list[dict] = []
+        owner = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _send(self, code, obj, ctype="application/json"):
+                data = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self, method):
+                path = self.path.split("?")[0].rstrip("/") or "/"
+                body = {}
+                if method == "POST":
+                    body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                owner.hits[path] = owner.hits.get(path, 0) + 1
+                fault = owner.faults.get(path, []).pop(0) if owner.faults.get(path) else None
+                if fault == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if isinstance(fault, tuple):
+                    time.sleep(fault[1])
+                elif isinstance(fault, int):
+                    return self._send(fault, {"code": "Unavailable", "description": "try later"})
+                try:
+                    self._send(*owner.answer(method, path, body))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_GET(self):
+                self._handle("GET")
+
+            def do_POST(self):
+                self._handle("POST")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, method, path, body):
+        u = self.url
+        if path == "/":
+            return 200, {"type": "Catalog", "id": "flaky", "description": "test API", "stac_version": "1.0.0",
+                         "conformsTo": CONF_CORE + ([CONF_QUERY] if self.query else []),
+                         "links": [{"rel": "self", "href": f"{u}/"}, {"rel": "root", "href": f"{u}/"},
+                                   {"rel": "conformance", "href": f"{u}/conformance"},
+                                   {"rel": "data", "href": f"{u}/collections"},
+                                   {"rel": "search", "href": f"{u}/search", "method": "POST",
+                                    "type": "application/geo+json"}]}
+        if path == f"/collections/{COLL}":
+            return 200, {**_collection(), "links": [{"rel": "self", "href": f"{u}{path}"}]}
+        if path == "/collections":
+            return 200, {"collections": [_collection()], "links": []}
+        if path == "/search" and method == "POST":
+            self.bodies.append(body)
+            limit, start = int(body.get("limit", 10)), int(body.get("token", 0))
+            page = self.items[start:start + limit]
+            links = []
+            if start + limit < len(self.items):
+                links.append({"rel": "next", "href": f"{u}/search", "method": "POST",
+                              "body": {"token": start + limit}, "merge": True})
+            return 200, {"type": "FeatureCollection", "features": page, "links": links}
+        return 404, {"code": "NotFound", "description": path}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def flaky():
+    api = FlakyStac()
+    yield api
+    api.close()
+
+
+def _search(api, **kw):
+    kw.setdefault("backoff_s", 0.05)
+    return search_scenes(api.url, COLL, OMAN, date(2023, 6, 1), date(2023, 6, 30), timeout=5, **kw)
+
+
+def test_503_twice_then_answer_is_retried(flaky):
+    flaky.faults["/search"] = [503, 503]
+    got = _search(flaky, retries=3)
+    assert _ids(got) == ["S2B_39QTA_20230623_0_L2A", "S2A_39QUA_20230628_0_L2A", "S2A_39QTA_20230628_0_L2A"]
+    assert flaky.hits["/search"] == 3                 # two refusals and the answer
+
+
+def test_retries_back_off_exponentially(flaky):
+    flaky.faults["/search"] = [503, 503, 503]
+    t = time.monotonic()
+    assert len(_search(flaky, retries=3, backoff_s=0.2)) == 3
+    assert time.monotonic() - t >= 0.2 + 0.4 + 0.8 - 0.05     # 0.2, 0.4, 0.8 s waits
+
+
+def test_landing_page_errors_and_dropped_connections_are_retried(flaky):
+    flaky.faults["/"] = [502]
+    flaky.faults["/search"] = ["drop", 500]
+    assert len(_search(flaky, retries=2)) == 3
+    assert flaky.hits["/search"] == 3
+
+
+def test_a_timeout_is_retried(flaky):
+    flaky.faults["/search"] = [("slow", 2.0)]
+    got = search_scenes(flaky.url, COLL, OMAN, date(2023, 6, 1), date(2023, 6, 30), timeout=0.5,
+                        retries=2, backoff_s=0.05)
+    assert len(got) == 3 and flaky.hits["/search"] == 2
+
+
+def test_persistent_failure_raises_catalog_error_in_bounded_time(flaky):
+    flaky.faults["/search"] = [503] * 100
+    t = time.monotonic()
+    with pytest.raises(CatalogError, match="503") as e:
+        _search(flaky, retries=2)
+    assert flaky.hits["/search"] == 3 and flaky.url in str(e.value)
+    # many retries allowed, but the whole search stops at max_total_s
+    flaky.faults["/search"] = [503] * 100
+    flaky.hits.clear()
+    t = time.monotonic()
+    with pytest.raises(CatalogError):
+        _search(flaky, retries=50, backoff_s=0.2, max_total_s=1.0)
+    assert time.monotonic() - t < 2.5 and flaky.hits["/search"] < 10
+
+
+def test_pages_are_bounded_and_followed(flaky):
+    got = _search(flaky, page_size=2)
+    assert len(got) == 3
+    assert [b.get("limit") for b in flaky.bodies] == [2, 2]   # two pages of at most 2
+
+
+def test_cloud_query_only_where_the_api_declares_it(flaky):
+    got = _search(flaky, max_cloud_cover=4.1)
+    assert flaky.bodies[-1]["query"] == {"eo:cloud_cover": {"lte": 4.1}}
+    # this server ignores `query` anyway: the limit is enforced here (4.255 is dropped)
+    assert sorted(_ids(got)) == ["S2A_39QTA_20230628_0_L2A", "S2B_39QTA_20230623_0_L2A"]
+    _search(flaky, max_cloud_cover=4.1, client_side_cloud_filter=True)
+    assert "query" not in flaky.bodies[-1]
+
+
+def test_api_without_query_conformance_gets_no_query():
+    api = FlakyStac(query=False)
+    try:
+        got = _search(api, max_cloud_cover=4.1)
+        assert "query" not in api.bodies[-1]
+        assert sorted(_ids(got)) == ["S2A_39QTA_20230628_0_L2A", "S2B_39QTA_20230623_0_L2A"]
+    finally:
+        api.close()
+
+
+def test_results_can_come_back_normalised(flaky):
+    got = _search(flaky, source=sources.get_source("earth-search", url=flaky.url))
+    assert [it.datetime for it in got] == sorted(it.datetime for it in got)
+    for it in got:
+        assert it.properties["proj:epsg"] == 32639 and it.properties["minewatch:dn_offset"] == 0.0
+        assert set(sources.BANDS) <= set(it.assets)

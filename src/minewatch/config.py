@@ -6,6 +6,7 @@ can be run from anywhere.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -24,7 +25,18 @@ class CatalogSettings(_Strict):
     collection: str = "sentinel-2-l2a"
     max_cloud_cover: float = Field(80.0, ge=0, le=100)   # scene-level eo:cloud_cover filter
     buffer_m: float = Field(300.0, ge=0)         # search/load window around the boundary
-    timeout_s: float = Field(30.0, gt=0)
+    timeout_s: float = Field(30.0, gt=0)        # every HTTP call to the STAC API
+    # Which catalogue layout `url` serves (asset keys, offsets, signing: minewatch.sky.sources).
+    # With source earth-search or planetary-computer and no `url` in the file, the public URL is used.
+    source: Literal["earth-search", "planetary-computer", "local"] = "local"
+    page_size: int = Field(100, ge=1, le=1000)   # items per search page
+    retries: int = Field(3, ge=0, le=10)         # per HTTP call, on 429/5xx, dropped connections, timeouts
+    backoff_s: float = Field(1.0, ge=0)          # first retry wait; doubles each retry
+    max_search_s: float = Field(300.0, gt=0)     # one mine's whole search, retries included
+    # None: send eo:cloud_cover as a STAC `query` only if the API declares that conformance class;
+    # True: never send it (API claims it but ignores it); False: always send it. Checked here anyway.
+    client_side_cloud_filter: bool | None = None
+    cloud_probability: bool = False              # also load the source's cloud-probability asset if it has one
 
 
 class LocalCatalogSettings(_Strict):

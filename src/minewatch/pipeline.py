@@ -52,8 +52,24 @@ def _bbox_lonlat(grid: cube.Grid) -> tuple[float, float, float, float]:
 
 
 def find_scenes(right: MiningRight, grid: cube.Grid, start: date, end: date, s: Settings):
-    return catalog.search_scenes(s.catalog.url, s.catalog.collection, _bbox_lonlat(grid), start, end,
-                                 max_cloud_cover=s.catalog.max_cloud_cover, timeout=s.catalog.timeout_s)
+    """Normalised scenes (sky.sources) over the grid's window from the configured catalogue;
+    CatalogError if the search fails after its retries (this mine only)."""
+    from minewatch.sky import sources
+    c = s.catalog
+    sign = None
+    if c.source == "planetary-computer":
+        try:
+            import planetary_computer      # optional: PC asset hrefs need a SAS token to be read
+            sign = planetary_computer.sign
+        except ImportError:
+            log.warning("planetary_computer is not installed: Planetary Computer hrefs stay unsigned")
+    src = sources.get_source(c.source, url=c.url if "url" in c.model_fields_set or c.source == "local" else None,
+                             collection=c.collection, sign=sign)
+    return catalog.search_scenes(src.url, src.collection, _bbox_lonlat(grid), start, end,
+                                 max_cloud_cover=c.max_cloud_cover, timeout=c.timeout_s,
+                                 page_size=c.page_size, retries=c.retries, backoff_s=c.backoff_s,
+                                 max_total_s=c.max_search_s, client_side_cloud_filter=c.client_side_cloud_filter,
+                                 source=src, cloud_prob=c.cloud_probability)
 
 
 def observe(items, grid: cube.Grid, units_utm: dict, s: Settings):

@@ -1,12 +1,32 @@
-"""Finding Sentinel-2 scenes, only through a STAC API (local pgstac, Earth Search or Planetary Computer)."""
+"""Finding Sentinel-2 scenes, only through a STAC API (local pgstac, Earth Search or Planetary Computer).
+
+Searches are made to survive public APIs: pages are bounded (`page_size`), every HTTP call has
+a timeout, 429/5xx answers, dropped connections and timeouts are retried with exponential
+backoff (`backoff_s`, 2 x `backoff_s`, 4 x ...) up to `retries` times per call and never past
+`max_total_s` for the whole search (a call already in flight may add one `timeout`). What still
+fails raises `CatalogError` for that search (the pipeline isolates mines, so one mine only).
+"""
 from __future__ import annotations
 
+import logging
+import time as _time
 from datetime import date, datetime, time, timezone
 
 import pystac
 from pystac_client import Client
+from pystac_client.conformance import ConformanceClasses
+from pystac_client.stac_api_io import StacApiIO
+from urllib3.util.retry import Retry
+
+from minewatch.sky import sources as _sources
+
+log = logging.getLogger("minewatch")
 
 PAGE_SIZE = 100  # bounded pages: large pages time out on public APIs
+RETRIES = 3
+BACKOFF_S = 1.0
+MAX_TOTAL_S = 300.0
+RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
 class CatalogError(Exception):
@@ -33,6 +53,47 @@ def _check_bbox(bbox) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
+class _DeadlineRetry(Retry):
+    """urllib3 Retry: exponential backoff from the first retry, and nothing after `deadline`
+    (time.monotonic()); Retry-After is honoured but clipped to the time left."""
+
+    def __init__(self, *args, deadline: float | None = None, backoff_s: float = BACKOFF_S, **kw):
+        super().__init__(*args, **kw)
+        self.deadline = deadline
+        self.backoff_s = backoff_s
+
+    def new(self, **kw) -> "_DeadlineRetry":
+        r = super().new(**kw)
+        r.deadline, r.backoff_s = self.deadline, self.backoff_s
+        return r
+
+    def _left(self) -> float:
+        return float("inf") if self.deadline is None else max(0.0, self.deadline - _time.monotonic())
+
+    def get_backoff_time(self) -> float:
+        n = 0
+        for h in reversed(self.history):
+            if h.redirect_location is not None:
+                break
+            n += 1
+        return 0.0 if n == 0 else min(self.backoff_s * 2 ** (n - 1), self._left())
+
+    def get_retry_after(self, response) -> float | None:
+        after = super().get_retry_after(response)
+        return None if after is None else min(after, self._left())
+
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or self._left() <= 0
+
+
+def _stac_io(timeout: float, retries: int, backoff_s: float, deadline: float) -> StacApiIO:
+    retry = _DeadlineRetry(total=retries, connect=retries, read=retries, status=retries, other=retries,
+                           redirect=5, allowed_methods=None,   # POST /search is idempotent: retry it too
+                           status_forcelist=RETRY_STATUS, raise_on_status=False,
+                           backoff_s=backoff_s, deadline=deadline)
+    return StacApiIO(timeout=timeout, max_retries=retry)
+
+
 def _when(item: pystac.Item) -> datetime:
     d = item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"])
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
@@ -40,30 +101,60 @@ def _when(item: pystac.Item) -> datetime:
 
 def search_scenes(url: str, collection: str, bbox: tuple[float, float, float, float],
                   start: date | datetime, end: date | datetime,
-                  max_cloud_cover: float | None = None, timeout: float = 30) -> list[pystac.Item]:
+                  max_cloud_cover: float | None = None, timeout: float = 30, *,
+                  page_size: int | None = None, retries: int = RETRIES, backoff_s: float = BACKOFF_S,
+                  max_total_s: float = MAX_TOTAL_S, client_side_cloud_filter: bool | None = None,
+                  source: "_sources.Source | None" = None, cloud_prob: bool = False) -> list[pystac.Item]:
     """Items of `collection` intersecting bbox (lon/lat) between start and end (dates: whole days,
-    inclusive), with scene cloud cover <= max_cloud_cover; sorted by (datetime, id)."""
+    inclusive), with scene cloud cover <= max_cloud_cover; sorted by (datetime, id), one per id.
+
+    Cloud cover: sent to the API as a `query` only where it declares the STAC query conformance
+    class (`client_side_cloud_filter=None`), never (`True`: for APIs that claim it and ignore it),
+    or always (`False`); the limit is then checked here on every item whatever the API did.
+    `source`: if given, items are returned normalised (`sources.normalise_items`: internal band
+    names, `proj:epsg`, `minewatch:dn_offset`; items that cannot be normalised are left out and
+    logged); without it, as the API sent them.
+    """
     bbox = _check_bbox(bbox)
     t0, t1 = _instant(start, end=False), _instant(end, end=True)
     if t0 > t1:
         raise ValueError(f"start {start} is after end {end}")
+    limit = int(page_size or PAGE_SIZE)
+    if limit < 1 or retries < 0 or backoff_s < 0 or max_total_s <= 0 or timeout <= 0:
+        raise ValueError("page_size >= 1, retries >= 0, backoff_s >= 0, max_total_s > 0 and timeout > 0 are required")
+    began = _time.monotonic()
+    deadline = began + max_total_s
     try:
-        client = Client.open(url, timeout=timeout)
+        client = Client.open(url, stac_io=_stac_io(timeout, retries, backoff_s, deadline), timeout=timeout)
         if client.get_collection(collection) is None:
             names = sorted(c.id for c in client.get_collections())
             raise CatalogError(f"collection {collection!r} not found at {url}; it has: {', '.join(names) or 'none'}")
+        send_query = max_cloud_cover is not None and (
+            not client_side_cloud_filter if client_side_cloud_filter is not None
+            else client.conforms_to(ConformanceClasses.QUERY))
         search = client.search(
-            collections=[collection], bbox=bbox, datetime=f"{_rfc3339(t0)}/{_rfc3339(t1)}", limit=PAGE_SIZE,
-            query={"eo:cloud_cover": {"lte": max_cloud_cover}} if max_cloud_cover is not None else None)
-        items = list(search.items())
+            collections=[collection], bbox=bbox, datetime=f"{_rfc3339(t0)}/{_rfc3339(t1)}", limit=limit,
+            query={"eo:cloud_cover": {"lte": max_cloud_cover}} if send_query else None)
+        items = []
+        for page in search.pages():
+            items.extend(page.items)
+            if _time.monotonic() > deadline:
+                raise CatalogError(f"STAC search at {url} took longer than {max_total_s:g} s "
+                                   f"({len(items)} items so far); giving up")
     except CatalogError:
         raise
     except Exception as e:  # APIError, connection errors, non-STAC answers: all "the catalogue failed"
-        raise CatalogError(f"STAC search at {url} failed: {type(e).__name__}: {e}") from e
+        status = getattr(e, "status_code", None)
+        raise CatalogError(f"STAC search at {url} failed after {_time.monotonic() - began:.1f} s "
+                           f"(up to {retries} retries per call): {type(e).__name__}"
+                           f"{f' HTTP {status}' if status else ''}: {e}") from e
     if max_cloud_cover is not None:
         # Some APIs ignore `query`; items without eo:cloud_cover cannot be shown to meet the
         # limit and pgstac drops them server-side too, so the result is the same either way.
         items = [it for it in items
                  if it.properties.get("eo:cloud_cover") is not None
                  and it.properties["eo:cloud_cover"] <= max_cloud_cover]
+    items = list({it.id: it for it in items}.values())    # an item repeated across pages counts once
+    if source is not None:
+        items = _sources.normalise_items(items, source, cloud_prob=cloud_prob)
     return sorted(items, key=lambda it: (_when(it), it.id))

@@ -3,11 +3,30 @@
 The grid is always explicit (the mine's UTM zone, fixed resolution, snapped bounds):
 stackstac reads only `proj:epsg` while pystac 1.15 writes `proj:code`, and without an
 explicit grid it either refuses or builds a misaligned one (DOMAIN.md §5).
+
+What `load_window` returns, per time step:
+
+- values are offset-free DN, i.e. reflectance x 10000 (the processing-baseline offset of each
+  scene already subtracted, once, from `minewatch:dn_offset`), NaN where there is no data
+  (DN 0 in the file, or outside the scene's footprint); SCL codes as floats, NaN for no data;
+- one time step per platform and solar day: scenes of the same overpass cut into several MGRS
+  tiles (or published twice) are merged pixel by pixel, the first scene that has every band
+  valid at a pixel wins (scenes in (datetime, id) order), so nothing is double counted and no
+  pixel that any tile covers is lost;
+- coordinate `id`: the STAC ids of the scenes in that step, joined with "+" in merge order
+  (`"S2A_49SFA_20230705_0_L2A+S2A_49SGA_20230705_0_L2A"`; `split_ids` undoes it). Every part
+  is a real item id and a single-scene step is exactly its item id; one step stays one entry
+  in evidence lists, so counts of clear observations and of evidence scenes still agree;
+  coordinate `n_scenes`: how many scenes were merged;
+- 20 m bands (swir16, swir22, scl) resampled to 10 m by nearest neighbour: on Sentinel-2's
+  aligned grids that is exact 2x2 replication, which keeps SCL categorical and keeps the
+  reflectance of a 20 m pixel unchanged (no smoothing across field edges).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import pystac
@@ -15,8 +34,11 @@ import stackstac
 import xarray as xr
 from rasterio.enums import Resampling
 
-# Internal band names (Earth Search v1 asset keys); other catalogues map onto these.
-BANDS = ("blue", "green", "red", "nir", "swir16", "swir22", "scl")
+from minewatch.sky.sources import BANDS, CLOUD_PROB, DN_OFFSET_PROP
+from minewatch.sky.sources import dn_offset as _dn_offset_from_metadata
+
+ID_SEP = "+"     # joins the ids of scenes merged into one time step (never in an S2 item id)
+_NO_ZERO = ("scl",)    # besides reflectance bands, assets where 0 means no data
 
 
 @dataclass(frozen=True)
@@ -46,36 +68,72 @@ def grid_around(geom_utm, epsg: int, buffer_m: float, resolution: float) -> Grid
 
 
 def reflectance_offset(item: pystac.Item) -> float:
-    """DN offset to subtract before scaling: 1000 from processing baseline 04.00 on.
-
-    Decided from `s2:processing_baseline`, not from the date; if the catalogue says it
-    already removed the offset (Earth Search `earthsearch:boa_offset_applied`), it is not
-    applied again.
-    """
-    props = item.properties
-    if props.get("earthsearch:boa_offset_applied") is True:
-        return 0.0
-    baseline = str(props.get("s2:processing_baseline", "0"))
-    try:
-        major, _, minor = baseline.partition(".")
-        newer = (int(major), int(minor or 0)) >= (4, 0)
-    except ValueError:
-        raise ValueError(f"item {item.id}: unreadable s2:processing_baseline {baseline!r}")
-    return 1000.0 if newer else 0.0
+    """DN offset to subtract before scaling: `minewatch:dn_offset` as `sources.normalise_item`
+    decided it; for an item that was not normalised, the same rule from its metadata
+    (`s2:processing_baseline` >= 04.00: 1000, unless `earthsearch:boa_offset_applied`)."""
+    v = item.properties.get(DN_OFFSET_PROP)
+    return float(v) if v is not None else _dn_offset_from_metadata(item)
 
 
-def load_window(items: list[pystac.Item], grid: Grid, assets=BANDS, chunk_time: int = 16) -> xr.DataArray:
-    """Lazy float32 cube of raw DN on `grid`; no rescaling (offsets are applied by us once).
+def split_ids(step_id: str) -> list[str]:
+    """The STAC item ids behind one time step's `id` (see the module docstring)."""
+    return str(step_id).split(ID_SEP)
 
-    `rescale=False` because `raster:bands` scale/offset would otherwise be applied by the
-    loader and then again by anyone who follows the processing baseline.
+
+def _when(item: pystac.Item) -> datetime:
+    d = item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"])
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+
+
+def _sorted(items: list[pystac.Item]) -> list[pystac.Item]:
+    return sorted(items, key=lambda it: (_when(it), it.id))
+
+
+def _platform(item: pystac.Item) -> str:
+    p = item.properties.get("platform")
+    return str(p).lower().replace(" ", "-") if p else item.id[:3].lower()
+
+
+def solar_day(item: pystac.Item) -> date:
+    """Local solar date of the acquisition (UTC shifted by the scene centre's longitude / 15 h)."""
+    lon = 0.0
+    if item.bbox:
+        lon = (item.bbox[0] + item.bbox[2]) / 2
+    elif item.geometry:
+        from shapely.geometry import shape
+        lon = shape(item.geometry).centroid.x
+    return (_when(item) + timedelta(hours=lon / 15.0)).date()
+
+
+def same_day_groups(items: list[pystac.Item]) -> list[list[int]]:
+    """Indices into `items` (already in load order) grouped by (platform, solar day), each group
+    in load order, groups ordered by their first member."""
+    groups: dict[tuple[str, date], list[int]] = {}
+    for i, it in enumerate(items):
+        groups.setdefault((_platform(it), solar_day(it)), []).append(i)
+    return sorted(groups.values(), key=lambda g: g[0])
+
+
+def load_window(items: list[pystac.Item], grid: Grid, assets=None, chunk_time: int = 16) -> xr.DataArray:
+    """Lazy float32 (time, band, y, x) cube of offset-free DN on `grid`, one step per platform
+    and solar day (module docstring). `assets`: internal band names; None: `BANDS`, plus
+    `cloud_prob` when any item has that asset (`normalise_item(..., cloud_prob=True)`).
+
+    `rescale=False`: `raster:bands` scale/offset would otherwise be applied by the loader and
+    then again by anyone who follows the processing baseline (and Earth Search declares -0.1
+    even for scenes whose pixels were already shifted).
     """
     if not items:
         raise ValueError("no items to load")
+    ordered = _sorted(items)
+    if assets is None:
+        assets = list(BANDS) + ([CLOUD_PROB] if any(CLOUD_PROB in it.assets for it in ordered) else [])
+    assets = list(assets)
     h, w = grid.shape
     da = stackstac.stack(
-        items,
-        assets=list(assets),
+        # plain dicts: pystac's to_dict() would otherwise resolve `root` links over the network
+        [it.to_dict(transform_hrefs=False) for it in ordered],
+        assets=assets,
         epsg=grid.epsg,
         resolution=grid.resolution,
         bounds=grid.bounds,
@@ -85,27 +143,57 @@ def load_window(items: list[pystac.Item], grid: Grid, assets=BANDS, chunk_time: 
         dtype=np.dtype("float32"),
         fill_value=np.float32(np.nan),
         rescale=False,
+        sortby_date=False,               # keep our (datetime, id) order: offsets and ids follow it
         xy_coords="center",
         properties=False,
         band_coords=False,
     )
-    offsets = np.array([reflectance_offset(it) for it in _sorted(items)], dtype="float32")
-    return da.assign_coords(dn_offset=("time", offsets))
+    # Per scene, before any merging: DN 0 -> no data, then subtract that scene's own offset.
+    refl_band = np.array([a not in (CLOUD_PROB, *_NO_ZERO) for a in assets])
+    zero_nodata = xr.DataArray(refl_band | np.isin(assets, _NO_ZERO), dims="band")
+    offsets = np.array([reflectance_offset(it) for it in ordered], dtype="float32")
+    off = xr.DataArray(offsets[:, None] * refl_band[None, :], dims=("time", "band")).astype("float32")
+    da = da.where(~(zero_nodata & (da == 0))) - off
+    return _merge_same_day(da, ordered, assets, chunk_time)
 
 
-def _sorted(items: list[pystac.Item]) -> list[pystac.Item]:
-    # stackstac sorts by datetime (stable), so the offsets must follow the same order
-    return sorted(items, key=lambda it: it.datetime)
+def _merge_same_day(da: xr.DataArray, ordered: list[pystac.Item], assets: list[str],
+                    chunk_time: int) -> xr.DataArray:
+    groups = same_day_groups(ordered)
+    ids = [ID_SEP.join(ordered[i].id for i in g) for g in groups]
+    keep = {k: v for k, v in da.coords.items() if "time" not in v.dims}
+    coords = {**keep, "time": da.time.values[[g[0] for g in groups]],
+              "id": ("time", np.array(ids, dtype=object)),
+              "n_scenes": ("time", np.array([len(g) for g in groups], dtype="int16"))}
+    if all(len(g) == 1 for g in groups):
+        return xr.DataArray(da.data, dims=da.dims, coords=coords, name=da.name)
+
+    import dask.array as dsa
+    arr = da.data
+    n = arr.shape[0]
+    pad = dsa.full((1, *arr.shape[1:]), np.nan, dtype=arr.dtype, chunks=(1, *arr.chunksize[1:]))
+    ext = dsa.concatenate([arr, pad], axis=0)          # index n: an all-NaN scene
+    depth = max(len(g) for g in groups)
+    layers = [ext[[g[r] if r < len(g) else n for g in groups]] for r in range(depth)]
+    judged = [i for i, a in enumerate(assets) if a != CLOUD_PROB]   # bands that must all be valid
+    valid = [~dsa.isnan(lay[:, judged]).any(axis=1, keepdims=True) for lay in layers]
+    full, ok = dsa.where(valid[0], layers[0], np.nan), valid[0]
+    partial = layers[0]
+    for lay, v in zip(layers[1:], valid[1:]):
+        full = dsa.where(ok, full, dsa.where(v, lay, np.nan))   # whole pixel from the first complete scene
+        ok = ok | v
+        partial = dsa.where(dsa.isnan(partial), lay, partial)   # else band by band, first valid
+    merged = dsa.where(ok, full, partial).astype(arr.dtype)
+    merged = merged.rechunk((chunk_time, *arr.chunksize[1:]))
+    return xr.DataArray(merged, dims=da.dims, coords=coords, name=da.name)
 
 
 def to_reflectance(cube: xr.DataArray) -> xr.Dataset:
-    """Surface reflectance per band (DN 0 = no data) and the SCL as float codes."""
+    """Surface reflectance per band from `load_window`'s offset-free DN (NaN = no data; values
+    may be slightly negative over dark water since baseline 04.00), SCL as float codes and,
+    if loaded, `cloud_prob` in percent."""
     bands = {}
     for b in cube.band.values:
-        dn = cube.sel(band=b).drop_vars("band")
-        if b == "scl":
-            bands[b] = dn
-            continue
-        dn = dn.where(dn > 0)
-        bands[b] = (dn - cube.dn_offset) / 10000.0
+        v = cube.sel(band=b).drop_vars("band")
+        bands[str(b)] = v if b in ("scl", CLOUD_PROB) else v / np.float32(10000.0)
     return xr.Dataset(bands)
