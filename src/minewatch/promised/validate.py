@@ -81,6 +81,7 @@ RULES = {
     "PLAN_YEAR_OUTSIDE_VALIDITY": (ERROR, "计划年度不在采矿权有效期内"),
 }
 _LABEL = {s: dict(COLUMNS[s]) for s in SECTIONS}
+_CP_LABEL = unicodedata.normalize("NFKC", "范围（拐点坐标）")  # as the reader labels it
 _SECTION_ZH = {RESTORED: "上年度修复", DAMAGE: "现状损毁", PLANNED: "本年度计划"}
 
 
@@ -187,7 +188,7 @@ def validate_plan(result: PlanReadResult, rights_by_licence: Mapping[str, Mining
                 f"相差{abs(computed - u.area_hm2) / u.area_hm2:.1%}(容差{area_tolerance:.0%})")
 
     # ---- overlaps within a section
-    cp = "范围（拐点坐标）"
+    cp = _CP_LABEL
     for section in SECTIONS:
         units = sorted(plan.section(section), key=lambda u: (u.row or 0, u.seq))
         if len(units) < 2:
