@@ -276,6 +276,9 @@ def _deterministic_zip(data: bytes) -> bytes:
 
 # ============================================================================ reader
 
+_DASHES = str.maketrans({"－": "-", "—": "-", "–": "-", "−": "-"})
+
+
 def _nfkc(s: str) -> str:
     return unicodedata.normalize("NFKC", s)
 
@@ -651,6 +654,10 @@ def read_plan_xlsx(path: str | Path, *, area_tolerance: float = 0.05) -> PlanRea
             continue
         r, c = header_cells[fname]
         header[fname] = _cell_text(value_right_of(r, c))
+        if fname in ("license_no", "contact_phone"):  # full-width digits, stray spaces
+            header[fname] = _nfkc(header[fname]).translate(_DASHES)
+            if fname == "license_no":
+                header[fname] = re.sub(r"\s+", "", header[fname])
         cells[(fname, None)] = CellRef(r, label, value_right_of(r, c))
         if not header[fname] and fname in ("license_no", "holder", "mine_name"):
             add(r, label, "", "MISSING_HEADER_VALUE", ERROR if fname == "license_no" else WARNING,

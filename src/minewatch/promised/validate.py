@@ -114,7 +114,7 @@ def _shown_decimals(value: Any, number_format: str) -> int | None:
         m = re.search(r"\.([0#?]+)", fmt)
         shown = len(m.group(1)) if m else 0
         scaled = float(value) * 10 ** 4
-        if abs(scaled - round(scaled)) > 1e-6 * max(1.0, abs(scaled)):
+        if abs(scaled - round(scaled)) > max(1e-6, abs(scaled) * 1e-12):
             return max(shown, 5)  # more precision stored than 4 decimals
         return shown
     text = unicodedata.normalize("NFKC", str(value)).replace(",", "").strip()
