@@ -89,7 +89,7 @@ NCOLS = 7
 MAX_FILE_BYTES = 20 * 1024 * 1024          # the .xlsx itself
 MAX_UNPACKED_BYTES = 40 * 1024 * 1024      # sum of the declared sizes of all zip members
 MAX_MEMBERS = 2000
-MAX_CELLS = 200_000                        # cells present in one worksheet
+MAX_CELLS = 100_000                        # cells present in one worksheet
 MAX_MERGED_CELLS = 1_000_000               # cells covered by merges (clipped to the data)
 
 
@@ -515,6 +515,7 @@ def _find_sheet(wb, file: str):
 
 
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
 
 
 def _check_package(path: Path, file: str) -> None:
@@ -542,15 +543,21 @@ def _check_package(path: Path, file: str) -> None:
             if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
                 continue
             try:
+                sheet = info.filename.lower().startswith("xl/worksheets/")
                 with zf.open(info) as fh:
                     tail = b""
-                    read = 0
+                    n_cells = 0
                     while chunk := fh.read(1 << 16):
-                        read += len(chunk)
-                        if read > info.file_size or _DTD.search(tail + chunk):
+                        if _DTD.search(tail + chunk):
                             raise PlanFormatError(
                                 f"{file}: {info.filename} 含有XML实体/DTD声明, 拒绝读取 / contains "
                                 f"an XML DTD or entity declaration (refused: entity expansion)")
+                        if sheet:
+                            n_cells += len(_CELL_TAG.findall(chunk))
+                            if n_cells > MAX_CELLS:
+                                raise PlanFormatError(
+                                    f"{file}: 工作表单元格过多(超过{MAX_CELLS}个), 不像年度计划表 / "
+                                    f"{info.filename} has more than {MAX_CELLS} cells")
                         tail = chunk[-16:]
             except PlanFormatError:
                 raise
