@@ -289,6 +289,8 @@ def read_receipts(path: str | Path) -> tuple[dict[tuple[str, int], date], list[F
     p = Path(path)
     if p.is_dir():
         p = p / RECEIPTS_FILE
+    elif p.suffix.lower() != ".csv":   # a plan file: its folder's receipts
+        p = p.parent / RECEIPTS_FILE
     out: dict[tuple[str, int], date] = {}
     findings: list[Finding] = []
     if not p.is_file():
