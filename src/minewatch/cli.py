@@ -109,6 +109,41 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    """`minewatch plan check FILE... [--registry REG] [--json]`: 1 when any error, else 0."""
+    import json
+
+    from minewatch.promised.findings import ERROR, format_finding
+    from minewatch.promised.registry import RegistryError, read_registry
+    from minewatch.promised.validate import check_files
+
+    rights = None
+    if args.registry:
+        try:
+            rights = {r.license_no: r for r in read_registry(args.registry)}
+        except (RegistryError, OSError) as e:
+            print(f"错误 error: 采矿权登记库无法读取 / registry unreadable: {e}", file=sys.stderr)
+            return 2
+    results = check_files(args.files, rights, area_tolerance=args.area_tolerance)
+    findings = [f for r in results for f in r.findings]
+    if args.json:
+        from dataclasses import asdict
+        print(json.dumps([asdict(f) for f in findings], ensure_ascii=False, indent=1))
+    else:
+        for r in results:
+            n_err = sum(f.severity == ERROR for f in r.findings)
+            head = f"== {r.file}: {n_err} 个错误 errors, {len(r.findings) - n_err} 个警告 warnings"
+            if r.plan is not None:
+                head += f" ({r.plan.license_no} {r.plan.plan_year}年度, {len(r.plan.units)} 个单元 units)"
+            print(head)
+            for f in r.findings:
+                print("  " + format_finding(f))
+        n_err = sum(f.severity == ERROR for f in findings)
+        print(f"共 {len(results)} 个文件 files, {n_err} 个错误 errors, {len(findings) - n_err} 个警告 warnings"
+              + ("" if rights is not None else "; 未给出 --registry, 未核对登记库 registry rules skipped"))
+    return 1 if any(f.severity == ERROR for f in findings) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="minewatch", description="矿区生态修复卫星监管 minewatch")
     sub = p.add_subparsers(dest="command", required=True)
@@ -139,6 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--dir", default="sample_scenes")
     sm.add_argument("--promises", action="store_true", help="also rewrite registry, plans and truths")
     sm.set_defaults(func=cmd_sample)
+
+    pl = sub.add_parser("plan", help="annual restoration plans (年度矿区生态修复计划)")
+    pl_sub = pl.add_subparsers(dest="plan_action", required=True)
+    pc = pl_sub.add_parser("check", help="check plan .xlsx files; exit 1 when any has errors")
+    pc.add_argument("files", nargs="+", metavar="FILE", help=".xlsx plan files or folders of them")
+    pc.add_argument("--registry", help="mining-right registry (.csv/.geojson/.gpkg) for the registry rules")
+    pc.add_argument("--json", action="store_true", help="print the findings as a JSON list")
+    pc.add_argument("--area-tolerance", type=float, default=0.05,
+                    help="relative tolerance of declared vs computed area (default 0.05)")
+    pc.set_defaults(func=cmd_plan)
     return p
 
 

@@ -10,6 +10,7 @@ only *warnings* comes through. A file that is not the table at all raises
 """
 from __future__ import annotations
 
+import bisect
 import io
 import math
 import re
@@ -83,8 +84,27 @@ CREATOR = "minewatch"
 NCOLS = 7
 
 
+# Limits that keep a hostile or broken file bounded in time and memory. A real annual
+# plan is a few hundred kB unpacked and a few thousand cells.
+MAX_FILE_BYTES = 20 * 1024 * 1024          # the .xlsx itself
+MAX_UNPACKED_BYTES = 40 * 1024 * 1024      # sum of the declared sizes of all zip members
+MAX_MEMBERS = 2000
+MAX_CELLS = 100_000                        # cells present in one worksheet
+MAX_MERGED_CELLS = 1_000_000               # cells covered by merges (clipped to the data)
+
+
 class PlanFormatError(ValueError):
-    """The file is not an annual-plan table at all (not .xlsx, or no section captions)."""
+    """The file is not an annual-plan table at all (not .xlsx, or no section captions),
+    or it is unsafe to read (zip bomb, XML entity declarations, too many cells)."""
+
+
+@dataclass(frozen=True)
+class CellRef:
+    """Where a value of the table was read: for rules that need the cell as filed."""
+    row: int | None
+    label: str
+    value: Any = None            # the raw cell value (before unit conversion / rounding)
+    number_format: str = ""      # Excel number format of a numeric cell ("0.0000")
 
 
 @dataclass
@@ -92,6 +112,10 @@ class PlanReadResult:
     plan: AnnualPlan | None
     findings: list[Finding] = field(default_factory=list)
     file: str = ""
+    sheet: str = ""
+    # (field, row) -> cell. Header fields, "plan_year" (the title) and fee fields use
+    # row None as key; unit cells use their sheet row, e.g. ("area_hm2", 12).
+    cells: dict[tuple[str, int | None], CellRef] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Finding]:
@@ -252,6 +276,9 @@ def _deterministic_zip(data: bytes) -> bytes:
 
 # ============================================================================ reader
 
+_DASHES = str.maketrans({"－": "-", "—": "-", "–": "-", "−": "-"})
+
+
 def _nfkc(s: str) -> str:
     return unicodedata.normalize("NFKC", s)
 
@@ -289,42 +316,81 @@ def _is_placeholder(v: Any) -> bool:
 
 
 class _Grid:
-    """A worksheet with merged cells resolved to their anchor."""
+    """A worksheet with merged cells resolved to their anchor.
+
+    Built from the cells that exist in the file (never ``ws.iter_rows`` over the used
+    rectangle, which would create millions of cells for a sheet with one value in row
+    1 000 000), with merged ranges clipped to the rows and columns that hold values.
+    """
 
     def __init__(self, ws) -> None:
         self.ws = ws
         self.title = ws.title
-        self.max_row = ws.max_row
-        self.max_col = ws.max_column
+        self.values: dict[tuple[int, int], Any] = {}
+        self.formats: dict[tuple[int, int], str] = {}
+        for (r, c), cell in ws._cells.items():  # noqa: SLF001 - only existing cells
+            v = cell.value
+            if v is not None and not (isinstance(v, str) and not v.strip()):
+                self.values[(r, c)] = v
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    self.formats[(r, c)] = cell.number_format or "General"
+        self.max_row = max((r for r, _ in self.values), default=0)
+        self.max_col = max((c for _, c in self.values), default=0)
         self.anchor: dict[tuple[int, int], tuple[int, int]] = {}
         self.span: dict[tuple[int, int], tuple[int, int]] = {}
+        budget = MAX_MERGED_CELLS
         for mr in ws.merged_cells.ranges:
-            for rr in range(mr.min_row, mr.max_row + 1):
-                for cc in range(mr.min_col, mr.max_col + 1):
+            if (mr.min_row, mr.min_col) not in self.values:
+                continue  # an empty merged block reads as empty cells
+            r2, c2 = min(mr.max_row, self.max_row), min(mr.max_col, self.max_col)
+            budget -= max(0, r2 - mr.min_row + 1) * max(0, c2 - mr.min_col + 1)
+            if budget < 0:
+                raise PlanFormatError(
+                    f"{ws.title}: 合并单元格过多 / too many merged cells (over {MAX_MERGED_CELLS})")
+            for rr in range(mr.min_row, r2 + 1):
+                for cc in range(mr.min_col, c2 + 1):
                     self.anchor[(rr, cc)] = (mr.min_row, mr.min_col)
                     self.span[(rr, cc)] = (mr.min_col, mr.max_col)
-        self.values: dict[tuple[int, int], Any] = {}
-        for row in ws.iter_rows(min_row=1, max_row=self.max_row, max_col=self.max_col):
-            for cell in row:
-                if cell.value is not None:
-                    self.values[(cell.row, cell.column)] = cell.value
+        cols: dict[int, set[int]] = {}
+        for r, c in [*self.values, *self.anchor]:
+            cols.setdefault(r, set()).add(c)
+        self._cols = {r: sorted(cs) for r, cs in cols.items()}
+        self.rows = sorted(self._cols)
 
     def raw(self, r: int, c: int) -> Any:
-        v = self.values.get(self.anchor.get((r, c), (r, c)))
-        if isinstance(v, str) and not v.strip():
-            return None
-        return v
+        return self.values.get(self.anchor.get((r, c), (r, c)))
+
+    def own(self, r: int, c: int) -> Any:
+        """The cell's own value: None for a cell covered by a merge anchored elsewhere."""
+        return self.values.get((r, c)) if self.anchor.get((r, c), (r, c)) == (r, c) else None
+
+    def number_format(self, r: int, c: int) -> str:
+        return self.formats.get(self.anchor.get((r, c), (r, c)), "")
+
+    def merged_from_above(self, r: int, c: int) -> bool:
+        a = self.anchor.get((r, c))
+        return a is not None and a[0] < r
 
     def cols_of(self, r: int, c: int) -> tuple[int, int]:
         return self.span.get((r, c), (c, c))
 
+    def rows_between(self, a: int, b: int) -> list[int]:
+        """Rows holding a value with a < row < b."""
+        i = bisect.bisect_right(self.rows, a)
+        j = bisect.bisect_left(self.rows, b)
+        return self.rows[i:j]
+
     def row_cells(self, r: int) -> list[tuple[int, Any]]:
-        """(column, value) of each distinct cell in the row (merged cells once)."""
-        out, c = [], 1
-        while c <= self.max_col:
+        """(column, value) of each distinct non-empty cell in the row (merged cells once)."""
+        out, last = [], 0
+        for c in self._cols.get(r, ()):
+            if c <= last:
+                continue
             c1, c2 = self.cols_of(r, c)
-            out.append((c, self.raw(r, c)))
-            c = c2 + 1
+            v = self.raw(r, c)
+            if v is not None:
+                out.append((c1, v))
+            last = c2
         return out
 
 
@@ -434,14 +500,70 @@ def _unit_in_label(key: str, units: dict[str, tuple[float, bool]]) -> str:
 
 def _find_sheet(wb, file: str):
     for ws in wb.worksheets:
-        for row in ws.iter_rows(values_only=True):
-            for v in row:
-                if v is not None and _caption_of(_key(v)):
-                    return ws
+        if len(ws._cells) > MAX_CELLS:  # noqa: SLF001
+            raise PlanFormatError(
+                f"{file}: 工作表“{ws.title}”单元格过多({len(ws._cells)}个), 不像年度计划表 / sheet "
+                f"{ws.title!r} has {len(ws._cells)} cells (limit {MAX_CELLS})")
+        for cell in ws._cells.values():  # noqa: SLF001 - never create cells
+            v = cell.value
+            if isinstance(v, str) and _caption_of(_key(v)):
+                return ws
     missing = "、".join(CAPTIONS.values())
     raise PlanFormatError(
         f"{file}: 不是年度矿区生态修复情况表, 未找到栏目({missing}) / not an annual-plan table: "
         f"none of the section captions found in sheets {wb.sheetnames}")
+
+
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
+
+
+def _check_package(path: Path, file: str) -> None:
+    """Refuse zip bombs and XML with DTDs before any XML parser sees the file."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise PlanFormatError(f"{file}: 文件过大({size}字节) / file too large ({size} bytes, "
+                              f"limit {MAX_FILE_BYTES})")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise PlanFormatError(
+            f"{file}: 不是有效的xlsx文件(如为.xls请另存为.xlsx) / not a readable .xlsx file: "
+            f"{type(e).__name__}: {e}") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise PlanFormatError(f"{file}: xlsx压缩包内文件过多 / too many zip members ({len(infos)})")
+        total = sum(i.file_size for i in infos)
+        if total > MAX_UNPACKED_BYTES:
+            raise PlanFormatError(
+                f"{file}: 解压后过大({total}字节), 疑似压缩炸弹 / unpacks to {total} bytes "
+                f"(limit {MAX_UNPACKED_BYTES}): refused as a possible zip bomb")
+        for info in infos:
+            if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+                continue
+            try:
+                sheet = info.filename.lower().startswith("xl/worksheets/")
+                with zf.open(info) as fh:
+                    tail = b""
+                    n_cells = 0
+                    while chunk := fh.read(1 << 16):
+                        if _DTD.search(tail + chunk):
+                            raise PlanFormatError(
+                                f"{file}: {info.filename} 含有XML实体/DTD声明, 拒绝读取 / contains "
+                                f"an XML DTD or entity declaration (refused: entity expansion)")
+                        if sheet:
+                            n_cells += len(_CELL_TAG.findall(chunk))
+                            if n_cells > MAX_CELLS:
+                                raise PlanFormatError(
+                                    f"{file}: 工作表单元格过多(超过{MAX_CELLS}个), 不像年度计划表 / "
+                                    f"{info.filename} has more than {MAX_CELLS} cells")
+                        tail = chunk[-16:]
+            except PlanFormatError:
+                raise
+            except Exception as e:  # bad CRC, unsupported compression, truncated member
+                raise PlanFormatError(f"{file}: xlsx压缩包损坏 / damaged .xlsx member "
+                                      f"{info.filename}: {type(e).__name__}: {e}") from None
 
 
 def read_plan_xlsx(path: str | Path, *, area_tolerance: float = 0.05) -> PlanReadResult:
@@ -452,6 +574,9 @@ def read_plan_xlsx(path: str | Path, *, area_tolerance: float = 0.05) -> PlanRea
     """
     path = Path(path)
     file = path.name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: 文件不存在 / no such file")
+    _check_package(path, file)
     try:
         wb = load_workbook(path, data_only=True)
     except FileNotFoundError:
@@ -476,7 +601,8 @@ def read_plan_xlsx(path: str | Path, *, area_tolerance: float = 0.05) -> PlanRea
     structural: set[int] = set()
     year: int | None = None
     title_row = None
-    for r in range(1, g.max_row + 1):
+    cells: dict[tuple[str, int | None], CellRef] = {}
+    for r in g.rows:
         for c, v in g.row_cells(r):
             k = _key(v)
             if not k:
@@ -485,6 +611,7 @@ def read_plan_xlsx(path: str | Path, *, area_tolerance: float = 0.05) -> PlanRea
                 m = re.search(r"(\d{4})年度?矿区生态修复(?:情况表|计划)", k)
                 if m:
                     year, title_row = int(m.group(1)), r
+                    cells[("plan_year", None)] = CellRef(r, "标题", v)
                     structural.add(r)
                     continue
             sec = _caption_of(k)
@@ -514,14 +641,15 @@ def read_plan_xlsx(path: str | Path, *, area_tolerance: float = 0.05) -> PlanRea
             add(title_row, "标题", "", "MISSING_PLAN_YEAR", ERROR,
                 "标题中没有计划年度(应为“XXXX年度矿区生态修复情况表”)")
 
+    def cell_right_of(r: int, c: int) -> tuple[int, Any]:
+        end = g.cols_of(r, c)[1]
+        for c2, v in g.row_cells(r):
+            if c2 > end:
+                return (c2, None) if _is_label(_key(v)) else (c2, v)
+        return (0, None)
+
     def value_right_of(r: int, c: int) -> Any:
-        c = g.cols_of(r, c)[1] + 1
-        while c <= g.max_col:
-            v = g.raw(r, c)
-            if v is not None:
-                return None if _is_label(_key(v)) else v
-            c = g.cols_of(r, c)[1] + 1
-        return None
+        return cell_right_of(r, c)[1]
 
     # ---- header block
     header: dict[str, str] = {}
@@ -533,6 +661,11 @@ def read_plan_xlsx(path: str | Path, *, area_tolerance: float = 0.05) -> PlanRea
             continue
         r, c = header_cells[fname]
         header[fname] = _cell_text(value_right_of(r, c))
+        if fname in ("license_no", "contact_phone"):  # full-width digits, stray spaces
+            header[fname] = _nfkc(header[fname]).translate(_DASHES)
+            if fname == "license_no":
+                header[fname] = re.sub(r"\s+", "", header[fname])
+        cells[(fname, None)] = CellRef(r, label, value_right_of(r, c))
         if not header[fname] and fname in ("license_no", "holder", "mine_name"):
             add(r, label, "", "MISSING_HEADER_VALUE", ERROR if fname == "license_no" else WARNING,
                 f"“{label}”未填写")
@@ -544,7 +677,8 @@ def read_plan_xlsx(path: str | Path, *, area_tolerance: float = 0.05) -> PlanRea
             fees[fname] = None
             continue
         r, c = fee_cells[fname]
-        v = value_right_of(r, c)
+        vc, v = cell_right_of(r, c)
+        cells[(fname, None)] = CellRef(r, label, v, g.number_format(r, vc) if vc else "")
         if _is_placeholder(v):
             fees[fname] = None
             continue
@@ -571,7 +705,8 @@ def read_plan_xlsx(path: str | Path, *, area_tolerance: float = 0.05) -> PlanRea
             add(None, cap, "", "MISSING_SECTION", ERROR if section == PLANNED else WARNING,
                 f"缺少“{cap}”栏目")
             continue
-        units.extend(_read_section(g, section, captions[section], structural, add, area_tolerance))
+        units.extend(_read_section(g, section, captions[section], structural, add, area_tolerance,
+                                   cells))
 
     plan = None
     if year is not None and header.get("license_no"):
@@ -585,15 +720,16 @@ def read_plan_xlsx(path: str | Path, *, area_tolerance: float = 0.05) -> PlanRea
             fees_this_year_planned_draw=fees["fees_this_year_planned_draw"],
             fees_this_year_planned_use=fees["fees_this_year_planned_use"],
             source=str(path))
-    return PlanReadResult(plan=plan, findings=findings, file=str(path))
+    return PlanReadResult(plan=plan, findings=findings, file=str(path), sheet=g.title, cells=cells)
 
 
 def _read_section(g: _Grid, section: str, cap_row: int, structural: set[int], add,
-                  area_tolerance: float) -> list[Unit]:
+                  area_tolerance: float, cells: dict | None = None) -> list[Unit]:
     cap = CAPTIONS[section]
+    cells = {} if cells is None else cells
     end = min([r for r in structural if r > cap_row] + [g.max_row + 1])
     header_row = None
-    for r in range(cap_row + 1, end):
+    for r in g.rows_between(cap_row, end):
         if any(_key(v) == "序号" for _, v in g.row_cells(r)):
             header_row = r
             break
@@ -620,9 +756,25 @@ def _read_section(g: _Grid, section: str, cap_row: int, structural: set[int], ad
         return colmap[f][2] if f in colmap else labels[f]
 
     area_unit = _unit_in_label(colmap["area_hm2"][2], _AREA_UNITS) if "area_hm2" in colmap else ""
-    out: list[Unit] = []
-    count = 0
-    for r in range(header_row + 1, end):
+    cp1, cp2, _ = colmap["corner_points"]
+    seq_col = colmap["seq"][0] if "seq" in colmap else None
+
+    def coord_line(r: int) -> str:
+        """This row's own part of the 拐点坐标: one cell, or 点号 | X | Y cells joined."""
+        parts = [g.own(r, c) for c in range(cp1, cp2 + 1)]
+        parts = [p for p in parts if p is not None]
+        if len(parts) == 1:
+            p = parts[0]
+            return p.strip() if isinstance(p, str) else _cell_text(p)
+        return ",".join(_cell_text(p) for p in parts)
+
+    def single_point(line: str) -> bool:
+        return bool(line) and "\n" not in line.strip() and not _is_placeholder(line)
+
+    # Group the rows into units. A unit's 拐点坐标 may be spread over several rows, one
+    # point per row (its other cells merged down, or left empty on the following rows).
+    groups: list[tuple[int, dict[str, Any], list[str]]] = []
+    for r in g.rows_between(header_row, end):
         vals: dict[str, Any] = {}
         for f, (c1, c2, _) in colmap.items():
             v = None
@@ -633,9 +785,32 @@ def _read_section(g: _Grid, section: str, cap_row: int, structural: set[int], ad
             vals[f] = v
         if _key(vals.get("seq")) == "序号":
             continue  # repeated header row
+        line = coord_line(r)
+        others_empty = all(_is_placeholder(v) for f, v in vals.items() if f != "corner_points")
+        if others_empty and line and not line.startswith(("*", "＊")) \
+                and not re.search(r"\d", _nfkc(line)) and not _is_placeholder(line):
+            continue  # sub-header under a split coordinate column: 点号 | X | Y
+        if groups and single_point(line) and all(single_point(x) for x in groups[-1][2]):
+            merged = seq_col is not None and g.merged_from_above(r, seq_col)
+            own_empty = all(_is_placeholder(g.own(r, c)) for f, (c1, c2, _) in colmap.items()
+                            if f != "corner_points" for c in range(c1, c2 + 1))
+            if merged or own_empty:
+                groups[-1][2].append(line)
+                continue
+        groups.append((r, vals, [line] if line else []))
+
+    out: list[Unit] = []
+    count = 0
+    for r, vals, lines in groups:
+        if len(lines) > 1:
+            vals["corner_points"] = "\n".join(lines)
         filled = {f for f, v in vals.items() if not _is_placeholder(v)}
         if not filled or filled == {"seq"}:
             continue  # blank, "……" or numbered-but-empty template row
+        if "area_hm2" in colmap:
+            c1, c2, lab = colmap["area_hm2"]
+            ac = next((c for c in range(c1, c2 + 1) if g.raw(r, c) is not None), c1)
+            cells[("area_hm2", r)] = CellRef(r, lab, g.raw(r, ac), g.number_format(r, ac))
         count += 1
         errors = 0
 
