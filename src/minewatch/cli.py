@@ -107,6 +107,24 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    """Labelled scenarios (generated if missing) through the STAC catalogue and the pipeline."""
+    from minewatch import evaluate
+    from minewatch.sky import stacserver
+    from minewatch.synth import scenarios
+
+    s = _settings(args)
+    root = scenarios.write_scenarios(Path(args.scenarios))
+    url = s.catalog.url
+    if not stacserver.is_up(url):
+        lc = s.local_catalog
+        url = stacserver.up(lc.data_dir, pg_port=lc.pg_port, api_port=lc.api_port)
+    stacserver.load(root / "catalog", s.local_catalog.data_dir, pg_port=s.local_catalog.pg_port)
+    s = s.model_copy(update={"catalog": s.catalog.model_copy(update={"url": url})})
+    evaluate.print_report(evaluate.evaluate(root, s, args.only.split(",") if args.only else None))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="minewatch", description="矿区生态修复卫星监管 minewatch")
     sub = p.add_subparsers(dest="command", required=True)
@@ -137,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--dir", default="sample_scenes")
     sm.add_argument("--promises", action="store_true", help="also rewrite registry, plans and truths")
     sm.set_defaults(func=cmd_sample)
+
+    ev = sub.add_parser("eval", help="precision/recall on labelled synthetic scenarios (generated if missing)")
+    ev.add_argument("--scenarios", required=True, help="scenario folder (written on first use)")
+    ev.add_argument("--config", default=DEFAULT_CONFIG)
+    ev.add_argument("--only", help="comma-separated scenario names")
+    ev.set_defaults(func=cmd_eval)
     return p
 
 

@@ -96,7 +96,7 @@ class AssessSettings(_Strict):
     min_clear_obs: int = Field(3, ge=1)       # fewer clear dates than this: cannot judge
     min_clear_fraction: float = Field(0.8, gt=0, le=1)  # a date counts for a unit if this much is clear
     at_risk_from: str = "06-01"               # MM-DD: AT_RISK is judged from here to the season's end
-    recent_days: int = Field(30, ge=5)        # AT_RISK looks at the unit's clear dates in this window
+    recent_days: int = Field(45, ge=5)        # AT_RISK looks at the unit's clear dates in this window
     degradation_fvc_drop: float = Field(0.15, gt=0)   # accepted unit: FVC fall vs its previous season
     degradation_rel_drop: float = Field(0.20, gt=0)   # ... and fall of (unit / reference)
     temporary_bare_fvc: float = Field(0.15, ge=0, le=1)  # temporary land under this FVC is still bare

@@ -260,7 +260,8 @@ def disturbance_flags(right, plan, plan_year, grid, boundary_utm, units_utm, bas
         um = burn([units_utm[k]], all_touched=False)
         if not um.any():
             continue
-        ex = damage_excess(um, ~declared & ~confirmed, cur_nd, cur_cl, cur_ids, grid.transform, cfg)
+        others_declared = burn([g for kk, g in units_utm.items() if kk != k], all_touched=False)
+        ex = damage_excess(um, ~others_declared & ~confirmed, cur_nd, cur_cl, cur_ids, grid.transform, cfg)
         if ex is None:
             continue
         px_hm2 = grid.resolution ** 2 / 10_000

@@ -105,7 +105,8 @@ def damage_excess(unit_mask: np.ndarray, eligible: np.ndarray, cur_ndvi: np.ndar
     bare = (n_ok >= cfg.min_clear_obs) & (med <= cfg.bare_ndvi)
     cand = (bare & eligible) | unit_mask
     labels, _ = ndimage.label(cand, structure=np.ones((3, 3), bool))
-    touching = np.unique(labels[unit_mask & (labels > 0)])
+    near = ndimage.binary_dilation(unit_mask, structure=np.ones((3, 3), bool))
+    touching = np.unique(labels[near & (labels > 0)])
     region = np.isin(labels, touching[touching > 0])
     excess = region & ~unit_mask
     if not excess.any():
