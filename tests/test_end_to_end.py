@@ -156,3 +156,22 @@ def test_rerun_gives_identical_anomalies(run, config, tmp_path):
                          timeout=900, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / RUN_DATE / "anomalies.geojson").read_bytes() == (run_dir / "anomalies.geojson").read_bytes()
+
+
+def test_flags_carry_confidence_and_the_reference_ring_is_in_the_series(run):
+    """Issue 5: every reported flag is high or highest; the ring's series is there for reports."""
+    import pandas as pd
+    run_dir, _ = run
+    fc = json.loads((run_dir / "anomalies.geojson").read_text(encoding="utf-8"))
+    for f in fc["features"]:
+        p = f["properties"]
+        assert p["confidence"] in ("high", "highest") and p["evidence_scenes"]
+        assert p["observed"] and p["expected"]
+    series = pd.read_csv(run_dir / "unit_series.csv")
+    ref = series[series.unit == "reference"]
+    assert set(ref.license_no) == {m.license_no for m in sample.MINES}
+    d = pd.to_datetime(ref.datetime)
+    peak = ref[(d >= "2026-07-01") & (d <= "2026-09-15") & (ref.clear_fraction >= 0.5)]
+    assert peak.groupby("license_no").fvc_mean.median().between(0.4, 0.9).all()
+    unjudged = pd.read_csv(run_dir / "unjudged.csv")
+    assert not (unjudged.reason == "LOW_CONFIDENCE").any()

@@ -143,6 +143,23 @@ def cmd_plan(args) -> int:
               + ("" if rights is not None else "; 未给出 --registry, 未核对登记库 registry rules skipped"))
     return 1 if any(f.severity == ERROR for f in findings) else 0
 
+def cmd_eval(args) -> int:
+    """Labelled scenarios (generated if missing) through the STAC catalogue and the pipeline."""
+    from minewatch import evaluate
+    from minewatch.sky import stacserver
+    from minewatch.synth import scenarios
+
+    s = _settings(args)
+    root = scenarios.write_scenarios(Path(args.scenarios))
+    url = s.catalog.url
+    if not stacserver.is_up(url):
+        lc = s.local_catalog
+        url = stacserver.up(lc.data_dir, pg_port=lc.pg_port, api_port=lc.api_port)
+    stacserver.load(root / "catalog", s.local_catalog.data_dir, pg_port=s.local_catalog.pg_port)
+    s = s.model_copy(update={"catalog": s.catalog.model_copy(update={"url": url})})
+    evaluate.print_report(evaluate.evaluate(root, s, args.only.split(",") if args.only else None))
+    return 0
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="minewatch", description="矿区生态修复卫星监管 minewatch")
@@ -184,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--area-tolerance", type=float, default=0.05,
                     help="relative tolerance of declared vs computed area (default 0.05)")
     pc.set_defaults(func=cmd_plan)
+
+    ev = sub.add_parser("eval", help="precision/recall on labelled synthetic scenarios (generated if missing)")
+    ev.add_argument("--scenarios", required=True, help="scenario folder (written on first use)")
+    ev.add_argument("--config", default=DEFAULT_CONFIG)
+    ev.add_argument("--only", help="comma-separated scenario names")
+    ev.set_defaults(func=cmd_eval)
     return p
 
 

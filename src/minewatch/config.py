@@ -70,20 +70,51 @@ class IndexSettings(_Strict):
 
 
 class DisturbanceSettings(_Strict):
+    """Change detection (docs/assessment.md): same-season baseline, persistence, MMU."""
     ndvi_drop: float = Field(0.25, gt=0)      # baseline-minus-current NDVI that counts as loss
     bare_ndvi: float = 0.2                    # current NDVI at or below this is bare
     min_clear_obs: int = Field(3, ge=1)       # persistence: clear observations confirming loss
     min_area_hm2: float = Field(0.2, ge=0)    # minimum mapping unit (0.2 ha in GFW alerts = 0.2 hm²)
+    baseline_years: int = Field(1, ge=1, le=5)  # same season of this many earlier years form the baseline
+    out_of_boundary: bool = True              # also look for loss outside the boundary (search buffer)
+    damage_tolerance: float = Field(0.2, ge=0)  # bare area over declared damage may exceed it by this share
+
+
+class ReferenceSettings(_Strict):
+    """The natural-vegetation ring around each mine (reference normalisation)."""
+    enabled: bool = True
+    inner_m: float = Field(100.0, ge=0)       # ring starts this far outside the boundary
+    outer_m: float = Field(600.0, gt=0)       # ... and ends here
+    stable_ndvi_min: float = 0.3              # a ring pixel must be this green in the baseline season
+    min_pixels: int = Field(200, ge=1)        # fewer usable ring pixels: no reference
+    min_clear_fraction: float = Field(0.5, gt=0, le=1)  # a date counts for the ring if this much is clear
+    min_factor: float = Field(0.4, gt=0, le=1)  # lowest allowed (this season / baseline season) factor
+
+
+class ConfidenceSettings(_Strict):
+    """Confidence classes (low | high | highest) as GFW alerts; see assess/confidence.py."""
+    report_min: str = Field("high", pattern=r"^(low|high|highest)$")   # lower ones are held back
+    fvc_margin: float = Field(0.05, ge=0)     # margin (FVC) a high flag needs beyond its threshold
+    water_margin: float = Field(0.10, ge=0)   # margin (water share) likewise
+    agree_high: float = Field(0.6, ge=0, le=1)     # share of clear dates on the flag's side: high
+    agree_highest: float = Field(0.8, ge=0, le=1)  # ... highest (also needs 2x obs and 2x margin)
 
 
 class AssessSettings(_Strict):
     thresholds: Path = Path("thresholds.yaml")
-    region: str = "default"
+    region: str = "default"                   # used when a county code maps to no region
     season_start: str = "07-01"               # MM-DD: assessment season (peak growing season)
     season_end: str = "09-15"
     min_clear_obs: int = Field(3, ge=1)       # fewer clear dates than this: cannot judge
     min_clear_fraction: float = Field(0.8, gt=0, le=1)  # a date counts for a unit if this much is clear
+    at_risk_from: str = "06-01"               # MM-DD: AT_RISK is judged from here to the season's end
+    recent_days: int = Field(45, ge=5)        # AT_RISK looks at the unit's clear dates in this window
+    degradation_fvc_drop: float = Field(0.15, gt=0)   # accepted unit: FVC fall vs its previous season
+    degradation_rel_drop: float = Field(0.20, gt=0)   # ... and fall of (unit / reference)
+    temporary_bare_fvc: float = Field(0.15, ge=0, le=1)  # temporary land under this FVC is still bare
     disturbance: DisturbanceSettings = DisturbanceSettings()
+    reference: ReferenceSettings = ReferenceSettings()
+    confidence: ConfidenceSettings = ConfidenceSettings()
 
 
 class DaskSettings(_Strict):

@@ -17,6 +17,7 @@ from pathlib import Path
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch import ops
 from minewatch.config import Settings
+from minewatch.assess.planchecks import plan_anomalies
 from minewatch.assess.rules import unit_key
 from minewatch.outputs import runfolder
 from minewatch.outputs.atomic import write_text
@@ -40,20 +41,26 @@ class Promises:
     plans: dict[str, AnnualPlan]          # license_no -> plan for the plan year
     findings: list = field(default_factory=list)   # plan-reading findings (all files)
     thresholds: ThresholdTable | None = None
+    plan_results: list = field(default_factory=list)   # PlanReadResult per file, for PLAN_* anomalies
 
 
 def load_promises(s: Settings, plan_year: int) -> Promises:
+    """Registry, every plan file validated against it (receipts from plans/receipts.csv), thresholds."""
     from minewatch.promised.plans import read_plans
     from minewatch.promised.registry import read_registry
+    from minewatch.promised.validate import apply_receipts, read_receipts, validate_plan
 
     rights = read_registry(s.registry)
+    by_lic = {r.license_no: r for r in rights}
+    receipts, findings = read_receipts(s.plans)
+    results = apply_receipts(read_plans(s.plans), receipts)
     plans: dict[str, AnnualPlan] = {}
-    findings = []
-    for r in read_plans(s.plans):
+    for r in results:
+        r.findings = validate_plan(r, by_lic)
         findings += r.findings
         if r.plan is not None and r.plan.plan_year == plan_year:
             plans[r.plan.license_no] = r.plan
-    return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds))
+    return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results)
 
 
 def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
@@ -123,7 +130,8 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
                      right.license_no, len(items))
             cached.reused = True
             return cached
-        res = process_mine(right, plan, p.thresholds, s, as_of, plan_year, items=items)
+        others = [o.boundary for o in p.rights if o.license_no != right.license_no]
+        res = process_mine(right, plan, p.thresholds, s, as_of, plan_year, others=others, items=items)
         if cache:
             if res.series is not None:
                 cache.store.upsert(right.license_no, res.series)
@@ -149,12 +157,17 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
     run_dir = runfolder.run_dir(out_dir, run_date)
     results = sorted(results, key=lambda r: r.license_no)
     anomalies = [a for r in results for a in r.anomalies]
+    if promises is not None:
+        anomalies += plan_anomalies(promises.rights, promises.plan_results, plan_year=plan_year, as_of=run_date)
     prev = runfolder.previous_run(out_dir, run_date)
     prev_fc = (json.loads((prev / "anomalies.geojson").read_text(encoding="utf-8"))
                if prev and (prev / "anomalies.geojson").is_file() else None)
     fc = apply_lifecycle(feature_collection(anomalies), prev_fc, run_date,
                          previous_run_date=date.fromisoformat(prev.name) if prev else None)
     write_text(run_dir / "anomalies.geojson", json.dumps(fc, ensure_ascii=False, indent=1) + "\n")
+    # low-confidence flags are not sent to inspectors by default, but nothing is silently dropped
+    held = feature_collection([a for r in results for a in r.held_back])
+    write_text(run_dir / "anomalies_low_confidence.geojson", json.dumps(held, ensure_ascii=False, indent=1) + "\n")
     if promises is not None:
         write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, None, run_date=run_date)
         write_spot_check(spot_check_list(fc, promises.rights), run_dir / "spot_check.csv",

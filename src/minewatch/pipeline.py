@@ -18,13 +18,15 @@ from rasterio.features import rasterize
 from shapely.geometry import box
 from shapely.ops import transform as shp_transform
 
+from minewatch.assess import reference
 from minewatch.assess.anomaly import Anomaly
-from minewatch.assess.disturbance import loss_mask, loss_patches
+from minewatch.assess.confidence import at_least, classify
+from minewatch.assess.disturbance import damage_excess, loss_mask, loss_patches
 from minewatch.assess.rules import Season, Unjudged, assess_units, unit_key
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
 from minewatch.promised import coords
-from minewatch.promised.models import AnnualPlan, MiningRight
+from minewatch.promised.models import DAMAGE, AnnualPlan, MiningRight
 from minewatch.sky import catalog, cube, indices, masks, series
 
 log = logging.getLogger("minewatch")
@@ -44,6 +46,7 @@ class MineResult:
     units_utm: dict | None = None       # unit key -> geometry in the grid's CRS
     thresholds: dict = field(default_factory=dict)   # unit key -> FVC minimum used
     reused: bool = False                # taken from an earlier run's result (nothing new)
+    held_back: list[Anomaly] = field(default_factory=list)   # flags under assess.confidence.report_min
 
 
 def _bbox_lonlat(grid: cube.Grid) -> tuple[float, float, float, float]:
@@ -97,27 +100,50 @@ def _in_season(times: np.ndarray, season: Season) -> np.ndarray:
 
 
 def mine_grid(right: MiningRight, s: Settings):
-    """The mine's boundary in its UTM zone and the explicit grid its window is loaded on."""
+    """The mine's boundary in its UTM zone and the explicit grid its window is loaded on
+    (wide enough for the search buffer and the reference ring)."""
     boundary_utm, epsg = coords.to_utm(right.boundary)
-    return boundary_utm, epsg, cube.grid_around(boundary_utm, epsg, s.catalog.buffer_m, s.imagery.resolution)
+    a = s.assess
+    ring_out = a.reference.outer_m if a.reference.enabled else 0.0
+    return boundary_utm, epsg, cube.grid_around(boundary_utm, epsg, max(s.catalog.buffer_m, ring_out),
+                                                s.imagery.resolution)
+
+
+def search_start(s: Settings, plan_year: int) -> date:
+    """1 January of the earliest baseline year: the same season of earlier years is the baseline."""
+    return date(plan_year - s.assess.disturbance.baseline_years, 1, 1)
 
 
 def scenes_for(right: MiningRight, s: Settings, as_of: date, plan_year: int):
-    """Scenes a mine is judged on: from 1 January of last year (the baseline season) to as_of."""
-    return find_scenes(right, mine_grid(right, s)[2], date(plan_year - 1, 1, 1), as_of, s)
+    """Scenes a mine is judged on: from the baseline years to as_of."""
+    return find_scenes(right, mine_grid(right, s)[2], search_start(s, plan_year), as_of, s)
+
+
+def _in_seasons(times: np.ndarray, seasons) -> np.ndarray:
+    out = np.zeros(len(times), bool)
+    for se in seasons:
+        out |= _in_season(times, se)
+    return out
 
 
 def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: ThresholdTable,
-                 s: Settings, as_of: date, plan_year: int, items: list | None = None) -> MineResult:
-    """Everything for one mine; `items` skips the search when the caller already has them."""
+                 s: Settings, as_of: date, plan_year: int, others=(), items: list | None = None) -> MineResult:
+    """One mine: scenes -> per-unit series (+ reference ring, water share) -> rules -> flags.
+
+    `others`: other mines' boundaries (EPSG:4490) kept out of the reference ring. `items`
+    skips the search when the caller already has them. Flags under
+    `assess.confidence.report_min` go to `held_back` (and a LOW_CONFIDENCE row in
+    `unjudged`), not to `anomalies`.
+    """
     res = MineResult(right.license_no, right.mine_name)
+    a = s.assess
     boundary_utm, epsg, grid = mine_grid(right, s)
     to_utm = Transformer.from_crs(4490, epsg, always_xy=True).transform
     units = plan.units if plan else ()
     units_utm = {unit_key(u): shp_transform(to_utm, u.geometry) for u in units}
 
     if items is None:
-        items = find_scenes(right, grid, date(plan_year - 1, 1, 1), as_of, s)
+        items = find_scenes(right, grid, search_start(s, plan_year), as_of, s)
     res.scenes = [it.id for it in items]
     log.info("mine %s: %d scenes", right.license_no, len(items))
     if not items:
@@ -125,73 +151,177 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
         return res
 
     refl, idx, clear, stats = observe(items, grid, units_utm or {"boundary": boundary_utm}, s)
-    season = Season.of(plan_year, s.assess.season_start, s.assess.season_end)
-    base_season = Season.of(plan_year - 1, s.assess.season_start, s.assess.season_end)
+    season = Season.of(plan_year, a.season_start, a.season_end)
+    base_seasons = [season.shifted(-k) for k in range(1, a.disturbance.baseline_years + 1)]
+    base_season = base_seasons[0]
     t = idx.time.values
-    cur_t, base_t = _in_season(t, season), _in_season(t, base_season)
+    cur_t, base_t = _in_season(t, season), _in_seasons(t, base_seasons)
     comp_t = cur_t if cur_t.any() else base_t if base_t.any() else np.ones(len(t), bool)
     comp = season_composite(refl.isel(time=comp_t), idx.fvc[comp_t], clear[comp_t])
-    stats_c, base_nd, base_cl, cur_nd, cur_cl, comp = dask.compute(
-        stats, idx.ndvi[base_t], clear[base_t], idx.ndvi[cur_t], clear[cur_t], comp)
+    mndwi = indices.mndwi(refl)
+    stats_c, ndvi_all, clear_all, mndwi_all, comp = dask.compute(stats, idx.ndvi, clear, mndwi, comp)
+    ndvi_all, clear_all, mndwi_all = ndvi_all.values, clear_all.values.astype(bool), mndwi_all.values
+    fvc_all = np.clip((ndvi_all - s.indices.ndvi_soil) / (s.indices.ndvi_veg - s.indices.ndvi_soil), 0, 1)
+    ids = [str(i) for i in idx.id.values]
     res.series = series.stats_frame(stats_c)
     ct = pd.to_datetime(t[comp_t])
     res.composite = {"rgb": np.clip(np.moveaxis(comp.rgb.values, 0, -1) / 0.3, 0, 1),
                      "fvc": comp.fvc.values, "transform": grid.transform, "epsg": epsg,
                      "period": f"{ct.min():%Y-%m-%d}/{ct.max():%Y-%m-%d}"}
     res.units_utm = units_utm
+
+    h, w = grid.shape
+    umasks = {k: rasterize([(g, 1)], out_shape=(h, w), transform=grid.transform, fill=0,
+                           dtype="uint8").astype(bool) for k, g in units_utm.items()}
+    if umasks:   # share of open water (MNDWI > 0) per unit and date, for water targets
+        wf = reference.water_fractions(umasks, mndwi_all, clear_all, ids)
+        res.series = res.series.merge(wf, on=["unit", "item_id"], how="left")
+
+    # change detection on the same season of earlier years
+    cfg = a.disturbance
+    confirmed = base = loss_obs = None
+    if base_t.any() and cur_t.any():
+        confirmed, base, loss_obs = loss_mask(ndvi_all[base_t], clear_all[base_t], ndvi_all[cur_t],
+                                              clear_all[cur_t], cfg)
+
+    # the reference ring: natural vegetation around the mine, this season and the baseline
+    if a.reference.enabled and base_t.any():
+        others_utm = [shp_transform(to_utm, g) for g in others]
+        ring = reference.ring_mask(boundary_utm, grid, a.reference.inner_m, a.reference.outer_m,
+                                   others_utm + list(units_utm.values()))
+        ring &= reference.stable_vegetation(ndvi_all[base_t], clear_all[base_t], a.reference.stable_ndvi_min)
+        if confirmed is not None:
+            ring &= ~confirmed
+        rf = reference.reference_frame(ring, ndvi_all, fvc_all, clear_all, ids, t, a.reference.min_pixels)
+        if rf is not None:
+            res.series = pd.concat([res.series, rf], ignore_index=True).sort_values(
+                ["unit", "datetime", "item_id"]).reset_index(drop=True)
+
+    flags: list[Anomaly] = []
     if plan is not None:
         for u in plan.units:
-            th = thresholds.lookup(u.land_class, s.assess.region) if u.land_class else None
+            th = thresholds.lookup(u.land_class, a.region, county_code=right.county_code) if u.land_class else None
             if th is not None and th.measure == "fvc":
                 res.thresholds[unit_key(u)] = th.min
+        fl, unj = assess_units(right, plan, res.series, thresholds, as_of=as_of,
+                               season_mmdd=(a.season_start, a.season_end),
+                               min_clear_obs=a.min_clear_obs, min_clear_fraction=a.min_clear_fraction,
+                               region=a.region, area_of=coords.area_hm2, cfg=a)
+        flags += fl
+        res.unjudged += unj
 
-    if plan is not None:
-        a, u = assess_units(right, plan, res.series, thresholds, as_of=as_of,
-                            season_mmdd=(s.assess.season_start, s.assess.season_end),
-                            min_clear_obs=s.assess.min_clear_obs,
-                            min_clear_fraction=s.assess.min_clear_fraction,
-                            region=s.assess.region, area_of=coords.area_hm2)
-        res.anomalies += a
-        res.unjudged += u
+    if as_of >= season.end and confirmed is not None:
+        cur_ids = [i for i, c in zip(ids, cur_t) if c]
+        flags += disturbance_flags(right, plan, plan_year, grid, boundary_utm, units_utm, base_t, cur_t,
+                                   ndvi_all, clear_all, confirmed, base, loss_obs, cur_ids, season,
+                                   base_season, epsg, s)
 
-    if as_of >= season.end and base_t.any() and cur_t.any():
-        res.anomalies += undeclared_disturbance(right, plan, plan_year, grid, boundary_utm, units_utm,
-                                                base_nd, base_cl, cur_nd, cur_cl,
-                                                [str(i) for i in idx.id.values[cur_t]], season, epsg, s)
+    for f in flags:
+        if at_least(f.confidence, a.confidence.report_min):
+            res.anomalies.append(f)
+        else:
+            res.held_back.append(f)
+            res.unjudged.append(Unjudged(right.license_no, f.key, "LOW_CONFIDENCE",
+                                         f"低置信度{f.type_zh}未上报 (held back: {f.type}, confidence {f.confidence})",
+                                         int(f.observed.get("clear_observations", 0) or 0)))
     return res
 
 
-def undeclared_disturbance(right, plan, plan_year, grid, boundary_utm, units_utm,
-                           base_nd, base_cl, cur_nd, cur_cl, cur_ids, season, epsg, s) -> list[Anomaly]:
-    """Loss inside the boundary and outside every unit the plan declares."""
-    cfg = s.assess.disturbance
+def _to_4490(geom_utm, epsg: int):
+    return shp_transform(Transformer.from_crs(epsg, 4490, always_xy=True).transform, geom_utm)
+
+
+def _loss_anomaly(kind, p, right, plan_year, season, base_season, epsg, cfg, conf_cfg, rule, notes) -> Anomaly:
+    g = _to_4490(p.geometry_utm, epsg)
+    c = p.geometry_utm.centroid
+    drop = p.baseline_ndvi - p.current_ndvi
+    confidence = classify(p.loss_observations, p.agree, drop - cfg.ndvi_drop + conf_cfg.fvc_margin,
+                          min_obs=cfg.min_clear_obs, margin_min=conf_cfg.fvc_margin,
+                          agree_high=conf_cfg.agree_high, agree_highest=conf_cfg.agree_highest)
+    if confidence == "highest" and coords.area_hm2(g) < 2 * cfg.min_area_hm2:
+        confidence = "high"          # highest also needs twice the minimum mapping unit
+    return Anomaly(
+        type=kind, severity="high", license_no=right.license_no,
+        mine_name=right.mine_name, plan_year=plan_year, geometry=g, area_hm2=coords.area_hm2(g),
+        period=season.label,
+        observed={"ndvi_baseline": p.baseline_ndvi, "ndvi_current": p.current_ndvi,
+                  "ndvi_drop": round(drop, 4), "clear_observations": p.loss_observations,
+                  "clear_dates_current": p.clear_observations, "agreeing_dates": p.agree, "pixels": p.n_px},
+        expected={"rule": rule, "ndvi_drop_min": cfg.ndvi_drop, "bare_ndvi_max": cfg.bare_ndvi,
+                  "min_clear_obs": cfg.min_clear_obs, "min_area_hm2": cfg.min_area_hm2,
+                  "baseline_period": base_season.label,
+                  "source": "same-season baseline; minimum mapping unit as GFW alerts (0.2 ha)"},
+        evidence_scenes=p.scenes, key=f"{'loss' if kind == 'UNDECLARED_DISTURBANCE' else 'oob'}"
+                                      f"@{round(c.x, -2):.0f},{round(c.y, -2):.0f}",
+        notes_zh=notes, confidence=confidence)
+
+
+def disturbance_flags(right, plan, plan_year, grid, boundary_utm, units_utm, base_t, cur_t, ndvi_all,
+                      clear_all, confirmed, base, loss_obs, cur_ids, season, base_season, epsg,
+                      s) -> list[Anomaly]:
+    """UNDECLARED_DISTURBANCE, OUT_OF_BOUNDARY_DISTURBANCE and DAMAGE_EXCEEDS_DECLARED."""
+    cfg, conf_cfg = s.assess.disturbance, s.assess.confidence
     h, w = grid.shape
-    inside = rasterize([(boundary_utm, 1)], out_shape=(h, w), transform=grid.transform,
-                       fill=0, dtype="uint8").astype(bool)
-    declared = np.zeros((h, w), bool)
-    if units_utm:
-        declared = rasterize([(g, 1) for g in units_utm.values()], out_shape=(h, w),
-                             transform=grid.transform, fill=0, all_touched=True, dtype="uint8").astype(bool)
-    confirmed, base, loss_obs = loss_mask(base_nd.values, base_cl.values, cur_nd.values, cur_cl.values, cfg)
-    patches = loss_patches(confirmed, inside & ~declared, base, cur_nd.values, cur_cl.values, loss_obs,
-                           cur_ids, grid.transform, grid.resolution ** 2, cfg)
-    to_geo = Transformer.from_crs(epsg, 4490, always_xy=True).transform
-    out = []
-    for p in patches:
-        g = shp_transform(to_geo, p.geometry_utm)
-        c = p.geometry_utm.centroid
+    cur_nd, cur_cl = ndvi_all[cur_t], clear_all[cur_t]
+
+    def burn(geoms, all_touched=True):
+        geoms = [g for g in geoms if g is not None and not g.is_empty]
+        if not geoms:
+            return np.zeros((h, w), bool)
+        return rasterize([(g, 1) for g in geoms], out_shape=(h, w), transform=grid.transform, fill=0,
+                         all_touched=all_touched, dtype="uint8").astype(bool)
+
+    inside = burn([boundary_utm], all_touched=False)
+    declared = burn(list(units_utm.values()))
+    units = {unit_key(u): u for u in (plan.units if plan else ())}
+    temporary = burn([units_utm[k] for k, u in units.items() if u.is_temporary])
+    out: list[Anomaly] = []
+    for p in loss_patches(confirmed, inside & ~declared, base, cur_nd, cur_cl, loss_obs, cur_ids,
+                          grid.transform, grid.resolution ** 2, cfg):
+        out.append(_loss_anomaly("UNDECLARED_DISTURBANCE", p, right, plan_year, season, base_season, epsg,
+                                 cfg, conf_cfg, "no vegetation loss outside declared units",
+                                 "边界内出现未在年度计划中申报的植被损毁，需核实并修编方案"))
+    if cfg.out_of_boundary:
+        search = burn([boundary_utm.buffer(s.catalog.buffer_m)], all_touched=False)
+        for p in loss_patches(confirmed, search & ~inside & ~temporary & ~declared, base, cur_nd, cur_cl, loss_obs,
+                              cur_ids, grid.transform, grid.resolution ** 2, cfg):
+            out.append(_loss_anomaly("OUT_OF_BOUNDARY_DISTURBANCE", p, right, plan_year, season, base_season,
+                                     epsg, cfg, conf_cfg,
+                                     "no vegetation loss outside the boundary (search buffer) "
+                                     "except on declared temporary land",
+                                     "矿区范围外出现植被损毁（非申报临时用地），疑似越界开采或堆放"))
+    for k, u in units.items():
+        if u.section != DAMAGE:
+            continue
+        um = burn([units_utm[k]], all_touched=False)
+        if not um.any():
+            continue
+        others_declared = burn([g for kk, g in units_utm.items() if kk != k], all_touched=False)
+        ex = damage_excess(um, ~others_declared & ~confirmed, cur_nd, cur_cl, cur_ids, grid.transform, cfg)
+        if ex is None:
+            continue
+        px_hm2 = grid.resolution ** 2 / 10_000
+        declared_hm2 = u.area_hm2 if u.area_hm2 else coords.area_hm2(u.geometry)
+        excess_hm2 = ex.excess_px * px_hm2
+        allowed = max(cfg.min_area_hm2, cfg.damage_tolerance * declared_hm2)
+        if excess_hm2 < allowed:
+            continue
+        g = _to_4490(ex.geometry_utm, epsg)
+        confidence = classify(ex.clear_observations, ex.agree, excess_hm2 / allowed - 1 + conf_cfg.fvc_margin,
+                              min_obs=cfg.min_clear_obs, margin_min=conf_cfg.fvc_margin,
+                              agree_high=conf_cfg.agree_high, agree_highest=conf_cfg.agree_highest)
         out.append(Anomaly(
-            type="UNDECLARED_DISTURBANCE", severity="high", license_no=right.license_no,
-            mine_name=right.mine_name, plan_year=plan_year, geometry=g, area_hm2=coords.area_hm2(g),
-            period=season.label,
-            observed={"ndvi_baseline": p.baseline_ndvi, "ndvi_current": p.current_ndvi,
-                      "clear_observations": p.loss_observations, "pixels": p.n_px},
-            expected={"rule": "no vegetation loss outside declared units",
-                      "ndvi_drop_min": cfg.ndvi_drop, "bare_ndvi_max": cfg.bare_ndvi,
-                      "min_clear_obs": cfg.min_clear_obs, "min_area_hm2": cfg.min_area_hm2,
-                      "baseline_period": f"{season.start.replace(year=season.start.year - 1)}/"
-                                         f"{season.end.replace(year=season.end.year - 1)}",
-                      "source": "same-season baseline; minimum mapping unit as GFW alerts (0.2 ha)"},
-            evidence_scenes=p.scenes, key=f"loss@{round(c.x, -2):.0f},{round(c.y, -2):.0f}",
-            notes_zh="边界内出现未在年度计划中申报的植被损毁，需核实并修编方案"))
+            type="DAMAGE_EXCEEDS_DECLARED", severity="high" if excess_hm2 >= declared_hm2 else "medium",
+            license_no=right.license_no, mine_name=right.mine_name, plan_year=plan_year, geometry=g,
+            area_hm2=coords.area_hm2(g), period=season.label,
+            observed={"measured_bare_hm2": round(ex.measured_px * px_hm2, 4), "excess_hm2": round(excess_hm2, 4),
+                      "ndvi_current": ex.current_ndvi, "clear_observations": ex.clear_observations,
+                      "agreeing_dates": ex.agree, "pixels": ex.excess_px},
+            expected={"rule": "bare ground connected to a declared damage unit <= declared area + "
+                              "max(min_area_hm2, damage_tolerance x declared)",
+                      "declared_hm2": round(declared_hm2, 4), "allowed_excess_hm2": round(allowed, 4),
+                      "damage_tolerance": cfg.damage_tolerance, "bare_ndvi_max": cfg.bare_ndvi,
+                      "min_clear_obs": cfg.min_clear_obs},
+            evidence_scenes=ex.scenes, unit_seq=u.seq, unit_section=u.section, key=k,
+            notes_zh="实测裸露/损毁面积明显超出年度计划申报的损毁面积", confidence=confidence))
     return out

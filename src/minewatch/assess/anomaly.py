@@ -20,6 +20,9 @@ TYPES_ZH = {
     "PLAN_DATA_INCONSISTENT": "年度计划数据不一致",
 }
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
+# Confidence classes as Global Forest Watch alerts (DOMAIN.md §6); see assess/confidence.py
+CONFIDENCE_LEVELS = ("low", "high", "highest")
+CONFIDENCE_ZH = {"low": "低", "high": "高", "highest": "最高"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Anomaly:
     target_land_class: str | None = None
     key: str = ""                       # what makes the finding the same night after night
     notes_zh: str = ""
+    confidence: str = "high"            # low | high | highest (assess/confidence.py)
 
     @property
     def id(self) -> str:

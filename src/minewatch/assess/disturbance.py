@@ -1,8 +1,19 @@
-"""Undeclared disturbance: vegetation lost this season against the same season last year.
+"""Change detection: vegetation lost this season against the same season of earlier years.
 
-Season-aware baseline (the same assessment season a year earlier, so phenology cancels),
-confirmed by persistence (several clear observations below the bare threshold), kept
-only above a minimum mapping unit, then vectorised.
+Rule (docs/assessment.md):
+- baseline: per-pixel median NDVI over the clear dates of the same assessment season in the
+  ``baseline_years`` earlier years (phenology cancels: July is compared with July);
+- a clear date confirms loss at a pixel when NDVI <= ``bare_ndvi`` and baseline - NDVI >=
+  ``ndvi_drop``; a pixel is lost when at least ``min_clear_obs`` dates confirm it and they
+  are at least half of its clear dates (persistence; clouds and shadows are masked, so a
+  cloud can never confirm);
+- connected (8-neighbour) lost pixels form patches; patches under the minimum mapping unit
+  ``min_area_hm2`` (0.2 hm², as GFW alerts) are dropped; the rest are vectorised and their
+  area reported in hm².
+The pipeline sorts patches by where they lie: inside the boundary and outside every declared
+unit -> UNDECLARED_DISTURBANCE; outside the boundary, inside the search buffer and outside
+temporary-land units -> OUT_OF_BOUNDARY_DISTURBANCE. `damage_excess` measures bare ground
+connected to a declared damage unit (DAMAGE_EXCEEDS_DECLARED).
 """
 from __future__ import annotations
 
@@ -25,6 +36,8 @@ class LossPatch:
     current_ndvi: float         # patch mean of per-pixel current medians
     loss_observations: int      # median per-pixel count of confirming observations
     scenes: tuple[str, ...]     # scenes where most of the patch was clear and bare
+    agree: float = 1.0          # median per-pixel share of clear dates that confirm loss
+    clear_observations: int = 0  # median per-pixel count of clear current-season dates
 
 
 def loss_mask(base_ndvi: np.ndarray, base_clear: np.ndarray,
@@ -59,7 +72,51 @@ def loss_patches(confirmed: np.ndarray, eligible: np.ndarray, base: np.ndarray,
                                                          transform=transform, connectivity=8) if v])
         frac_bare = loss_obs[:, m].mean(axis=1)
         scenes = tuple(sorted(i for i, f in zip(item_ids, frac_bare) if f >= 0.5))
+        n_ok = cur_clear[:, m].sum(axis=0)
+        n_loss = loss_obs[:, m].sum(axis=0)
         patches.append(LossPatch(geom, npx, round(float(base[m].mean()), 4),
                                  round(float(np.nanmean(cur_med[m])), 4),
-                                 int(np.median(loss_obs[:, m].sum(axis=0))), scenes))
+                                 int(np.median(n_loss)), scenes,
+                                 round(float(np.median(n_loss / np.maximum(n_ok, 1))), 4),
+                                 int(np.median(n_ok))))
     return patches
+
+
+@dataclass(frozen=True)
+class DamageExcess:
+    geometry_utm: object        # bare ground connected to the unit, outside it
+    measured_px: int            # unit pixels + connected bare pixels outside it
+    excess_px: int
+    current_ndvi: float         # median NDVI of the excess pixels
+    clear_observations: int     # median clear dates over the excess pixels
+    scenes: tuple[str, ...]     # scenes where most of the excess was clear and bare
+    agree: float                # median share of clear dates bare over the excess
+
+
+def damage_excess(unit_mask: np.ndarray, eligible: np.ndarray, cur_ndvi: np.ndarray,
+                  cur_clear: np.ndarray, item_ids: list[str], transform,
+                  cfg: DisturbanceSettings) -> DamageExcess | None:
+    """Bare ground (season-median NDVI <= bare_ndvi on >= min_clear_obs clear dates) 8-connected
+    to the damage unit, within `eligible` (not another declared unit, not new loss)."""
+    ok = cur_clear & np.isfinite(cur_ndvi)
+    n_ok = ok.sum(axis=0)
+    with np.errstate(all="ignore"):
+        med = np.nanmedian(np.where(ok, cur_ndvi, np.nan), axis=0)
+    bare = (n_ok >= cfg.min_clear_obs) & (med <= cfg.bare_ndvi)
+    cand = (bare & eligible) | unit_mask
+    labels, _ = ndimage.label(cand, structure=np.ones((3, 3), bool))
+    near = ndimage.binary_dilation(unit_mask, structure=np.ones((3, 3), bool))
+    touching = np.unique(labels[near & (labels > 0)])
+    region = np.isin(labels, touching[touching > 0])
+    excess = region & ~unit_mask
+    if not excess.any():
+        return None
+    geom = unary_union([shape(g) for g, v in shapes(excess.astype("uint8"), mask=excess,
+                                                     transform=transform, connectivity=8) if v])
+    bare_obs = ok & (cur_ndvi <= cfg.bare_ndvi)
+    frac = bare_obs[:, excess].mean(axis=1)
+    scenes = tuple(sorted(i for i, f in zip(item_ids, frac) if f >= 0.5))
+    agree = float(np.median(bare_obs[:, excess].sum(axis=0) / np.maximum(n_ok[excess], 1)))
+    return DamageExcess(geom, int((region | unit_mask).sum()), int(excess.sum()),
+                        round(float(np.nanmedian(med[excess])), 4), int(np.median(n_ok[excess])),
+                        scenes, round(agree, 4))

@@ -1,18 +1,44 @@
 """Rules that compare each unit's season statistics with what the plan promised.
 
 Each rule takes the per-unit series table (one row per unit and scene, see
-`minewatch.sky.series`) and returns anomalies plus the units it could not judge.
+`minewatch.sky.series`; the pipeline adds the natural-vegetation reference ring as unit
+``reference`` and a ``water_fraction`` column) and returns anomalies plus the units it
+could not judge. The rules, in docs/assessment.md:
+
+- threshold: (region, 三调 class) row of the threshold table (assess/thresholds.py);
+- season value: median over the season's clear dates (unit clear share >= min_clear_fraction)
+  of the unit mean; at least ``min_clear_obs`` dates or the unit is unjudged
+  (INSUFFICIENT_OBSERVATIONS, never a flag);
+- reference normalisation (fvc): expected = threshold x min(1, ref_now / ref_base), floored
+  at ``reference.min_factor``; ref_now = the ring's season median this year, ref_base = the
+  larger of that and last year's. A unit is flagged only when it is below the absolute
+  threshold AND its cover relative to the ring (unit / ref_now) is below threshold / ref_base;
+  a drought or late spring that lowers the ring lowers the bar in proportion;
+- RESTORATION_SHORTFALL: this year's unit (planned section) below expected at season end;
+- AT_RISK: before the season ends (from ``at_risk_from``), a planned unit whose most
+  optimistic projection cannot reach expected: max(now x the ring's remaining seasonal gain
+  last year, now + its own recent slope x days left) < expected;
+- CLAIMED_RESTORATION_NOT_OBSERVED: last year's restored unit below expected;
+- VEGETATION_DEGRADATION: an accepted (验收) restored unit that met the bar last season and
+  fell by >= degradation_fvc_drop FVC and by >= degradation_rel_drop in unit/reference;
+- TEMPORARY_LAND_NOT_RESTORED: a temporary-land unit (是否为临时用地) whose season FVC is
+  still under ``temporary_bare_fvc`` (bare) where the other types would apply;
+- water targets (e.g. 1104 坑塘水面): share of clear pixels with MNDWI > 0 below the row's value.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
 from minewatch.assess.anomaly import Anomaly
-from minewatch.assess.thresholds import ThresholdTable
+from minewatch.assess.confidence import classify
+from minewatch.assess.thresholds import Threshold, ThresholdTable
 from minewatch.promised.models import PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
+
+REFERENCE = "reference"     # unit key of the natural-vegetation ring in the series
 
 
 @dataclass(frozen=True)
@@ -30,6 +56,9 @@ class Season:
     def label(self) -> str:
         return f"{self.start.isoformat()}/{self.end.isoformat()}"
 
+    def shifted(self, years: int) -> "Season":
+        return Season(self.start.replace(year=self.start.year + years), self.end.replace(year=self.end.year + years))
+
 
 @dataclass(frozen=True)
 class SeasonValue:
@@ -39,19 +68,34 @@ class SeasonValue:
     ndvi: float | None
     bsi: float | None
     scenes: tuple[str, ...]
+    water: float | None = None
+    values: tuple[float, ...] = ()       # per-date fvc (or water share), date order
+
+
+def _r4(v) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), 4)
+
+
+def _clear_rows(series: pd.DataFrame, unit_key: str, start: date, end: date,
+                min_clear_fraction: float) -> pd.DataFrame:
+    s = series[(series.unit == unit_key)]
+    d = pd.to_datetime(s.datetime).dt.date
+    s = s[(d >= start) & (d <= end) & (s.clear_fraction >= min_clear_fraction)]
+    return s.dropna(subset=["fvc_mean"]).sort_values("datetime")
 
 
 def season_value(series: pd.DataFrame, unit_key: str, season: Season,
-                 min_clear_fraction: float) -> SeasonValue:
-    s = series[(series.unit == unit_key)]
-    d = pd.to_datetime(s.datetime).dt.date
-    s = s[(d >= season.start) & (d <= season.end) & (s.clear_fraction >= min_clear_fraction)]
-    s = s.dropna(subset=["fvc_mean"])
+                 min_clear_fraction: float, measure: str = "fvc") -> SeasonValue:
+    s = _clear_rows(series, unit_key, season.start, season.end, min_clear_fraction)
     if s.empty:
         return SeasonValue(0, None, None, None, ())
-    r4 = lambda v: round(float(v), 4)
-    return SeasonValue(len(s), r4(s.fvc_mean.median()), r4(s.ndvi_mean.median()),
-                       r4(s.bsi_mean.median()), tuple(sorted(s.item_id)))
+    water = None
+    if "water_fraction" in s.columns and s.water_fraction.notna().any():
+        water = _r4(s.water_fraction.median())
+    col = "water_fraction" if measure == "water" and water is not None else "fvc_mean"
+    return SeasonValue(len(s), _r4(s.fvc_mean.median()), _r4(s.ndvi_mean.median()),
+                       _r4(s.bsi_mean.median()) if s.bsi_mean.notna().any() else None,
+                       tuple(sorted(s.item_id)), water, tuple(float(v) for v in s[col]))
 
 
 def unit_key(u: Unit) -> str:
@@ -68,48 +112,202 @@ class Unjudged:
     n_clear: int
 
 
+@dataclass(frozen=True)
+class Reference:
+    """The ring's season medians: this season, the baseline season, and the adjustment."""
+    now: float | None
+    base: float | None
+    n_now: int
+    scenes: tuple[str, ...]
+    min_factor: float = 0.4
+
+    @property
+    def factor(self) -> float:
+        """Multiplier on an absolute fvc threshold: min(1, now / max(base, now)), floored."""
+        if not self.now or not self.base:
+            return 1.0
+        return float(np.clip(self.now / max(self.base, self.now), self.min_factor, 1.0))
+
+
+def reference_of(series: pd.DataFrame, season: Season, min_clear_fraction: float,
+                 min_factor: float, min_obs: int) -> Reference:
+    if series is None or REFERENCE not in set(series.unit):
+        return Reference(None, None, 0, (), min_factor)
+    now = season_value(series, REFERENCE, season, min_clear_fraction)
+    base = season_value(series, REFERENCE, season.shifted(-1), min_clear_fraction)
+    ok = lambda v: v.fvc if v.n_clear >= min_obs else None
+    return Reference(ok(now), ok(base), now.n_clear, now.scenes, min_factor)
+
+
+def _defaults(cfg):
+    from minewatch.config import AssessSettings
+    return cfg if cfg is not None else AssessSettings()
+
+
 def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
                  thresholds: ThresholdTable, *, as_of: date, season_mmdd: tuple[str, str],
                  min_clear_obs: int, min_clear_fraction: float, region: str,
-                 area_of) -> tuple[list[Anomaly], list[Unjudged]]:
-    """RESTORATION_SHORTFALL for this year's units, CLAIMED_RESTORATION_NOT_OBSERVED for last year's.
-
-    Both are judged on the plan year's assessment season, and only once it has ended: a
-    unit planted in spring cannot be called short in June.
+                 area_of, cfg=None) -> tuple[list[Anomaly], list[Unjudged]]:
+    """Unit flags for this year's and last year's units (module docstring). Season-end types
+    are judged only once the season has ended: a unit planted in spring is not short in June.
+    `cfg` (AssessSettings) gives the reference, AT_RISK, degradation and confidence settings.
     """
-    season = Season.of(plan.plan_year, *season_mmdd)
+    cfg = _defaults(cfg)
     anomalies: list[Anomaly] = []
     unjudged: list[Unjudged] = []
-    if as_of < season.end:
-        for u in plan.section(PLANNED) + plan.section(RESTORED):
-            unjudged.append(Unjudged(plan.license_no, unit_key(u), "SEASON_NOT_OVER",
-                                     f"评估季({season.label})尚未结束", 0))
-        return anomalies, unjudged
-
+    conf = cfg.confidence
     for u in plan.section(PLANNED) + plan.section(RESTORED):
-        th = thresholds.lookup(u.land_class, region)
-        if th is None or th.measure != "fvc":
+        key = unit_key(u)
+        th = thresholds.lookup(u.land_class, region, county_code=right.county_code) if u.land_class else None
+        if th is None or th.measure not in ("fvc", "water"):
             reason = "NO_THRESHOLD" if th is None else "NO_VEGETATION_TARGET"
-            unjudged.append(Unjudged(plan.license_no, unit_key(u), reason,
-                                     "无适用阈值" if th is None else "目标地类无植被要求", 0))
+            unjudged.append(Unjudged(plan.license_no, key, reason,
+                                     "无适用阈值" if th is None else "目标地类无植被/水面要求", 0))
             continue
-        v = season_value(series, unit_key(u), season, min_clear_fraction)
+        season = Season.of(plan.plan_year, *(th.season_mmdd or season_mmdd))
+        ref = reference_of(series, season, cfg.reference.min_clear_fraction, cfg.reference.min_factor,
+                           min_clear_obs) if th.measure == "fvc" else Reference(None, None, 0, ())
+
+        def make(kind, severity, observed, expected, scenes, confidence, notes="", period=season.label):
+            return Anomaly(type=kind, severity=severity, license_no=right.license_no,
+                           mine_name=right.mine_name, plan_year=plan.plan_year, geometry=u.geometry,
+                           area_hm2=area_of(u.geometry), period=period, observed=observed,
+                           expected=expected, evidence_scenes=tuple(scenes), unit_seq=u.seq,
+                           unit_section=u.section, target_land_class=u.land_class, key=key,
+                           notes_zh=notes, confidence=confidence)
+
+        if as_of < season.end:
+            a = _at_risk(u, th, series, season, as_of, ref, cfg, min_clear_obs, min_clear_fraction, make) \
+                if u.section == PLANNED else None
+            if a is not None:
+                anomalies.append(a)
+            else:
+                unjudged.append(Unjudged(plan.license_no, key, "SEASON_NOT_OVER",
+                                         f"评估季({season.label})尚未结束", 0))
+            continue
+
+        v = season_value(series, key, season, min_clear_fraction, th.measure)
         if v.n_clear < min_clear_obs:
-            unjudged.append(Unjudged(plan.license_no, unit_key(u), "INSUFFICIENT_OBSERVATIONS",
+            unjudged.append(Unjudged(plan.license_no, key, "INSUFFICIENT_OBSERVATIONS",
                                      f"有效观测不足 ({v.n_clear} < {min_clear_obs})", v.n_clear))
             continue
-        if v.fvc >= th.min:
+        observed = {"fvc": v.fvc, "ndvi": v.ndvi, "bsi": v.bsi, "clear_observations": v.n_clear,
+                    "statistic": "median of clear-date unit means"}
+        expected = {"measure": th.measure, "min": th.min, "land_class": th.land_class,
+                    "region": th.region, "source": th.source, "provisional": th.provisional}
+        if th.measure == "water":
+            observed["water_fraction"] = v.water
+            value, bar, margin_min = v.water, th.min, conf.water_margin
+        else:
+            bar = round(th.min * ref.factor, 4)
+            value, margin_min = v.fvc, conf.fvc_margin
+            observed["reference_fvc"] = _r4(ref.now)
+            observed["relative_to_reference"] = _r4(v.fvc / ref.now) if ref.now else None
+            expected.update({"min_adjusted": bar, "reference_factor": round(ref.factor, 4),
+                             "reference_fvc_baseline": _r4(ref.base),
+                             "relative_min": _r4(th.min / max(ref.base, ref.now)) if ref.now and ref.base else None,
+                             "rule": "flag if fvc < min AND fvc/reference < min/reference_baseline "
+                                     "(= fvc < min x reference_factor)"})
+
+        # VEGETATION_DEGRADATION: accepted, met the bar last season, fell back
+        if u.section == RESTORED and u.accepted and th.measure == "fvc":
+            a = _degradation(u, th, series, season, v, ref, cfg, min_clear_obs, min_clear_fraction, make,
+                             observed, expected)
+            if a is not None:
+                anomalies.append(a)
+                continue
+        if value is None or value >= bar:
             continue
-        kind = "RESTORATION_SHORTFALL" if u.section == PLANNED else "CLAIMED_RESTORATION_NOT_OBSERVED"
-        severity = "high" if (kind != "RESTORATION_SHORTFALL" or v.fvc < th.min / 2) else "medium"
-        anomalies.append(Anomaly(
-            type=kind, severity=severity, license_no=right.license_no, mine_name=right.mine_name,
-            plan_year=plan.plan_year, geometry=u.geometry, area_hm2=area_of(u.geometry),
-            period=season.label,
-            observed={"fvc": v.fvc, "ndvi": v.ndvi, "bsi": v.bsi, "clear_observations": v.n_clear,
-                      "statistic": "median of clear-date unit means"},
-            expected={"measure": "fvc", "min": th.min, "land_class": th.land_class,
-                      "region": th.region, "source": th.source, "provisional": th.provisional},
-            evidence_scenes=v.scenes, unit_seq=u.seq, unit_section=u.section,
-            target_land_class=u.land_class, key=unit_key(u)))
+        margin = bar - value
+        agree = float(np.mean([x < bar for x in v.values])) if v.values else 0.0
+        confidence = classify(v.n_clear, agree, margin, min_obs=min_clear_obs, margin_min=margin_min,
+                              agree_high=conf.agree_high, agree_highest=conf.agree_highest)
+        observed["agreeing_dates"] = round(agree, 4)
+        if u.is_temporary and th.measure == "fvc" and v.fvc < cfg.temporary_bare_fvc:
+            kind = "TEMPORARY_LAND_NOT_RESTORED"
+            expected["bare_fvc_max"] = cfg.temporary_bare_fvc
+            notes = "临时用地在计划修复后仍为裸地，需督促复垦"
+        elif u.section == PLANNED:
+            kind, notes = "RESTORATION_SHORTFALL", ""
+        else:
+            kind, notes = "CLAIMED_RESTORATION_NOT_OBSERVED", ""
+        severity = "high" if (kind != "RESTORATION_SHORTFALL" or value < bar / 2) else "medium"
+        anomalies.append(make(kind, severity, observed, expected, v.scenes, confidence, notes))
     return anomalies, unjudged
+
+
+def _degradation(u, th: Threshold, series, season, v: SeasonValue, ref: Reference, cfg, min_obs,
+                 min_clear_fraction, make, observed, expected):
+    prev_season = season.shifted(-1)
+    p = season_value(series, unit_key(u), prev_season, min_clear_fraction)
+    if p.n_clear < min_obs or p.fvc is None or p.fvc < th.min:
+        return None
+    drop = p.fvc - v.fvc
+    rel_now = v.fvc / ref.now if ref.now else None
+    rel_prev = p.fvc / ref.base if ref.base else None
+    rel_drop = (rel_prev - rel_now) if rel_now is not None and rel_prev is not None else None
+    if drop < cfg.degradation_fvc_drop or (rel_drop is not None and rel_drop < cfg.degradation_rel_drop):
+        return None
+    margin = drop - cfg.degradation_fvc_drop
+    agree = float(np.mean([x <= p.fvc - cfg.degradation_fvc_drop for x in v.values])) if v.values else 0.0
+    confidence = classify(min(v.n_clear, p.n_clear), agree, margin + cfg.confidence.fvc_margin,
+                          min_obs=min_obs, margin_min=cfg.confidence.fvc_margin,
+                          agree_high=cfg.confidence.agree_high, agree_highest=cfg.confidence.agree_highest)
+    observed = {**observed, "fvc_previous_season": p.fvc, "fvc_drop": round(drop, 4),
+                "relative_previous": _r4(rel_prev), "relative_now": _r4(rel_now),
+                "relative_drop": _r4(rel_drop), "previous_clear_observations": p.n_clear,
+                "agreeing_dates": round(agree, 4)}
+    expected = {**expected, "rule": "accepted unit keeps its cover: fvc drop < degradation_fvc_drop "
+                                    "or drop relative to the reference ring < degradation_rel_drop",
+                "degradation_fvc_drop": cfg.degradation_fvc_drop,
+                "degradation_rel_drop": cfg.degradation_rel_drop,
+                "previous_period": prev_season.label}
+    return make("VEGETATION_DEGRADATION", "high", observed, expected, tuple(sorted(v.scenes + p.scenes)),
+                confidence, "已验收修复单元植被覆盖度较上一年度明显下降（已扣除周边自然植被年际变化）",
+                period=f"{prev_season.start}/{season.end}")
+
+
+def _at_risk(u, th: Threshold, series, season: Season, as_of: date, ref: Reference, cfg, min_obs,
+             min_clear_fraction, make):
+    """AT_RISK or None (None: still reachable, or not enough to say)."""
+    if th.measure != "fvc" or as_of < Season.of(season.start.year, cfg.at_risk_from, "12-31").start:
+        return None
+    recent = _clear_rows(series, unit_key(u), as_of - timedelta(days=cfg.recent_days), as_of,
+                         min_clear_fraction)
+    if len(recent) < min_obs or series is None or REFERENCE not in set(series.unit):
+        return None
+    now = float(recent.fvc_mean.median())
+    days = (pd.to_datetime(recent.datetime) - pd.Timestamp(as_of)).dt.days.to_numpy(float)
+    slope = max(0.0, float(np.polyfit(days, recent.fvc_mean.to_numpy(float), 1)[0])) if np.ptp(days) > 0 else 0.0
+    # the ring last year: its value around today's day of year and its best until the season's end
+    last = as_of.replace(year=as_of.year - 1)
+    rc = cfg.reference.min_clear_fraction
+    around = _clear_rows(series, REFERENCE, last - timedelta(days=15), last + timedelta(days=15), rc)
+    ahead = _clear_rows(series, REFERENCE, last, season.end.replace(year=season.end.year - 1), rc)
+    now_ring = _clear_rows(series, REFERENCE, as_of - timedelta(days=cfg.recent_days), as_of, rc)
+    if around.empty or ahead.empty or now_ring.empty:
+        return None
+    ring_then = float(around.fvc_mean.median())
+    gain = max(1.0, float(ahead.fvc_mean.max()) / ring_then) if ring_then > 0 else 1.0
+    factor = float(np.clip(float(now_ring.fvc_mean.median()) / ring_then, cfg.reference.min_factor, 1.0)) \
+        if ring_then > 0 else 1.0
+    bar = th.min * factor
+    days_left = (season.end - as_of).days
+    best = max(now * gain, now + slope * days_left)
+    if best >= bar:
+        return None
+    agree = float(np.mean(recent.fvc_mean.to_numpy(float) * gain < bar))
+    confidence = classify(len(recent), agree, bar - best, min_obs=min_obs, margin_min=cfg.confidence.fvc_margin,
+                          agree_high=cfg.confidence.agree_high, agree_highest=cfg.confidence.agree_highest)
+    observed = {"fvc": _r4(now), "slope_fvc_per_day": _r4(slope), "projected_best_fvc": _r4(best),
+                "reference_gain_remaining": _r4(gain), "reference_factor": _r4(factor),
+                "clear_observations": len(recent), "agreeing_dates": round(agree, 4),
+                "statistic": f"median of clear-date unit means in the last {cfg.recent_days} days"}
+    expected = {"measure": "fvc", "min": th.min, "min_adjusted": _r4(bar), "land_class": th.land_class,
+                "region": th.region, "source": th.source, "provisional": th.provisional,
+                "season": season.label, "days_left": days_left,
+                "rule": "max(fvc x reference ring's remaining gain last year, fvc + slope x days left) "
+                        ">= min x reference_factor"}
+    return make("AT_RISK", "medium", observed, expected, tuple(sorted(recent.item_id)), confidence,
+                "按周边自然植被物候和本单元近期趋势，本评估季末难以达到目标覆盖度",
+                period=f"{(as_of - timedelta(days=cfg.recent_days)).isoformat()}/{as_of.isoformat()}")

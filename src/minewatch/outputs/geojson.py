@@ -38,6 +38,7 @@ def feature(a: Anomaly) -> dict:
             "type_zh": a.type_zh,
             "severity": a.severity,
             "severity_zh": SEVERITY_ZH[a.severity],
+            "confidence": a.confidence,
             "license_no": a.license_no,
             "mine_name": a.mine_name,
             "plan_year": a.plan_year,

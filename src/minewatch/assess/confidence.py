@@ -1,0 +1,35 @@
+"""Confidence of a flag: low | high | highest (the classes of GFW alerts, DOMAIN.md §6).
+
+One rule for every flag type, from three numbers the flag already carries:
+
+- ``n``: clear observations the flag rests on (dates, or per-pixel confirmations);
+- ``agree``: share of those observations on the flag's side of the threshold
+  (persistence: a flag that one odd date could have produced is not high);
+- ``margin``: how far the observed value is beyond the threshold, in the measure's units.
+
+| class   | needs                                                                  |
+|---------|------------------------------------------------------------------------|
+| highest | n >= 2 x min_obs, agree >= agree_highest, margin >= 2 x margin_min      |
+| high    | n >= min_obs,     agree >= agree_high,    margin >= margin_min          |
+| low     | anything else that still broke the rule                                 |
+
+Only flags at or above ``assess.confidence.report_min`` (default high) go to
+anomalies.geojson; the others are kept (MineResult.held_back and a LOW_CONFIDENCE row in
+unjudged.csv), never silently dropped.
+"""
+from __future__ import annotations
+
+from minewatch.assess.anomaly import CONFIDENCE_LEVELS
+
+
+def classify(n: int, agree: float, margin: float, *, min_obs: int, margin_min: float,
+             agree_high: float = 0.6, agree_highest: float = 0.8) -> str:
+    if n >= 2 * min_obs and agree >= agree_highest and margin >= 2 * margin_min:
+        return "highest"
+    if n >= min_obs and agree >= agree_high and margin >= margin_min:
+        return "high"
+    return "low"
+
+
+def at_least(level: str, minimum: str) -> bool:
+    return CONFIDENCE_LEVELS.index(level) >= CONFIDENCE_LEVELS.index(minimum)

@@ -1,0 +1,312 @@
+"""Labelled evaluation scenarios: small synthetic mines that each stress one way to be wrong.
+
+Every scenario is one mine on a 200 x 200 px (2 km) scene window, two growing seasons of
+scenes (previous year and plan year, every 8 days, mid-April to September) written with
+`synth.scenes.write_scene`, a registry row, a plan in the official table, and the labels
+(mine, unit or planted area, type) the pipeline must report, nothing else.
+
+Ground model: natural cover = a smooth peak field (0.5-0.75) x climate(d), where
+climate(d) = phenology(d - shift) x year_factor: a drought year lowers year_factor, a late
+spring shifts the phenology. Restored vegetation follows the same climate (it is grass in
+the same weather), which is why absolute thresholds alone flag whole regions in a bad
+year and the reference ring is needed.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import yaml
+from pyproj import Transformer
+from scipy import ndimage
+from shapely.geometry import box
+from shapely.ops import transform as shp_transform
+
+from minewatch.promised import coords
+from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
+from minewatch.synth import scenes as s2
+
+PLAN_YEAR = 2026
+HALF_M = 1000                 # scenes cover the centre +- 1 km (200 x 200 px)
+STEP_DAYS = 8
+BOUNDARY = (-400, -300, 400, 300)
+
+
+def _phen(doy: float) -> float:
+    return float(np.interp(doy, [1, 100, 175, 240, 290, 366], [0.15, 0.15, 1.0, 1.0, 0.3, 0.15]))
+
+
+def _ramp(d: date, a: date, b: date) -> float:
+    return float(np.clip((d - a).days / max((b - a).days, 1), 0, 1))
+
+
+PY, LY = PLAN_YEAR, PLAN_YEAR - 1
+MAY1, JUN30, AUG31, MAY15 = date(PY, 5, 1), date(PY, 6, 30), date(PY, 8, 31), date(PY, 5, 15)
+
+# trajectories: (date, climate(d), natural cover at d) -> vegetation fraction
+TRAJ = {
+    "natural": lambda d, c, nat: nat,
+    "bare": lambda d, c, nat: 0.02 + 0 * nat,
+    "recover": lambda d, c, nat: np.maximum(0.02, 0.75 * c * _ramp(d, MAY1, JUN30)) + 0 * nat,
+    "shortfall": lambda d, c, nat: np.maximum(0.02, 0.15 * c * _ramp(d, MAY1, JUN30)) + 0 * nat,
+    "slow": lambda d, c, nat: np.maximum(0.02, 0.80 * c * _ramp(d, MAY1, AUG31)) + 0 * nat,
+    "restored_ok": lambda d, c, nat: np.maximum(0.02, 0.70 * c * _ramp(d, date(LY, 5, 1), date(LY, 6, 30))) + 0 * nat,
+    "degrade": lambda d, c, nat: (np.maximum(0.02, 0.70 * c * _ramp(d, date(LY, 5, 1), date(LY, 6, 30)))
+                                  if d < MAY15 else 0.10 * c) + 0 * nat,
+    "stripped": lambda d, c, nat: nat if d < MAY15 else 0.02 + 0 * nat,
+    "water": lambda d, c, nat: 0.0 + 0 * nat,
+}
+
+
+@dataclass(frozen=True)
+class Patch:
+    """A rectangle of ground (metres from the mine centre) with its own trajectory."""
+    name: str
+    rect: tuple[float, float, float, float]
+    traj: str
+    background: int = s2.SOIL
+    water_from: date | None = None      # background WATER from this date (a pit filling)
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    section: str
+    seq: int
+    rect: tuple[float, float, float, float]
+    land_class: str = ""
+    is_temporary: bool = False
+    accepted: bool | None = None
+    problem_type: str = ""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    what: str
+    patches: tuple[Patch, ...]
+    units: tuple[UnitSpec, ...]
+    labels: tuple[tuple[str, str], ...]       # (unit key "planned:1" or "area:<patch name>", type)
+    as_of: date = date(PY, 11, 20)
+    shift_days: int = 0                       # plan-year phenology delay (late green-up)
+    year_factor: float = 1.0                  # plan-year climate factor (drought < 1)
+    cloud: str = "normal"                     # normal | heavy | shadowy
+    baselines: str = "05.10"                  # "mixed": 03.01 and 05.10 alternate
+    county_code: str = "150622"
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("drought", "plan year at 55% of normal cover: restored grass follows the weather",
+             (Patch("p1", (-300, -200, -150, -50), "recover"), Patch("p2", (0, -200, 150, -50), "shortfall"),
+              Patch("r1", (150, 50, 300, 200), "restored_ok")),
+             (UnitSpec(PLANNED, 1, (-300, -200, -150, -50), "0404"), UnitSpec(PLANNED, 2, (0, -200, 150, -50), "0404"),
+              UnitSpec(RESTORED, 1, (150, 50, 300, 200), "0404", accepted=True)),
+             (("planned:2", "RESTORATION_SHORTFALL"),), year_factor=0.55),
+    Scenario("late_greenup", "plan-year spring 35 days late; a claimed restoration that is still bare",
+             (Patch("p1", (-300, -200, -150, -50), "recover"), Patch("r1", (150, 50, 300, 200), "bare"),
+              Patch("r2", (-300, 50, -150, 200), "restored_ok")),
+             (UnitSpec(PLANNED, 1, (-300, -200, -150, -50), "0404"), UnitSpec(RESTORED, 1, (150, 50, 300, 200), "0404"),
+              UnitSpec(RESTORED, 2, (-300, 50, -150, 200), "0404", accepted=True)),
+             (("restored:1", "CLAIMED_RESTORATION_NOT_OBSERVED"),), shift_days=35),
+    Scenario("midseason_late_spring", "judged on 25 June of a late spring: on-track, slow and stalled units",
+             (Patch("p1", (-300, -200, -150, -50), "recover"), Patch("p2", (0, -200, 150, -50), "bare"),
+              Patch("p3", (150, 50, 300, 200), "slow")),
+             (UnitSpec(PLANNED, 1, (-300, -200, -150, -50), "0404"), UnitSpec(PLANNED, 2, (0, -200, 150, -50), "0404"),
+              UnitSpec(PLANNED, 3, (150, 50, 300, 200), "0404")),
+             (("planned:2", "AT_RISK"),), as_of=date(PY, 6, 25), shift_days=20),
+    Scenario("heavy_cloud", "most plan-year scenes 30-80% cloud; an undeclared strip inside the boundary",
+             (Patch("p1", (-300, -200, -150, -50), "recover"), Patch("r1", (150, 50, 300, 200), "restored_ok"),
+              Patch("cut", (-250, 50, -50, 250), "stripped")),
+             (UnitSpec(PLANNED, 1, (-300, -200, -150, -50), "0404"),
+              UnitSpec(RESTORED, 1, (150, 50, 300, 200), "0404", accepted=True)),
+             (("area:cut", "UNDECLARED_DISTURBANCE"),), cloud="heavy"),
+    Scenario("shadows", "cloud shadows over restored units on many dates; a dump outside the boundary",
+             (Patch("r1", (-300, -200, -100, 0), "restored_ok"), Patch("r2", (100, 0, 300, 200), "restored_ok"),
+              Patch("p1", (-300, 50, -150, 200), "recover"), Patch("dump", (450, -150, 600, 0), "stripped")),
+             (UnitSpec(RESTORED, 1, (-300, -200, -100, 0), "0404", accepted=True),
+              UnitSpec(RESTORED, 2, (100, 0, 300, 200), "0305", accepted=True),
+              UnitSpec(PLANNED, 1, (-300, 50, -150, 200), "0404")),
+             (("area:dump", "OUT_OF_BOUNDARY_DISTURBANCE"),), cloud="shadowy"),
+    Scenario("partial_and_slow", "half of a unit restored; another recovering slowly but on track",
+             (Patch("p1a", (-300, -200, -150, -50), "recover"), Patch("p1b", (-150, -200, 0, -50), "bare"),
+              Patch("p2", (150, 50, 300, 200), "slow")),
+             (UnitSpec(PLANNED, 1, (-300, -200, 0, -50), "0404"), UnitSpec(PLANNED, 2, (150, 50, 300, 200), "0404")),
+             (("planned:1", "RESTORATION_SHORTFALL"),)),
+    Scenario("road_and_temporary", "a new road outside the boundary; temporary land bare and restored",
+             (Patch("road", (-600, 320, 300, 340), "stripped"), Patch("t1", (450, -200, 600, -50), "stripped"),
+              Patch("t2", (-650, -200, -500, -50), "recover"), Patch("p1", (-200, -150, -50, 0), "recover")),
+             (UnitSpec(PLANNED, 1, (450, -200, 600, -50), "0404", is_temporary=True),
+              UnitSpec(PLANNED, 2, (-650, -200, -500, -50), "0404", is_temporary=True),
+              UnitSpec(PLANNED, 3, (-200, -150, -50, 0), "0404")),
+             (("area:road", "OUT_OF_BOUNDARY_DISTURBANCE"), ("planned:1", "TEMPORARY_LAND_NOT_RESTORED"))),
+    Scenario("pit_lake", "water-target units: a filled pit lake and one still dry",
+             (Patch("w1", (-300, -200, -100, 0), "water", s2.SOIL, water_from=date(PY, 4, 1)),
+              Patch("w2", (100, -200, 300, 0), "bare"), Patch("d1", (-300, 50, 300, 250), "bare", s2.ROCK)),
+             (UnitSpec(PLANNED, 1, (-300, -200, -100, 0), "1104"), UnitSpec(PLANNED, 2, (100, -200, 300, 0), "1104"),
+              UnitSpec(DAMAGE, 1, (-300, 50, 300, 250), problem_type="挖损")),
+             (("planned:2", "RESTORATION_SHORTFALL"),), county_code="610802"),
+    Scenario("baseline_mix", "processing baselines 03.01 (no DN offset) and 05.10 mixed; a degraded unit",
+             (Patch("p1", (-300, -200, -150, -50), "recover"), Patch("p2", (0, -200, 150, -50), "shortfall"),
+              Patch("r1", (150, 50, 300, 200), "degrade"), Patch("r2", (-300, 50, -150, 200), "restored_ok")),
+             (UnitSpec(PLANNED, 1, (-300, -200, -150, -50), "0404"), UnitSpec(PLANNED, 2, (0, -200, 150, -50), "0305"),
+              UnitSpec(RESTORED, 1, (150, 50, 300, 200), "0404", accepted=True),
+              UnitSpec(RESTORED, 2, (-300, 50, -150, 200), "0404", accepted=True)),
+             (("planned:2", "RESTORATION_SHORTFALL"), ("restored:1", "VEGETATION_DEGRADATION")), baselines="mixed"),
+    Scenario("damage_exceeds", "a pit twice its declared size; another declared exactly",
+             (Patch("d1", (-350, -250, -50, 50), "bare", s2.ROCK), Patch("d2", (100, -200, 300, 0), "bare", s2.ROCK)),
+             (UnitSpec(DAMAGE, 1, (-350, -250, -150, -50), problem_type="挖损"),
+              UnitSpec(DAMAGE, 2, (100, -200, 300, 0), problem_type="挖损")),
+             (("damage:1", "DAMAGE_EXCEEDS_DECLARED"),)),
+)
+
+
+def license_no(i: int) -> str:
+    return f"C1506222026010{i:02d}0000{i:03d}"[:23]
+
+
+def centre_lonlat(i: int) -> tuple[float, float]:
+    return 109.0 + 0.1 * i, 38.5          # 0.1 deg apart: scene windows never overlap
+
+
+@dataclass(frozen=True)
+class Frame:
+    epsg: int
+    cx: float
+    cy: float
+
+    @classmethod
+    def of(cls, i: int) -> "Frame":
+        lon, lat = centre_lonlat(i)
+        epsg = coords.utm_epsg(lon, lat)
+        x, y = Transformer.from_crs(4490, epsg, always_xy=True).transform(lon, lat)
+        return cls(epsg, round(x / 20) * 20, round(y / 20) * 20)
+
+    @property
+    def bounds(self):
+        return (self.cx - HALF_M, self.cy - HALF_M, self.cx + HALF_M, self.cy + HALF_M)
+
+    def geo(self, r):
+        t = Transformer.from_crs(self.epsg, 4490, always_xy=True).transform
+        return shp_transform(t, box(self.cx + r[0], self.cy + r[1], self.cx + r[2], self.cy + r[3]))
+
+    def slices(self, r):
+        x0, y0, x1, y1 = r
+        return (slice(int((HALF_M - y1) // 10), int((HALF_M - y0) // 10)),
+                slice(int((HALF_M + x0) // 10), int((HALF_M + x1) // 10)))
+
+
+def climate(sc: Scenario, d: date) -> float:
+    shift = sc.shift_days if d.year == PY else 0
+    f = sc.year_factor if d.year == PY else 1.0
+    return _phen(d.timetuple().tm_yday - shift) * f
+
+
+def _natural_peak(seed: int) -> np.ndarray:
+    n = 2 * HALF_M // 10
+    f = ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal((n, n)), 10)
+    f = (f - f.mean()) / (f.std() + 1e-9)
+    return np.clip(0.62 + 0.06 * f, 0.5, 0.75).astype("float32")
+
+
+def ground(sc: Scenario, frame: Frame, d: date, peak: np.ndarray):
+    c = climate(sc, d)
+    fvc = (peak * c).astype("float32")
+    bg = np.full(fvc.shape, s2.SOIL, "uint8")
+    for p in sc.patches:
+        sl = frame.slices(p.rect)
+        fvc[sl] = TRAJ[p.traj](d, c, fvc[sl])
+        bg[sl] = s2.WATER if (p.water_from and d >= p.water_from) else p.background
+    return np.clip(fvc, 0, 1).astype("float32"), bg
+
+
+def scene_dates() -> list[date]:
+    out = []
+    for y in (LY, PY):
+        d = date(y, 4, 15)
+        while d <= date(y, 9, 30):
+            out.append(d)
+            d += timedelta(days=STEP_DAYS)
+    return out
+
+
+def cloud_fraction(sc: Scenario, d: date) -> float:
+    rng = np.random.default_rng(int(hashlib.sha256(f"{sc.name}{d}".encode()).hexdigest()[:8], 16))
+    r = rng.random()
+    if sc.cloud == "heavy" and d.year == PY and 6 <= d.month <= 9:
+        return float(rng.uniform(0.3, 0.8)) if r < 0.7 else 0.0
+    if sc.cloud == "shadowy" and d.year == PY and 6 <= d.month <= 9:
+        return float(rng.uniform(0.15, 0.35)) if r < 0.7 else 0.0
+    if r < 0.6:
+        return 0.0
+    if r < 0.9:
+        return float(rng.uniform(0.05, 0.3))
+    return float(rng.uniform(0.6, 0.9))
+
+
+def mining_right(i: int, sc: Scenario) -> MiningRight:
+    return MiningRight(license_no=license_no(i), holder=f"评估场景{i:02d}矿业有限公司", mine_name=f"评估场景{i:02d}-{sc.name}",
+                       valid_from=date(2021, 1, 1), valid_to=date(2035, 12, 31), county_code=sc.county_code,
+                       boundary=Frame.of(i).geo(BOUNDARY), mineral="煤", mining_method="露天开采")
+
+
+def annual_plan(i: int, sc: Scenario) -> AnnualPlan:
+    fr = Frame.of(i)
+    units = []
+    for u in sc.units:
+        g = fr.geo(u.rect)
+        units.append(Unit(section=u.section, seq=u.seq, geometry=g, corner_points=coords.format_corner_points(g),
+                          area_hm2=coords.area_hm2(g), is_temporary=u.is_temporary, land_class=u.land_class,
+                          quality="合格" if u.section == RESTORED else "", accepted=u.accepted,
+                          problem_type=u.problem_type, damage_degree="重度" if u.section == DAMAGE else "",
+                          measures="覆土、撒播草籽" if u.section == PLANNED else ""))
+    order = {RESTORED: 0, DAMAGE: 1, PLANNED: 2}
+    units.sort(key=lambda u: (order[u.section], u.seq))
+    return AnnualPlan(plan_year=PY, license_no=license_no(i), holder=f"评估场景{i:02d}矿业有限公司",
+                      mine_name=f"评估场景{i:02d}-{sc.name}", validity="2021-01-01至2035-12-31",
+                      units=tuple(units), fees_last_year_drawn=10.0, fees_last_year_used=9.0,
+                      fees_this_year_planned_draw=10.0, fees_this_year_planned_use=9.0)
+
+
+def write_scenarios(root: Path, scenarios=SCENARIOS) -> Path:
+    """registry.csv, plans/*.xlsx, labels.yaml, scenes/ and catalog/ under root; returns root.
+
+    Skips the work if root/catalog/.complete exists.
+    """
+    from minewatch.promised.plans import write_plan_xlsx
+    from minewatch.promised.registry import write_registry_csv
+
+    root = Path(root)
+    if (root / "catalog" / ".complete").exists():
+        return root
+    (root / "plans").mkdir(parents=True, exist_ok=True)
+    rights, labels, items = [], [], []
+    idx = {sc.name: i for i, sc in enumerate(SCENARIOS)}
+    for sc in scenarios:
+        i = idx[sc.name]
+        fr = Frame.of(i)
+        rights.append(mining_right(i, sc))
+        write_plan_xlsx(annual_plan(i, sc), root / "plans" / f"{license_no(i)}_{PY}.xlsx")
+        labels.append({"scenario": sc.name, "what": sc.what, "license_no": license_no(i),
+                       "as_of": sc.as_of.isoformat(),
+                       "labels": [{"unit": k, "type": t} for k, t in sc.labels],
+                       "areas": {p.name: list(fr.geo(p.rect).bounds) for p in sc.patches}})
+        peak = _natural_peak(1000 + i)
+        for j, d in enumerate(scene_dates()):
+            fvc, bg = ground(sc, fr, d, peak)
+            baseline = ("03.01" if j % 2 else "05.10") if sc.baselines == "mixed" else sc.baselines
+            spec = s2.SceneSpec(
+                item_id=f"S2{'AB'[j % 2]}_49SCJ_{d:%Y%m%d}_{i}_L2A",
+                datetime=datetime(d.year, d.month, d.day, 3, 20, tzinfo=timezone.utc), epsg=fr.epsg,
+                bounds=fr.bounds, mgrs_tile="49SCJ", processing_baseline=baseline,
+                cloud_fraction=cloud_fraction(sc, d), seed=(i + 1) * 100_000 + j)
+            items.append(s2.write_scene(root / "scenes", spec, fvc, bg))
+    write_registry_csv(rights, root / "registry.csv")
+    (root / "labels.yaml").write_text(
+        "# Labels of the evaluation scenarios (minewatch.synth.scenarios): exactly these flags.\n"
+        + yaml.safe_dump({"plan_year": PY, "scenarios": labels}, allow_unicode=True, sort_keys=False),
+        encoding="utf-8")
+    s2.write_collection(root / "catalog", items)
+    (root / "catalog" / ".complete").write_text(f"{len(items)}\n")
+    return root
