@@ -234,7 +234,7 @@ def _serve_and_check(server: dict, tmp: Path, cfg: Path, flow_ref: str | None, p
             arts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(
                 any_=[ops.ARTIFACT_KEY])), flow_run_filter=FlowRunFilter(id={"any_": [fr.id]}))
             assert len(arts) == 1 and arts[0].type == "markdown", (
-                "no run artifact: the flow must call ops.publish_run_artifact (docs/ops-integration.patch)")
+                "no run artifact: the flow must call ops.publish_run_artifact")
             assert "夜间运行 nightly run" in arts[0].data and night.isoformat() in arts[0].data
 
             if flow_ref:   # library logs ("minewatch" logger) reach the server with the flow's

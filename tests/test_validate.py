@@ -279,7 +279,7 @@ def test_plan_data_inconsistent_from_the_broken_plans(rights, tmp_path):
     assert [a.license_no for a in anomalies if a.type == "PLAN_MISSING"] == \
         [sample.MINES[1].license_no, sample.MINES[2].license_no]
     # the anomalies go through the GeoJSON writer and the schema
-    from test_schema import validator
+    from tests.test_schema import validator
     out = write_anomalies(tmp_path / "a.geojson", anomalies)
     fc = json.loads(out.read_text(encoding="utf-8"))
     errs = sorted(validator().iter_errors(fc), key=str)
