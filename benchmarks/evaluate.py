@@ -16,8 +16,6 @@ from pathlib import Path
 
 from minewatch import evaluate
 from minewatch.config import load_settings
-from minewatch.sky import stacserver
-from minewatch.synth import scenarios
 
 
 def main() -> int:
@@ -28,14 +26,8 @@ def main() -> int:
     a = ap.parse_args()
     s = load_settings(a.config)
     t0 = time.time()
-    root = scenarios.write_scenarios(Path(a.scenarios))
+    root, s = evaluate.prepare(Path(a.scenarios), s)
     t_gen = time.time() - t0
-    url = s.catalog.url
-    if not stacserver.is_up(url):
-        lc = s.local_catalog
-        url = stacserver.up(lc.data_dir, pg_port=lc.pg_port, api_port=lc.api_port)
-    stacserver.load(root / "catalog", s.local_catalog.data_dir, pg_port=s.local_catalog.pg_port)
-    s = s.model_copy(update={"catalog": s.catalog.model_copy(update={"url": url})})
     t1 = time.time()
     r = evaluate.evaluate(root, s)
     t_eval = time.time() - t1

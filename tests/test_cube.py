@@ -35,7 +35,6 @@ def test_unit_pixels_agree_with_rasterio_windowed_reads(sample_loaded):
     for k, it in enumerate(sorted(items, key=lambda i: i.datetime)):
         for band in ("red", "nir", "swir16", "scl"):
             with rasterio.open(it.assets[band].href) as ds:
-                f = 2 if ds.res[0] == 20 else 1
                 win = from_bounds(minx, miny, maxx, maxy, ds.transform)
                 direct = ds.read(1, window=win, out_shape=(h, w), resampling=Resampling.nearest).astype("float64")
             ours = refl[band].isel(time=k).values[r0:r0 + h, c0:c0 + w]

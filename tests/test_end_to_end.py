@@ -15,12 +15,11 @@ import rasterio
 import yaml
 from pyproj import Transformer
 from scipy import ndimage
-from shapely.geometry import box, shape
+from shapely.geometry import shape
 from shapely.ops import transform as shp_transform
 
 from minewatch.config import load_settings
 from minewatch.promised.plans import read_plans
-from minewatch.promised.registry import read_registry
 from minewatch.synth import sample
 
 ROOT = Path(__file__).resolve().parents[1]

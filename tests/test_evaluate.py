@@ -16,7 +16,6 @@ from shapely import contains_xy
 from shapely.ops import transform as shp_transform
 
 from minewatch.config import load_settings
-from minewatch.promised.plans import read_plans
 from minewatch.synth import scenarios
 
 pytestmark = pytest.mark.slow

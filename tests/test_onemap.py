@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 import pytest
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry import MultiPolygon, box
 
 from minewatch.assess.anomaly import Anomaly
 from minewatch.outputs.geojson import feature_collection

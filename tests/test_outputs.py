@@ -1,7 +1,6 @@
 """Anomaly GeoJSON: RFC 7946 geometry, required fields, determinism, atomic write."""
 import json
 
-import pytest
 from shapely.geometry import Polygon, shape
 
 from minewatch.assess.anomaly import TYPES_ZH, Anomaly

@@ -1,7 +1,6 @@
 """Hostile and broken plan files: a clear error or finding, bounded in time and memory."""
 from __future__ import annotations
 
-import io
 import re
 import time
 import tracemalloc

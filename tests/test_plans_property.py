@@ -3,19 +3,16 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import random
 from datetime import date
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
-from shapely.geometry import box
 
 from minewatch.assess.planchecks import plan_anomalies
 from minewatch.promised.coords import area_hm2, format_corner_points, parse_corner_points
 from minewatch.promised.findings import Finding
-from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, Unit
+from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, Unit
 from minewatch.promised.plans import PlanFormatError, read_plan_xlsx, write_plan_xlsx
 from minewatch.promised.validate import validate_plan
 from minewatch.synth import sample

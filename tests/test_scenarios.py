@@ -2,7 +2,6 @@
 import json
 from datetime import date
 
-import numpy as np
 import rasterio
 import yaml
 

@@ -4,7 +4,6 @@ from dataclasses import replace
 from datetime import date
 
 import pandas as pd
-import pyogrio
 import pytest
 from openpyxl import load_workbook
 from shapely.geometry import box

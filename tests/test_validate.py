@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from shapely.geometry import box
 
 from minewatch.assess.planchecks import plan_anomalies
 from minewatch.outputs.geojson import write_anomalies

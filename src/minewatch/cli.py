@@ -146,17 +146,8 @@ def cmd_plan(args) -> int:
 def cmd_eval(args) -> int:
     """Labelled scenarios (generated if missing) through the STAC catalogue and the pipeline."""
     from minewatch import evaluate
-    from minewatch.sky import stacserver
-    from minewatch.synth import scenarios
 
-    s = _settings(args)
-    root = scenarios.write_scenarios(Path(args.scenarios))
-    url = s.catalog.url
-    if not stacserver.is_up(url):
-        lc = s.local_catalog
-        url = stacserver.up(lc.data_dir, pg_port=lc.pg_port, api_port=lc.api_port)
-    stacserver.load(root / "catalog", s.local_catalog.data_dir, pg_port=s.local_catalog.pg_port)
-    s = s.model_copy(update={"catalog": s.catalog.model_copy(update={"url": url})})
+    root, s = evaluate.prepare(Path(args.scenarios), _settings(args))
     evaluate.print_report(evaluate.evaluate(root, s, args.only.split(",") if args.only else None))
     return 0
 

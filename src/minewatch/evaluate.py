@@ -26,6 +26,7 @@ import yaml
 from shapely.geometry import box
 
 from minewatch.config import Settings
+from minewatch.promised import coords
 
 AREA_TYPES = ("UNDECLARED_DISTURBANCE", "OUT_OF_BOUNDARY_DISTURBANCE")
 
@@ -42,17 +43,15 @@ def _area_key(a, areas: dict) -> str:
 def _cloud_touched(a, catalog_dir: Path) -> bool:
     """True when any evidence scene has cloud or shadow SCL pixels over the flag's geometry."""
     import rasterio
-    from pyproj import Transformer
     from rasterio.features import geometry_mask
-    from shapely.ops import transform as shp_transform
-
+    
     for sid in a.evidence_scenes:
         p = catalog_dir / "items" / f"{sid}.json"
         if not p.is_file():
             continue
         item = json.loads(p.read_text(encoding="utf-8"))
         epsg = int(item["properties"]["proj:code"].split(":")[1])
-        g = shp_transform(Transformer.from_crs(4490, epsg, always_xy=True).transform, a.geometry).buffer(30)
+        g = coords.transform(a.geometry, 4490, epsg).buffer(30)
         with rasterio.open(item["assets"]["scl"]["href"]) as ds:
             scl = ds.read(1)
             m = ~geometry_mask([g], out_shape=scl.shape, transform=ds.transform, all_touched=True)
@@ -129,3 +128,18 @@ def print_report(r: dict) -> None:
                                  "cloud_only_flags")}
     summary["by_type"] = {t: {"precision": v["precision"], "recall": v["recall"]} for t, v in r["by_type"].items()}
     print(json.dumps(summary, ensure_ascii=False, sort_keys=True))
+
+
+def prepare(scenario_dir: Path, s: Settings) -> tuple[Path, Settings]:
+    """Scenarios written (first use) and loaded into the configured catalogue, started
+    locally if it is not up; returns the scenario root and settings pointing at it."""
+    from minewatch.sky import stacserver
+    from minewatch.synth import scenarios
+
+    root = scenarios.write_scenarios(Path(scenario_dir))
+    url = s.catalog.url
+    if not stacserver.is_up(url):
+        lc = s.local_catalog
+        url = stacserver.up(lc.data_dir, pg_port=lc.pg_port, api_port=lc.api_port)
+    stacserver.load(root / "catalog", s.local_catalog.data_dir, pg_port=s.local_catalog.pg_port)
+    return root, s.model_copy(update={"catalog": s.catalog.model_copy(update={"url": url})})

@@ -15,8 +15,6 @@ import pandas as pd
 import xarray as xr
 from pyproj import Transformer
 from rasterio.features import rasterize
-from shapely.geometry import box
-from shapely.ops import transform as shp_transform
 
 from minewatch.assess import reference
 from minewatch.assess.anomaly import Anomaly
@@ -138,9 +136,8 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
     res = MineResult(right.license_no, right.mine_name)
     a = s.assess
     boundary_utm, epsg, grid = mine_grid(right, s)
-    to_utm = Transformer.from_crs(4490, epsg, always_xy=True).transform
     units = plan.units if plan else ()
-    units_utm = {unit_key(u): shp_transform(to_utm, u.geometry) for u in units}
+    units_utm = {unit_key(u): coords.transform(u.geometry, 4490, epsg) for u in units}
 
     if items is None:
         items = find_scenes(right, grid, search_start(s, plan_year), as_of, s)
@@ -186,7 +183,7 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
 
     # the reference ring: natural vegetation around the mine, this season and the baseline
     if a.reference.enabled and base_t.any():
-        others_utm = [shp_transform(to_utm, g) for g in others]
+        others_utm = [coords.transform(g, 4490, epsg) for g in others]
         ring = reference.ring_mask(boundary_utm, grid, a.reference.inner_m, a.reference.outer_m,
                                    others_utm + list(units_utm.values()))
         ring &= reference.stable_vegetation(ndvi_all[base_t], clear_all[base_t], a.reference.stable_ndvi_min)
@@ -228,7 +225,7 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
 
 
 def _to_4490(geom_utm, epsg: int):
-    return shp_transform(Transformer.from_crs(epsg, 4490, always_xy=True).transform, geom_utm)
+    return coords.transform(geom_utm, epsg, 4490)
 
 
 def _loss_anomaly(kind, p, right, plan_year, season, base_season, epsg, cfg, conf_cfg, rule, notes) -> Anomaly:

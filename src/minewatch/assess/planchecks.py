@@ -13,7 +13,6 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Iterable, Mapping

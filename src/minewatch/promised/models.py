@@ -5,7 +5,7 @@ x = longitude, y = latitude. Areas are hm², money 万元, both kept as given.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from shapely.geometry.base import BaseGeometry

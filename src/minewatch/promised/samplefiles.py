@@ -24,7 +24,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment
 
 from .coords import area_hm2, format_corner_points
-from .models import DAMAGE, PLANNED, RESTORED, AnnualPlan, Unit
+from .models import DAMAGE, PLANNED, RESTORED, Unit
 from .plans import (
     CAPTIONS, CREATOR, FEE_LABELS, FIXED_TIMESTAMP, TITLE_SUFFIX, _deterministic_zip, write_plan_xlsx,
 )

@@ -9,7 +9,7 @@ UTM zone; ground truth per unit is a vegetation-fraction trajectory over time.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,7 +18,6 @@ import yaml
 from pyproj import Transformer
 from scipy import ndimage
 from shapely.geometry import box
-from shapely.ops import transform as shp_transform
 
 from minewatch.promised import coords
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
@@ -153,13 +152,11 @@ class MineFrame:
         return box(self.cx + r[0], self.cy + r[1], self.cx + r[2], self.cy + r[3])
 
     def rect_geo(self, r):
-        t = Transformer.from_crs(self.epsg, 4490, always_xy=True).transform
-        return shp_transform(t, self.rect_utm(r))
+        return coords.transform(self.rect_utm(r), self.epsg, 4490)
 
     def pixel_slices(self, r):
         """Row/column slices of the 10 m scene grid covered by rect r."""
         x0, y0, x1, y1 = r
-        n = 2 * SCENE_HALF_M // 10
         return (slice(int((SCENE_HALF_M - y1) // 10), int((SCENE_HALF_M - y0) // 10)),
                 slice(int((SCENE_HALF_M + x0) // 10), int((SCENE_HALF_M + x1) // 10)))
 

@@ -14,7 +14,7 @@ year and the reference ring is needed.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -23,7 +23,6 @@ import yaml
 from pyproj import Transformer
 from scipy import ndimage
 from shapely.geometry import box
-from shapely.ops import transform as shp_transform
 
 from minewatch.promised import coords
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
@@ -188,8 +187,7 @@ class Frame:
         return (self.cx - HALF_M, self.cy - HALF_M, self.cx + HALF_M, self.cy + HALF_M)
 
     def geo(self, r):
-        t = Transformer.from_crs(self.epsg, 4490, always_xy=True).transform
-        return shp_transform(t, box(self.cx + r[0], self.cy + r[1], self.cx + r[2], self.cy + r[3]))
+        return coords.transform(box(self.cx + r[0], self.cy + r[1], self.cx + r[2], self.cy + r[3]), self.epsg, 4490)
 
     def slices(self, r):
         x0, y0, x1, y1 = r
