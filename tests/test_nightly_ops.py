@@ -64,12 +64,30 @@ def test_killed_run_resumes_without_redoing_finished_mines(sample_config, refere
         assert not df.duplicated(["unit", "item_id"]).any()
 
 
-def test_rerun_with_nothing_new_reuses_every_mine(sample_config, reference):
+def _files(run_dir):
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+def test_rerun_with_nothing_new_reuses_every_mine_and_writes_the_same_bytes(sample_config, reference):
     out = reference.parent
+    before = _files(reference)
     r = run_cli("run", "--config", sample_config, "--date", DATE, "--out", out)
     assert r.returncode == 0
     assert (r.stdout + r.stderr).count("earlier result reused") == 3
-    assert _features(out / DATE) == _features(reference)
+    after = _files(reference)
+    assert sorted(after) == sorted(before)
+    assert {"anomalies.geojson", "onemap.gpkg", "spot_check.xlsx", "public/anomalies.geojson",
+            "run_summary.json"} <= set(after)
+    changed = [k for k in after if after[k] != before[k]]
+    assert changed == [], changed
+
+
+def test_public_profile_has_no_personal_data(reference):
+    text = "".join((reference / "public" / f).read_text(encoding="utf-8")
+                   for f in ("anomalies.geojson", "spot_check.csv"))
+    for secret in ("张示例", "0477-0000001", "示例路1号", "contact_phone"):
+        assert secret not in text
+    assert json.loads((reference / "public" / "anomalies.geojson").read_text(encoding="utf-8"))["features"]
 
 
 def test_same_outputs_on_a_distributed_cluster(sample_config, reference, tmp_path):

@@ -21,6 +21,7 @@ from minewatch.assess.planchecks import plan_anomalies
 from minewatch.assess.rules import unit_key
 from minewatch.outputs import runfolder
 from minewatch.outputs.atomic import write_text
+from minewatch.outputs.disclosure import public_profile
 from minewatch.outputs.geojson import feature_collection
 from minewatch.outputs.lifecycle import apply_lifecycle
 from minewatch.outputs.onemap import write_onemap
@@ -170,8 +171,12 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
     write_text(run_dir / "anomalies_low_confidence.geojson", json.dumps(held, ensure_ascii=False, indent=1) + "\n")
     if promises is not None:
         write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, None, run_date=run_date)
-        write_spot_check(spot_check_list(fc, promises.rights), run_dir / "spot_check.csv",
-                         run_dir / "spot_check.xlsx")
+        spot = spot_check_list(fc, promises.rights)
+        write_spot_check(spot, run_dir / "spot_check.csv", run_dir / "spot_check.xlsx")
+        # public-disclosure profile: no contact data, no field marked confidential
+        write_text(run_dir / "public" / "anomalies.geojson",
+                   json.dumps(public_profile(fc), ensure_ascii=False, indent=1) + "\n")
+        write_spot_check(public_profile(spot), run_dir / "public" / "spot_check.csv", None)
         for r in results:
             plan = promises.plans.get(r.license_no)
             if plan is not None and r.composite is not None:

@@ -1,8 +1,12 @@
 """Atomic writes: a reader never sees half a file (temp file in the same folder, then rename)."""
 from __future__ import annotations
 
+import io
 import os
+import re
 import tempfile
+import zipfile
+from datetime import datetime
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,4 +36,36 @@ def _umask() -> int:
 def write_text(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+FIXED_TIMESTAMP = datetime(2025, 7, 1, 0, 0, 0)   # the regulation's entry into force
+
+
+def deterministic_zip(data: bytes) -> bytes:
+    """Fix zip entry timestamps and docProps/core.xml dates (openpyxl stamps 'now'),
+    so the same workbook gives the same bytes."""
+    stamp = FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:(?:modified|created)[^>]*>)[^<]*(<)",
+                                 rb"\g<1>" + stamp + rb"\g<2>", content)
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = info.external_attr
+            dst.writestr(zi, content)
+    return out.getvalue()
+
+
+def write_workbook(path: str | Path, wb) -> Path:
+    """An openpyxl workbook saved atomically and byte-for-byte reproducibly."""
+    wb.properties.created = wb.properties.modified = FIXED_TIMESTAMP
+    buf = io.BytesIO()
+    wb.save(buf)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(deterministic_zip(buf.getvalue()))
     return Path(path)

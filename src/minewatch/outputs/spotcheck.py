@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from minewatch.outputs.atomic import atomic_path, write_text
+from minewatch.outputs.atomic import write_text, write_workbook
 from minewatch.promised.models import MiningRight
 
 
@@ -204,6 +204,4 @@ def _write_xlsx(df: pd.DataFrame, path: Path, weights: RiskWeights) -> Path:
     for col, w in zip("ABC", (22, 18, 90)):
         doc.column_dimensions[col].width = w
 
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
-    return path
+    return write_workbook(path, wb)

@@ -24,6 +24,8 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 
+from minewatch.outputs.atomic import FIXED_TIMESTAMP, deterministic_zip
+
 from .coords import CoordinateError, area_hm2, format_corner_points, parse_corner_points
 from .findings import ERROR, WARNING, Finding
 from .landclasses import group_of_name, lookup
@@ -79,7 +81,6 @@ NOTES = [
     "2.各地类面积单位为hm2，保留小数点后四位。",
     "3.各类金额单位为万元，保留小数点后四位。",
 ]
-FIXED_TIMESTAMP = datetime(2025, 7, 1, 0, 0, 0)
 CREATOR = "minewatch"
 NCOLS = 7
 
@@ -252,26 +253,8 @@ def write_plan_xlsx(plan: AnnualPlan, path: str | Path) -> Path:
     buf = io.BytesIO()
     wb.save(buf)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_deterministic_zip(buf.getvalue()))
+    path.write_bytes(deterministic_zip(buf.getvalue()))
     return path
-
-
-def _deterministic_zip(data: bytes) -> bytes:
-    """Fix zip entry timestamps and docProps/core.xml dates (openpyxl stamps 'now')."""
-    stamp = FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:(?:modified|created)[^>]*>)[^<]*(<)",
-                                 rb"\g<1>" + stamp + rb"\g<2>", content)
-            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = info.external_attr
-            dst.writestr(zi, content)
-    return out.getvalue()
 
 
 # ============================================================================ reader

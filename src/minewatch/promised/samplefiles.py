@@ -23,10 +23,12 @@ import yaml
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment
 
+from minewatch.outputs.atomic import FIXED_TIMESTAMP, deterministic_zip
+
 from .coords import area_hm2, format_corner_points
 from .models import DAMAGE, PLANNED, RESTORED, Unit
 from .plans import (
-    CAPTIONS, CREATOR, FEE_LABELS, FIXED_TIMESTAMP, TITLE_SUFFIX, _deterministic_zip, write_plan_xlsx,
+    CAPTIONS, CREATOR, FEE_LABELS, TITLE_SUFFIX, write_plan_xlsx,
 )
 
 __all__ = ["write_messy", "write_broken", "BROKEN_RECEIPTS"]
@@ -148,7 +150,7 @@ def _save(wb: Workbook, path: Path) -> Path:
     buf = io.BytesIO()
     wb.save(buf)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_deterministic_zip(buf.getvalue()))
+    path.write_bytes(deterministic_zip(buf.getvalue()))
     return path
 
 
