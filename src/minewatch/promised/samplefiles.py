@@ -4,6 +4,10 @@
   (merged cells, full-width digits, "……" placeholder rows, blank rows, areas with
   units, √/× for 是/否, land classes by name only, one unit's 拐点坐标 spread over rows
   as 点号 | X | Y); it reads to the same units as the clean plan.
+* ``template/``: the blank 附表 (``年度矿区生态修复情况表_模板.xlsx``: empty header, one
+  numbered empty row and one "……" row per section) and a filled example from the first
+  sample mine (``…_示例.xlsx``) with its machine-format pair (``…_示例.geojson`` +
+  ``…_示例.yaml``, see :mod:`minewatch.promised.machine`).
 * ``plans_broken/``: plans with one planted fault per validation rule, the
   ``receipts.csv`` that makes one plan late, and ``faults.yaml`` listing each planted
   fault as (file, rule, row, field).
@@ -21,17 +25,18 @@ from pathlib import Path
 
 import yaml
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import MergedCell
 from openpyxl.styles import Alignment
 
 from minewatch.outputs.atomic import FIXED_TIMESTAMP, deterministic_zip
 
 from .coords import area_hm2, format_corner_points
-from .models import DAMAGE, PLANNED, RESTORED, Unit
+from .models import DAMAGE, PLANNED, RESTORED, SECTIONS, AnnualPlan, Unit
 from .plans import (
     CAPTIONS, CREATOR, FEE_LABELS, TITLE_SUFFIX, write_plan_xlsx,
 )
 
-__all__ = ["write_messy", "write_broken", "BROKEN_RECEIPTS"]
+__all__ = ["write_messy", "write_broken", "write_templates", "BROKEN_RECEIPTS", "TEMPLATE_STEM"]
 
 FW = str.maketrans("0123456789.,-", "０１２３４５６７８９．，－")
 CP = unicodedata.normalize("NFKC", "范围（拐点坐标）")
@@ -152,6 +157,50 @@ def _save(wb: Workbook, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(deterministic_zip(buf.getvalue()))
     return path
+
+
+# ========================================================================= template
+
+TEMPLATE_STEM = "年度矿区生态修复情况表"
+TEMPLATE_TITLE = "＿＿＿＿" + TITLE_SUFFIX
+
+
+def write_templates(out_dir: str | Path) -> list[Path]:
+    """The blank table, and the first sample mine's plan as .xlsx + .geojson + .yaml."""
+    from shapely.geometry import Point
+
+    from .machine import write_plan_machine
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # blank: laid out by the writer with two placeholder units a section, then emptied
+    dummy = tuple(Unit(section=s, seq=k, geometry=Point(0, 0), corner_points="-")
+                  for s in SECTIONS for k in (1, 2))
+    blank = AnnualPlan(plan_year=0, license_no="", holder="", mine_name="", units=dummy)
+    tpath = out_dir / f"{TEMPLATE_STEM}_模板.xlsx"
+    write_plan_xlsx(blank, tpath)
+    wb = load_workbook(tpath)
+    ws = wb.active
+    for row in ws.iter_rows():
+        for c in row:
+            if c.value == f"0{TITLE_SUFFIX}":
+                c.value = TEMPLATE_TITLE
+            elif c.value == "-":        # a dummy unit's 拐点坐标: the row it sits in
+                first = ws.cell(row=c.row, column=1).value == 1
+                for c2 in ws[c.row]:
+                    if c2.column > 1 and not isinstance(c2, MergedCell):
+                        c2.value = None
+                if not first:
+                    ws.cell(row=c.row, column=1).value = "……"
+                    c.value = "……"
+    wb.properties.title = TEMPLATE_TITLE
+    _save(wb, tpath)
+
+    sample = _sample()
+    plan = sample.annual_plan(sample.MINES[0])
+    xpath = write_plan_xlsx(plan, out_dir / f"{TEMPLATE_STEM}_示例.xlsx")
+    gpath, apath = write_plan_machine(plan, out_dir / f"{TEMPLATE_STEM}_示例.geojson",
+                                      out_dir / f"{TEMPLATE_STEM}_示例.yaml")
+    return [tpath, xpath, gpath, apath]
 
 
 # =========================================================================== broken
@@ -282,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     root = Path(argv[0] if argv else "sample_scenes")
     print(write_messy(root / "plans_messy"))
+    for p in write_templates(root / "template"):
+        print(p)
     for f in write_broken(root / "plans_broken"):
         print(f"{f['file']} row {f['row']} {f['field']}: {f['rule']}")
     return 0
