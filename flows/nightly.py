@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import os
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from minewatch import job, ops
 from minewatch.config import load_settings
@@ -47,7 +49,13 @@ def write_outputs(results, out_dir: str, as_of: date, plan_year: int, promises: 
     return job.write_run(results, out_dir, as_of, plan_year, promises)
 
 
-@flow(name=ops.FLOW_NAME)
+def mine_concurrency() -> int:
+    """Mines processed at once. Bounded, so peak memory follows this number and not the
+    size of the registry (Prefect's default thread pool is unbounded)."""
+    return max(1, int(os.environ.get("MINEWATCH_MAX_CONCURRENT_MINES", "2")))
+
+
+@flow(name=ops.FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=mine_concurrency()))
 def nightly(config: str, run_date: date | None = None, out_dir: str | None = None) -> dict:
     as_of = run_date or ops.local_run_date(ops.DEFAULT_TZ)   # the scheduled night in Asia/Shanghai
     plan_year = as_of.year

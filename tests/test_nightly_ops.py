@@ -16,7 +16,7 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.slow
 DATE = "2026-11-20"
 ROOT = Path(__file__).resolve().parents[1]
-SEQUENTIAL = {"PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS": "1"}   # one mine at a time
+SEQUENTIAL = {"MINEWATCH_MAX_CONCURRENT_MINES": "1"}   # one mine at a time
 
 
 @pytest.fixture(scope="module")
