@@ -233,3 +233,18 @@ def test_island_inside_a_hole_is_a_shell():
 def test_canonical_text_is_a_fixed_point():
     text = format_corner_points(box(117.20, 39.10, 117.21, 39.11))
     assert format_corner_points(parse_corner_points(text)) == text
+
+
+def test_degree_minute_second_forms():
+    from minewatch.promised.coords import parse_corner_points
+    text = ("点号 经度 纬度\n1,111°15′00.00″E,39°48′00.00″N\n2,111°16′00.00″E,39°48′00.00″N\n"
+            "3,111°16′00.00″E,39°49′00.00″N\n4,111°15′00.00″E,39°49′00.00″N\n*,,,,1")
+    g = parse_corner_points(text)
+    assert g.bounds == pytest.approx((111.25, 39.8, 111 + 16 / 60, 39 + 49 / 60), abs=1e-9)
+    # latitude first, no hemisphere letters, 度分秒 and full-width separators
+    g2 = parse_corner_points("1，39度48分0秒，111度15分0秒\n2，39度48分0秒，111度16分0秒\n3，39度49分0秒，111度16分0秒")
+    assert g2.bounds == pytest.approx((111.25, 39.8, 111 + 16 / 60, 39 + 49 / 60), abs=1e-9)
+    with pytest.raises(CoordinateError, match="60"):
+        parse_corner_points("1,111°75′00″E,39°48′00″N\n2,111°16′0″E,39°48′0″N\n3,111°16′0″E,39°49′0″N")
+    with pytest.raises(CoordinateError, match="outside China"):
+        parse_corner_points("1,11°15′0″E,39°48′0″N\n2,11°16′0″E,39°48′0″N\n3,11°16′0″E,39°49′0″N")

@@ -254,6 +254,8 @@ def parse_corner_points(text: str, central_meridian: float | None = None) -> Bas
     """
     if text is None or not str(text).strip():
         raise CoordinateError("拐点坐标为空 / corner points are empty")
+    if _DMS.search(normalize_text(str(text))):
+        return _parse_dms(normalize_text(str(text)))
     rings: list[list[tuple[float, float]]] = []
     current: list[tuple[float, float]] = []
     epsgs: set[int] = set()
@@ -344,6 +346,70 @@ def parse_corner_points(text: str, central_meridian: float | None = None) -> Bas
     _check_extent(rings, epsg)
     geom_plane = _assemble(rings)
     return transform(geom_plane, epsg, GEOGRAPHIC_EPSG)
+
+
+# 39°48′12.34″N / 111度15分0.5秒 / 111°15'00.5"E: geographic degree-minute-second forms
+_DMS = re.compile(r"(\d{1,3})\s*[°度]\s*(\d{1,2})\s*[′'分]\s*(\d{1,2}(?:\.\d+)?)\s*(?:[″\"]|''|秒)?\s*([NSEWnsew东西南北])?")
+
+
+def _parse_dms(text: str) -> BaseGeometry:
+    """Numbered points given as longitude and latitude in degrees, minutes, seconds.
+
+    Which value is which comes from N/S/E/W (北南东西) where written, else from the
+    magnitude: within China a longitude (73-136) always exceeds a latitude (3-54).
+    """
+    rings: list[list[tuple[float, float]]] = []
+    current: list[tuple[float, float]] = []
+    for lineno, rec in _records(text):
+        if rec.startswith("*"):
+            if current:
+                rings.append(current)
+            current = []
+            continue
+        vals = _DMS.findall(rec)
+        if not vals:
+            continue                      # header or annotation line
+        if len(vals) != 2:
+            raise CoordinateError(f"第{lineno}行应有经度和纬度两个度分秒值: {rec!r} / line {lineno}: "
+                                  f"expected a longitude and a latitude in degrees-minutes-seconds")
+        lon = lat = None
+        deg = []
+        for d, m, s, h in vals:
+            if int(m) >= 60 or float(s) >= 60:
+                raise CoordinateError(f"第{lineno}行分或秒不小于60: {rec!r} / line {lineno}: minutes or "
+                                      f"seconds of 60 or more")
+            v = int(d) + int(m) / 60 + float(s) / 3600
+            h = h.upper()
+            if h in ("S", "W", "南", "西"):
+                raise CoordinateError(f"第{lineno}行位于南半球或西半球, 不在中国范围 / line {lineno}: "
+                                      f"a southern or western hemisphere value is outside China")
+            if h in ("N", "北"):
+                lat = v
+            elif h in ("E", "东"):
+                lon = v
+            deg.append(v)
+        if lon is None and lat is None:
+            lon, lat = max(deg), min(deg)
+        elif lon is None:
+            lon = deg[0] if deg[1] == lat else deg[1]
+        elif lat is None:
+            lat = deg[0] if deg[1] == lon else deg[1]
+        pt = (lon, lat)
+        if len(current) >= 3 and pt == current[0]:
+            rings.append(current)
+            current = []
+            continue
+        current.append(pt)
+    if current:
+        rings.append(current)
+    if not rings:
+        raise CoordinateError("没有找到拐点 / no corner points found")
+    for i, ring in enumerate(rings, start=1):
+        if len(set(ring)) < 3:
+            raise CoordinateError(f"第{i}个范围少于3个拐点 / ring {i} has fewer than 3 distinct points, "
+                                  f"at least 3 are needed")
+    _check_extent(rings, GEOGRAPHIC_EPSG)
+    return _assemble(rings)
 
 
 def _cm(epsg: int) -> float:
