@@ -1,0 +1,600 @@
+"""Benchmark: minewatch's stackstac + dask path against plain rasterio windowed reads.
+
+    PYTHONPATH=src:. python benchmarks/pipeline.py                      # the full run (< 10 min)
+    PYTHONPATH=src:. python benchmarks/pipeline.py --mines 10 --scenes 10 --sweep ''   # smoke (< 1 min)
+
+For N mines x T scenes it times, on the same windows and the same statistics:
+
+- plain:     rasterio `ds.read(window=...)`, one dataset open per asset reused across mines,
+             numpy masks / indices / per-unit means (the bar, DOMAIN.md §5);
+- per-mine:  what `pipeline.observe` does today: `cube.load_window` (stackstac) ->
+             `to_reflectance` -> `clear_mask` -> indices -> `series.unit_stats`, one
+             `dask.compute` per mine;
+- batched:   `minewatch.sky.batch`: the same functions, many mines' windows in one graph
+             and one compute, a dataset-reusing stackstac reader (see benchmarks/README.md);
+
+asserts that every path gives the same per-unit means (within 1e-5), times a rerun with
+no new scenes against `SeriesStore`, and measures peak RSS at 10, 100 and 1,000 mines, each
+in a fresh subprocess. Human-readable figures first, ONE JSON line last.
+
+Data: a few generated scene tiles (`minewatch.synth.scenes`, COGs as Earth Search v1
+writes them) hold 64 mine windows each (256 x 256 px at 10 m); more mines and more dates
+reuse the generated files through hard links under distinct paths, so every (mine
+group, date, asset) is its own file to GDAL while 1,000 mines do not need 1,000 scene
+sets. Generated data is cached under --data-dir. Catalogue search is not timed: items are
+STAC items in memory, as `catalog.search_scenes` returns them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+# Run as a script, the benchmark re-executes itself once with its own environment, before
+# numpy loads OpenBLAS and before glibc's malloc starts:
+# - OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set on some machines here for old OpenBLAS
+#   builds; they slow a current numpy) are unset;
+# - OPENBLAS_NUM_THREADS defaults to 1 (dask's threads already use the cores; BLAS
+#   threads on top oversubscribe them);
+# - MALLOC_MMAP_THRESHOLD_ defaults to 1 MiB (glibc otherwise raises its threshold after
+#   the first large free, and the multi-MB arrays of later batches fragment the thread
+#   arenas: peak RSS then grew ~25% from 10 to 1,000 mines; fixed, it stays flat; see
+#   benchmarks/README.md). `--glibc-default-malloc` keeps glibc's default.
+# All are recorded in the JSON line. Importing this module (the tests) changes nothing.
+_ENV_KEY = "_MINEWATCH_BENCH_ENV"
+if __name__ == "__main__" and _ENV_KEY not in os.environ:
+    _env = dict(os.environ)
+    _unset = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if _env.pop(k, None) is not None]
+    _env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if "--glibc-default-malloc" not in sys.argv:
+        _env.setdefault("MALLOC_MMAP_THRESHOLD_", str(1 << 20))
+    _env[_ENV_KEY] = json.dumps({"openblas_unset": _unset})
+    os.execve(sys.executable, [sys.executable] + sys.argv, _env)
+_ENV_NOTE = json.loads(os.environ.get(_ENV_KEY, '{"openblas_unset": []}'))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pystac  # noqa: E402
+import rasterio  # noqa: E402
+from rasterio.enums import Resampling  # noqa: E402
+from rasterio.features import rasterize  # noqa: E402
+from rasterio.windows import Window  # noqa: E402
+from scipy import ndimage  # noqa: E402
+from shapely import affinity  # noqa: E402
+from shapely.geometry import Point, box  # noqa: E402
+
+from minewatch.sky import cube  # noqa: E402
+
+# ------------------------------------------------------------------------------ layout
+
+EPSG, MGRS = 32650, "50TMK"
+X0, Y_TOP = 400_020.0, 4_500_000.0      # tile origin (UTM metres, multiples of 20)
+RES = 10.0
+WINDOW_PX = 256                         # a mine's window (grid_around of a ~2 km mine)
+PITCH_PX = 320                          # mine windows every 3.2 km; offsets inside vary
+TILE_SIDE = 8                           # 8 x 8 = 64 mines per generated tile
+STAT_ASSETS = ("blue", "red", "nir", "swir16", "scl")   # what ndvi, fvc, bsi and the mask read
+MASK_CLASSES = (0, 1, 3, 8, 9, 10)      # config.ImagerySettings defaults
+DILATION_PX = 2
+NDVI_SOIL, NDVI_VEG = 0.05, 0.80
+UNITS_PER_MINE = 4
+FIRST_DATE = datetime(2025, 5, 3, 3, 5, 21, tzinfo=timezone.utc)
+REVISIT = timedelta(days=5)
+LAYOUT_VERSION = 1
+# cloud cover of the distinct generated dates (cycled when T > pool)
+POOL_CLOUD = (0.0, 0.15, 0.35, 0.05, 0.55, 0.10, 0.25, 0.0)
+
+
+@dataclass(frozen=True)
+class Mine:
+    license_no: str
+    grid: cube.Grid
+    units: dict          # unit key -> shapely geometry (UTM)
+    replica: int         # which hard-linked copy of the tile its items point at
+
+
+@dataclass
+class Layout:
+    mines: list[Mine]
+    items: dict[int, list[pystac.Item]]          # replica -> items (date order)
+    data_dir: Path
+    generated_s: float = 0.0
+    n_generated: int = 0
+
+    def items_of(self, m: Mine) -> list[pystac.Item]:
+        return self.items[m.replica]
+
+
+def _tile_side(n_mines: int) -> int:
+    return min(TILE_SIDE, max(1, math.ceil(math.sqrt(n_mines))))
+
+
+def _ground(n: int, k: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """Smooth vegetation fraction and SOIL/ROCK/WATER background for pool date k."""
+    rng = np.random.default_rng(seed)
+    def field_(cells):
+        lat = rng.random((cells, cells))
+        return ndimage.zoom(lat, n / cells, order=1)[:n, :n]
+    base = field_(max(4, n // 40))
+    rock = field_(max(4, n // 80)) > 0.8
+    water = field_(max(4, n // 60)) > 0.93
+    season = 0.35 + 0.65 * math.sin(math.pi * min(1.0, (k + 1) / 8))   # greener through summer
+    fvc = np.clip(base * season, 0, 1).astype(np.float32)
+    bg = np.zeros((n, n), np.uint8)
+    bg[rock] = 1
+    bg[water] = 2
+    return fvc, bg
+
+
+def _write_pool_entry(args) -> str:
+    from minewatch.synth import scenes as s2
+    pool_dir, k, side = args
+    n = side * PITCH_PX
+    fvc, bg = _ground(n, k)
+    spec = s2.SceneSpec(
+        item_id=f"POOL_{k}", datetime=FIRST_DATE + k * REVISIT, epsg=EPSG,
+        bounds=(X0, Y_TOP - n * RES, X0 + n * RES, Y_TOP), mgrs_tile=MGRS,
+        cloud_fraction=POOL_CLOUD[k % len(POOL_CLOUD)], seed=1000 + k)
+    it = s2.write_scene(pool_dir, spec, fvc, bg)
+    (pool_dir / spec.item_id / "item.json").write_text(json.dumps(it.to_dict(transform_hrefs=False)))
+    return spec.item_id
+
+
+def _units(rng: np.random.Generator, grid: cube.Grid) -> dict:
+    minx, miny, maxx, maxy = grid.bounds
+    out = {}
+    for u in range(UNITS_PER_MINE):
+        cx = rng.uniform(minx + 700, maxx - 700)
+        cy = rng.uniform(miny + 700, maxy - 700)
+        if u % 2 == 0:
+            g = box(cx - rng.uniform(150, 600), cy - rng.uniform(150, 600), cx + rng.uniform(150, 600),
+                    cy + rng.uniform(150, 600))
+            g = affinity.rotate(g, rng.uniform(0, 90))
+        else:
+            g = affinity.scale(Point(cx, cy).buffer(rng.uniform(150, 500)), 1.0, rng.uniform(0.5, 1.5))
+        out[f"planned/{u + 1}"] = g
+    return out
+
+
+def prepare(data_dir: Path, n_mines: int, n_scenes: int, pool: int, workers: int = 2,
+            side: int | None = None, log=print) -> Layout:
+    """Generated scenes (cached) and the mines laid out over them; items in memory."""
+    side = side or _tile_side(n_mines)
+    pool = max(1, min(pool, n_scenes))
+    root = Path(data_dir) / f"v{LAYOUT_VERSION}-side{side}"
+    pool_dir = root / "pool"
+    pool_dir.mkdir(parents=True, exist_ok=True)
+    todo = [(pool_dir, k, side) for k in range(pool) if not (pool_dir / f"POOL_{k}" / "item.json").exists()]
+    t0 = time.perf_counter()
+    if todo:
+        log(f"generating {len(todo)} scene tile(s) of {side * PITCH_PX} px under {pool_dir} ...")
+        if workers > 1 and len(todo) > 1:
+            with ProcessPoolExecutor(min(workers, len(todo))) as ex:
+                list(ex.map(_write_pool_entry, todo))
+        else:
+            for a in todo:
+                _write_pool_entry(a)
+    gen_s = time.perf_counter() - t0
+
+    pool_items = [json.loads((pool_dir / f"POOL_{k}" / "item.json").read_text()) for k in range(pool)]
+    per_tile = side * side
+    n_rep = math.ceil(n_mines / per_tile)
+    items: dict[int, list[pystac.Item]] = {}
+    for r in range(n_rep):
+        lst = []
+        for d in range(n_scenes):
+            src = pool_items[d % pool]
+            dt = FIRST_DATE + d * REVISIT
+            dst_dir = root / f"rep{r:03d}" / f"d{d:03d}"
+            dst_dir.mkdir(parents=True, exist_ok=True)
+            dct = json.loads(json.dumps(src))
+            dct["id"] = f"S2B_{MGRS}_{dt:%Y%m%d}_{r}_L2A"
+            dct["properties"]["datetime"] = dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            for key, a in dct["assets"].items():
+                dst = dst_dir / f"{key}.tif"
+                if not dst.exists():
+                    os.link(a["href"], dst)       # a distinct path for GDAL, no new bytes
+                a["href"] = str(dst)
+            lst.append(pystac.Item.from_dict(dct, migrate=False))
+        items[r] = lst
+
+    rng = np.random.default_rng(42)
+    slots = []
+    for row in range(side):
+        for col in range(side):
+            oy, ox = (int(v) for v in rng.integers(0, PITCH_PX - WINDOW_PX + 1, size=2))
+            minx = X0 + (col * PITCH_PX + ox) * RES
+            maxy = Y_TOP - (row * PITCH_PX + oy) * RES
+            g = cube.Grid(EPSG, (minx, maxy - WINDOW_PX * RES, minx + WINDOW_PX * RES, maxy), RES)
+            slots.append((g, _units(rng, g)))
+    mines = [Mine(f"BENCH{i:05d}", slots[i % per_tile][0], slots[i % per_tile][1], i // per_tile)
+             for i in range(n_mines)]
+    return Layout(mines, items, root, gen_s, len(todo))
+
+
+# ------------------------------------------------------------------------------ plain path
+
+def _plain_mine(m: Mine, items: list[pystac.Item], handles: dict) -> pd.DataFrame:
+    """rasterio windowed reads + numpy: the same mask, indices and means as minewatch."""
+    h, w = m.grid.shape
+    minx, _, _, maxy = m.grid.bounds
+    masks = np.stack([rasterize([(g, 1)], out_shape=(h, w), transform=m.grid.transform, fill=0,
+                                all_touched=False, dtype="uint8").astype(bool) for g in m.units.values()])
+    mf = masks.reshape(len(masks), -1).astype(np.float32)
+    n_px = mf.sum(1)
+    st = ndimage.generate_binary_structure(2, 1)
+    rows = []
+    for it in sorted(items, key=lambda i: i.datetime):
+        off = np.float32(cube.reflectance_offset(it))
+        b = {}
+        for key in STAT_ASSETS:
+            href = it.assets[key].href
+            ds = handles.get(href)
+            if ds is None:
+                ds = handles[href] = rasterio.open(href)
+            step = int(round(ds.res[0] / RES))          # 1 at 10 m, 2 at 20 m
+            col = (minx - ds.transform.c) / RES
+            row = (ds.transform.f - maxy) / RES
+            c0, r0 = int(col) // step, int(row) // step
+            c1, r1 = -(-(int(col) + w) // step), -(-(int(row) + h) // step)
+            a = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0))
+            if step > 1:
+                a = a.repeat(step, 0).repeat(step, 1)
+                a = a[int(row) - r0 * step:int(row) - r0 * step + h, int(col) - c0 * step:int(col) - c0 * step + w]
+            b[key] = a
+        refl = {}
+        for key in ("blue", "red", "nir", "swir16"):
+            dn = b[key].astype(np.float32)
+            dn[dn <= 0] = np.nan
+            refl[key] = (dn - off) / np.float32(10000.0)
+        scl = b["scl"]
+        bad = np.isin(scl, MASK_CLASSES) | (scl == 0)   # DN 0: no data, never clear
+        if DILATION_PX:
+            bad = ndimage.binary_dilation(bad, structure=st, iterations=DILATION_PX)
+        nd = (refl["nir"] - refl["red"]) / (refl["nir"] + refl["red"])
+        fvc = np.clip((nd - np.float32(NDVI_SOIL)) / np.float32(NDVI_VEG - NDVI_SOIL), 0, 1)
+        s = refl["swir16"] + refl["red"]
+        q = refl["nir"] + refl["blue"]
+        bsi = (s - q) / (s + q)
+        valid = (~bad) & ~np.isnan(nd)
+        vf = valid.reshape(-1).astype(np.float32)
+        clear_px = mf @ vf
+        rec = {"unit": list(m.units), "item_id": it.id, "n_px": n_px, "clear_px": clear_px}
+        for name, arr in (("ndvi", nd), ("fvc", fvc), ("bsi", bsi)):
+            tot = mf @ np.where(valid, arr, 0).reshape(-1).astype(np.float32)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rec[f"{name}_mean"] = np.where(clear_px > 0, tot / np.where(clear_px > 0, clear_px, 1), np.nan)
+        rows.append(pd.DataFrame(rec))
+    return pd.concat(rows, ignore_index=True)
+
+
+def run_plain(layout: Layout, threads: int = 1) -> dict[str, pd.DataFrame]:
+    """Per-mine tables; mines of one tile copy share open datasets (one per asset).
+
+    With threads > 1 each thread takes whole tile copies and has its own datasets
+    (GDAL datasets are not thread-safe).
+    """
+    by_rep: dict[int, list[Mine]] = {}
+    for m in layout.mines:
+        by_rep.setdefault(m.replica, []).append(m)
+
+    def one_rep(mines):
+        handles: dict = {}
+        out = {}
+        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
+            try:
+                for m in mines:
+                    out[m.license_no] = _plain_mine(m, layout.items_of(m), handles)
+            finally:
+                for ds in handles.values():
+                    ds.close()
+        return out
+
+    groups = list(by_rep.values())
+    if threads > 1:
+        # split groups further so that both threads have work with few tile copies
+        chunks = []
+        for g in groups:
+            k = max(1, math.ceil(len(g) / threads))
+            chunks += [g[i:i + k] for i in range(0, len(g), k)]
+        with ThreadPoolExecutor(threads) as ex:
+            parts = list(ex.map(one_rep, chunks))
+    else:
+        parts = [one_rep(g) for g in groups]
+    out = {}
+    for p in parts:
+        out.update(p)
+    return out
+
+
+# ------------------------------------------------------------------------------ minewatch paths
+
+def run_per_mine(layout: Layout, mines: list[Mine] | None = None, chunk_time: int = 16) -> dict[str, pd.DataFrame]:
+    """What `pipeline.observe` does today, one mine at a time, one `dask.compute` each."""
+    import dask
+    import xarray as xr
+
+    from minewatch.sky import indices, masks, series
+    out = {}
+    for m in (layout.mines if mines is None else mines):
+        raw = cube.load_window(layout.items_of(m), m.grid, assets=STAT_ASSETS, chunk_time=chunk_time)
+        refl = cube.to_reflectance(raw)
+        clear = masks.clear_mask(refl.scl, MASK_CLASSES, DILATION_PX)
+        nd = indices.ndvi(refl)
+        idx = xr.Dataset({"ndvi": nd, "fvc": indices.fvc(nd, NDVI_SOIL, NDVI_VEG), "bsi": indices.bsi(refl)})
+        stats = series.unit_stats(idx, clear, series.unit_masks(m.units, m.grid))
+        (stats,) = dask.compute(stats)
+        out[m.license_no] = series.stats_frame(stats)
+    return out
+
+
+def _params():
+    from minewatch.sky import batch
+    return batch.StatsParams(MASK_CLASSES, DILATION_PX, NDVI_SOIL, NDVI_VEG)
+
+
+def run_batched(layout: Layout, mines: list[Mine] | None = None, *, batch_size: int = 16,
+                mines_per_task: int = 4, chunk_time: int = 16, store=None, skip_known: bool = False,
+                keep: bool = True, fused: bool = True) -> dict[str, pd.DataFrame]:
+    """`minewatch.sky.batch.unit_stats_many` over the mines (in layout order: by tile).
+
+    With `store` (a SeriesStore), each mine's table is upserted as a nightly run would;
+    with `skip_known`, a mine loads only the scenes the store does not have yet (a rerun
+    with no new scenes loads nothing). `keep=False` returns row counts, not tables (what
+    a nightly run holds: nothing beyond the store).
+    """
+    from minewatch.sky import batch, series
+    mines = layout.mines if mines is None else mines
+    windows = []
+    for m in mines:
+        items = layout.items_of(m)
+        if skip_known and store is not None:
+            known = store.scenes(m.license_no)
+            items = [it for it in items if it.id not in known]
+            if not items:
+                continue
+        windows.append(batch.MineWindow(m.license_no, items, m.grid, m.units))
+    out = {}
+    for key, st in batch.unit_stats_many(windows, _params(), batch_size=batch_size,
+                                         mines_per_task=mines_per_task, chunk_time=chunk_time, fused=fused):
+        df = series.stats_frame(st)
+        if store is not None:
+            store.upsert(key, df)
+        out[key] = df if keep else len(df)
+    return out
+
+
+# ------------------------------------------------------------------------------ checks
+
+MEANS = ("ndvi_mean", "fvc_mean", "bsi_mean")
+
+
+def max_mean_diff(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> float:
+    """Largest |difference| of per-unit means over the mines of `b` (all in `a`); pixel
+    counts must be equal and NaN (no clear pixel) in the same places."""
+    worst = 0.0
+    assert set(b) <= set(a), "different mines"
+    for k in b:
+        x = a[k].set_index(["unit", "item_id"]).sort_index()
+        y = b[k].set_index(["unit", "item_id"]).sort_index()
+        assert list(x.index) == list(y.index), f"{k}: different (unit, scene) rows"
+        for c in MEANS + ("clear_px", "n_px"):
+            xv, yv = x[c].to_numpy(np.float64), y[c].to_numpy(np.float64)
+            assert (np.isnan(xv) == np.isnan(yv)).all(), f"{k} {c}: NaN in one path only"
+            d = np.abs(xv - yv)[~np.isnan(xv)]
+            if c in MEANS and d.size:
+                worst = max(worst, float(d.max()))
+            elif d.size:
+                assert d.max() == 0, f"{k} {c}: pixel counts differ"
+    return worst
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS: VmHWM (reset by exec; ru_maxrss is not, so a subprocess
+    started from a big parent would report the parent's peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _timed(f, *a, **kw):
+    c, t = time.process_time(), time.perf_counter()
+    r = f(*a, **kw)
+    return time.perf_counter() - t, time.process_time() - c, r
+
+
+def _blas() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+        return ", ".join(f"{d['internal_api']} {d.get('version')} {d.get('architecture')} x{d['num_threads']}"
+                         for d in threadpool_info())
+    except ImportError:
+        return "threadpoolctl not installed"
+
+
+# ------------------------------------------------------------------------------ runs
+
+def worker(args) -> dict:
+    """One size of the RSS sweep, alone in its process: the minewatch path + store writes."""
+    from minewatch.sky.store import SeriesStore
+    lay = prepare(args.data_dir, args.mines, args.scenes, args.pool, side=getattr(args, "tile_side", TILE_SIDE),
+                  log=lambda *_: None)
+    rss0 = peak_rss_mb()
+    with tempfile.TemporaryDirectory() as tmp:
+        w, c, out = _timed(run_batched, lay, batch_size=args.batch_size, mines_per_task=args.mines_per_task,
+                           chunk_time=args.chunk_time, store=SeriesStore(tmp), keep=False)
+    n = sum(out.values())
+    return {"mines": args.mines, "scenes": args.scenes, "wall_s": round(w, 2), "cpu_s": round(c, 2),
+            "mine_scenes_per_s": round(args.mines * args.scenes / w, 1), "rows": n,
+            "rss_before_mb": round(rss0), "peak_rss_mb": round(peak_rss_mb())}
+
+
+def sweep(args, sizes: list[int], log=print) -> list[dict]:
+    out = []
+    for n in sizes:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--mines", str(n),
+               "--scenes", str(args.sweep_scenes), "--pool", str(args.pool), "--data-dir", str(args.data_dir),
+               "--batch-size", str(args.batch_size), "--mines-per-task", str(args.mines_per_task),
+               "--chunk-time", str(args.chunk_time), "--gdal-cachemax", str(args.gdal_cachemax)]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+        if r.returncode != 0:
+            raise RuntimeError(f"sweep at {n} mines failed:\n{r.stderr[-3000:]}")
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        log(f"  {n:>5} mines x {args.sweep_scenes} scenes: {res['mine_scenes_per_s']:7.1f} mine-scenes/s, "
+            f"peak RSS {res['peak_rss_mb']} MB (after imports and layout {res['rss_before_mb']} MB)")
+        out.append(res)
+    return out
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description="minewatch pipeline benchmark (see the module docstring)")
+    ap.add_argument("--mines", type=int, default=100)
+    ap.add_argument("--scenes", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each path; medians reported")
+    ap.add_argument("--pool", type=int, default=6, help="distinct generated dates, cycled beyond")
+    ap.add_argument("--per-mine-mines", type=int, default=16,
+                    help="time today's per-mine path on this many mines (0: skip)")
+    ap.add_argument("--batch-size", type=int, default=16, help="mines per dask.compute")
+    ap.add_argument("--mines-per-task", type=int, default=4, help="mines per statistics task")
+    ap.add_argument("--chunk-time", type=int, default=16)
+    ap.add_argument("--gdal-cachemax", type=int, default=32, help="GDAL block cache, MB")
+    ap.add_argument("--sweep", default="10,100,1000", help="mine counts for the RSS sweep ('' to skip)")
+    ap.add_argument("--sweep-scenes", type=int, default=3)
+    ap.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "minewatch-bench")
+    ap.add_argument("--glibc-default-malloc", action="store_true",
+                    help="do not set MALLOC_MMAP_THRESHOLD_ (see the module's top)")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    import warnings
+    from rasterio.errors import NotGeoreferencedWarning
+    # rasterize() warns from worker threads of the plain path; the masks are right (the
+    # 1- and 2-thread plain results are asserted equal below)
+    warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
+    os.environ.setdefault("GDAL_CACHEMAX", str(args.gdal_cachemax))   # read at GDAL's first block read
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return {}
+
+    import dask
+    t_all = time.perf_counter()
+    ms = args.mines * args.scenes
+    lay = prepare(args.data_dir, args.mines, args.scenes, args.pool)
+    print(f"minewatch benchmark: {args.mines} mines x {args.scenes} scenes ({ms} mine-scenes), "
+          f"{WINDOW_PX}x{WINDOW_PX} px windows, {UNITS_PER_MINE} units each, assets {'/'.join(STAT_ASSETS)}")
+    print(f"  data {lay.data_dir} ({lay.n_generated} tiles generated in {lay.generated_s:.1f}s, not timed)")
+    print(f"  {os.cpu_count()} CPUs, load avg {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
+          f"dask {dask.__version__} threads x{os.cpu_count()}; GDAL_CACHEMAX={os.environ['GDAL_CACHEMAX']} MB; "
+          f"BLAS {_blas()}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; "
+          f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_')}; "
+          f"unset for this run: {', '.join(_ENV_NOTE['openblas_unset']) or 'nothing (OPENBLAS_CORETYPE/L2_SIZE not set)'}")
+
+    # warm up imports, GDAL drivers and the page cache on a few mines (untimed)
+    few = lay.mines[:min(4, len(lay.mines))]
+    run_plain(Layout(few, lay.items, lay.data_dir), 1)
+    run_batched(lay, few, batch_size=args.batch_size, mines_per_task=args.mines_per_task, chunk_time=args.chunk_time)
+
+    times: dict[str, list] = {"plain": [], "plain2": [], "minewatch": []}
+    ref = out = None
+    load = []
+    for _ in range(args.repeats):
+        load.append(os.getloadavg()[0])
+        w, c, ref = _timed(run_plain, lay, 1)
+        times["plain"].append((w, c))
+        w, c, ref2 = _timed(run_plain, lay, 2)
+        times["plain2"].append((w, c))
+        assert max_mean_diff(ref, ref2) == 0.0, "plain path: 1 and 2 threads differ"
+        w, c, out = _timed(run_batched, lay, batch_size=args.batch_size, mines_per_task=args.mines_per_task,
+                           chunk_time=args.chunk_time)
+        times["minewatch"].append((w, c))
+    med = {k: (float(np.median([x[0] for x in v])), float(np.median([x[1] for x in v]))) for k, v in times.items()}
+    diff = max_mean_diff(ref, out)
+    assert diff <= 1e-5, f"minewatch and plain per-unit means differ by {diff}"
+    best_plain = min(med["plain"][0], med["plain2"][0])
+    ratio = med["minewatch"][0] / best_plain
+    ratio_cpu = med["minewatch"][1] / med["plain"][1]
+
+    per_mine = None
+    if args.per_mine_mines:
+        sub = lay.mines[:min(args.per_mine_mines, len(lay.mines))]
+        w, c, pm = _timed(run_per_mine, lay, sub)
+        d2 = max_mean_diff(ref, pm)
+        assert d2 <= 1e-5, f"per-mine path and plain differ by {d2}"
+        per_mine = (w, len(sub) * args.scenes / w)
+
+    # nightly: full run into the store, then a rerun with no new scenes
+    from minewatch.sky.store import SeriesStore
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SeriesStore(tmp)
+        w_full, _, _ = _timed(run_batched, lay, batch_size=args.batch_size, mines_per_task=args.mines_per_task,
+                              chunk_time=args.chunk_time, store=store)
+        reruns = [_timed(run_batched, lay, batch_size=args.batch_size, store=store, skip_known=True)
+                  for _ in range(3)]
+        assert all(len(r[2]) == 0 for r in reruns), "a rerun with no new scenes loaded something"
+        w_rerun = float(np.median([r[0] for r in reruns]))
+    rerun_frac = w_rerun / w_full
+
+    def rate(k):
+        return ms / med[k][0]
+    print(f"\n  path                      wall s   cpu s   mine-scenes/s   (median of {args.repeats}, interleaved)")
+    print(f"  plain rasterio, 1 thread  {med['plain'][0]:7.2f} {med['plain'][1]:7.2f} {rate('plain'):12.1f}")
+    print(f"  plain rasterio, 2 threads {med['plain2'][0]:7.2f} {med['plain2'][1]:7.2f} {rate('plain2'):12.1f}")
+    print(f"  minewatch batched         {med['minewatch'][0]:7.2f} {med['minewatch'][1]:7.2f} {rate('minewatch'):12.1f}")
+    if per_mine:
+        print(f"  minewatch per-mine (today, {len(sub)} mines) {per_mine[0]:.2f}s  {per_mine[1]:.1f} mine-scenes/s")
+    print(f"  ratio minewatch / best plain (wall): {ratio:.2f}   (cpu, vs plain 1 thread: {ratio_cpu:.2f})")
+    print(f"  max |per-unit mean difference|: {diff:.2e}")
+    print(f"  nightly full run into SeriesStore {w_full:.2f}s; rerun, no new scenes {w_rerun:.3f}s "
+          f"= {rerun_frac * 100:.1f}% of full")
+    print(f"  peak RSS this process: {peak_rss_mb():.0f} MB")
+
+    sw = []
+    sizes = [int(x) for x in args.sweep.split(",") if x.strip()]
+    if sizes:
+        print(f"\n  RSS sweep (minewatch path + store writes, each size in a fresh process, "
+              f"{args.sweep_scenes} scenes):")
+        sw = sweep(args, sizes)
+    rss = {str(r["mines"]): r["peak_rss_mb"] for r in sw}
+    flat = (max(rss.values()) <= 1.2 * min(rss.values())) if rss else None
+    res = {
+        "mines": args.mines, "scenes": args.scenes, "mine_scenes": ms,
+        "plain_mine_scenes_per_s": round(rate("plain"), 1),
+        "plain_2threads_mine_scenes_per_s": round(rate("plain2"), 1),
+        "minewatch_mine_scenes_per_s": round(rate("minewatch"), 1),
+        "per_mine_today_mine_scenes_per_s": round(per_mine[1], 1) if per_mine else None,
+        "ratio_minewatch_over_plain": round(ratio, 3), "ratio_cpu": round(ratio_cpu, 3),
+        "max_abs_mean_diff": diff,
+        "rerun_fraction": round(rerun_frac, 4), "full_run_s": round(w_full, 2), "rerun_s": round(w_rerun, 3),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "rss_sweep_scenes": args.sweep_scenes, "peak_rss_mb_by_mines": rss,
+        "rss_sweep_mine_scenes_per_s": {str(r["mines"]): r["mine_scenes_per_s"] for r in sw},
+        "targets": {"ratio<=1.5": ratio <= 1.5, "rerun<=5%": rerun_frac <= 0.05, "rss_flat_20%": flat},
+        "settings": {"batch_size": args.batch_size, "mines_per_task": args.mines_per_task,
+                     "chunk_time": args.chunk_time, "gdal_cachemax_mb": int(os.environ["GDAL_CACHEMAX"]),
+                     "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+                     "malloc_mmap_threshold": os.environ.get("MALLOC_MMAP_THRESHOLD_"),
+                     "fused_tasks": True, "scheduler": "threads",
+                     "openblas_unset": _ENV_NOTE["openblas_unset"]},
+        "load_avg": [round(x, 1) for x in load], "cpus": os.cpu_count(),
+        "python": platform.python_version(), "wall_s": round(time.perf_counter() - t_all, 1),
+    }
+    print(json.dumps(res))
+    return res
+
+
+if __name__ == "__main__":
+    main()
