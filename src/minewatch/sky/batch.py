@@ -257,7 +257,10 @@ def stack_window(items: list[pystac.Item], grid: cube.Grid, assets=cube.BANDS, c
         dtype=np.dtype("float32"), fill_value=np.float32(np.nan), rescale=False, xy_coords="center",
         properties=False, band_coords=False, reader=WindowReader, gdal_env=gdal_env or GDAL_ENV)
     offsets = np.array([cube.reflectance_offset(it) for it in cube._sorted(items)], dtype="float32")
-    return da.assign_coords(dn_offset=("time", offsets))
+    # as cube.load_window: DN 0 -> no data, each scene's own offset off the reflectance bands
+    refl_band = xr.DataArray([a != "scl" for a in assets], dims="band")
+    off = (xr.DataArray(offsets, dims="time") * refl_band).astype("float32")
+    return (da.where(da != 0) - off).assign_coords(dn_offset=("time", offsets))
 
 
 # ----------------------------------------------------------------------------- statistics
