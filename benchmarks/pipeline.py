@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -72,7 +72,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pystac  # noqa: E402
 import rasterio  # noqa: E402
-from rasterio.enums import Resampling  # noqa: E402
 from rasterio.features import rasterize  # noqa: E402
 from rasterio.windows import Window  # noqa: E402
 from scipy import ndimage  # noqa: E402
