@@ -1,7 +1,7 @@
 """Benchmark: minewatch's stackstac + dask path against plain rasterio windowed reads.
 
     PYTHONPATH=src:. python benchmarks/pipeline.py                      # the full run (< 10 min)
-    PYTHONPATH=src:. python benchmarks/pipeline.py --mines 10 --scenes 10 --sweep ''   # smoke (< 1 min)
+    PYTHONPATH=src:. python benchmarks/pipeline.py --mines 10 --scenes 10              # smoke (< 1 min)
 
 For N mines x T scenes it times, on the same windows and the same statistics:
 
@@ -10,8 +10,9 @@ For N mines x T scenes it times, on the same windows and the same statistics:
 - per-mine:  what `pipeline.observe` does today: `cube.load_window` (stackstac) ->
              `to_reflectance` -> `clear_mask` -> indices -> `series.unit_stats`, one
              `dask.compute` per mine;
-- batched:   `minewatch.sky.batch`: the same functions, many mines' windows in one graph
-             and one compute, a dataset-reusing stackstac reader (see benchmarks/README.md);
+- batched:   `minewatch.sky.batch.unit_stats_many`: the same functions run on 2 mines at
+             a time per task (read + statistics), 16 mines per `dask.compute`, through a
+             dataset-reusing stackstac reader (see benchmarks/README.md);
 
 asserts that every path gives the same per-unit means (within 1e-5), times a rerun with
 no new scenes against `SeriesStore`, and measures peak RSS at 10, 100 and 1,000 mines, each
@@ -47,18 +48,22 @@ from pathlib import Path
 #   builds; they slow a current numpy) are unset;
 # - OPENBLAS_NUM_THREADS defaults to 1 (dask's threads already use the cores; BLAS
 #   threads on top oversubscribe them);
-# - MALLOC_MMAP_THRESHOLD_ defaults to 1 MiB (glibc otherwise raises its threshold after
-#   the first large free, and the multi-MB arrays of later batches fragment the thread
-#   arenas: peak RSS then grew ~25% from 10 to 1,000 mines; fixed, it stays flat; see
-#   benchmarks/README.md). `--glibc-default-malloc` keeps glibc's default.
+# - MALLOC_ARENA_MAX=1 unless set or `--malloc-arena-max 0` (glibc's default gives each
+#   thread its own arena; the multi-MB arrays of later batches fragment them and peak RSS
+#   grew ~25% from 10 to 100 mines, then stayed; with one arena it is flat, at the same
+#   speed here; see benchmarks/README.md).
 # All are recorded in the JSON line. Importing this module (the tests) changes nothing.
 _ENV_KEY = "_MINEWATCH_BENCH_ENV"
 if __name__ == "__main__" and _ENV_KEY not in os.environ:
     _env = dict(os.environ)
     _unset = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if _env.pop(k, None) is not None]
     _env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    if "--glibc-default-malloc" not in sys.argv:
-        _env.setdefault("MALLOC_MMAP_THRESHOLD_", str(1 << 20))
+    _arenas = "1"
+    for _i, _a in enumerate(sys.argv):
+        if _a.startswith("--malloc-arena-max"):
+            _arenas = _a.split("=", 1)[1] if "=" in _a else sys.argv[_i + 1]
+    if _arenas != "0":
+        _env.setdefault("MALLOC_ARENA_MAX", _arenas)
     _env[_ENV_KEY] = json.dumps({"openblas_unset": _unset})
     os.execve(sys.executable, [sys.executable] + sys.argv, _env)
 _ENV_NOTE = json.loads(os.environ.get(_ENV_KEY, '{"openblas_unset": []}'))
@@ -344,7 +349,7 @@ def _params():
 
 
 def run_batched(layout: Layout, mines: list[Mine] | None = None, *, batch_size: int = 16,
-                mines_per_task: int = 4, chunk_time: int = 16, store=None, skip_known: bool = False,
+                mines_per_task: int = 2, chunk_time: int = 16, store=None, skip_known: bool = False,
                 keep: bool = True, fused: bool = True) -> dict[str, pd.DataFrame]:
     """`minewatch.sky.batch.unit_stats_many` over the mines (in layout order: by tile).
 
@@ -469,14 +474,16 @@ def main(argv=None) -> dict:
     ap.add_argument("--per-mine-mines", type=int, default=16,
                     help="time today's per-mine path on this many mines (0: skip)")
     ap.add_argument("--batch-size", type=int, default=16, help="mines per dask.compute")
-    ap.add_argument("--mines-per-task", type=int, default=4, help="mines per statistics task")
+    ap.add_argument("--mines-per-task", type=int, default=2, help="mines per statistics task")
     ap.add_argument("--chunk-time", type=int, default=16)
     ap.add_argument("--gdal-cachemax", type=int, default=32, help="GDAL block cache, MB")
-    ap.add_argument("--sweep", default="10,100,1000", help="mine counts for the RSS sweep ('' to skip)")
+    ap.add_argument("--sweep", default=None,
+                    help="mine counts for the RSS sweep, comma-separated ('' to skip); default 10,100,1000 "
+                         "when --mines >= 100, else none (keeps a 10-mine smoke run under a minute)")
     ap.add_argument("--sweep-scenes", type=int, default=3)
     ap.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "minewatch-bench")
-    ap.add_argument("--glibc-default-malloc", action="store_true",
-                    help="do not set MALLOC_MMAP_THRESHOLD_ (see the module's top)")
+    ap.add_argument("--malloc-arena-max", type=int, default=1, metavar="N",
+                    help="glibc MALLOC_ARENA_MAX for the run (0: glibc's default); see the module's top")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     import warnings
@@ -499,7 +506,7 @@ def main(argv=None) -> dict:
     print(f"  {os.cpu_count()} CPUs, load avg {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
           f"dask {dask.__version__} threads x{os.cpu_count()}; GDAL_CACHEMAX={os.environ['GDAL_CACHEMAX']} MB; "
           f"BLAS {_blas()}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; "
-          f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_')}; "
+          f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX')}; "
           f"unset for this run: {', '.join(_ENV_NOTE['openblas_unset']) or 'nothing (OPENBLAS_CORETYPE/L2_SIZE not set)'}")
 
     # warm up imports, GDAL drivers and the page cache on a few mines (untimed)
@@ -562,13 +569,15 @@ def main(argv=None) -> dict:
     print(f"  peak RSS this process: {peak_rss_mb():.0f} MB")
 
     sw = []
+    if args.sweep is None:
+        args.sweep = "10,100,1000" if args.mines >= 100 else ""
     sizes = [int(x) for x in args.sweep.split(",") if x.strip()]
     if sizes:
         print(f"\n  RSS sweep (minewatch path + store writes, each size in a fresh process, "
               f"{args.sweep_scenes} scenes):")
         sw = sweep(args, sizes)
     rss = {str(r["mines"]): r["peak_rss_mb"] for r in sw}
-    flat = (max(rss.values()) <= 1.2 * min(rss.values())) if rss else None
+    flat = (max(rss.values()) <= 1.2 * min(rss.values())) if len(rss) > 1 else None
     res = {
         "mines": args.mines, "scenes": args.scenes, "mine_scenes": ms,
         "plain_mine_scenes_per_s": round(rate("plain"), 1),
@@ -585,6 +594,7 @@ def main(argv=None) -> dict:
         "settings": {"batch_size": args.batch_size, "mines_per_task": args.mines_per_task,
                      "chunk_time": args.chunk_time, "gdal_cachemax_mb": int(os.environ["GDAL_CACHEMAX"]),
                      "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+                     "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
                      "malloc_mmap_threshold": os.environ.get("MALLOC_MMAP_THRESHOLD_"),
                      "fused_tasks": True, "scheduler": "threads",
                      "openblas_unset": _ENV_NOTE["openblas_unset"]},

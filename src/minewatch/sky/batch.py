@@ -382,7 +382,7 @@ def _scenes_key(items) -> tuple:
 
 
 def unit_stats_many(windows: Iterable[MineWindow], p: StatsParams, *, batch_size: int = 16,
-                    mines_per_task: int = 4, chunk_time: int = 16, gdal_env=None,
+                    mines_per_task: int = 2, chunk_time: int = 16, gdal_env=None,
                     cache: DatasetCache | None = DATASETS, fused: bool = True,
                     ) -> Iterator[tuple[str, xr.Dataset]]:
     """(key, computed unit_stats Dataset) per window, `batch_size` windows per dask.compute.
