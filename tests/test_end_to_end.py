@@ -11,14 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 import yaml
-from pyproj import Transformer
-from scipy import ndimage
 from shapely.geometry import shape
-from shapely.ops import transform as shp_transform
 
 from minewatch.config import load_settings
+from tests.direct import unit_fvc_per_scene
 from minewatch.promised.plans import read_plans
 from minewatch.synth import sample
 
@@ -86,34 +83,6 @@ def test_undeclared_disturbance_is_where_it_was_planted(run):
     assert obs["ndvi_baseline"] > 0.4 and obs["ndvi_current"] < 0.2 and obs["clear_observations"] >= 3
 
 
-def _direct_unit_fvc(settings, unit_geom_4490, scene_ids, catalog_dir):
-    """FVC of a unit per scene straight from the COGs with rasterio + numpy (no minewatch code)."""
-    from shapely import contains_xy
-    out = {}
-    for sid in scene_ids:
-        item = json.loads((catalog_dir / "items" / f"{sid}.json").read_text())
-        epsg = int(item["properties"]["proj:code"].split(":")[1])
-        g = shp_transform(Transformer.from_crs(4490, epsg, always_xy=True).transform, unit_geom_4490)
-        with rasterio.open(item["assets"]["red"]["href"]) as ds:
-            red, tr = ds.read(1).astype("float64"), ds.transform
-        with rasterio.open(item["assets"]["nir"]["href"]) as ds:
-            nir = ds.read(1).astype("float64")
-        with rasterio.open(item["assets"]["scl"]["href"]) as ds:
-            scl = ds.read(1).repeat(2, axis=0).repeat(2, axis=1)      # 20 m -> 10 m, nearest
-        red, nir = (red - 1000) / 1e4, (nir - 1000) / 1e4
-        bad = ndimage.binary_dilation(np.isin(scl, settings.imagery.mask_classes),
-                                      ndimage.generate_binary_structure(2, 1),
-                                      iterations=settings.imagery.mask_dilation_px)
-        rows, cols = np.indices(red.shape)
-        inside = contains_xy(g, tr.c + (cols + 0.5) * tr.a, tr.f + (rows + 0.5) * tr.e)
-        ndvi = (nir - red) / (nir + red)
-        lo, hi = settings.indices.ndvi_soil, settings.indices.ndvi_veg
-        fvc = np.clip((ndvi - lo) / (hi - lo), 0, 1)
-        ok = inside & ~bad
-        out[sid] = (fvc[ok].mean(), ok.sum() / inside.sum())
-    return out
-
-
 def test_flag_numbers_equal_a_direct_computation_from_the_cogs(run, config):
     run_dir, _ = run
     s = load_settings(config)
@@ -125,9 +94,9 @@ def test_flag_numbers_equal_a_direct_computation_from_the_cogs(run, config):
             continue
         unit = next(u for u in plans[p["license_no"]].units
                     if u.seq == p["unit_seq"] and u.section == p["unit_section"])
-        direct = _direct_unit_fvc(s, unit.geometry, p["evidence_scenes"], SAMPLE / "catalog")
-        assert all(frac >= s.assess.min_clear_fraction for _, frac in direct.values())
-        assert p["observed"]["fvc"] == pytest.approx(np.median([v for v, _ in direct.values()]), abs=2e-4)
+        direct = unit_fvc_per_scene(unit.geometry, p["evidence_scenes"], SAMPLE / "catalog", s)
+        assert all(frac >= s.assess.min_clear_fraction for _, _, frac in direct.values())
+        assert p["observed"]["fvc"] == pytest.approx(np.median([v for _, v, _ in direct.values()]), abs=2e-4)
         assert p["observed"]["fvc"] < p["expected"]["min"]
         assert p["observed"]["clear_observations"] == len(p["evidence_scenes"]) >= s.assess.min_clear_obs
 

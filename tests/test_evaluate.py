@@ -4,17 +4,12 @@ Bar: recall >= 0.95 and precision >= 0.90 per (mine, unit, type), no flag that c
 shadows alone caused. One new flag type (VEGETATION_DEGRADATION, on the scenario that mixes
 processing baselines 03.01 and 05.10) is recomputed straight from the COGs.
 """
-import json
 from datetime import date
 
 import numpy as np
 import pytest
-import rasterio
-from pyproj import Transformer
-from scipy import ndimage
-from shapely import contains_xy
-from shapely.ops import transform as shp_transform
 
+from tests.direct import unit_fvc_per_scene
 from minewatch.config import load_settings
 from minewatch.synth import scenarios
 
@@ -62,32 +57,6 @@ def test_drought_and_late_spring_pass_because_of_the_reference(result):
     assert f["expected"]["reference_factor"] < 0.8           # the ring saw the drought
 
 
-def _direct(unit_geom_4490, scene_ids, catalog_dir, s):
-    """Unit FVC per scene from the COGs with rasterio + numpy; the DN offset from the item's baseline."""
-    out = {}
-    for sid in scene_ids:
-        item = json.loads((catalog_dir / "items" / f"{sid}.json").read_text())
-        epsg = int(item["properties"]["proj:code"].split(":")[1])
-        major = int(item["properties"]["s2:processing_baseline"].split(".")[0])
-        off = 1000 if major >= 4 else 0
-        g = shp_transform(Transformer.from_crs(4490, epsg, always_xy=True).transform, unit_geom_4490)
-        with rasterio.open(item["assets"]["red"]["href"]) as ds:
-            red, tr = ds.read(1).astype("float64"), ds.transform
-        with rasterio.open(item["assets"]["nir"]["href"]) as ds:
-            nir = ds.read(1).astype("float64")
-        with rasterio.open(item["assets"]["scl"]["href"]) as ds:
-            scl = ds.read(1).repeat(2, axis=0).repeat(2, axis=1)
-        red, nir = (red - off) / 1e4, (nir - off) / 1e4
-        bad = ndimage.binary_dilation(np.isin(scl, s.imagery.mask_classes), ndimage.generate_binary_structure(2, 1),
-                                      iterations=s.imagery.mask_dilation_px)
-        rows, cols = np.indices(red.shape)
-        inside = contains_xy(g, tr.c + (cols + 0.5) * tr.a, tr.f + (rows + 0.5) * tr.e)
-        fvc = np.clip(((nir - red) / (nir + red) - s.indices.ndvi_soil) / (s.indices.ndvi_veg - s.indices.ndvi_soil), 0, 1)
-        ok = inside & ~bad
-        out[sid] = (item["properties"]["datetime"][:10], fvc[ok].mean(), ok.sum() / inside.sum())
-    return out
-
-
 def test_degradation_numbers_equal_a_direct_computation_from_the_cogs(scen):
     from minewatch import job
     root, s = scen
@@ -99,7 +68,7 @@ def test_degradation_numbers_equal_a_direct_computation_from_the_cogs(scen):
     res = job.run_mine(right, p, s2, date(2026, 11, 20), 2026)
     [a] = [a for a in res.anomalies if a.type == "VEGETATION_DEGRADATION"]
     unit = next(u for u in p.plans[lic].units if f"{u.section}:{u.seq}" == a.key)
-    d = _direct(unit.geometry, a.evidence_scenes, root / "catalog", s)
+    d = unit_fvc_per_scene(unit.geometry, a.evidence_scenes, root / "catalog", s)
     assert all(frac >= s.assess.min_clear_fraction for _, _, frac in d.values())
     now = [v for day, v, _ in d.values() if day.startswith("2026")]
     prev = [v for day, v, _ in d.values() if day.startswith("2025")]

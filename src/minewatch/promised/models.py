@@ -37,6 +37,11 @@ PLANNED = "planned"     # 本年度矿区生态修复计划
 SECTIONS = (RESTORED, DAMAGE, PLANNED)
 
 
+def in_table_order(units) -> tuple:
+    """Units as the 附表 lists them: section by section, then by 序号."""
+    return tuple(sorted(units, key=lambda u: (SECTIONS.index(u.section), u.seq)))
+
+
 @dataclass(frozen=True)
 class Unit:
     """One row of a plan table: a restoration unit (修复单元) or a damaged area."""

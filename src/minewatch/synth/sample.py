@@ -20,7 +20,7 @@ from scipy import ndimage
 from shapely.geometry import box
 
 from minewatch.promised import coords
-from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
+from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, Unit, in_table_order
 from minewatch.synth import scenes as s2
 
 PLAN_YEAR = 2026
@@ -216,20 +216,22 @@ def mining_right(m: MineDef) -> MiningRight:
         contact_address=m.contact[2])
 
 
+def filed_unit(section: str, seq: int, geom, **attrs) -> Unit:
+    """A plan row as a holder files it: 拐点坐标 and declared area taken from the polygon."""
+    return Unit(section=section, seq=seq, geometry=geom, corner_points=coords.format_corner_points(geom),
+                area_hm2=coords.area_hm2(geom), **attrs)
+
+
 def annual_plan(m: MineDef) -> AnnualPlan:
     frame = MineFrame.of(m)
-    units = []
-    for u in m.units:
-        g = frame.rect_geo(u.rect)
-        units.append(Unit(section=u.section, seq=u.seq, geometry=g, corner_points=coords.format_corner_points(g),
-                          area_hm2=coords.area_hm2(g), is_temporary=u.is_temporary, land_class=u.land_class,
-                          quality=u.quality, accepted=u.accepted, problem_type=u.problem_type,
-                          damage_degree=u.damage_degree, measures=u.measures))
-    order = {RESTORED: 0, DAMAGE: 1, PLANNED: 2}
-    units.sort(key=lambda u: (order[u.section], u.seq))
+    units = in_table_order(
+        filed_unit(u.section, u.seq, frame.rect_geo(u.rect), is_temporary=u.is_temporary,
+                   land_class=u.land_class, quality=u.quality, accepted=u.accepted,
+                   problem_type=u.problem_type, damage_degree=u.damage_degree, measures=u.measures)
+        for u in m.units)
     return AnnualPlan(plan_year=PLAN_YEAR, license_no=m.license_no, holder=m.holder, mine_name=m.mine_name,
                       validity="2021-01-01至2035-12-31", contact_name=m.contact[0], contact_phone=m.contact[1],
-                      contact_address=m.contact[2], units=tuple(units),
+                      contact_address=m.contact[2], units=units,
                       fees_last_year_drawn=120.5, fees_last_year_used=98.25,
                       fees_this_year_planned_draw=130.0, fees_this_year_planned_use=125.75)
 

@@ -25,8 +25,9 @@ from scipy import ndimage
 from shapely.geometry import box
 
 from minewatch.promised import coords
-from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
+from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, in_table_order
 from minewatch.synth import scenes as s2
+from minewatch.synth.sample import filed_unit
 
 PLAN_YEAR = 2026
 HALF_M = 1000                 # scenes cover the centre +- 1 km (200 x 200 px)
@@ -251,19 +252,15 @@ def mining_right(i: int, sc: Scenario) -> MiningRight:
 
 def annual_plan(i: int, sc: Scenario) -> AnnualPlan:
     fr = Frame.of(i)
-    units = []
-    for u in sc.units:
-        g = fr.geo(u.rect)
-        units.append(Unit(section=u.section, seq=u.seq, geometry=g, corner_points=coords.format_corner_points(g),
-                          area_hm2=coords.area_hm2(g), is_temporary=u.is_temporary, land_class=u.land_class,
-                          quality="合格" if u.section == RESTORED else "", accepted=u.accepted,
-                          problem_type=u.problem_type, damage_degree="重度" if u.section == DAMAGE else "",
-                          measures="覆土、撒播草籽" if u.section == PLANNED else ""))
-    order = {RESTORED: 0, DAMAGE: 1, PLANNED: 2}
-    units.sort(key=lambda u: (order[u.section], u.seq))
+    units = in_table_order(
+        filed_unit(u.section, u.seq, fr.geo(u.rect), is_temporary=u.is_temporary, land_class=u.land_class,
+                   quality="合格" if u.section == RESTORED else "", accepted=u.accepted,
+                   problem_type=u.problem_type, damage_degree="重度" if u.section == DAMAGE else "",
+                   measures="覆土、撒播草籽" if u.section == PLANNED else "")
+        for u in sc.units)
     return AnnualPlan(plan_year=PY, license_no=license_no(i), holder=f"评估场景{i:02d}矿业有限公司",
                       mine_name=f"评估场景{i:02d}-{sc.name}", validity="2021-01-01至2035-12-31",
-                      units=tuple(units), fees_last_year_drawn=10.0, fees_last_year_used=9.0,
+                      units=units, fees_last_year_drawn=10.0, fees_last_year_used=9.0,
                       fees_this_year_planned_draw=10.0, fees_this_year_planned_use=9.0)
 
 
