@@ -1,6 +1,7 @@
 """Nightly operations on the sample: resume after a kill, rerun cost, dask distributed."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,6 +81,26 @@ def test_rerun_with_nothing_new_reuses_every_mine_and_writes_the_same_bytes(samp
             "run_summary.json"} <= set(after)
     changed = [k for k in after if after[k] != before[k]]
     assert changed == [], changed
+
+
+def test_next_night_reads_no_pixel_again_and_judges_as_a_fresh_run(sample_config, reference, tmp_path):
+    """The next night (no new scene): the result cache misses (another date), but every time step
+    comes from the pixel store: nothing is read from the COGs, and the flags are those of a run
+    that read every scene."""
+    import shutil
+    nxt = "2026-11-21"
+    night = tmp_path / "night"
+    shutil.copytree(reference.parent, night, symlinks=True)
+    r = run_cli("run", "--config", sample_config, "--date", nxt, "--out", night)
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = re.search(r"新读取 read (\d+) 个时相 steps, 缓存 stored (\d+)", r.stdout)
+    assert m and int(m.group(1)) == 0 and int(m.group(2)) > 200, r.stdout[-2000:]
+    fresh = run_cli("run", "--config", sample_config, "--date", nxt, "--out", tmp_path / "fresh")
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    m = re.search(r"新读取 read (\d+) 个时相 steps, 缓存 stored (\d+)", fresh.stdout)
+    assert m and int(m.group(1)) > 200 and int(m.group(2)) == 0
+    assert _features(night / nxt) == _features(tmp_path / "fresh" / nxt)
+    assert (night / nxt / "unit_series.csv").read_bytes() == (tmp_path / "fresh" / nxt / "unit_series.csv").read_bytes()
 
 
 def test_public_profile_has_no_personal_data(reference):

@@ -125,7 +125,7 @@ def test_artifact_markdown_partial_failure():
     md = ops.run_artifact_markdown(SUMMARY)
     assert md.startswith("# minewatch 夜间运行 nightly run 2026-11-20\n")
     assert "⚠️ 部分失败 1 of 3 mines failed" in md
-    assert "| 矿山 mines | 3 |" in md and "| 异常 anomalies | 4 |" in md and "| 读取影像 scenes read | 57 |" in md
+    assert "| 矿山 mines | 3 |" in md and "| 异常 anomalies | 4 |" in md and "| 评估影像 scenes judged | 57 |" in md
     assert "| RESTORATION_SHORTFALL | 修复不达标 | 3 |" in md
     assert "| UNDECLARED_DISTURBANCE | 未申报损毁 | 1 |" in md
     # the failed mine's row: pipes escaped, newline folded, one table row

@@ -68,7 +68,8 @@ def cmd_run(args) -> int:
                           out_dir=str(Path(args.out).resolve()) if args.out else None)
     except NightFailed as e:             # every mine failed; the outputs are written all the same
         summary = e.summary
-    print(f"\n运行完成 run finished: {summary['mines']} 座矿山 mines, {summary['scenes_read']} 景影像 scenes, "
+    print(f"\n运行完成 run finished: {summary['mines']} 座矿山 mines, {summary['scenes_read']} 景影像 scenes "
+          f"(新读取 read {summary.get('steps_read', 0)} 个时相 steps, 缓存 stored {summary.get('steps_from_store', 0)}), "
           f"{summary['anomalies']} 条异常 anomalies {summary['anomalies_by_type']}")
     for f in summary["failures"]:
         print(f"  失败 FAILED {f['license_no']}: {f['error']}")

@@ -30,6 +30,7 @@ from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
 from minewatch import __version__
 from minewatch.outputs.atomic import atomic_path
 from minewatch.pipeline import MineResult, process_mine, scenes_for
+from minewatch.sky.pixels import PixelStore
 from minewatch.sky.store import SeriesStore
 from minewatch.promised.models import AnnualPlan, MiningRight
 
@@ -87,11 +88,14 @@ def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Sett
 class ResultCache:
     """Per-mine results of earlier runs under OUT/state/: a killed run resumes without
     redoing finished mines, and a rerun with no new scenes reads instead of computing.
-    The per-unit series also go to the append-only store (OUT/state/series)."""
+    The per-unit series also go to the append-only store (OUT/state/series); each mine's
+    window, step by step, to the pixel store (OUT/state/pixels), so a later night reads
+    from the catalogue only the scenes that are new."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.store = SeriesStore(self.root / "series")
+        self.pixels = PixelStore(self.root / "pixels")
 
     def _path(self, license_no: str) -> Path:
         return self.root / "mines" / f"{license_no}.pkl"
@@ -132,7 +136,8 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
             cached.reused = True
             return cached
         others = [o.boundary for o in p.rights if o.license_no != right.license_no]
-        res = process_mine(right, plan, p.thresholds, s, as_of, plan_year, others=others, items=items)
+        res = process_mine(right, plan, p.thresholds, s, as_of, plan_year, others=others, items=items,
+                           pixels=cache.pixels if cache else None)
         if cache:
             if res.series is not None:
                 cache.store.upsert(right.license_no, res.series)
@@ -206,7 +211,12 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
     }
     write_text(run_dir / "run_summary.json", json.dumps(summary, ensure_ascii=False, indent=1) + "\n")
     runfolder.update_latest(out_dir, run_dir)
+    # the work this run did depends on the state it found, not on the inputs: reported
+    # (CLI, run artifact, log) but kept out of run_summary.json so a rerun writes the same bytes
     summary["run_dir"] = str(run_dir)
+    summary["steps_read"] = sum(r.steps_read for r in results if not r.reused)
+    summary["steps_from_store"] = sum(r.steps_stored for r in results if not r.reused)
+    summary["mines_reused"] = sum(1 for r in results if r.reused)
     return summary
 
 

@@ -236,7 +236,9 @@ def run_artifact_markdown(summary: dict) -> str:
              f"| 计划年度 plan year | {_cell(summary.get('plan_year', ''))} |",
              f"| 矿山 mines | {mines} |",
              f"| 失败矿山 failed mines | {failed} |",
-             f"| 读取影像 scenes read | {int(summary.get('scenes_read', 0) or 0)} |",
+             f"| 评估影像 scenes judged | {int(summary.get('scenes_read', 0) or 0)} |",
+             f"| 新读取时相 steps read from the catalogue | {int(summary.get('steps_read', 0) or 0)} |",
+             f"| 缓存时相 steps from the pixel store | {int(summary.get('steps_from_store', 0) or 0)} |",
              f"| 异常 anomalies | {anomalies} |", ""]
 
     by_type = summary.get("anomalies_by_type") or {}

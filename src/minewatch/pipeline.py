@@ -25,7 +25,8 @@ from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
 from minewatch.promised import coords
 from minewatch.promised.models import DAMAGE, AnnualPlan, MiningRight
-from minewatch.sky import catalog, cube, indices, masks, series
+from minewatch.sky import batch, catalog, cube, indices, masks, series
+from minewatch.sky.pixels import IngestReport, PixelStore
 
 log = logging.getLogger("minewatch")
 
@@ -45,6 +46,8 @@ class MineResult:
     thresholds: dict = field(default_factory=dict)   # unit key -> FVC minimum used
     reused: bool = False                # taken from an earlier run's result (nothing new)
     held_back: list[Anomaly] = field(default_factory=list)   # flags under assess.confidence.report_min
+    steps_read: int = 0                 # time steps read from the catalogue's files this run
+    steps_stored: int = 0               # time steps taken from the pixel store (read on earlier runs)
 
 
 def _bbox_lonlat(grid: cube.Grid) -> tuple[float, float, float, float]:
@@ -73,9 +76,22 @@ def find_scenes(right: MiningRight, grid: cube.Grid, start: date, end: date, s: 
                                  source=src, cloud_prob=c.cloud_probability)
 
 
-def observe(items, grid: cube.Grid, units_utm: dict, s: Settings):
+def load_pixels(license_no: str, items, grid: cube.Grid, s: Settings, store: PixelStore | None = None,
+                keep_from: date | None = None) -> tuple[xr.DataArray, IngestReport | None]:
+    """The window's lazy (time, band, y, x) cube as `cube.load_window` gives it.
+
+    With `store`, only the steps the store lacks are read from the catalogue (then kept
+    there); the cube is read back from the store. Reads go through `batch.WindowReader`
+    (the same pixels as stackstac's reader, without a WarpedVRT per asset)."""
+    ct = s.imagery.chunk_time
+    if store is None:
+        return cube.load_window(items, grid, chunk_time=ct, reader=batch.WindowReader), None
+    rep = store.ingest(license_no, items, grid, chunk_time=ct, reader=batch.WindowReader, keep_from=keep_from)
+    return store.open(license_no, items, grid, chunk_time=ct), rep
+
+
+def observe(raw: xr.DataArray, grid: cube.Grid, units_utm: dict, s: Settings):
     """Lazy reflectance, index cube (ndvi, fvc, bsi), clear mask and per-unit stats for one window."""
-    raw = cube.load_window(items, grid, chunk_time=s.imagery.chunk_time)
     refl = cube.to_reflectance(raw)
     clear = masks.clear_mask(refl.scl, s.imagery.mask_classes, s.imagery.mask_dilation_px)
     nd = indices.ndvi(refl)
@@ -125,13 +141,14 @@ def _in_seasons(times: np.ndarray, seasons) -> np.ndarray:
 
 
 def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: ThresholdTable,
-                 s: Settings, as_of: date, plan_year: int, others=(), items: list | None = None) -> MineResult:
+                 s: Settings, as_of: date, plan_year: int, others=(), items: list | None = None,
+                 pixels: PixelStore | None = None) -> MineResult:
     """One mine: scenes -> per-unit series (+ reference ring, water share) -> rules -> flags.
 
     `others`: other mines' boundaries (EPSG:4490) kept out of the reference ring. `items`
     skips the search when the caller already has them. Flags under
     `assess.confidence.report_min` go to `held_back` (and a LOW_CONFIDENCE row in
-    `unjudged`), not to `anomalies`.
+    `unjudged`), not to `anomalies`. `pixels`: the pixel store; only steps it lacks are read.
     """
     res = MineResult(right.license_no, right.mine_name)
     a = s.assess
@@ -147,7 +164,9 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
         res.error = "NO_SCENES"
         return res
 
-    refl, idx, clear, stats = observe(items, grid, units_utm or {"boundary": boundary_utm}, s)
+    raw, rep = load_pixels(right.license_no, items, grid, s, pixels, keep_from=search_start(s, plan_year))
+    res.steps_read, res.steps_stored = (len(rep.read), len(rep.stored)) if rep else (raw.sizes["time"], 0)
+    refl, idx, clear, stats = observe(raw, grid, units_utm or {"boundary": boundary_utm}, s)
     season = Season.of(plan_year, a.season_start, a.season_end)
     base_seasons = [season.shifted(-k) for k in range(1, a.disturbance.baseline_years + 1)]
     base_season = base_seasons[0]

@@ -114,10 +114,17 @@ def same_day_groups(items: list[pystac.Item]) -> list[list[int]]:
     return sorted(groups.values(), key=lambda g: g[0])
 
 
-def load_window(items: list[pystac.Item], grid: Grid, assets=None, chunk_time: int = 16) -> xr.DataArray:
+def default_assets(items: list[pystac.Item]) -> list[str]:
+    """`BANDS`, plus `cloud_prob` when any item has that asset (`normalise_item(..., cloud_prob=True)`)."""
+    return list(BANDS) + ([CLOUD_PROB] if any(CLOUD_PROB in it.assets for it in items) else [])
+
+
+def load_window(items: list[pystac.Item], grid: Grid, assets=None, chunk_time: int = 16,
+                reader=None) -> xr.DataArray:
     """Lazy float32 (time, band, y, x) cube of offset-free DN on `grid`, one step per platform
-    and solar day (module docstring). `assets`: internal band names; None: `BANDS`, plus
-    `cloud_prob` when any item has that asset (`normalise_item(..., cloud_prob=True)`).
+    and solar day (module docstring). `assets`: internal band names; None: `default_assets`.
+    `reader`: a stackstac Reader class (None: stackstac's own; the pipeline passes
+    `batch.WindowReader`, which gives the same pixels with fewer opens).
 
     `rescale=False`: `raster:bands` scale/offset would otherwise be applied by the loader and
     then again by anyone who follows the processing baseline (and Earth Search declares -0.1
@@ -127,7 +134,7 @@ def load_window(items: list[pystac.Item], grid: Grid, assets=None, chunk_time: i
         raise ValueError("no items to load")
     ordered = _sorted(items)
     if assets is None:
-        assets = list(BANDS) + ([CLOUD_PROB] if any(CLOUD_PROB in it.assets for it in ordered) else [])
+        assets = default_assets(ordered)
     assets = list(assets)
     h, w = grid.shape
     da = stackstac.stack(
@@ -147,6 +154,7 @@ def load_window(items: list[pystac.Item], grid: Grid, assets=None, chunk_time: i
         xy_coords="center",
         properties=False,
         band_coords=False,
+        **({"reader": reader} if reader is not None else {}),
     )
     # Per scene, before any merging: DN 0 -> no data, then subtract that scene's own offset.
     refl_band = np.array([a not in (CLOUD_PROB, *_NO_ZERO) for a in assets])

@@ -1,0 +1,216 @@
+"""Per-mine pixel store: each time step of a mine's window is read from the catalogue once.
+
+A mine is judged on every scene from the baseline years to today (hundreds of steps),
+but each night brings at most a few new ones. The store keeps, under
+`OUT/state/pixels/<licence>/`, one file per time step (platform + solar day, as
+`cube.load_window` merges them) holding exactly what `load_window` gives for that step:
+offset-free DN per band, SCL codes and, if loaded, cloud probability, with its `id`,
+time and scene fingerprints. `ingest` reads from the catalogue only the steps the store
+lacks or whose scenes changed (another tile of the same day published later, a scene
+reprocessed by the provider: new `updated`), replacing that step's file; `open` gives
+the stored steps back as the same lazy (time, band, y, x) array `load_window` returns,
+chunked along time, so everything downstream runs unchanged and memory stays bounded.
+
+Files are lossless: the values are integers in the files (DN, SCL classes, percent), kept
+as int32 with `_NODATA` for NaN. A step file is written atomically and never half
+present; a killed ingest resumes at the first missing step. A different grid (another
+buffer or resolution in the config) or band list starts the mine's store afresh.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import dask
+import dask.array as dsa
+import numpy as np
+import pystac
+import xarray as xr
+
+from minewatch.outputs.atomic import atomic_path, write_text
+from minewatch.sky import cube
+
+log = logging.getLogger("minewatch")
+
+FORMAT = 1
+_NODATA = np.iinfo(np.int32).min
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One time step of a window: the scenes of one platform and solar day."""
+    key: str                     # file name stem: "<platform>_<solar day>"
+    id: str                      # the scenes' ids joined by cube.ID_SEP, in merge order
+    day: date
+    fingerprint: str             # changes when any scene of the step changes
+    items: tuple = field(repr=False, default=())
+
+
+def _scene_print(it: pystac.Item) -> str:
+    p = it.properties
+    return "|".join([it.id, str(p.get("updated", "")), str(cube.reflectance_offset(it)),
+                     *(f"{k}={a.href}" for k, a in sorted(it.assets.items()))])
+
+
+def steps_of(items: list[pystac.Item]) -> list[Step]:
+    """The time steps `cube.load_window(items, ...)` would give, in its order."""
+    ordered = cube._sorted(items)
+    out = []
+    for g in cube.same_day_groups(ordered):
+        its = tuple(ordered[i] for i in g)
+        day = cube.solar_day(its[0])
+        fp = hashlib.sha256("\n".join(_scene_print(it) for it in its).encode()).hexdigest()[:16]
+        out.append(Step(f"{cube._platform(its[0])}_{day.isoformat()}", cube.ID_SEP.join(it.id for it in its),
+                        day, fp, its))
+    return out
+
+
+@dataclass
+class IngestReport:
+    read: list[str] = field(default_factory=list)      # step keys read from the catalogue this time
+    stored: list[str] = field(default_factory=list)    # step keys already in the store, not read
+    pruned: list[str] = field(default_factory=list)    # step files dropped (before `keep_from`)
+
+
+class PixelStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def dir(self, license_no: str) -> Path:
+        return self.root / license_no
+
+    def _path(self, license_no: str, key: str) -> Path:
+        return self.dir(license_no) / f"{key}.npz"
+
+    # -- what is stored
+    def _meta(self, grid: cube.Grid, assets: list[str]) -> dict:
+        return {"format": FORMAT, "epsg": grid.epsg, "bounds": list(grid.bounds),
+                "resolution": grid.resolution, "bands": list(assets)}
+
+    def _prepare(self, license_no: str, grid: cube.Grid, assets: list[str]) -> None:
+        d, meta = self.dir(license_no), self._meta(grid, assets)
+        mp = d / "meta.json"
+        if mp.exists():
+            try:
+                if json.loads(mp.read_text(encoding="utf-8")) == meta:
+                    return
+            except ValueError:
+                pass
+            log.info("mine %s: grid or bands changed, pixel store started afresh", license_no)
+            shutil.rmtree(d)
+        write_text(mp, json.dumps(meta, sort_keys=True) + "\n")
+
+    def header(self, license_no: str, key: str) -> dict | None:
+        """The stored step's id, fingerprint, time and n_scenes; None if absent or unreadable."""
+        p = self._path(license_no, key)
+        if not p.exists():
+            return None
+        try:
+            with np.load(p) as z:
+                return json.loads(str(z["header"]))
+        except Exception:  # noqa: BLE001 - a damaged step file is read again, never fatal
+            return None
+
+    def _current(self, license_no: str, st: Step) -> bool:
+        h = self.header(license_no, st.key)
+        return h is not None and h["id"] == st.id and h["fingerprint"] == st.fingerprint
+
+    # -- writing
+    def _write(self, license_no: str, st: Step, values: np.ndarray, time: np.datetime64, n_scenes: int) -> None:
+        data = np.where(np.isnan(values), _NODATA, values).astype(np.int32)
+        header = {"id": st.id, "fingerprint": st.fingerprint, "time": str(time), "n_scenes": int(n_scenes)}
+        with atomic_path(self._path(license_no, st.key)) as tmp:
+            # np.savez stamps each member with the current time: same content, same bytes instead
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+                for name, arr in (("values", data), ("header", np.array(json.dumps(header, sort_keys=True)))):
+                    buf = io.BytesIO()
+                    np.lib.format.write_array(buf, arr, allow_pickle=False)
+                    z.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_ZIP_TIME), buf.getvalue(),
+                               compress_type=zipfile.ZIP_DEFLATED)
+
+    def ingest(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *, assets=None,
+               chunk_time: int = 16, reader=None, keep_from: date | None = None) -> IngestReport:
+        """Read the steps of `items` the store lacks (or whose scenes changed) and store them.
+
+        `assets`: as `cube.load_window`. `keep_from`: step files of days before it that
+        are not among `items` are deleted (they fell out of the analysis period).
+        """
+        assets = list(assets) if assets is not None else cube.default_assets(items)
+        self._prepare(license_no, grid, assets)
+        steps = steps_of(items)
+        rep = IngestReport()
+        todo = []
+        for st in steps:
+            (rep.stored if self._current(license_no, st) else todo).append(st)
+        rep.stored = [st.key for st in rep.stored]
+        if todo:
+            raw = cube.load_window([it for st in todo for it in st.items], grid, assets=assets,
+                                   chunk_time=chunk_time, reader=reader)
+            if list(raw.id.values) != [st.id for st in todo]:     # the same grouping, or a bug
+                raise RuntimeError(f"mine {license_no}: steps read do not match the steps planned")
+            for t0 in range(0, len(todo), chunk_time):       # one time chunk in memory at a time
+                part = raw.isel(time=slice(t0, t0 + chunk_time))
+                values, = dask.compute(part.data)
+                for k, st in enumerate(todo[t0:t0 + chunk_time]):
+                    self._write(license_no, st, values[k], part.time.values[k], int(part.n_scenes.values[k]))
+                    rep.read.append(st.key)
+        if keep_from is not None:
+            wanted = {st.key for st in steps}
+            for p in sorted(self.dir(license_no).glob("*.npz")):
+                day = p.stem.rsplit("_", 1)[-1]
+                if p.stem not in wanted and day < keep_from.isoformat():
+                    p.unlink()
+                    rep.pruned.append(p.stem)
+        return rep
+
+    # -- reading
+    def open(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *, chunk_time: int = 16
+             ) -> xr.DataArray:
+        """The stored steps of `items` as `cube.load_window` gives them: lazy float32
+        (time, band, y, x), coords time, band, y, x, id, n_scenes. Every step must be
+        stored and current (`ingest` first)."""
+        meta = json.loads((self.dir(license_no) / "meta.json").read_text(encoding="utf-8"))
+        if meta != self._meta(grid, meta["bands"]):
+            raise RuntimeError(f"mine {license_no}: the pixel store holds another grid")
+        bands = meta["bands"]
+        steps = steps_of(items)
+        headers = [self.header(license_no, st.key) for st in steps]
+        for st, h in zip(steps, headers):
+            if h is None or h["id"] != st.id or h["fingerprint"] != st.fingerprint:
+                raise RuntimeError(f"mine {license_no}: step {st.key} is not in the pixel store")
+        h, w = grid.shape
+        paths = [str(self._path(license_no, st.key)) for st in steps]
+        blocks = []
+        for t0 in range(0, len(paths), chunk_time):
+            part = paths[t0:t0 + chunk_time]
+            blocks.append(dsa.from_delayed(dask.delayed(_read_steps, pure=True)(tuple(part)),
+                                           shape=(len(part), len(bands), h, w), dtype=np.float32))
+        data = dsa.concatenate(blocks, axis=0)
+        x0, y1, r = grid.bounds[0], grid.bounds[3], grid.resolution
+        return xr.DataArray(
+            data, dims=("time", "band", "y", "x"), name="stackstac-pixels",
+            coords={"time": np.array([np.datetime64(hh["time"], "ns") for hh in headers]),
+                    "band": np.array(bands),
+                    "y": y1 - r * (np.arange(h) + 0.5), "x": x0 + r * (np.arange(w) + 0.5),
+                    "id": ("time", np.array([hh["id"] for hh in headers], dtype=object)),
+                    "n_scenes": ("time", np.array([hh["n_scenes"] for hh in headers], dtype="int16")),
+                    "epsg": grid.epsg})
+
+
+def _read_steps(paths: tuple[str, ...]) -> np.ndarray:
+    arrs = []
+    for p in paths:
+        with np.load(p) as z:
+            v = z["values"]
+        out = v.astype(np.float32)
+        out[v == _NODATA] = np.nan
+        arrs.append(out)
+    return np.stack(arrs)
