@@ -298,6 +298,55 @@ def test_overcast_scene(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------
+# optional cloud probability, and an SCL that misses thin cloud
+# ---------------------------------------------------------------------------------------
+
+def test_no_cloud_asset_unless_asked(cloudy_item):
+    assert "cloud" not in cloudy_item.assets
+    assert not (Path(cloudy_item.assets["red"].href).parent / "cloud.tif").exists()
+
+
+def test_cloud_probability_is_the_worst_10m_opacity_and_changes_nothing_else(tmp_path, cloudy_item):
+    fvc, bg = soil()
+    item = s2.write_scene(tmp_path, spec(cloud_fraction=0.3, seed=11, cloud_probability=True), fvc, bg)
+    for k in ASSETS:                                   # the same scene as without the option
+        assert sha(item.assets[k].href) == sha(cloudy_item.assets[k].href), k
+    a = item.assets["cloud"]
+    assert a.roles == ["data", "cloud"] and a.extra_fields["raster:bands"][0]["data_type"] == "uint8"
+    assert "nodata" not in a.extra_fields["raster:bands"][0]          # 0 % is a value
+    assert a.extra_fields["proj:shape"] == [H // 2, W // 2]
+    assert a.extra_fields["proj:transform"] == item.assets["scl"].extra_fields["proj:transform"]
+    valid, errors, _ = cog_validate(a.href)
+    assert valid and not errors
+    with rasterio.open(a.href) as src:
+        assert src.nodata is None and src.dtypes == ("uint8",)
+        prob = src.read(1)
+    scl = read(item, "scl")
+    assert (prob[scl == 9] == 100).all()               # opaque cores
+    assert (prob[np.isin(scl, (3, 5))] == 0).all()     # ground and shadow: no cloud at all
+    edge = prob[scl == 8]
+    assert edge.min() >= 20 and (edge < 100).mean() > 0.3   # thin edges: opacity 0.2 .. 1
+
+
+def test_scl_can_miss_thin_cloud_that_the_probability_sees(tmp_path, cloudy_item):
+    fvc, bg = soil()
+    item = s2.write_scene(tmp_path, spec(cloud_fraction=0.3, seed=11, cloud_probability=True,
+                                         scl_missed_alpha=0.6), fvc, bg)
+    for k in s2.REFLECTANCE_BANDS:                     # the pixels still carry the cloud
+        assert sha(item.assets[k].href) == sha(cloudy_item.assets[k].href), k
+    full, scl, prob = read(cloudy_item, "scl"), read(item, "scl"), read(item, "cloud")
+    missed = (full == 8) & (scl != 8)
+    # labelled as what lies beneath: bare soil, or a shadow sharing the 20 m pixel
+    assert missed.mean() > 0.01 and np.isin(scl[missed], (3, 5)).all()
+    assert (prob[missed] > 0).all() and (prob[missed] <= 60).all()  # only the faint ones
+    assert (scl[full != 8] == full[full != 8]).all() and (scl[prob > 60] == full[prob > 60]).all()
+    assert item.properties["eo:cloud_cover"] < cloudy_item.properties["eo:cloud_cover"]
+    assert item.properties["eo:cloud_cover"] == round(100.0 * np.isin(scl, (8, 9, 10)).mean(), 2)
+    coll = json.loads((s2.write_collection(tmp_path / "cat", [item]) / "collection.json").read_text())
+    assert "cloud" in coll["item_assets"]
+
+
+# ---------------------------------------------------------------------------------------
 # STAC
 # ---------------------------------------------------------------------------------------
 
@@ -393,6 +442,8 @@ def test_collection_extent_spans_the_items(tmp_path):
     ({"mgrs_tile": "50-TMK"}, (H, W), 0, "mgrs_tile"),
     ({"processing_baseline": "5"}, (H, W), 0, "processing_baseline"),
     ({"cloud_fraction": 1.5}, (H, W), 0, "cloud_fraction"),
+    ({"scl_missed_alpha": -0.1}, (H, W), 0, "scl_missed_alpha"),
+    ({"scl_missed_alpha": float("nan")}, (H, W), 0, "scl_missed_alpha"),
     ({"item_id": "a/b"}, (H, W), 0, "item_id"),
 ])
 def test_bad_inputs_raise_clear_errors(tmp_path, kw, fvc_shape, bg_value, match):

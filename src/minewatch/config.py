@@ -52,6 +52,10 @@ class ImagerySettings(_Strict):
     mask_classes: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
     mask_dilation_px: int = Field(2, ge=0)
     chunk_time: int = Field(16, ge=1)
+    # Also mask pixels whose cloud probability (percent) exceeds this, before the dilation: it
+    # catches thin cloud edges SCL calls clear. Needs catalog.cloud_probability and a source with
+    # the asset; pixels without a probability keep the SCL decision. None: SCL only.
+    cloud_prob_max: float | None = Field(None, ge=0, le=100)
 
     @field_validator("mask_classes")
     @classmethod

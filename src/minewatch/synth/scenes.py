@@ -10,6 +10,12 @@ from Earth Search v1 looks like to the pipeline:
   1000 from processing baseline 04.00 on (the BOA_ADD_OFFSET, DOMAIN.md §4); DN 0 = no data;
 - a Sen2Cor-like scene classification (SCL) that agrees with the pixels: clouds (9 cores,
   8 thin edges), their shadows (3), water (6), vegetation (4), bare soil and rock (5);
+  optionally (`SceneSpec.scl_missed_alpha`) the faintest cloud edges labelled as the ground
+  beneath, as Sen2Cor does with thin cloud;
+- optionally (`SceneSpec.cloud_probability`) a cloud-probability asset `cloud` like Sen2Cor's
+  MSK_CLDPRB: uint8 percent at 20 m, the cloud opacity of the worst 10 m pixel of each 20 m
+  pixel (0 clear, 100 core), with no nodata value (0 is a valid probability); it sees the
+  edges the SCL missed;
 - a STAC item shaped like Earth Search v1 `sentinel-2-l2a` (pystac 1.15 writes `proj:code`),
   with `earthsearch:boa_offset_applied: false` (the offset is still in the data) and
   `eo:cloud_cover` counted from the SCL actually written.
@@ -132,6 +138,11 @@ class SceneSpec:
     processing_baseline: str = "05.10"   # >= "04.00": the +1000 DN offset is baked into the data
     cloud_fraction: float = 0.0  # share of the scene under cloud (0 = clear)
     seed: int = 0
+    cloud_probability: bool = False   # also write the cloud-probability asset `cloud`
+    # Cloud edges fainter than this opacity (0..1) are labelled in the SCL as the ground under
+    # them (Sen2Cor misses thin cloud); the pixels and the cloud probability still carry the
+    # cloud. 0: every cloudy pixel is labelled 8 or 9.
+    scl_missed_alpha: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -171,8 +182,10 @@ def _check_spec(spec: SceneSpec) -> tuple[int, int]:
         raise ValueError(f"{spec.item_id}: epsg {spec.epsg} does not match MGRS tile {spec.mgrs_tile!r} "
                          f"(zone {zone}, {'north' if north else 'south'})")
     baseline_has_offset(spec.processing_baseline)
-    if not (0.0 <= float(spec.cloud_fraction) <= 1.0) or math.isnan(float(spec.cloud_fraction)):
-        raise ValueError(f"{spec.item_id}: cloud_fraction must be within 0..1, got {spec.cloud_fraction!r}")
+    for name in ("cloud_fraction", "scl_missed_alpha"):
+        v = float(getattr(spec, name))
+        if not (0.0 <= v <= 1.0):
+            raise ValueError(f"{spec.item_id}: {name} must be within 0..1, got {getattr(spec, name)!r}")
     if len(spec.bounds) != 4:
         raise ValueError(f"{spec.item_id}: bounds must be (minx, miny, maxx, maxy)")
     for v in spec.bounds:
@@ -301,8 +314,18 @@ def _block_mean(a: np.ndarray) -> np.ndarray:
     return a.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
 
 
-def _scl(red: np.ndarray, nir: np.ndarray, background: np.ndarray, clouds: _Clouds | None) -> np.ndarray:
-    """Sen2Cor-like SCL at 20 m from the 10 m clear-sky ground reflectance and the clouds."""
+def _cloud_prob(clouds: _Clouds | None, h: int, w: int) -> np.ndarray:
+    """Cloud probability in percent at 20 m: the opacity of the most cloudy 10 m pixel."""
+    if clouds is None:
+        return np.zeros((h // 2, w // 2), dtype=np.uint8)
+    worst = clouds.alpha.reshape(h // 2, 2, w // 2, 2).max(axis=(1, 3))
+    return np.rint(worst.astype(np.float64) * 100.0).astype(np.uint8)
+
+
+def _scl(red: np.ndarray, nir: np.ndarray, background: np.ndarray, clouds: _Clouds | None,
+         missed_alpha: float = 0.0) -> np.ndarray:
+    """Sen2Cor-like SCL at 20 m from the 10 m clear-sky ground reflectance and the clouds;
+    cloud edges fainter than `missed_alpha` keep the ground's class."""
     ndvi = (nir - red) / np.maximum(nir + red, 1e-6)
     land = np.where(ndvi >= SCL_VEG_NDVI, SCL_VEG, np.where(background == WATER, SCL_WATER, SCL_BARE)).astype(np.uint8)
     h, w = land.shape
@@ -316,7 +339,7 @@ def _scl(red: np.ndarray, nir: np.ndarray, background: np.ndarray, clouds: _Clou
         def anyb(m):
             return m.reshape(h // 2, 2, w // 2, 2).any(axis=(1, 3))
         scl[anyb(clouds.shadow)] = SCL_SHADOW
-        scl[anyb(clouds.edge)] = SCL_CLOUD_MEDIUM
+        scl[anyb(clouds.edge & (clouds.alpha >= np.float32(missed_alpha)))] = SCL_CLOUD_MEDIUM
         scl[anyb(clouds.core)] = SCL_CLOUD_HIGH
     return scl
 
@@ -332,14 +355,15 @@ def _noise(rng: np.random.Generator, shape) -> np.ndarray:
     return np.clip(n, -lim, lim)
 
 
-def _write_cog(path: Path, arr: np.ndarray, transform, epsg: int, categorical: bool) -> None:
+def _write_cog(path: Path, arr: np.ndarray, transform, epsg: int, categorical: bool,
+               nodata: int | None = 0) -> None:
     h, w = arr.shape
     # overviews down to about one block, at least one level (none only for a 1-pixel image)
     side = max(h, w)
     levels = min(max(1, math.ceil(math.log2(side / COG_BLOCKSIZE))) if side > 1 else 0, int(math.log2(side)))
     profile = dict(
         driver="COG", width=w, height=h, count=1, dtype=arr.dtype, crs=f"EPSG:{epsg}",
-        transform=transform, nodata=0, compress="DEFLATE", predictor="NO" if categorical else "STANDARD",
+        transform=transform, nodata=nodata, compress="DEFLATE", predictor="NO" if categorical else "STANDARD",
         blocksize=COG_BLOCKSIZE, overview_resampling="nearest" if categorical else "average",
     )
     if levels:
@@ -364,8 +388,9 @@ def _platform(item_id: str) -> str:
     return "sentinel-2a" if zlib.crc32(item_id.encode()) % 2 == 0 else "sentinel-2b"
 
 
-def _asset_defs(has_offset: bool) -> dict[str, dict]:
-    """Asset fields shared by items and the collection's item_assets (no href, no grid)."""
+def _asset_defs(has_offset: bool, cloud: bool = False) -> dict[str, dict]:
+    """Asset fields shared by items and the collection's item_assets (no href, no grid);
+    `cloud`: with the cloud-probability asset."""
     out = {}
     for key in REFLECTANCE_BANDS:
         band, desc, cw, fwhm = _ASSET_META[key]
@@ -387,6 +412,14 @@ def _asset_defs(has_offset: bool) -> dict[str, dict]:
         "gsd": 20,
         "raster:bands": [{"nodata": 0, "data_type": "uint8", "spatial_resolution": 20}],
     }
+    if cloud:
+        out["cloud"] = {
+            "title": "Cloud probabilities",
+            "type": COG_MEDIA_TYPE,
+            "roles": ["data", "cloud"],
+            "gsd": 20,
+            "raster:bands": [{"data_type": "uint8", "spatial_resolution": 20, "unit": "%"}],
+        }
     return out
 
 
@@ -445,7 +478,8 @@ def write_scene(out_dir: Path, spec: SceneSpec, fvc: np.ndarray, background: np.
     f = fvc[..., None]
     truth = f * veg + (1.0 - f) * bg_refl                      # ground reflectance, (H, W, 6)
     clouds = _clouds(spec, h, w)
-    scl = _scl(truth[..., 2], truth[..., 3], background, clouds)   # land classes from the clear ground
+    # land classes from the clear ground
+    scl = _scl(truth[..., 2], truth[..., 3], background, clouds, float(spec.scl_missed_alpha))
     if clouds is not None:
         truth[clouds.shadow] *= np.float32(SHADOW_FACTOR)
         cloud_refl = (CLOUD_BASE + CLOUD_RANGE * clouds.thickness)[..., None] * np.array(CLOUD_BAND_FACTOR, np.float32)
@@ -464,15 +498,19 @@ def write_scene(out_dir: Path, spec: SceneSpec, fvc: np.ndarray, background: np.
             refl, tr = _block_mean(truth[..., i]), t20
         arrays[key] = (_to_dn(refl + _noise(rng, refl.shape), offset), tr, False)
     arrays["scl"] = (scl, t20, True)
+    keys = BANDS_10M + BANDS_20M
+    if spec.cloud_probability:
+        arrays["cloud"] = (_cloud_prob(clouds, h, w), t20, True)
+        keys += ("cloud",)
 
     scene_dir = Path(out_dir) / spec.item_id
     scene_dir.mkdir(parents=True, exist_ok=True)
-    defs = _asset_defs(has_offset)
+    defs = _asset_defs(has_offset, cloud=spec.cloud_probability)
     assets = {}
-    for key in BANDS_10M + BANDS_20M:
+    for key in keys:
         arr, tr, categorical = arrays[key]
         path = (scene_dir / f"{key}.tif").resolve()
-        _write_cog(path, arr, tr, spec.epsg, categorical)
+        _write_cog(path, arr, tr, spec.epsg, categorical, nodata=None if key == "cloud" else 0)
         assets[key] = {"href": str(path), **defs[key],
                        "proj:shape": [int(arr.shape[0]), int(arr.shape[1])],
                        "proj:transform": [float(v) for v in tuple(tr)[:6]]}
@@ -564,7 +602,7 @@ def write_collection(catalog_dir: Path, items: list[pystac.Item]) -> Path:
             "constellation": ["sentinel-2"],
             "instruments": ["msi"],
         },
-        "item_assets": _asset_defs(has_offset),
+        "item_assets": _asset_defs(has_offset, cloud=any("cloud" in it.assets for it in items)),
     }
     pystac.Collection.from_dict(coll, migrate=False)   # fails loudly if the dict is not a collection
     for it in sorted(items, key=lambda i: i.id):
