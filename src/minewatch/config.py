@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(Exception):
@@ -140,6 +140,13 @@ class Settings(_Strict):
     assess: AssessSettings = AssessSettings()
     dask: DaskSettings = DaskSettings()
     base_dir: Path = Path(".")                # the config file's folder; set by load_settings
+
+    @model_validator(mode="after")
+    def _cloud_prob_needs_the_band(self) -> "Settings":
+        if self.imagery.cloud_prob_max is not None and not self.catalog.cloud_probability:
+            raise ValueError("imagery.cloud_prob_max needs catalog.cloud_probability: true "
+                             "(the cloud-probability band is not loaded otherwise)")
+        return self
 
 
 def _resolve(base: Path, p: Path) -> Path:

@@ -21,6 +21,7 @@ from minewatch.assess.planchecks import plan_anomalies
 from minewatch.assess.rules import unit_key
 from minewatch.outputs import runfolder
 from minewatch.outputs.atomic import write_text
+from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import public_profile
 from minewatch.outputs.geojson import feature_collection
 from minewatch.outputs.lifecycle import apply_lifecycle
@@ -156,7 +157,8 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
     """The run folder OUT/<date>/, every file atomic; `latest` points at it when complete.
 
     anomalies.geojson (with new/ongoing/resolved against the previous run), onemap.gpkg
-    (CGCS2000), spot_check.csv/.xlsx, reports/<licence>.html, unit_series.csv,
+    (CGCS2000), spot_check.csv/.xlsx, reports/<licence>.html, composites/<licence>_{ndvi_max,median}.tif
+    (season composites, COG), unit_series.csv,
     unjudged.csv, and run_summary.json written last.
     """
     out_dir = Path(out_dir)
@@ -174,6 +176,11 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
     # low-confidence flags are not sent to inspectors by default, but nothing is silently dropped
     held = feature_collection([a for r in results for a in r.held_back])
     write_text(run_dir / "anomalies_low_confidence.geojson", json.dumps(held, ensure_ascii=False, indent=1) + "\n")
+    for r in results:      # the season's composites, COGs for reports and GIS (older cached results lack them)
+        c = r.composite
+        if c is not None and "ndvi_max" in c:
+            write_composites(run_dir / "composites", r.license_no, c["period"], c["transform"], c["epsg"],
+                             c["ndvi_max"], c["median"], c["bands"])
     if promises is not None:
         write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, None, run_date=run_date)
         spot = spot_check_list(fc, promises.rights)

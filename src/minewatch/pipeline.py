@@ -6,6 +6,7 @@ the benchmark call it directly.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -23,10 +24,12 @@ from minewatch.assess.disturbance import damage_excess, loss_mask, loss_patches
 from minewatch.assess.rules import Season, Unjudged, assess_units, unit_key
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
+from minewatch.outputs import composites
 from minewatch.promised import coords
 from minewatch.promised.models import DAMAGE, AnnualPlan, MiningRight
 from minewatch.sky import batch, catalog, cube, indices, masks, series
 from minewatch.sky.pixels import IngestReport, PixelStore
+from minewatch.sky.sources import CLOUD_PROB
 
 log = logging.getLogger("minewatch")
 
@@ -93,7 +96,12 @@ def load_pixels(license_no: str, items, grid: cube.Grid, s: Settings, store: Pix
 def observe(raw: xr.DataArray, grid: cube.Grid, units_utm: dict, s: Settings):
     """Lazy reflectance, index cube (ndvi, fvc, bsi), clear mask and per-unit stats for one window."""
     refl = cube.to_reflectance(raw)
-    clear = masks.clear_mask(refl.scl, s.imagery.mask_classes, s.imagery.mask_dilation_px)
+    cp = refl.get(CLOUD_PROB)
+    if s.imagery.cloud_prob_max is not None and cp is None:
+        log.warning("imagery.cloud_prob_max is set but this catalogue's scenes have no cloud-probability "
+                    "band: SCL alone decides")
+    clear = masks.clear_mask(refl.scl, s.imagery.mask_classes, s.imagery.mask_dilation_px,
+                             cloud_prob=cp, cloud_prob_max=s.imagery.cloud_prob_max)
     nd = indices.ndvi(refl)
     idx = xr.Dataset({"ndvi": nd, "fvc": indices.fvc(nd, s.indices.ndvi_soil, s.indices.ndvi_veg),
                       "bsi": indices.bsi(refl)})
@@ -101,11 +109,22 @@ def observe(raw: xr.DataArray, grid: cube.Grid, units_utm: dict, s: Settings):
     return refl, idx, clear, stats
 
 
-def season_composite(refl: xr.Dataset, fvc: xr.DataArray, clear: xr.DataArray) -> xr.Dataset:
-    """Per-pixel median over clear dates: true colour and FVC, lazily."""
-    c = clear.chunk({"time": -1}) if clear.chunks else clear
-    rgb = xr.concat([refl[b].where(c) for b in ("red", "green", "blue")], dim="rgb")
-    return xr.Dataset({"rgb": rgb.median("time"), "fvc": fvc.where(c).median("time")})
+REFLECTANCE = ("blue", "green", "red", "nir", "swir16", "swir22")   # the median composite's bands
+
+
+def season_composite(ndvi: np.ndarray, refl: np.ndarray, clear: np.ndarray, fvc: np.ndarray,
+                     transform, epsg: int, times) -> dict:
+    """The season's composites over clear dates: maximum NDVI and median reflectance (written
+    as COGs), and for the report's maps true colour (median red/green/blue) and median FVC."""
+    ndvi_max, median = composites.season_composites(ndvi, refl, clear)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        fvc_med = np.nanmedian(np.where(clear, fvc, np.nan), axis=0)
+    rgb = median[[REFLECTANCE.index(b) for b in ("red", "green", "blue")]]
+    ct = pd.to_datetime(times)
+    return {"rgb": np.clip(np.moveaxis(rgb, 0, -1) / 0.3, 0, 1), "fvc": fvc_med,
+            "ndvi_max": ndvi_max, "median": median, "bands": list(REFLECTANCE),
+            "transform": transform, "epsg": epsg, "period": f"{ct.min():%Y-%m-%d}/{ct.max():%Y-%m-%d}"}
 
 
 def _in_season(times: np.ndarray, season: Season) -> np.ndarray:
@@ -173,17 +192,15 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
     t = idx.time.values
     cur_t, base_t = _in_season(t, season), _in_seasons(t, base_seasons)
     comp_t = cur_t if cur_t.any() else base_t if base_t.any() else np.ones(len(t), bool)
-    comp = season_composite(refl.isel(time=comp_t), idx.fvc[comp_t], clear[comp_t])
+    comp_refl = refl[list(REFLECTANCE)].isel(time=comp_t).to_dataarray("band").transpose("time", "band", "y", "x")
     mndwi = indices.mndwi(refl)
-    stats_c, ndvi_all, clear_all, mndwi_all, comp = dask.compute(stats, idx.ndvi, clear, mndwi, comp)
+    stats_c, ndvi_all, clear_all, mndwi_all, comp_refl = dask.compute(stats, idx.ndvi, clear, mndwi, comp_refl)
     ndvi_all, clear_all, mndwi_all = ndvi_all.values, clear_all.values.astype(bool), mndwi_all.values
     fvc_all = np.clip((ndvi_all - s.indices.ndvi_soil) / (s.indices.ndvi_veg - s.indices.ndvi_soil), 0, 1)
     ids = [str(i) for i in idx.id.values]
     res.series = series.stats_frame(stats_c)
-    ct = pd.to_datetime(t[comp_t])
-    res.composite = {"rgb": np.clip(np.moveaxis(comp.rgb.values, 0, -1) / 0.3, 0, 1),
-                     "fvc": comp.fvc.values, "transform": grid.transform, "epsg": epsg,
-                     "period": f"{ct.min():%Y-%m-%d}/{ct.max():%Y-%m-%d}"}
+    res.composite = season_composite(ndvi_all[comp_t], comp_refl.values, clear_all[comp_t], fvc_all[comp_t],
+                                     grid.transform, epsg, t[comp_t])
     res.units_utm = units_utm
 
     h, w = grid.shape
