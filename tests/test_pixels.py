@@ -146,3 +146,15 @@ def test_a_new_scene_is_the_only_one_read_and_the_mine_is_judged_as_from_scratch
     assert flags(night2) == flags(fresh)
     assert night2.series.equals(fresh.series)
     np.testing.assert_array_equal(night2.composite["fvc"], fresh.composite["fvc"])
+
+
+def test_values_beyond_int16_and_nan_round_trip_exactly(tmp_path):
+    from minewatch.sky.pixels import Step, _read_steps
+    st = PixelStore(tmp_path)
+    step = Step("sentinel-2a_2023-07-05", "X", date(2023, 7, 5), "f")
+    for v in (np.array([[[-1000.0, 32767.0], [np.nan, 0.0]]], "float32"),      # fits int16
+              np.array([[[-1000.0, 64535.0], [np.nan, -32768.0]]], "float32")):  # saturated DN: int32
+        st._write("M1", step, v, np.datetime64("2023-07-05T03:30"), 1)
+        with np.load(st._path("M1", step.key)) as z:
+            assert z["values"].dtype == (np.int16 if np.nanmax(v) < 40000 else np.int32)
+        np.testing.assert_array_equal(_read_steps((str(st._path("M1", step.key)),))[0], v)

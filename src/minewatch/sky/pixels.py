@@ -12,7 +12,7 @@ the stored steps back as the same lazy (time, band, y, x) array `load_window` re
 chunked along time, so everything downstream runs unchanged and memory stays bounded.
 
 Files are lossless: the values are integers in the files (DN, SCL classes, percent), kept
-as int32 with `_NODATA` for NaN. A step file is written atomically and never half
+as int16 (int32 if a value does not fit) with the type's minimum for NaN. A step file is written atomically and never half
 present; a killed ingest resumes at the first missing step. A different grid (another
 buffer or resolution in the config) or band list starts the mine's store afresh.
 """
@@ -40,7 +40,6 @@ from minewatch.sky import cube
 log = logging.getLogger("minewatch")
 
 FORMAT = 1
-_NODATA = np.iinfo(np.int32).min
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -125,7 +124,11 @@ class PixelStore:
 
     # -- writing
     def _write(self, license_no: str, st: Step, values: np.ndarray, time: np.datetime64, n_scenes: int) -> None:
-        data = np.where(np.isnan(values), _NODATA, values).astype(np.int32)
+        # int16 when the step's values fit (they nearly always do: ~20% smaller files), else int32
+        finite = values[~np.isnan(values)]
+        small = finite.size == 0 or (finite.min() > np.iinfo(np.int16).min and finite.max() <= np.iinfo(np.int16).max)
+        dt = np.int16 if small else np.int32
+        data = np.where(np.isnan(values), np.iinfo(dt).min, values).astype(dt)
         header = {"id": st.id, "fingerprint": st.fingerprint, "time": str(time), "n_scenes": int(n_scenes)}
         with atomic_path(self._path(license_no, st.key)) as tmp:
             # np.savez stamps each member with the current time: same content, same bytes instead
@@ -211,6 +214,6 @@ def _read_steps(paths: tuple[str, ...]) -> np.ndarray:
         with np.load(p) as z:
             v = z["values"]
         out = v.astype(np.float32)
-        out[v == _NODATA] = np.nan
+        out[v == np.iinfo(v.dtype).min] = np.nan
         arrs.append(out)
     return np.stack(arrs)
