@@ -6,7 +6,6 @@ the benchmark call it directly.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -20,7 +19,7 @@ from rasterio.features import rasterize
 from minewatch.assess import reference
 from minewatch.assess.anomaly import Anomaly
 from minewatch.assess.confidence import at_least, classify
-from minewatch.assess.disturbance import damage_excess, loss_mask, loss_patches
+from minewatch.assess.disturbance import clear_median, damage_excess, loss_mask, loss_patches
 from minewatch.assess.rules import Season, Unjudged, assess_units, unit_key
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
@@ -117,9 +116,7 @@ def season_composite(ndvi: np.ndarray, refl: np.ndarray, clear: np.ndarray, fvc:
     """The season's composites over clear dates: maximum NDVI and median reflectance (written
     as COGs), and for the report's maps true colour (median red/green/blue) and median FVC."""
     ndvi_max, median = composites.season_composites(ndvi, refl, clear)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
-        fvc_med = np.nanmedian(np.where(clear, fvc, np.nan), axis=0)
+    fvc_med = clear_median(fvc, clear)
     rgb = median[[REFLECTANCE.index(b) for b in ("red", "green", "blue")]]
     ct = pd.to_datetime(times)
     return {"rgb": np.clip(np.moveaxis(rgb, 0, -1) / 0.3, 0, 1), "fvc": fvc_med,

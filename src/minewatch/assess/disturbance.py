@@ -17,6 +17,7 @@ connected to a declared damage unit (DAMAGE_EXCEEDS_DECLARED).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,11 +41,18 @@ class LossPatch:
     clear_observations: int = 0  # median per-pixel count of clear current-season dates
 
 
+def clear_median(values: np.ndarray, clear: np.ndarray) -> np.ndarray:
+    """Per-pixel median over the dates where `clear` (axis 0); NaN where there is none,
+    without the all-NaN warning numpy gives for every such pixel (they are expected: cloud)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        return np.nanmedian(np.where(clear, values, np.nan), axis=0)
+
+
 def loss_mask(base_ndvi: np.ndarray, base_clear: np.ndarray,
               cur_ndvi: np.ndarray, cur_clear: np.ndarray, cfg: DisturbanceSettings):
     """Per-pixel confirmed loss, and the per-pixel baseline median and loss counts."""
-    with np.errstate(all="ignore"):
-        base = np.nanmedian(np.where(base_clear, base_ndvi, np.nan), axis=0)
+    base = clear_median(base_ndvi, base_clear)
     cur_ok = cur_clear & np.isfinite(cur_ndvi)
     loss_obs = cur_ok & (cur_ndvi <= cfg.bare_ndvi) & ((base[None] - cur_ndvi) >= cfg.ndvi_drop)
     n_loss = loss_obs.sum(axis=0)
@@ -61,8 +69,7 @@ def loss_patches(confirmed: np.ndarray, eligible: np.ndarray, base: np.ndarray,
     labels, n = ndimage.label(confirmed & eligible, structure=np.ones((3, 3), bool))
     min_px = cfg.min_area_hm2 * 10_000 / pixel_area_m2
     patches = []
-    with np.errstate(all="ignore"):
-        cur_med = np.nanmedian(np.where(cur_clear, cur_ndvi, np.nan), axis=0)
+    cur_med = clear_median(cur_ndvi, cur_clear)
     for lab in range(1, n + 1):
         m = labels == lab
         npx = int(m.sum())
@@ -100,8 +107,7 @@ def damage_excess(unit_mask: np.ndarray, eligible: np.ndarray, cur_ndvi: np.ndar
     to the damage unit, within `eligible` (not another declared unit, not new loss)."""
     ok = cur_clear & np.isfinite(cur_ndvi)
     n_ok = ok.sum(axis=0)
-    with np.errstate(all="ignore"):
-        med = np.nanmedian(np.where(ok, cur_ndvi, np.nan), axis=0)
+    med = clear_median(cur_ndvi, ok)
     bare = (n_ok >= cfg.min_clear_obs) & (med <= cfg.bare_ndvi)
     cand = (bare & eligible) | unit_mask
     labels, _ = ndimage.label(cand, structure=np.ones((3, 3), bool))

@@ -15,6 +15,7 @@ import pandas as pd
 from rasterio.features import rasterize
 from shapely.ops import unary_union
 
+from minewatch.assess.disturbance import clear_median
 from minewatch.assess.rules import REFERENCE
 
 
@@ -32,8 +33,7 @@ def ring_mask(boundary_utm, grid, inner_m: float, outer_m: float, exclude_geoms=
 
 def stable_vegetation(base_ndvi: np.ndarray, base_clear: np.ndarray, ndvi_min: float) -> np.ndarray:
     """Pixels green in the baseline season (median of clear dates >= ndvi_min)."""
-    with np.errstate(all="ignore"):
-        med = np.nanmedian(np.where(base_clear, base_ndvi, np.nan), axis=0)
+    med = clear_median(base_ndvi, base_clear)
     return np.isfinite(med) & (med >= ndvi_min)
 
 
