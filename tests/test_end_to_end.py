@@ -15,7 +15,7 @@ import yaml
 from shapely.geometry import shape
 
 from minewatch.config import load_settings
-from tests.direct import unit_fvc_per_scene
+from tests.direct import season_ndvi_max, unit_fvc_per_scene
 from minewatch.promised.plans import read_plans
 from minewatch.synth import sample
 
@@ -143,3 +143,29 @@ def test_flags_carry_confidence_and_the_reference_ring_is_in_the_series(run):
     assert peak.groupby("license_no").fvc_mean.median().between(0.4, 0.9).all()
     unjudged = pd.read_csv(run_dir / "unjudged.csv")
     assert not (unjudged.reason == "LOW_CONFIDENCE").any()
+
+
+def test_season_composites_are_cogs_equal_to_a_direct_computation(run, config):
+    import pandas as pd
+    import rasterio
+
+    run_dir, _ = run
+    s = load_settings(config)
+    series = pd.read_csv(run_dir / "unit_series.csv", parse_dates=["datetime"])
+    for m in sample.MINES:
+        lic = m.license_no
+        with rasterio.open(run_dir / "composites" / f"{lic}_ndvi_max.tif") as ds:
+            got, tags, tr = ds.read(1), ds.tags(), ds.transform
+            assert ds.profile["tiled"] and ds.crs.to_epsg() // 100 == 326 and ds.overviews(1)
+        with rasterio.open(run_dir / "composites" / f"{lic}_median.tif") as ds:
+            assert [ds.descriptions[i] for i in range(ds.count)] == ["blue", "green", "red", "nir", "swir16", "swir22"]
+            red_median = ds.read(3)
+        start, end = (pd.Timestamp(d) for d in tags["period"].split("/"))
+        ids = sorted(set(series[(series.license_no == lic) & series.datetime.dt.normalize().between(start, end)
+                                & (series.unit != "reference")].item_id))
+        assert len(ids) >= 10 and not any("+" in i for i in ids)
+        want = season_ndvi_max(ids, SAMPLE / "catalog", tr, got.shape, s)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        assert np.isfinite(got).mean() > 0.5
+        np.testing.assert_allclose(got, want, atol=1e-6, equal_nan=True)
+        assert 0.01 < np.nanmedian(red_median) < 0.5          # reflectance, not DN

@@ -232,9 +232,12 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
     units = [ReportUnit(key=unit_key(u), section=u.section, seq=u.seq, geometry=r.units_utm[unit_key(u)],
                         land_class=u.land_class) for u in plan.units if unit_key(u) in (r.units_utm or {})]
     c = r.composite
+    notes = [f"季节合成影像 (COG, {c['period']}): ../composites/{r.license_no}_ndvi_max.tif 生长季最大NDVI; "
+             f"../composites/{r.license_no}_median.tif 生长季反射率中值 ({', '.join(c['bands'])})"] \
+        if "ndvi_max" in c else []
     data = MineReportData.from_plan(
         plan, rgb=c["rgb"], fvc=c["fvc"], transform=c["transform"], epsg=c["epsg"], units=units,
         anomalies=[f for f in fc["features"] if f["properties"]["license_no"] == r.license_no],
         series=r.series, thresholds=r.thresholds,
-        unjudged=[asdict(u) for u in r.unjudged], image_date=c["period"], run_date=run_date)
+        unjudged=[asdict(u) for u in r.unjudged], image_date=c["period"], run_date=run_date, notes=notes)
     return render_report(data, path)
