@@ -416,7 +416,9 @@ def unit_stats_many(windows: Iterable[MineWindow], p: StatsParams, *, batch_size
     (a bounded LRU per thread) is cleared at the end.
     """
     it = iter(windows)
-    task = dask.delayed(_group_task, pure=True, nout=None)
+    # pure=False: unique task keys without tokenizing the arguments (masks, bands, the
+    # hidden graphs): ~2 ms per mine, and no two groups are ever the same task
+    task = dask.delayed(_group_task, pure=False, nout=None)
     try:
         while True:
             batch = []
@@ -448,7 +450,7 @@ def unit_stats_many(windows: Iterable[MineWindow], p: StatsParams, *, batch_size
                 bands = s0.band.values
                 shapes = [stacks[i][0].shape[2:] for i in g]
                 if fused:
-                    lazy.append(dask.delayed(_load_group_task, pure=True)(
+                    lazy.append(dask.delayed(_load_group_task, pure=False)(
                         _Unevaluated([stacks[i][0].data for i in g]), shapes, bands, offs,
                         s0.data.chunks[0], [masks_np[i] for i in g], p))
                     continue
