@@ -229,9 +229,8 @@ class WindowReader:
         if offset != 0:
             a += offset
         a[nodata] = self.fill_value
-        if k > 1:
-            sh, sw = a.shape
-            a = np.broadcast_to(a[:, None, :, None], (sh, k, sw, k)).reshape(sh * k, sw * k)
+        if k > 1:     # columns then whole rows: ~5x faster than reshaping a broadcast view
+            a = np.repeat(np.repeat(a, k, axis=1), k, axis=0)
         # the (replicated) block starts at output pixel (sr0 * k, sc0 * k)
         y0, x0 = max(r0, sr0 * k), max(c0, sc0 * k)
         y1, x1 = min(r0 + h, sr1 * k), min(c0 + w, sc1 * k)
@@ -245,9 +244,9 @@ class WindowReader:
 
 # ----------------------------------------------------------------------------- stacks
 
-def stack_window(items: list[pystac.Item], grid: cube.Grid, assets=cube.BANDS, chunk_time: int = 16,
-                 gdal_env=None) -> xr.DataArray:
-    """`cube.load_window` read through `WindowReader`: the same lazy array, pixel for pixel."""
+def _stack_dn(items: list[pystac.Item], grid: cube.Grid, assets, chunk_time: int, gdal_env):
+    """stackstac's lazy array of file DN through `WindowReader` (no data: NaN), and the
+    float32 DN offset of each time step."""
     if not items:
         raise ValueError("no items to load")
     h, w = grid.shape
@@ -257,10 +256,28 @@ def stack_window(items: list[pystac.Item], grid: cube.Grid, assets=cube.BANDS, c
         dtype=np.dtype("float32"), fill_value=np.float32(np.nan), rescale=False, xy_coords="center",
         properties=False, band_coords=False, reader=WindowReader, gdal_env=gdal_env or GDAL_ENV)
     offsets = np.array([cube.reflectance_offset(it) for it in cube._sorted(items)], dtype="float32")
+    return da, offsets
+
+
+def stack_window(items: list[pystac.Item], grid: cube.Grid, assets=cube.BANDS, chunk_time: int = 16,
+                 gdal_env=None) -> xr.DataArray:
+    """`cube.load_window` read through `WindowReader`: the same lazy array, pixel for pixel."""
+    da, offsets = _stack_dn(items, grid, assets, chunk_time, gdal_env)
     # as cube.load_window: DN 0 -> no data, each scene's own offset off the reflectance bands
     refl_band = xr.DataArray([a != "scl" for a in assets], dims="band")
     off = (xr.DataArray(offsets, dims="time") * refl_band).astype("float32")
     return (da.where(da != 0) - off).assign_coords(dn_offset=("time", offsets))
+
+
+def _offset_free(raw: np.ndarray, bands, offsets: np.ndarray) -> None:
+    """`stack_window`'s DN 0 -> NaN and offset subtraction, in place on a (mine, time, band,
+    y, x) array of stackstac DN (the same float32 operations, without a dask graph of
+    xarray operations per mine)."""
+    raw[raw == 0] = np.nan
+    off = offsets.astype(np.float32)[None, :, None, None]
+    for j, b in enumerate(bands):
+        if b != "scl":
+            raw[:, :, j] -= off
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -331,10 +348,12 @@ def _group_stats(raw: np.ndarray, bands, offsets, unit_masks, p: StatsParams) ->
 
 
 def _group_task(blocks, shapes, bands, offsets, unit_masks, p: StatsParams) -> list[xr.Dataset]:
-    """`_group_stats` of mines' (time, band, y, x) chunks computed by other tasks."""
+    """`_group_stats` of mines' (time, band, y, x) chunks of file DN (`_stack_dn`) computed
+    by other tasks."""
     raw = _empty_group(len(blocks), blocks[0].shape[0], bands, shapes, blocks[0].dtype, p)
     for i, (blk, (h, w)) in enumerate(zip(blocks, shapes)):
         raw[i, :, :, :h, :w] = blk
+    _offset_free(raw, bands, offsets)
     return _group_stats(raw, bands, offsets, unit_masks, p)
 
 
@@ -360,8 +379,9 @@ class _Unevaluated:
 
 def _load_group_task(lazy: _Unevaluated, shapes, bands, offsets, chunks_t, unit_masks,
                      p: StatsParams) -> list[list[xr.Dataset]]:
-    """One task for a group: read its mines' stackstac arrays here (sync scheduler), one
-    mine at a time into one (mine, time, band, y, x) array, then `_group_stats` per time
+    """One task for a group: read its mines' stackstac arrays (`_stack_dn`) here (sync
+    scheduler), one mine at a time into one (mine, time, band, y, x) array, offset-free DN
+    as `stack_window`'s in place (`_offset_free`), then `_group_stats` per time
     chunk. Only the small statistics leave the task, so the outer scheduler may be
     threads, processes or a cluster, and a task holds one copy of its pixels."""
     raw = _empty_group(len(shapes), sum(chunks_t), bands, shapes, lazy.arrays[0].dtype, p)
@@ -370,6 +390,7 @@ def _load_group_task(lazy: _Unevaluated, shapes, bands, offsets, chunks_t, unit_
         for blk, n in zip(arr.to_delayed(optimize_graph=False).ravel(), chunks_t):
             raw[i, t0:t0 + n, :, :h, :w] = blk.compute(scheduler="sync")
             t0 += n
+    _offset_free(raw, bands, offsets)
     out, t0 = [], 0
     for n in chunks_t:
         out.append(_group_stats(raw[:, t0:t0 + n], bands, offsets[t0:t0 + n], unit_masks, p))
@@ -395,7 +416,9 @@ def unit_stats_many(windows: Iterable[MineWindow], p: StatsParams, *, batch_size
     (a bounded LRU per thread) is cleared at the end.
     """
     it = iter(windows)
-    task = dask.delayed(_group_task, pure=True, nout=None)
+    # pure=False: unique task keys without tokenizing the arguments (masks, bands, the
+    # hidden graphs): ~2 ms per mine, and no two groups are ever the same task
+    task = dask.delayed(_group_task, pure=False, nout=None)
     try:
         while True:
             batch = []
@@ -408,8 +431,7 @@ def unit_stats_many(windows: Iterable[MineWindow], p: StatsParams, *, batch_size
             if cache is not None:     # datasets of scenes this batch does not read: close them
                 cache.retain({a.href for w in batch for i in w.items for k, a in i.assets.items()
                               if k in STAT_ASSETS})
-            stacks = [stack_window(w.items, w.grid, STAT_ASSETS, chunk_time=chunk_time, gdal_env=gdal_env)
-                      for w in batch]
+            stacks = [_stack_dn(w.items, w.grid, STAT_ASSETS, chunk_time, gdal_env) for w in batch]
             masks_np = [series.unit_masks(w.units_utm, w.grid).values for w in batch]
             # groups: runs of consecutive windows with the same scenes, at most mines_per_task
             groups, cur, key = [], [], None
@@ -424,15 +446,15 @@ def unit_stats_many(windows: Iterable[MineWindow], p: StatsParams, *, batch_size
                 groups.append(cur)
             lazy = []
             for g in groups:
-                s0 = stacks[g[0]]
-                bands, offs = s0.band.values, s0.dn_offset.values
+                s0, offs = stacks[g[0]]        # a group's mines share their scenes: same offsets
+                bands = s0.band.values
+                shapes = [stacks[i][0].shape[2:] for i in g]
                 if fused:
-                    lazy.append(dask.delayed(_load_group_task, pure=True)(
-                        _Unevaluated([stacks[i].data for i in g]), [stacks[i].shape[2:] for i in g], bands, offs,
+                    lazy.append(dask.delayed(_load_group_task, pure=False)(
+                        _Unevaluated([stacks[i][0].data for i in g]), shapes, bands, offs,
                         s0.data.chunks[0], [masks_np[i] for i in g], p))
                     continue
-                blocks = [stacks[i].data.to_delayed(optimize_graph=False).ravel() for i in g]
-                shapes = [stacks[i].shape[2:] for i in g]
+                blocks = [stacks[i][0].data.to_delayed(optimize_graph=False).ravel() for i in g]
                 per_chunk, t0 = [], 0
                 for j, n in enumerate(s0.data.chunks[0]):
                     per_chunk.append(task([b[j] for b in blocks], shapes, bands, offs[t0:t0 + n],
@@ -442,9 +464,9 @@ def unit_stats_many(windows: Iterable[MineWindow], p: StatsParams, *, batch_size
             (computed,) = dask.compute(lazy)
             for g, per_chunk in zip(groups, computed):
                 for pos, i in enumerate(g):
-                    s = stacks[i]
+                    s, offs = stacks[i]
                     yield batch[i].key, _finish([c[pos] for c in per_chunk], list(batch[i].units_utm),
-                                                s.time.values, s.id.values, s.dn_offset.values)
+                                                s.time.values, s.id.values, offs)
     finally:
         if cache is not None:
             cache.clear()

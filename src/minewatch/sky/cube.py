@@ -199,9 +199,19 @@ def _merge_same_day(da: xr.DataArray, ordered: list[pystac.Item], assets: list[s
 def to_reflectance(cube: xr.DataArray) -> xr.Dataset:
     """Surface reflectance per band from `load_window`'s offset-free DN (NaN = no data; values
     may be slightly negative over dark water since baseline 04.00), SCL as float codes and,
-    if loaded, `cloud_prob` in percent."""
+    if loaded, `cloud_prob` in percent.
+
+    Works on the underlying (numpy or dask) array, one slice and at most one division per
+    band, and builds the Dataset once: per-band `sel` and xarray arithmetic cost more than
+    the pixels of a mine-sized window.
+    """
+    axis = cube.get_axis_num("band")
+    dims = tuple(d for d in cube.dims if d != "band")
+    coords = {k: v for k, v in cube.coords.items() if "band" not in v.dims}
     bands = {}
-    for b in cube.band.values:
-        v = cube.sel(band=b).drop_vars("band")
-        bands[str(b)] = v if b in ("scl", CLOUD_PROB) else v / np.float32(10000.0)
-    return xr.Dataset(bands)
+    for j, b in enumerate(cube.band.values):
+        v = cube.data[(slice(None),) * axis + (j,)]
+        if b not in ("scl", CLOUD_PROB):
+            v = v / np.float32(10000.0)
+        bands[str(b)] = xr.Variable(dims, v, attrs=dict(cube.attrs))
+    return xr.Dataset(bands, coords=coords)

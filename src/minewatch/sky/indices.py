@@ -1,26 +1,68 @@
-"""Spectral indices (formulas in DOMAIN.md §4)."""
+"""Spectral indices (formulas in DOMAIN.md §4).
+
+Each index is one `xr.apply_ufunc` of a numpy function run plane by plane (`_by_plane`):
+on whole (mine, time, y, x) arrays every numpy operation is a pass over memory, and every
+xarray operation aligns coordinates; per (y, x) plane the temporaries stay in cache. The
+arithmetic is the formulas' own, in the inputs' dtype; dask-backed inputs stay lazy.
+"""
 from __future__ import annotations
 
+from functools import partial
+from typing import Callable
+
+import numpy as np
 import xarray as xr
 
 
+def _by_plane(f: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
+    """f(*planes) on each (y, x) plane (the last two axes) of the broadcast arrays, into one
+    output array."""
+    arrays = np.broadcast_arrays(*arrays)
+    shape = arrays[0].shape
+    if len(shape) <= 2 or 0 in shape:
+        return f(*arrays)
+    out = None
+    for i in np.ndindex(*shape[:-2]):
+        r = f(*(a[i] for a in arrays))
+        if out is None:
+            out = np.empty(shape, dtype=r.dtype)
+        out[i] = r
+    return out
+
+
+def _apply(f: Callable[..., np.ndarray], name: str, *args: xr.DataArray) -> xr.DataArray:
+    dtype = f(*(np.zeros(0, dtype=a.dtype) for a in args)).dtype
+    return xr.apply_ufunc(partial(_by_plane, f), *args, join="inner", dask="parallelized",
+                          output_dtypes=[dtype]).rename(name)
+
+
+def _nd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Normalised difference (a - b) / (a + b)."""
+    return (a - b) / (a + b)
+
+
+def _bsi(swir16, red, nir, blue):
+    return _nd(swir16 + red, nir + blue)
+
+
 def ndvi(ds: xr.Dataset) -> xr.DataArray:
-    return ((ds.nir - ds.red) / (ds.nir + ds.red)).rename("ndvi")
+    return _apply(_nd, "ndvi", ds.nir, ds.red)
 
 
 def bsi(ds: xr.Dataset) -> xr.DataArray:
     """Bare-soil index: ((B11+B04)-(B08+B02)) / ((B11+B04)+(B08+B02))."""
-    a = ds.swir16 + ds.red
-    b = ds.nir + ds.blue
-    return ((a - b) / (a + b)).rename("bsi")
+    return _apply(_bsi, "bsi", ds.swir16, ds.red, ds.nir, ds.blue)
 
 
 def mndwi(ds: xr.Dataset) -> xr.DataArray:
-    return ((ds.green - ds.swir16) / (ds.green + ds.swir16)).rename("mndwi")
+    return _apply(_nd, "mndwi", ds.green, ds.swir16)
 
 
 def fvc(ndvi_: xr.DataArray, ndvi_soil: float, ndvi_veg: float) -> xr.DataArray:
     """Fractional vegetation cover (植被覆盖度), dimidiate pixel model, clipped to [0, 1]."""
     if ndvi_veg <= ndvi_soil:
         raise ValueError("ndvi_veg must be greater than ndvi_soil")
-    return ((ndvi_ - ndvi_soil) / (ndvi_veg - ndvi_soil)).clip(0, 1).rename("fvc")
+
+    def f(nd):
+        return np.clip((nd - ndvi_soil) / (ndvi_veg - ndvi_soil), 0, 1)
+    return _apply(f, "fvc", ndvi_)
