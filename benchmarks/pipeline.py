@@ -7,9 +7,11 @@ For N mines x T scenes it times, on the same windows and the same statistics:
 
 - plain:     rasterio `ds.read(window=...)`, one dataset open per asset reused across mines,
              numpy masks / indices / per-unit means (the bar, DOMAIN.md §5);
-- per-mine:  what `pipeline.observe` does today: `cube.load_window` (stackstac) ->
-             `to_reflectance` -> `clear_mask` -> indices -> `series.unit_stats`, one
-             `dask.compute` per mine;
+- pipeline:  what the nightly `pipeline.process_mine` does for a mine's statistics, one
+             mine at a time: `pipeline.load_pixels` (steps the pixel store lacks read and
+             stored, the cube read back from the store) -> `pipeline.observe` -> one
+             `dask.compute`; timed on a first night (empty store) and on the next night
+             with one new scene;
 - batched:   `minewatch.sky.batch.unit_stats_many`: the same functions run on 2 mines at
              a time per task (read + statistics), 16 mines per `dask.compute`, through a
              dataset-reusing stackstac reader (see benchmarks/README.md);
@@ -324,21 +326,31 @@ def run_plain(layout: Layout, threads: int = 1) -> dict[str, pd.DataFrame]:
 
 # ------------------------------------------------------------------------------ minewatch paths
 
-def run_per_mine(layout: Layout, mines: list[Mine] | None = None, chunk_time: int = 16) -> dict[str, pd.DataFrame]:
-    """What `pipeline.observe` does today, one mine at a time, one `dask.compute` each."""
-    import dask
-    import xarray as xr
+def _pipeline_settings():
+    from minewatch.config import ImagerySettings, IndexSettings, Settings
+    return Settings(registry=Path("."), plans=Path("."),
+                    imagery=ImagerySettings(mask_classes=MASK_CLASSES, mask_dilation_px=DILATION_PX),
+                    indices=IndexSettings(ndvi_soil=NDVI_SOIL, ndvi_veg=NDVI_VEG))
 
-    from minewatch.sky import indices, masks, series
-    out = {}
-    for m in (layout.mines if mines is None else mines):
-        raw = cube.load_window(layout.items_of(m), m.grid, assets=STAT_ASSETS, chunk_time=chunk_time)
-        refl = cube.to_reflectance(raw)
-        clear = masks.clear_mask(refl.scl, MASK_CLASSES, DILATION_PX)
-        nd = indices.ndvi(refl)
-        idx = xr.Dataset({"ndvi": nd, "fvc": indices.fvc(nd, NDVI_SOIL, NDVI_VEG), "bsi": indices.bsi(refl)})
-        stats = series.unit_stats(idx, clear, series.unit_masks(m.units, m.grid))
-        (stats,) = dask.compute(stats)
+
+def run_pipeline_path(layout: Layout, mines: list[Mine], store_dir: Path, *, skip_last: int = 0
+                      ) -> dict[str, pd.DataFrame]:
+    """What `pipeline.process_mine` does to get a mine's statistics, one mine at a time:
+    `pipeline.load_pixels` (steps the pixel store lacks read through `batch.WindowReader`
+    and stored; the cube read back from the store; all 7 bands, as the pipeline needs them
+    for MNDWI and composites) -> `pipeline.observe` -> one `dask.compute`.
+    `skip_last`: leave out the last scenes (the night before they arrived)."""
+    import dask
+
+    from minewatch import pipeline
+    from minewatch.sky import series
+    from minewatch.sky.pixels import PixelStore
+    s, store, out = _pipeline_settings(), PixelStore(store_dir), {}
+    for m in mines:
+        items = layout.items_of(m)
+        items = items[:len(items) - skip_last]
+        raw, _ = pipeline.load_pixels(m.license_no, items, m.grid, s, store)
+        (stats,) = dask.compute(pipeline.observe(raw, m.grid, m.units, s)[3])
         out[m.license_no] = series.stats_frame(stats)
     return out
 
@@ -472,7 +484,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each path; medians reported")
     ap.add_argument("--pool", type=int, default=6, help="distinct generated dates, cycled beyond")
     ap.add_argument("--per-mine-mines", type=int, default=16,
-                    help="time today's per-mine path on this many mines (0: skip)")
+                    help="time the pipeline's per-mine path (pixel store) on this many mines (0: skip)")
     ap.add_argument("--batch-size", type=int, default=16, help="mines per dask.compute")
     ap.add_argument("--mines-per-task", type=int, default=2, help="mines per statistics task")
     ap.add_argument("--chunk-time", type=int, default=16)
@@ -537,10 +549,14 @@ def main(argv=None) -> dict:
     per_mine = None
     if args.per_mine_mines:
         sub = lay.mines[:min(args.per_mine_mines, len(lay.mines))]
-        w, c, pm = _timed(run_per_mine, lay, sub)
-        d2 = max_mean_diff(ref, pm)
-        assert d2 <= 1e-5, f"per-mine path and plain differ by {d2}"
-        per_mine = (w, len(sub) * args.scenes / w)
+        with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as nightly:
+            w, c, pm = _timed(run_pipeline_path, lay, sub, Path(first))
+            run_pipeline_path(lay, sub, Path(nightly), skip_last=1)           # the night before (untimed)
+            w_next, _, pm_next = _timed(run_pipeline_path, lay, sub, Path(nightly))
+        for got in (pm, pm_next):
+            d2 = max_mean_diff(ref, got)
+            assert d2 <= 1e-5, f"pipeline path and plain differ by {d2}"
+        per_mine = (w, len(sub) * args.scenes / w, w_next / w)
 
     # nightly: full run into the store, then a rerun with no new scenes
     from minewatch.sky.store import SeriesStore
@@ -561,7 +577,8 @@ def main(argv=None) -> dict:
     print(f"  plain rasterio, 2 threads {med['plain2'][0]:7.2f} {med['plain2'][1]:7.2f} {rate('plain2'):12.1f}")
     print(f"  minewatch batched         {med['minewatch'][0]:7.2f} {med['minewatch'][1]:7.2f} {rate('minewatch'):12.1f}")
     if per_mine:
-        print(f"  minewatch per-mine (today, {len(sub)} mines) {per_mine[0]:.2f}s  {per_mine[1]:.1f} mine-scenes/s")
+        print(f"  minewatch pipeline path ({len(sub)} mines, 7 bands, pixel store) first night {per_mine[0]:.2f}s "
+              f"{per_mine[1]:.1f} mine-scenes/s; next night with 1 new scene {per_mine[2]:.1%} of it")
     print(f"  ratio minewatch / best plain (wall): {ratio:.2f}   (cpu, vs plain 1 thread: {ratio_cpu:.2f})")
     print(f"  max |per-unit mean difference|: {diff:.2e}")
     print(f"  nightly full run into SeriesStore {w_full:.2f}s; rerun, no new scenes {w_rerun:.3f}s "
@@ -583,7 +600,8 @@ def main(argv=None) -> dict:
         "plain_mine_scenes_per_s": round(rate("plain"), 1),
         "plain_2threads_mine_scenes_per_s": round(rate("plain2"), 1),
         "minewatch_mine_scenes_per_s": round(rate("minewatch"), 1),
-        "per_mine_today_mine_scenes_per_s": round(per_mine[1], 1) if per_mine else None,
+        "pipeline_first_night_mine_scenes_per_s": round(per_mine[1], 1) if per_mine else None,
+        "pipeline_next_night_1_new_scene_fraction": round(per_mine[2], 4) if per_mine else None,
         "ratio_minewatch_over_plain": round(ratio, 3), "ratio_cpu": round(ratio_cpu, 3),
         "max_abs_mean_diff": diff,
         "rerun_fraction": round(rerun_frac, 4), "full_run_s": round(w_full, 2), "rerun_s": round(w_rerun, 3),

@@ -58,8 +58,11 @@ def test_layout(layout):
 def test_paths_agree_and_rerun_skips(layout, tmp_path):
     plain = bench.run_plain(layout, 1)
     assert bench.max_mean_diff(plain, bench.run_plain(layout, 2)) == 0.0
-    per_mine = bench.run_per_mine(layout)
-    assert bench.max_mean_diff(plain, per_mine) <= 1e-5
+    pipeline_path = bench.run_pipeline_path(layout, layout.mines, tmp_path / "px")
+    assert bench.max_mean_diff(plain, pipeline_path) <= 1e-5
+    night_before = bench.run_pipeline_path(layout, layout.mines, tmp_path / "px2", skip_last=1)
+    assert bench.max_mean_diff(plain, bench.run_pipeline_path(layout, layout.mines, tmp_path / "px2")) <= 1e-5
+    assert all(len(df) < len(pipeline_path[k]) for k, df in night_before.items())   # one scene fewer
     store = SeriesStore(tmp_path)
     full = bench.run_batched(layout, batch_size=3, mines_per_task=2, store=store)
     assert bench.max_mean_diff(plain, full) <= 1e-5
