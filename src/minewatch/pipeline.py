@@ -182,6 +182,9 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
 
     raw, rep = load_pixels(right.license_no, items, grid, s, pixels, keep_from=search_start(s, plan_year))
     res.steps_read, res.steps_stored = (len(rep.read), len(rep.stored)) if rep else (raw.sizes["time"], 0)
+    if rep is not None:
+        log.info("mine %s: %d time steps read from the catalogue, %d from the pixel store%s", right.license_no,
+                 res.steps_read, res.steps_stored, f", {len(rep.pruned)} old steps dropped" if rep.pruned else "")
     refl, idx, clear, stats = observe(raw, grid, units_utm or {"boundary": boundary_utm}, s)
     season = Season.of(plan_year, a.season_start, a.season_end)
     base_seasons = [season.shifted(-k) for k in range(1, a.disturbance.baseline_years + 1)]
