@@ -115,6 +115,10 @@ def test_steps_follow_load_window_order_and_ids(scenes):
     moved = pystac.Item.from_dict(c.to_dict(transform_hrefs=False))
     moved.assets["red"].href = "/elsewhere/red.tif"
     assert steps_of([moved])[0].fingerprint != steps_of([c])[0].fingerprint
+    signed = pystac.Item.from_dict(c.to_dict(transform_hrefs=False))
+    for a in signed.assets.values():      # a SAS token, new every night on Planetary Computer
+        a.href += "?st=2026-11-29&se=2026-11-30&sig=abc"
+    assert steps_of([signed])[0].fingerprint == steps_of([c])[0].fingerprint
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ from minewatch.promised import coords
 from minewatch.promised.models import DAMAGE, AnnualPlan, MiningRight
 from minewatch.sky import batch, catalog, cube, indices, masks, series
 from minewatch.sky.pixels import IngestReport, PixelStore
-from minewatch.sky.sources import CLOUD_PROB
+from minewatch.sky.sources import BANDS, CLOUD_PROB
 
 log = logging.getLogger("minewatch")
 
@@ -108,7 +108,7 @@ def observe(raw: xr.DataArray, grid: cube.Grid, units_utm: dict, s: Settings):
     return refl, idx, clear, stats
 
 
-REFLECTANCE = ("blue", "green", "red", "nir", "swir16", "swir22")   # the median composite's bands
+REFLECTANCE = tuple(b for b in BANDS if b != "scl")     # the median composite's bands
 
 
 def season_composite(ndvi: np.ndarray, refl: np.ndarray, clear: np.ndarray, fvc: np.ndarray,

@@ -55,8 +55,9 @@ class Step:
 
 def _scene_print(it: pystac.Item) -> str:
     p = it.properties
+    # hrefs without their query: a signed Planetary Computer href carries a new SAS token each night
     return "|".join([it.id, str(p.get("updated", "")), str(cube.reflectance_offset(it)),
-                     *(f"{k}={a.href}" for k, a in sorted(it.assets.items()))])
+                     *(f"{k}={a.href.split('?', 1)[0]}" for k, a in sorted(it.assets.items()))])
 
 
 def steps_of(items: list[pystac.Item]) -> list[Step]:
