@@ -89,7 +89,7 @@ def load_pixels(license_no: str, items, grid: cube.Grid, s: Settings, store: Pix
     if store is None:
         return cube.load_window(items, grid, chunk_time=ct, reader=batch.WindowReader), None
     rep = store.ingest(license_no, items, grid, chunk_time=ct, reader=batch.WindowReader, keep_from=keep_from)
-    return store.open(license_no, items, grid, chunk_time=ct), rep
+    return store.open(license_no, items, grid, chunk_time=ct, headers=rep.headers), rep
 
 
 def observe(raw: xr.DataArray, grid: cube.Grid, units_utm: dict, s: Settings):

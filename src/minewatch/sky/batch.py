@@ -249,16 +249,8 @@ def _stack_dn(items: list[pystac.Item], grid: cube.Grid, assets, chunk_time: int
     float32 DN offset of each time step."""
     if not items:
         raise ValueError("no items to load")
-    ordered = cube._sorted(items)
-    h, w = grid.shape
-    da = stackstac.stack(
-        # as cube.load_window: plain dicts (pystac's to_dict() would resolve `root` links, and
-        # costs ~0.5 ms per mine here), in (datetime, id) order, which the offsets follow
-        [it.to_dict(transform_hrefs=False) for it in ordered], assets=list(assets), epsg=grid.epsg,
-        resolution=grid.resolution, bounds=grid.bounds, snap_bounds=False, resampling=Resampling.nearest,
-        chunksize=(chunk_time, -1, h, w), dtype=np.dtype("float32"), fill_value=np.float32(np.nan),
-        rescale=False, sortby_date=False, xy_coords="center", properties=False, band_coords=False,
-        reader=WindowReader, gdal_env=gdal_env or GDAL_ENV)
+    ordered = cube._sorted(items)      # (datetime, id): the order the offsets follow
+    da = cube.stack_dn(ordered, grid, assets, chunk_time, reader=WindowReader, gdal_env=gdal_env or GDAL_ENV)
     offsets = np.array([cube.reflectance_offset(it) for it in ordered], dtype="float32")
     return da, offsets
 

@@ -119,6 +119,33 @@ def default_assets(items: list[pystac.Item]) -> list[str]:
     return list(BANDS) + ([CLOUD_PROB] if any(CLOUD_PROB in it.assets for it in items) else [])
 
 
+def stack_dn(ordered: list[pystac.Item], grid: Grid, assets: list[str], chunk_time: int = 16,
+             reader=None, gdal_env=None) -> xr.DataArray:
+    """stackstac's lazy float32 (time, band, y, x) array of the files' DN on `grid`, one step
+    per item in the given order (NaN outside a scene; DN 0 and offsets untouched)."""
+    h, w = grid.shape
+    return stackstac.stack(
+        # plain dicts: pystac's to_dict() would otherwise resolve `root` links over the network
+        [it.to_dict(transform_hrefs=False) for it in ordered],
+        assets=list(assets),
+        epsg=grid.epsg,
+        resolution=grid.resolution,
+        bounds=grid.bounds,
+        snap_bounds=False,
+        resampling=Resampling.nearest,   # 20 m -> 10 m by replication; SCL must stay categorical
+        chunksize=(chunk_time, -1, h, w),
+        dtype=np.dtype("float32"),
+        fill_value=np.float32(np.nan),
+        rescale=False,
+        sortby_date=False,               # keep our (datetime, id) order: offsets and ids follow it
+        xy_coords="center",
+        properties=False,
+        band_coords=False,
+        **({"reader": reader} if reader is not None else {}),
+        **({"gdal_env": gdal_env} if gdal_env is not None else {}),
+    )
+
+
 def load_window(items: list[pystac.Item], grid: Grid, assets=None, chunk_time: int = 16,
                 reader=None) -> xr.DataArray:
     """Lazy float32 (time, band, y, x) cube of offset-free DN on `grid`, one step per platform
@@ -136,26 +163,7 @@ def load_window(items: list[pystac.Item], grid: Grid, assets=None, chunk_time: i
     if assets is None:
         assets = default_assets(ordered)
     assets = list(assets)
-    h, w = grid.shape
-    da = stackstac.stack(
-        # plain dicts: pystac's to_dict() would otherwise resolve `root` links over the network
-        [it.to_dict(transform_hrefs=False) for it in ordered],
-        assets=assets,
-        epsg=grid.epsg,
-        resolution=grid.resolution,
-        bounds=grid.bounds,
-        snap_bounds=False,
-        resampling=Resampling.nearest,   # 20 m -> 10 m by replication; SCL must stay categorical
-        chunksize=(chunk_time, -1, h, w),
-        dtype=np.dtype("float32"),
-        fill_value=np.float32(np.nan),
-        rescale=False,
-        sortby_date=False,               # keep our (datetime, id) order: offsets and ids follow it
-        xy_coords="center",
-        properties=False,
-        band_coords=False,
-        **({"reader": reader} if reader is not None else {}),
-    )
+    da = stack_dn(ordered, grid, assets, chunk_time, reader=reader)
     # Per scene, before any merging: DN 0 -> no data, then subtract that scene's own offset.
     refl_band = np.array([a not in (CLOUD_PROB, *_NO_ZERO) for a in assets])
     zero_nodata = xr.DataArray(refl_band | np.isin(assets, _NO_ZERO), dims="band")

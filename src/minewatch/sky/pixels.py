@@ -78,6 +78,7 @@ class IngestReport:
     read: list[str] = field(default_factory=list)      # step keys read from the catalogue this time
     stored: list[str] = field(default_factory=list)    # step keys already in the store, not read
     pruned: list[str] = field(default_factory=list)    # step files dropped (before `keep_from`)
+    headers: dict = field(default_factory=dict, repr=False)   # step key -> stored header, for `open`
 
 
 class PixelStore:
@@ -119,12 +120,13 @@ class PixelStore:
         except Exception:  # noqa: BLE001 - a damaged step file is read again, never fatal
             return None
 
-    def _current(self, license_no: str, st: Step) -> bool:
+    def _current(self, license_no: str, st: Step) -> dict | None:
+        """The stored header of `st` if the store holds this version of it."""
         h = self.header(license_no, st.key)
-        return h is not None and h["id"] == st.id and h["fingerprint"] == st.fingerprint
+        return h if h is not None and h["id"] == st.id and h["fingerprint"] == st.fingerprint else None
 
     # -- writing
-    def _write(self, license_no: str, st: Step, values: np.ndarray, time: np.datetime64, n_scenes: int) -> None:
+    def _write(self, license_no: str, st: Step, values: np.ndarray, time: np.datetime64, n_scenes: int) -> dict:
         # int16 when the step's values fit (they nearly always do: ~20% smaller files), else int32
         finite = values[~np.isnan(values)]
         small = finite.size == 0 or (finite.min() > np.iinfo(np.int16).min and finite.max() <= np.iinfo(np.int16).max)
@@ -140,10 +142,10 @@ class PixelStore:
                     np.lib.format.write_array(buf, arr, allow_pickle=False)
                     z.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_ZIP_TIME), buf.getvalue(),
                                compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+        return header
 
-    def _write_chunk(self, license_no: str, steps: list[Step], values: np.ndarray, times, n_scenes) -> None:
-        for k, st in enumerate(steps):
-            self._write(license_no, st, values[k], times[k], int(n_scenes[k]))
+    def _write_chunk(self, license_no: str, steps: list[Step], values: np.ndarray, times, n_scenes) -> list[dict]:
+        return [self._write(license_no, st, values[k], times[k], int(n_scenes[k])) for k, st in enumerate(steps)]
 
     def ingest(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *, assets=None,
                chunk_time: int = 16, reader=None, keep_from: date | None = None) -> IngestReport:
@@ -158,8 +160,12 @@ class PixelStore:
         rep = IngestReport()
         todo = []
         for st in steps:
-            (rep.stored if self._current(license_no, st) else todo).append(st)
-        rep.stored = [st.key for st in rep.stored]
+            h = self._current(license_no, st)
+            if h is None:
+                todo.append(st)
+            else:
+                rep.stored.append(st.key)
+                rep.headers[st.key] = h
         if todo:
             raw = cube.load_window([it for st in todo for it in st.items], grid, assets=assets,
                                    chunk_time=chunk_time, reader=reader)
@@ -173,7 +179,8 @@ class PixelStore:
                 bare = [replace(st, items=()) for st in todo[t0:t0 + chunk_time]]
                 writes.append(dask.delayed(self._write_chunk, pure=True)(
                     license_no, bare, part.data, part.time.values, part.n_scenes.values))
-            dask.compute(*writes)
+            for st, h in zip(todo, [h for hs in dask.compute(*writes) for h in hs]):
+                rep.headers[st.key] = h
             rep.read = [st.key for st in todo]
         if keep_from is not None:
             wanted = {st.key for st in steps}
@@ -185,17 +192,18 @@ class PixelStore:
         return rep
 
     # -- reading
-    def open(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *, chunk_time: int = 16
-             ) -> xr.DataArray:
+    def open(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *, chunk_time: int = 16,
+             headers: dict | None = None) -> xr.DataArray:
         """The stored steps of `items` as `cube.load_window` gives them: lazy float32
         (time, band, y, x), coords time, band, y, x, id, n_scenes. Every step must be
-        stored and current (`ingest` first)."""
+        stored and current (`ingest` first). `headers`: `IngestReport.headers` of the
+        ingest just done (spares reading every step's header again)."""
         meta = json.loads((self.dir(license_no) / "meta.json").read_text(encoding="utf-8"))
         if meta != self._meta(grid, meta["bands"]):
             raise RuntimeError(f"mine {license_no}: the pixel store holds another grid")
         bands = meta["bands"]
         steps = steps_of(items)
-        headers = [self.header(license_no, st.key) for st in steps]
+        headers = [(headers or {}).get(st.key) or self.header(license_no, st.key) for st in steps]
         for st, h in zip(steps, headers):
             if h is None or h["id"] != st.id or h["fingerprint"] != st.fingerprint:
                 raise RuntimeError(f"mine {license_no}: step {st.key} is not in the pixel store")
