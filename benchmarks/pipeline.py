@@ -80,7 +80,7 @@ from scipy import ndimage  # noqa: E402
 from shapely import affinity  # noqa: E402
 from shapely.geometry import Point, box  # noqa: E402
 
-from minewatch.sky import cube  # noqa: E402
+from minewatch.sky import batch, cube  # noqa: E402
 
 # ------------------------------------------------------------------------------ layout
 
@@ -285,39 +285,45 @@ def _plain_mine(m: Mine, items: list[pystac.Item], handles: dict) -> pd.DataFram
     return pd.concat(rows, ignore_index=True)
 
 
-def run_plain(layout: Layout, threads: int = 1) -> dict[str, pd.DataFrame]:
+def _plain_group(pairs: list[tuple[Mine, list[pystac.Item]]]) -> dict[str, pd.DataFrame]:
+    """Mines of one tile copy, sharing open datasets (one per asset)."""
+    handles: dict = {}
+    out = {}
+    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
+        try:
+            for m, items in pairs:
+                out[m.license_no] = _plain_mine(m, items, handles)
+        finally:
+            for ds in handles.values():
+                ds.close()
+    return out
+
+
+def run_plain(layout: Layout, threads: int = 1, pool=None) -> dict[str, pd.DataFrame]:
     """Per-mine tables; mines of one tile copy share open datasets (one per asset).
 
     With threads > 1 each thread takes whole tile copies and has its own datasets
-    (GDAL datasets are not thread-safe).
+    (GDAL datasets are not thread-safe); with `pool` (a process pool) its processes take
+    them instead: no GIL between the workers, at the cost of pickling items and results.
     """
     by_rep: dict[int, list[Mine]] = {}
     for m in layout.mines:
         by_rep.setdefault(m.replica, []).append(m)
-
-    def one_rep(mines):
-        handles: dict = {}
-        out = {}
-        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
-            try:
-                for m in mines:
-                    out[m.license_no] = _plain_mine(m, layout.items_of(m), handles)
-            finally:
-                for ds in handles.values():
-                    ds.close()
-        return out
-
-    groups = list(by_rep.values())
-    if threads > 1:
-        # split groups further so that both threads have work with few tile copies
+    groups = [[(m, layout.items_of(m)) for m in g] for g in by_rep.values()]
+    workers = getattr(pool, "_max_workers", threads)
+    if workers > 1:
+        # split groups further so that every worker has work with few tile copies
         chunks = []
         for g in groups:
-            k = max(1, math.ceil(len(g) / threads))
+            k = max(1, math.ceil(len(g) / workers))
             chunks += [g[i:i + k] for i in range(0, len(g), k)]
-        with ThreadPoolExecutor(threads) as ex:
-            parts = list(ex.map(one_rep, chunks))
+        if pool is not None:
+            parts = list(pool.map(_plain_group, chunks))
+        else:
+            with ThreadPoolExecutor(threads) as ex:
+                parts = list(ex.map(_plain_group, chunks))
     else:
-        parts = [one_rep(g) for g in groups]
+        parts = [_plain_group(g) for g in groups]
     out = {}
     for p in parts:
         out.update(p)
@@ -362,7 +368,7 @@ def _params():
 
 def run_batched(layout: Layout, mines: list[Mine] | None = None, *, batch_size: int = 16,
                 mines_per_task: int = 2, chunk_time: int = 16, store=None, skip_known: bool = False,
-                keep: bool = True, fused: bool = True) -> dict[str, pd.DataFrame]:
+                keep: bool = True) -> dict[str, pd.DataFrame]:
     """`minewatch.sky.batch.unit_stats_many` over the mines (in layout order: by tile).
 
     With `store` (a SeriesStore), each mine's table is upserted as a nightly run would;
@@ -383,7 +389,7 @@ def run_batched(layout: Layout, mines: list[Mine] | None = None, *, batch_size: 
         windows.append(batch.MineWindow(m.license_no, items, m.grid, m.units))
     out = {}
     for key, st in batch.unit_stats_many(windows, _params(), batch_size=batch_size,
-                                         mines_per_task=mines_per_task, chunk_time=chunk_time, fused=fused):
+                                         mines_per_task=mines_per_task, chunk_time=chunk_time):
         df = series.stats_frame(st)
         if store is not None:
             store.upsert(key, df)
@@ -428,10 +434,56 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _timed(f, *a, **kw):
-    c, t = time.process_time(), time.perf_counter()
+def _pool_cpu(pool) -> float:
+    """CPU seconds (user + system) the live worker processes of a process pool have used."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in list(getattr(pool, "_processes", None) or {}):
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / tick          # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def _pool_rss_mb(pool) -> float:
+    """Sum of the peak RSS (VmHWM) of a process pool's live workers."""
+    total = 0.0
+    for pid in list(getattr(pool, "_processes", None) or {}):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+    return total
+
+
+def _timed(f, *a, pool=None, **kw):
+    """(wall s, CPU s of this process and of `pool`'s workers, result)."""
+    c, t, pc = time.process_time(), time.perf_counter(), _pool_cpu(pool)
     r = f(*a, **kw)
-    return time.perf_counter() - t, time.process_time() - c, r
+    return time.perf_counter() - t, time.process_time() - c + _pool_cpu(pool) - pc, r
+
+
+def local_scheduler(kind: str, workers: int = 2):
+    """`ops.dask_client` for minewatch's local scheduler: 'threads' (dask's, `workers`
+    threads) or 'processes' (a pool of `workers` spawned processes, kept for the block;
+    the plain path's process runs use the same pool)."""
+    import dask
+
+    from minewatch import ops
+    if kind == "threads":
+        from contextlib import contextmanager
+
+        @contextmanager
+        def _threads():
+            # pool=None: inside a process-pool block, dask's threads would take that pool
+            with dask.config.set(scheduler="threads", num_workers=workers, pool=None):
+                yield None
+        return _threads()
+    return ops.dask_client(None, local_scheduler="processes", workers=workers)
 
 
 def _blas() -> str:
@@ -451,19 +503,24 @@ def worker(args) -> dict:
     lay = prepare(args.data_dir, args.mines, args.scenes, args.pool, side=getattr(args, "tile_side", TILE_SIDE),
                   log=lambda *_: None)
     rss0 = peak_rss_mb()
-    with tempfile.TemporaryDirectory() as tmp:
+    kind = getattr(args, "scheduler", "threads")
+    with tempfile.TemporaryDirectory() as tmp, local_scheduler(kind) as pool:
+        run_batched(lay, lay.mines[:2], mines_per_task=1)      # start the workers (untimed)
         w, c, out = _timed(run_batched, lay, batch_size=args.batch_size, mines_per_task=args.mines_per_task,
-                           chunk_time=args.chunk_time, store=SeriesStore(tmp), keep=False)
+                           chunk_time=args.chunk_time, store=SeriesStore(tmp), keep=False, pool=pool)
+        workers_mb = _pool_rss_mb(pool)
     n = sum(out.values())
-    return {"mines": args.mines, "scenes": args.scenes, "wall_s": round(w, 2), "cpu_s": round(c, 2),
-            "mine_scenes_per_s": round(args.mines * args.scenes / w, 1), "rows": n,
-            "rss_before_mb": round(rss0), "peak_rss_mb": round(peak_rss_mb())}
+    # processes: this process's peak plus each worker's (an upper bound of what was resident at once)
+    return {"mines": args.mines, "scenes": args.scenes, "scheduler": kind, "wall_s": round(w, 2),
+            "cpu_s": round(c, 2), "mine_scenes_per_s": round(args.mines * args.scenes / w, 1), "rows": n,
+            "rss_before_mb": round(rss0), "workers_peak_rss_mb": round(workers_mb),
+            "peak_rss_mb": round(peak_rss_mb() + workers_mb)}
 
 
-def sweep(args, sizes: list[int], log=print) -> list[dict]:
+def sweep(args, sizes: list[int], kind: str = "threads", log=print) -> list[dict]:
     out = []
     for n in sizes:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--mines", str(n),
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--scheduler", kind, "--mines", str(n),
                "--scenes", str(args.sweep_scenes), "--pool", str(args.pool), "--data-dir", str(args.data_dir),
                "--batch-size", str(args.batch_size), "--mines-per-task", str(args.mines_per_task),
                "--chunk-time", str(args.chunk_time), "--gdal-cachemax", str(args.gdal_cachemax)]
@@ -471,8 +528,9 @@ def sweep(args, sizes: list[int], log=print) -> list[dict]:
         if r.returncode != 0:
             raise RuntimeError(f"sweep at {n} mines failed:\n{r.stderr[-3000:]}")
         res = json.loads(r.stdout.strip().splitlines()[-1])
-        log(f"  {n:>5} mines x {args.sweep_scenes} scenes: {res['mine_scenes_per_s']:7.1f} mine-scenes/s, "
-            f"peak RSS {res['peak_rss_mb']} MB (after imports and layout {res['rss_before_mb']} MB)")
+        log(f"  {kind:9} {n:>5} mines x {args.sweep_scenes} scenes: {res['mine_scenes_per_s']:7.1f} mine-scenes/s, "
+            f"peak RSS {res['peak_rss_mb']} MB (this process after imports and layout {res['rss_before_mb']} MB"
+            + (f"; workers {res['workers_peak_rss_mb']} MB" if kind == "processes" else "") + ")")
         out.append(res)
     return out
 
@@ -485,7 +543,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--pool", type=int, default=6, help="distinct generated dates, cycled beyond")
     ap.add_argument("--per-mine-mines", type=int, default=16,
                     help="time the pipeline's per-mine path (pixel store) on this many mines (0: skip)")
-    ap.add_argument("--batch-size", type=int, default=16, help="mines per dask.compute")
+    ap.add_argument("--batch-size", type=int, default=64, help="mines per dask.compute")
+    ap.add_argument("--workers", type=int, default=2, help="threads / processes of the parallel paths")
     ap.add_argument("--mines-per-task", type=int, default=2, help="mines per statistics task")
     ap.add_argument("--chunk-time", type=int, default=16)
     ap.add_argument("--gdal-cachemax", type=int, default=32, help="GDAL block cache, MB")
@@ -497,6 +556,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--malloc-arena-max", type=int, default=1, metavar="N",
                     help="glibc MALLOC_ARENA_MAX for the run (0: glibc's default); see the module's top")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--scheduler", default="threads", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     import warnings
     from rasterio.errors import NotGeoreferencedWarning
@@ -516,7 +576,7 @@ def main(argv=None) -> dict:
           f"{WINDOW_PX}x{WINDOW_PX} px windows, {UNITS_PER_MINE} units each, assets {'/'.join(STAT_ASSETS)}")
     print(f"  data {lay.data_dir} ({lay.n_generated} tiles generated in {lay.generated_s:.1f}s, not timed)")
     print(f"  {os.cpu_count()} CPUs, load avg {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
-          f"dask {dask.__version__} threads x{os.cpu_count()}; GDAL_CACHEMAX={os.environ['GDAL_CACHEMAX']} MB; "
+          f"dask {dask.__version__}, {args.workers} workers; GDAL_CACHEMAX={os.environ['GDAL_CACHEMAX']} MB; "
           f"BLAS {_blas()}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; "
           f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX')}; "
           f"unset for this run: {', '.join(_ENV_NOTE['openblas_unset']) or 'nothing (OPENBLAS_CORETYPE/L2_SIZE not set)'}")
@@ -526,25 +586,47 @@ def main(argv=None) -> dict:
     run_plain(Layout(few, lay.items, lay.data_dir), 1)
     run_batched(lay, few, batch_size=args.batch_size, mines_per_task=args.mines_per_task, chunk_time=args.chunk_time)
 
-    times: dict[str, list] = {"plain": [], "plain2": [], "minewatch": []}
+    def mw(pool=None):
+        return _timed(run_batched, lay, batch_size=args.batch_size, mines_per_task=args.mines_per_task,
+                      chunk_time=args.chunk_time, pool=pool)
+
+    # every path, interleaved, on the same cores: plain on 1 thread, on `workers` threads
+    # and on a pool of `workers` processes; minewatch on dask's threads and on the same
+    # process pool (`ops.dask_client(local_scheduler="processes")`, spawned once and warmed
+    # untimed, as a nightly run keeps it for the night)
+    times: dict[str, list] = {k: [] for k in ("plain", "plain_threads", "plain_processes",
+                                              "minewatch_threads", "minewatch_processes")}
     ref = out = None
     load = []
-    for _ in range(args.repeats):
-        load.append(os.getloadavg()[0])
-        w, c, ref = _timed(run_plain, lay, 1)
-        times["plain"].append((w, c))
-        w, c, ref2 = _timed(run_plain, lay, 2)
-        times["plain2"].append((w, c))
-        assert max_mean_diff(ref, ref2) == 0.0, "plain path: 1 and 2 threads differ"
-        w, c, out = _timed(run_batched, lay, batch_size=args.batch_size, mines_per_task=args.mines_per_task,
-                           chunk_time=args.chunk_time)
-        times["minewatch"].append((w, c))
+    W = args.workers
+    with local_scheduler("processes", W) as pool:
+        run_plain(Layout(few, lay.items, lay.data_dir), pool=pool)
+        run_batched(lay, few, batch_size=args.batch_size, mines_per_task=args.mines_per_task)
+        for _ in range(args.repeats):
+            load.append(os.getloadavg()[0])
+            w, c, ref = _timed(run_plain, lay, 1)
+            times["plain"].append((w, c))
+            w, c, got = _timed(run_plain, lay, W)
+            times["plain_threads"].append((w, c))
+            assert max_mean_diff(ref, got) == 0.0, "plain path: 1 thread and threads differ"
+            w, c, got = _timed(run_plain, lay, W, pool=pool)
+            times["plain_processes"].append((w, c))
+            assert max_mean_diff(ref, got) == 0.0, "plain path: 1 thread and processes differ"
+            batch.close_pool_datasets(pool)
+            w, c, outp = mw(pool)
+            times["minewatch_processes"].append((w, c))
+            with local_scheduler("threads", W):
+                w, c, out = mw()
+            times["minewatch_threads"].append((w, c))
     med = {k: (float(np.median([x[0] for x in v])), float(np.median([x[1] for x in v]))) for k, v in times.items()}
-    diff = max_mean_diff(ref, out)
+    diff = max(max_mean_diff(ref, out), max_mean_diff(ref, outp))
     assert diff <= 1e-5, f"minewatch and plain per-unit means differ by {diff}"
-    best_plain = min(med["plain"][0], med["plain2"][0])
-    ratio = med["minewatch"][0] / best_plain
-    ratio_cpu = med["minewatch"][1] / med["plain"][1]
+    plains, mws = ("plain", "plain_threads", "plain_processes"), ("minewatch_threads", "minewatch_processes")
+    best_plain, best_mw = min(plains, key=lambda k: med[k][0]), min(mws, key=lambda k: med[k][0])
+    ratio = med[best_mw][0] / med[best_plain][0]
+    ratio_threads = med["minewatch_threads"][0] / med["plain_threads"][0]
+    ratio_processes = med["minewatch_processes"][0] / med["plain_processes"][0]
+    ratio_cpu = med["minewatch_threads"][1] / med["plain"][1]
 
     per_mine = None
     if args.per_mine_mines:
@@ -558,7 +640,7 @@ def main(argv=None) -> dict:
             assert d2 <= 1e-5, f"pipeline path and plain differ by {d2}"
         per_mine = (w, len(sub) * args.scenes / w, w_next / w)
 
-    # nightly: full run into the store, then a rerun with no new scenes
+    # nightly: full run into the store, then a rerun with no new scenes (dask's threads)
     from minewatch.sky.store import SeriesStore
     with tempfile.TemporaryDirectory() as tmp:
         store = SeriesStore(tmp)
@@ -572,49 +654,56 @@ def main(argv=None) -> dict:
 
     def rate(k):
         return ms / med[k][0]
-    print(f"\n  path                      wall s   cpu s   mine-scenes/s   (median of {args.repeats}, interleaved)")
-    print(f"  plain rasterio, 1 thread  {med['plain'][0]:7.2f} {med['plain'][1]:7.2f} {rate('plain'):12.1f}")
-    print(f"  plain rasterio, 2 threads {med['plain2'][0]:7.2f} {med['plain2'][1]:7.2f} {rate('plain2'):12.1f}")
-    print(f"  minewatch batched         {med['minewatch'][0]:7.2f} {med['minewatch'][1]:7.2f} {rate('minewatch'):12.1f}")
+    names = {"plain": "plain rasterio, 1 thread", "plain_threads": f"plain rasterio, {W} threads",
+             "plain_processes": f"plain rasterio, {W} processes", "minewatch_threads": f"minewatch, {W} threads",
+             "minewatch_processes": f"minewatch, {W} processes"}
+    print(f"\n  path                          wall s   cpu s   mine-scenes/s   (median of {args.repeats}, interleaved;"
+          f" cpu includes pool workers)")
+    for k, label in names.items():
+        print(f"  {label:29} {med[k][0]:7.2f} {med[k][1]:7.2f} {rate(k):12.1f}")
     if per_mine:
         print(f"  minewatch pipeline path ({len(sub)} mines, 7 bands, pixel store) first night {per_mine[0]:.2f}s "
               f"{per_mine[1]:.1f} mine-scenes/s; next night with 1 new scene {per_mine[2]:.1%} of it")
-    print(f"  ratio minewatch / best plain (wall): {ratio:.2f}   (cpu, vs plain 1 thread: {ratio_cpu:.2f})")
+    print(f"  ratio best minewatch ({names[best_mw]}) / best plain ({names[best_plain]}), wall: {ratio:.2f}")
+    print(f"    same scheduler: threads {ratio_threads:.2f}, processes {ratio_processes:.2f}; "
+          f"cpu, minewatch threads vs plain 1 thread: {ratio_cpu:.2f}")
     print(f"  max |per-unit mean difference|: {diff:.2e}")
     print(f"  nightly full run into SeriesStore {w_full:.2f}s; rerun, no new scenes {w_rerun:.3f}s "
           f"= {rerun_frac * 100:.1f}% of full")
     print(f"  peak RSS this process: {peak_rss_mb():.0f} MB")
 
-    sw = []
+    sw: dict[str, list] = {}
     if args.sweep is None:
         args.sweep = "10,100,1000" if args.mines >= 100 else ""
     sizes = [int(x) for x in args.sweep.split(",") if x.strip()]
     if sizes:
         print(f"\n  RSS sweep (minewatch path + store writes, each size in a fresh process, "
               f"{args.sweep_scenes} scenes):")
-        sw = sweep(args, sizes)
-    rss = {str(r["mines"]): r["peak_rss_mb"] for r in sw}
-    flat = (max(rss.values()) <= 1.2 * min(rss.values())) if len(rss) > 1 else None
+        sw = {kind: sweep(args, sizes, kind) for kind in ("threads", "processes")}
+    rss = {kind: {str(r["mines"]): r["peak_rss_mb"] for r in rows} for kind, rows in sw.items()}
+    flat = all(max(v.values()) <= 1.2 * min(v.values()) for v in rss.values()) if sizes[1:] else None
     res = {
         "mines": args.mines, "scenes": args.scenes, "mine_scenes": ms,
-        "plain_mine_scenes_per_s": round(rate("plain"), 1),
-        "plain_2threads_mine_scenes_per_s": round(rate("plain2"), 1),
-        "minewatch_mine_scenes_per_s": round(rate("minewatch"), 1),
+        "mine_scenes_per_s": {k: round(rate(k), 1) for k in names},
+        "cpu_s": {k: round(med[k][1], 2) for k in names},
+        "minewatch_mine_scenes_per_s": round(rate(best_mw), 1), "best_minewatch": best_mw, "best_plain": best_plain,
         "pipeline_first_night_mine_scenes_per_s": round(per_mine[1], 1) if per_mine else None,
         "pipeline_next_night_1_new_scene_fraction": round(per_mine[2], 4) if per_mine else None,
-        "ratio_minewatch_over_plain": round(ratio, 3), "ratio_cpu": round(ratio_cpu, 3),
+        "ratio_minewatch_over_plain": round(ratio, 3), "ratio_threads": round(ratio_threads, 3),
+        "ratio_processes": round(ratio_processes, 3), "ratio_cpu": round(ratio_cpu, 3),
         "max_abs_mean_diff": diff,
         "rerun_fraction": round(rerun_frac, 4), "full_run_s": round(w_full, 2), "rerun_s": round(w_rerun, 3),
         "peak_rss_mb": round(peak_rss_mb()),
         "rss_sweep_scenes": args.sweep_scenes, "peak_rss_mb_by_mines": rss,
-        "rss_sweep_mine_scenes_per_s": {str(r["mines"]): r["mine_scenes_per_s"] for r in sw},
+        "rss_sweep_mine_scenes_per_s": {kind: {str(r["mines"]): r["mine_scenes_per_s"] for r in rows}
+                                        for kind, rows in sw.items()},
         "targets": {"ratio<=1.5": ratio <= 1.5, "rerun<=5%": rerun_frac <= 0.05, "rss_flat_20%": flat},
         "settings": {"batch_size": args.batch_size, "mines_per_task": args.mines_per_task,
                      "chunk_time": args.chunk_time, "gdal_cachemax_mb": int(os.environ["GDAL_CACHEMAX"]),
                      "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
                      "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
                      "malloc_mmap_threshold": os.environ.get("MALLOC_MMAP_THRESHOLD_"),
-                     "fused_tasks": True, "scheduler": "threads",
+                     "workers": W, "whole_mine_tasks": True,
                      "openblas_unset": _ENV_NOTE["openblas_unset"]},
         "load_avg": [round(x, 1) for x in load], "cpus": os.cpu_count(),
         "python": platform.python_version(), "wall_s": round(time.perf_counter() - t_all, 1),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def test_paths_agree_and_rerun_skips(layout, tmp_path):
     store = SeriesStore(tmp_path)
     full = bench.run_batched(layout, batch_size=3, mines_per_task=2, store=store)
     assert bench.max_mean_diff(plain, full) <= 1e-5
-    assert bench.max_mean_diff(plain, bench.run_batched(layout, batch_size=5, fused=False)) <= 1e-5
+    assert bench.max_mean_diff(plain, bench.run_batched(layout, batch_size=5, mines_per_task=5)) <= 1e-5
     # a unit's mean is defined on some dates and NaN (no clear pixel) on none or some
     df = full["BENCH00000"]
     assert len(df) == bench.UNITS_PER_MINE * 3 and df.clear_px.gt(0).any()
@@ -116,8 +117,7 @@ def test_reader_falls_back_for_non_nearest_upsampling(layout):
     batch.DATASETS.clear()
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_groups_pad_windows_of_different_sizes(layout, fused):
+def test_groups_pad_windows_of_different_sizes(layout):
     """Mines of different window sizes and unit counts in one task give their own numbers."""
     items = layout.items[0]
     m0, m1, m2 = layout.mines[:3]
@@ -130,7 +130,7 @@ def test_groups_pad_windows_of_different_sizes(layout, fused):
                batch.MineWindow("b", items, small, units_small),
                batch.MineWindow("c", items[:2], m2.grid, m2.units)]          # other scenes: own group
     p = bench._params()
-    got = dict(batch.unit_stats_many(windows, p, batch_size=8, mines_per_task=8, chunk_time=2, fused=fused))
+    got = dict(batch.unit_stats_many(windows, p, batch_size=8, mines_per_task=8, chunk_time=2))
     assert set(got) == {"a", "b", "c"}
     for w in windows:
         raw = cube.load_window(w.items, w.grid, assets=batch.STAT_ASSETS, chunk_time=2)
@@ -150,3 +150,22 @@ def test_worker_reports_rss(tmp_path):
                               chunk_time=16, tile_side=2)
     r = bench.worker(args)
     assert r["rows"] == 3 * 2 * bench.UNITS_PER_MINE and r["peak_rss_mb"] >= r["rss_before_mb"] > 0
+
+
+def test_local_process_pool_gives_the_same_statistics(layout):
+    """`ops.dask_client(local_scheduler="processes")`: the group tasks run in the pool's
+    spawned workers (they use CPU; the parent's threads do not compute) and give the same
+    numbers as dask's threads, run after run."""
+    from minewatch import ops
+    want = bench.run_batched(layout, batch_size=3)
+    with ops.dask_client(None, local_scheduler="processes", workers=2) as pool:
+        first = bench.run_batched(layout, batch_size=3)
+        batch.close_pool_datasets(pool)
+        here, workers = time.process_time(), bench._pool_cpu(pool)
+        again = bench.run_batched(layout, batch_size=3)
+        here, workers = time.process_time() - here, bench._pool_cpu(pool) - workers
+        assert workers > here                        # the pixels were read and reduced in the workers
+        assert bench._pool_rss_mb(pool) > 50          # two live workers with numpy and GDAL loaded
+    for got in (first, again):
+        assert bench.max_mean_diff(want, got) == 0.0
+    assert not pool._processes                         # the pool is shut down with the block

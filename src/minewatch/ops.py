@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -294,10 +295,15 @@ def publish_run_artifact(summary: dict, key: str = ARTIFACT_KEY) -> Any:
 
 @contextmanager
 def dask_client(scheduler_address: str | None = None, *, timeout: str = "30s",
-                local_scheduler: str = "threads") -> Iterator[Any]:
+                local_scheduler: str = "threads", workers: int | None = None) -> Iterator[Any]:
     """The scheduler `dask.compute` uses inside the block.
 
-    - `None` (default): the local `local_scheduler` ("threads"), no cluster.
+    - `None` (default): the local `local_scheduler`, no cluster: "threads", or
+      "processes": a pool of `workers` (default: the CPUs) spawned processes kept for
+      the whole block (dask's own would start and stop one per compute), one task per
+      submission. Processes pay off for few, coarse tasks whose Python would otherwise
+      contend for the GIL (`sky.batch.unit_stats_many`: a task per group of mines), not
+      for fine-grained graphs, whose chunks would be pickled between processes.
     - `"tcp://host:8786"`: a `distributed.Client` to that scheduler, used for every
       `dask.compute` in the block, from any thread (Prefect runs tasks in a thread pool;
       dask's config is process-wide). Closed on exit; the previous scheduler returns.
@@ -310,8 +316,16 @@ def dask_client(scheduler_address: str | None = None, *, timeout: str = "30s",
     import dask
 
     if not scheduler_address:
-        with dask.config.set(scheduler=local_scheduler):
-            yield None
+        if local_scheduler != "processes":
+            with dask.config.set(scheduler=local_scheduler, pool=None):
+                yield None
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        # spawn, not fork: the flow process has threads (Prefect, GDAL) a fork would copy mid-state
+        with ProcessPoolExecutor(workers or os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
+            with dask.config.set(scheduler="processes", pool=pool, chunksize=1):
+                yield pool
         return
 
     from distributed import Client

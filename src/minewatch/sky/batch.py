@@ -15,14 +15,21 @@ module keeps stackstac + dask as the loading path and removes those costs:
 2. `stack_window`: `cube.load_window` with that reader; the same array, pixel for pixel.
 3. `unit_stats_many`: the same `cube.to_reflectance` -> `masks.clear_mask` -> `indices` ->
    `series.unit_stats` functions, run on in-memory chunks of several mines at once (a
-   `mine` dimension), one task per group of mines that share their scenes, many groups
-   per `dask.compute`. A graph of ~100 small dask tasks per mine cost more to build than
-   its pixels; the functions' fixed cost per call is paid once per group; peak memory is
-   set by the group and batch sizes, not by the number of mines.
+   `mine` dimension), one task per group of mines that share their scenes, doing all of
+   those mines' work (stackstac array, unit masks, reads, statistics), many groups per
+   `dask.compute`. A graph of ~100 small dask tasks per mine cost more to build than its
+   pixels; the functions' fixed cost per call is paid once per group; the per-mine
+   Python runs on the workers, in parallel; peak memory is set by the tasks running at
+   once, not by the number of mines. The tasks are coarse and return small statistics,
+   so a local process pool (`ops.dask_client(local_scheduler="processes")`) runs them
+   without the GIL between workers: on 2 cores, as fast as plain rasterio + numpy on 2
+   processes (benchmarks/README.md).
 """
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -111,10 +118,12 @@ class DatasetCache:
         return o
 
     def retain(self, urls: set) -> None:
-        """Close every dataset whose URL is not in `urls` (between computes only)."""
+        """Close this thread's datasets whose URL is not in `urls` (another thread's may be
+        in use): a task keeps what its mines read, and what the next mines of the same
+        tile will read again."""
         with self._lock:
-            drop = [(lru, u) for lru in self._per_thread.values() for u in lru if u not in urls]
-            closed = [lru.pop(u) for lru, u in drop]
+            lru = self._per_thread.get(threading.get_ident(), {})
+            closed = [lru.pop(u) for u in [u for u in lru if u not in urls]]
         for o in closed:
             o.ds.close()
 
@@ -132,6 +141,24 @@ class DatasetCache:
 
 
 DATASETS = DatasetCache()
+
+
+def _close_here(_) -> int:
+    DATASETS.clear()
+    time.sleep(0.2)          # hold this worker, so that the next call goes to another
+    return os.getpid()
+
+
+def close_pool_datasets(pool) -> None:
+    """Close the datasets each worker of a local process pool (`ops.dask_client(
+    local_scheduler="processes")`) keeps open after its last group: `unit_stats_many`
+    closes only this process's. One call per worker, until every live worker answered."""
+    pids, seen = set(getattr(pool, "_processes", None) or {}), set()   # the executor's live workers
+    for _ in range(10):
+        seen |= set(pool.map(_close_here, range(len(pids))))
+        if seen >= pids:
+            return
+    raise RuntimeError(f"could not reach every pool worker: {sorted(pids - seen)}")
 
 
 @dataclass(frozen=True)
@@ -324,12 +351,12 @@ def _empty_group(n: int, t: int, bands, shapes, dtype, p: StatsParams) -> np.nda
     return raw
 
 
-def _group_stats(raw: np.ndarray, bands, offsets, unit_masks, p: StatsParams) -> list[xr.Dataset]:
-    """`chunk_stats` of several mines at once (raw from `_empty_group`), one Dataset per mine.
+def _group_stats(raw: np.ndarray, bands, offsets, unit_masks, p: StatsParams) -> dict[str, np.ndarray]:
+    """`chunk_stats` of several mines at once (raw from `_empty_group`): each statistic as
+    a (mine, unit, time) array (n_px: (mine, unit)), units padded with empty ones.
 
     Runs the minewatch functions once on a (mine, time, band, y, x) array, so their
-    per-call overhead is paid once per group, not once per mine; unit masks are padded
-    with empty units.
+    per-call overhead is paid once per group, not once per mine.
     """
     n, _, _, hh, ww = raw.shape
     uu = max(m.shape[0] for m in unit_masks)
@@ -339,82 +366,108 @@ def _group_stats(raw: np.ndarray, bands, offsets, unit_masks, p: StatsParams) ->
     da = xr.DataArray(raw, dims=("mine", "time", "band", "y", "x"),
                       coords={"band": list(bands), "dn_offset": ("time", offsets)})
     st = chunk_stats(da, xr.DataArray(um, dims=("mine", "unit", "y", "x")), p)
-    return [st.isel(mine=i, unit=slice(0, m.shape[0])).drop_vars("dn_offset", errors="ignore")
-            for i, m in enumerate(unit_masks)]
+    return {k: v.transpose("mine", "unit", *(("time",) if "time" in v.dims else ())).values
+            for k, v in st.data_vars.items()}
 
 
-def _group_task(blocks, shapes, bands, offsets, unit_masks, p: StatsParams) -> list[xr.Dataset]:
-    """`_group_stats` of mines' (time, band, y, x) chunks of file DN (`_stack_dn`) computed
-    by other tasks."""
-    raw = _empty_group(len(blocks), blocks[0].shape[0], bands, shapes, blocks[0].dtype, p)
-    for i, (blk, (h, w)) in enumerate(zip(blocks, shapes)):
-        raw[i, :, :, :h, :w] = blk
-    _offset_free(raw, bands, offsets)
-    return _group_stats(raw, bands, offsets, unit_masks, p)
+def _mine_stats(parts: list[dict], i: int, unit_keys: list[str], times, ids, offsets) -> xr.Dataset:
+    """Mine `i`'s Dataset from its group's per-chunk arrays (`_group_stats`): dims (unit,
+    time), coords unit, time, id, dn_offset."""
+    nu = len(unit_keys)
+    data = {k: (("unit", "time"), np.concatenate([c[k][i, :nu] for c in parts], axis=-1))
+            for k in parts[0] if k != "n_px"}
+    data["n_px"] = ("unit", parts[0]["n_px"][i, :nu])
+    return xr.Dataset(data, coords={"unit": list(unit_keys), "time": times, "id": ("time", ids),
+                                    "dn_offset": ("time", offsets)})
 
 
-def _finish(parts: list[xr.Dataset], unit_keys: list[str], times, ids, offsets) -> xr.Dataset:
-    st = parts[0] if len(parts) == 1 else xr.concat(parts, dim="time", data_vars="minimal",
-                                                    coords="minimal", compat="override")
-    return st.assign_coords(unit=list(unit_keys), time=times, id=("time", ids), dn_offset=("time", offsets))
+class _Opaque:
+    """Hides a task's arguments from dask.delayed: no traversal of items and geometries
+    looking for dask collections, no tokenizing."""
+    __slots__ = ("value",)
 
-
-class _Unevaluated:
-    """Hides lazy arrays from dask.delayed, so a task receives the graph, not the values."""
-    __slots__ = ("arrays",)
-
-    def __init__(self, arrays):
-        self.arrays = arrays
+    def __init__(self, value):
+        self.value = value
 
     def __getstate__(self):
-        return self.arrays
+        return self.value
 
     def __setstate__(self, state):
-        self.arrays = state
+        self.value = state
 
 
-def _load_group_task(lazy: _Unevaluated, shapes, bands, offsets, chunks_t, unit_masks,
-                     p: StatsParams) -> list[list[xr.Dataset]]:
-    """One task for a group: read its mines' stackstac arrays (`_stack_dn`) here (sync
-    scheduler), one mine at a time into one (mine, time, band, y, x) array, offset-free DN
-    as `stack_window`'s in place (`_offset_free`), then `_group_stats` per time
-    chunk. Only the small statistics leave the task, so the outer scheduler may be
-    threads, processes or a cluster, and a task holds one copy of its pixels."""
-    raw = _empty_group(len(shapes), sum(chunks_t), bands, shapes, lazy.arrays[0].dtype, p)
-    for i, (arr, (h, w)) in enumerate(zip(lazy.arrays, shapes)):
+def _group_task(group: _Opaque, p: StatsParams, chunk_time: int, gdal_env, retain: bool) -> list[xr.Dataset]:
+    """One task per group of mines that share their scenes: everything a mine costs.
+
+    Here, not in the caller: each mine's stackstac array (`_stack_dn`) and unit masks,
+    then its chunks computed (sync scheduler) straight into one (mine, time, band, y, x)
+    array, offset-free DN as `stack_window`'s in place (`_offset_free`), then
+    `_group_stats` per time chunk. The per-mine Python (stackstac's graph, rasterize)
+    runs on the workers in parallel instead of serially between computes, only small
+    statistics leave a task (threads, processes or a cluster alike), and a task holds one
+    copy of its pixels.
+    """
+    windows: list[MineWindow] = group.value
+    if retain:       # close the datasets of scenes this group does not read (another tile's)
+        DATASETS.retain({a.href for w in windows for i in w.items for k, a in i.assets.items()
+                         if k in STAT_ASSETS})
+    stacks, offs = zip(*(_stack_dn(w.items, w.grid, STAT_ASSETS, chunk_time, gdal_env) for w in windows))
+    offsets = offs[0]          # the group's mines share their scenes: the same offsets
+    unit_masks = [series.unit_masks(w.units_utm, w.grid).values for w in windows]
+    bands, chunks_t = stacks[0].band.values, stacks[0].data.chunks[0]
+    shapes = [s.shape[2:] for s in stacks]
+    raw = _empty_group(len(stacks), sum(chunks_t), bands, shapes, stacks[0].dtype, p)
+    for i, (s, (h, w)) in enumerate(zip(stacks, shapes)):
         t0 = 0       # chunk by chunk, straight into place (no concatenation, no finalize copy)
-        for blk, n in zip(arr.to_delayed(optimize_graph=False).ravel(), chunks_t):
+        for blk, n in zip(s.data.to_delayed(optimize_graph=False).ravel(), chunks_t):
             raw[i, t0:t0 + n, :, :h, :w] = blk.compute(scheduler="sync")
             t0 += n
     _offset_free(raw, bands, offsets)
-    out, t0 = [], 0
+    parts, t0 = [], 0
     for n in chunks_t:
-        out.append(_group_stats(raw[:, t0:t0 + n], bands, offsets[t0:t0 + n], unit_masks, p))
+        parts.append(_group_stats(raw[:, t0:t0 + n], bands, offsets[t0:t0 + n], unit_masks, p))
         t0 += n
-    return out
+    del raw
+    return [_mine_stats(parts, i, list(w.units_utm), s.time.values, s.id.values, offsets)
+            for i, (w, s) in enumerate(zip(windows, stacks))]
 
 
 def _scenes_key(items) -> tuple:
     return tuple(sorted(it.id for it in items))
 
 
+def _groups(batch: list[MineWindow], mines_per_task: int) -> list[list[MineWindow]]:
+    """Runs of consecutive windows with the same scenes, at most `mines_per_task` each."""
+    groups, cur, key = [], [], None
+    for w in batch:
+        k = _scenes_key(w.items)
+        if cur and (k != key or len(cur) >= mines_per_task):
+            groups.append(cur)
+            cur = []
+        cur.append(w)
+        key = k
+    return groups + [cur] if cur else groups
+
+
 def unit_stats_many(windows: Iterable[MineWindow], p: StatsParams, *, batch_size: int = 16,
                     mines_per_task: int = 2, chunk_time: int = 16, gdal_env=None,
-                    cache: DatasetCache | None = DATASETS, fused: bool = True,
-                    ) -> Iterator[tuple[str, xr.Dataset]]:
+                    close_datasets: bool = True) -> Iterator[tuple[str, xr.Dataset]]:
     """(key, computed unit_stats Dataset) per window, `batch_size` windows per dask.compute.
 
     Same values as `series.unit_stats` over `cube.load_window`, with dims (unit, time)
     and coords unit, time, id, dn_offset, ready for `series.stats_frame`. Within a batch,
     consecutive windows that share their scenes are computed `mines_per_task` at a time
-    (`_group_task`). Give windows in an order where neighbours share scenes (sorted by
-    MGRS tile / location): open datasets are reused from one mine to the next; `cache`
-    (a bounded LRU per thread) is cleared at the end.
+    in one task (`_group_task`), which does all of a mine's work, so a batch is one
+    task per group: batches may be large (memory is set by the tasks running at once).
+    Give windows in an order where neighbours share scenes (sorted by MGRS tile /
+    location): open datasets (`DATASETS`, a bounded LRU per thread) are reused from one
+    mine to the next. With `close_datasets`, a task first closes its thread's datasets
+    that its mines do not read, and this process's are closed at the end (a local process
+    pool's workers keep at most their last group's until the pool closes).
     """
     it = iter(windows)
-    # pure=False: unique task keys without tokenizing the arguments (masks, bands, the
-    # hidden graphs): ~2 ms per mine, and no two groups are ever the same task
-    task = dask.delayed(_group_task, pure=False, nout=None)
+    # pure=False: unique task keys without tokenizing the arguments
+    task = dask.delayed(_group_task, pure=False)
     try:
         while True:
             batch = []
@@ -424,45 +477,11 @@ def unit_stats_many(windows: Iterable[MineWindow], p: StatsParams, *, batch_size
                     break
             if not batch:
                 return
-            if cache is not None:     # datasets of scenes this batch does not read: close them
-                cache.retain({a.href for w in batch for i in w.items for k, a in i.assets.items()
-                              if k in STAT_ASSETS})
-            stacks = [_stack_dn(w.items, w.grid, STAT_ASSETS, chunk_time, gdal_env) for w in batch]
-            masks_np = [series.unit_masks(w.units_utm, w.grid).values for w in batch]
-            # groups: runs of consecutive windows with the same scenes, at most mines_per_task
-            groups, cur, key = [], [], None
-            for i, w in enumerate(batch):
-                k = _scenes_key(w.items)
-                if cur and (k != key or len(cur) >= mines_per_task):
-                    groups.append(cur)
-                    cur = []
-                cur.append(i)
-                key = k
-            if cur:
-                groups.append(cur)
-            lazy = []
-            for g in groups:
-                s0, offs = stacks[g[0]]        # a group's mines share their scenes: same offsets
-                bands = s0.band.values
-                shapes = [stacks[i][0].shape[2:] for i in g]
-                if fused:
-                    lazy.append(dask.delayed(_load_group_task, pure=False)(
-                        _Unevaluated([stacks[i][0].data for i in g]), shapes, bands, offs,
-                        s0.data.chunks[0], [masks_np[i] for i in g], p))
-                    continue
-                blocks = [stacks[i][0].data.to_delayed(optimize_graph=False).ravel() for i in g]
-                per_chunk, t0 = [], 0
-                for j, n in enumerate(s0.data.chunks[0]):
-                    per_chunk.append(task([b[j] for b in blocks], shapes, bands, offs[t0:t0 + n],
-                                          [masks_np[i] for i in g], p))
-                    t0 += n
-                lazy.append(per_chunk)
-            (computed,) = dask.compute(lazy)
-            for g, per_chunk in zip(groups, computed):
-                for pos, i in enumerate(g):
-                    s, offs = stacks[i]
-                    yield batch[i].key, _finish([c[pos] for c in per_chunk], list(batch[i].units_utm),
-                                                s.time.values, s.id.values, offs)
+            groups = _groups(batch, mines_per_task)
+            (computed,) = dask.compute([task(_Opaque(g), p, chunk_time, gdal_env, close_datasets)
+                                        for g in groups])
+            for g, stats in zip(groups, computed):
+                yield from ((w.key, st) for w, st in zip(g, stats))
     finally:
-        if cache is not None:
-            cache.clear()
+        if close_datasets:
+            DATASETS.clear()
