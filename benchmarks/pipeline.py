@@ -6,15 +6,19 @@
 For N mines x T scenes it times, on the same windows and the same statistics:
 
 - plain:     rasterio `ds.read(window=...)`, one dataset open per asset reused across mines,
-             numpy masks / indices / per-unit means (the bar, DOMAIN.md §5);
+             numpy masks / indices / per-unit means (the bar, DOMAIN.md §5); on 1 thread,
+             on `--workers` threads and on a pool of `--workers` spawned processes;
 - pipeline:  what the nightly `pipeline.process_mine` does for a mine's statistics, one
              mine at a time: `pipeline.load_pixels` (steps the pixel store lacks read and
              stored, the cube read back from the store) -> `pipeline.observe` -> one
              `dask.compute`; timed on a first night (empty store) and on the next night
              with one new scene;
-- batched:   `minewatch.sky.batch.unit_stats_many`: the same functions run on 2 mines at
-             a time per task (read + statistics), 16 mines per `dask.compute`, through a
-             dataset-reusing stackstac reader (see benchmarks/README.md);
+- batched:   `minewatch.sky.batch.unit_stats_many`: one task per 2 mines does all their
+             work (stackstac arrays through a dataset-reusing reader, unit masks, reads,
+             the same functions on both mines at once), 32 mines per `dask.compute`; on
+             dask's threads and on the same process pool as plain
+             (`ops.dask_client(local_scheduler="processes")`). The ratio is the fastest
+             minewatch row over the fastest plain row (see benchmarks/README.md);
 
 asserts that every path gives the same per-unit means (within 1e-5), times a rerun with
 no new scenes against `SeriesStore`, and measures peak RSS at 10, 100 and 1,000 mines, each
@@ -366,7 +370,7 @@ def _params():
     return batch.StatsParams(MASK_CLASSES, DILATION_PX, NDVI_SOIL, NDVI_VEG)
 
 
-def run_batched(layout: Layout, mines: list[Mine] | None = None, *, batch_size: int = 16,
+def run_batched(layout: Layout, mines: list[Mine] | None = None, *, batch_size: int = 32,
                 mines_per_task: int = 2, chunk_time: int = 16, store=None, skip_known: bool = False,
                 keep: bool = True) -> dict[str, pd.DataFrame]:
     """`minewatch.sky.batch.unit_stats_many` over the mines (in layout order: by tile).
@@ -543,7 +547,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--pool", type=int, default=6, help="distinct generated dates, cycled beyond")
     ap.add_argument("--per-mine-mines", type=int, default=16,
                     help="time the pipeline's per-mine path (pixel store) on this many mines (0: skip)")
-    ap.add_argument("--batch-size", type=int, default=64, help="mines per dask.compute")
+    ap.add_argument("--batch-size", type=int, default=32, help="mines per dask.compute")
     ap.add_argument("--workers", type=int, default=2, help="threads / processes of the parallel paths")
     ap.add_argument("--mines-per-task", type=int, default=2, help="mines per statistics task")
     ap.add_argument("--chunk-time", type=int, default=16)

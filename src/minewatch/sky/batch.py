@@ -449,7 +449,7 @@ def _groups(batch: list[MineWindow], mines_per_task: int) -> list[list[MineWindo
     return groups + [cur] if cur else groups
 
 
-def unit_stats_many(windows: Iterable[MineWindow], p: StatsParams, *, batch_size: int = 16,
+def unit_stats_many(windows: Iterable[MineWindow], p: StatsParams, *, batch_size: int = 32,
                     mines_per_task: int = 2, chunk_time: int = 16, gdal_env=None,
                     close_datasets: bool = True) -> Iterator[tuple[str, xr.Dataset]]:
     """(key, computed unit_stats Dataset) per window, `batch_size` windows per dask.compute.
