@@ -394,6 +394,8 @@ def run_batched(layout: Layout, mines: list[Mine] | None = None, *, batch_size: 
     out = {}
     for key, st in batch.unit_stats_many(windows, _params(), batch_size=batch_size,
                                          mines_per_task=mines_per_task, chunk_time=chunk_time):
+        if isinstance(st, Exception):
+            raise st
         df = series.stats_frame(st)
         if store is not None:
             store.upsert(key, df)

@@ -144,6 +144,35 @@ def test_groups_pad_windows_of_different_sizes(layout):
             assert (u.datetime.diff().dropna() > timedelta(0)).all()
 
 
+def _with_missing_asset(items, tmp_path):
+    """Copies of `items` whose first scene's red band points at a file that does not exist."""
+    broken = [it.clone() for it in items]
+    broken[0].assets["red"].href = str(tmp_path / "gone" / "B04.tif")
+    return broken
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "processes"])
+def test_a_broken_mine_costs_only_itself(layout, tmp_path, scheduler):
+    """A mine whose COG is missing gives a MineError naming it and the file; its group
+    mates and the other mines get the same numbers as without it."""
+    from minewatch import ops
+    p = bench._params()
+    ms = layout.mines[:4]
+    windows = [batch.MineWindow(m.license_no, layout.items_of(m), m.grid, m.units) for m in ms]
+    windows[1] = batch.MineWindow(ms[1].license_no, _with_missing_asset(layout.items_of(ms[1]), tmp_path),
+                                  ms[1].grid, ms[1].units)
+    want = dict(batch.unit_stats_many([w for i, w in enumerate(windows) if i != 1], p))
+    with ops.dask_client(None, local_scheduler=scheduler, workers=2):
+        got = dict(batch.unit_stats_many(windows, p, mines_per_task=2, batch_size=4))
+    err = got.pop(ms[1].license_no)
+    assert isinstance(err, batch.MineError) and err.key == ms[1].license_no
+    assert "B04.tif" in str(err) and ms[1].license_no in str(err)
+    assert set(got) == set(want)
+    for k in want:
+        a, b = series.stats_frame(got[k]), series.stats_frame(want[k])
+        assert a.equals(b), k
+
+
 def test_worker_reports_rss(tmp_path):
     import argparse
     args = argparse.Namespace(data_dir=tmp_path, mines=3, scenes=2, pool=2, batch_size=2, mines_per_task=2,

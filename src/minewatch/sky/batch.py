@@ -396,8 +396,36 @@ class _Opaque:
         self.value = state
 
 
-def _group_task(group: _Opaque, p: StatsParams, chunk_time: int, gdal_env, retain: bool) -> list[xr.Dataset]:
-    """One task per group of mines that share their scenes: everything a mine costs.
+class MineError(RuntimeError):
+    """What `unit_stats_many` gives for a mine it could not read or compute (a missing or
+    corrupt COG, ...), in place of its statistics; the other mines are computed."""
+
+    def __init__(self, key: str, reason: str):
+        super().__init__(f"mine {key}: {reason}")
+        self.key, self.reason = key, reason
+
+    def __reduce__(self):        # picklable from a pool or cluster worker
+        return (MineError, (self.key, self.reason))
+
+
+def _group_task(group: _Opaque, p: StatsParams, chunk_time: int, gdal_env, retain: bool
+                ) -> list[xr.Dataset | MineError]:
+    """One task per group of mines that share their scenes (`_group_compute`); when the
+    group fails, each of its mines alone, so one broken mine costs only itself."""
+    windows: list[MineWindow] = group.value
+    if retain:       # close the datasets of scenes this group does not read (another tile's)
+        DATASETS.retain({a.href for w in windows for i in w.items for k, a in i.assets.items()
+                         if k in STAT_ASSETS})
+    try:
+        return _group_compute(windows, p, chunk_time, gdal_env)
+    except Exception as e:  # noqa: BLE001 - reported per mine, never lost
+        if len(windows) == 1:
+            return [MineError(windows[0].key, f"{type(e).__name__}: {e}")]
+        return [_group_task(_Opaque([w]), p, chunk_time, gdal_env, False)[0] for w in windows]
+
+
+def _group_compute(windows: list[MineWindow], p: StatsParams, chunk_time: int, gdal_env) -> list[xr.Dataset]:
+    """Everything a group's mines cost, in one task.
 
     Here, not in the caller: each mine's stackstac array (`_stack_dn`) and unit masks,
     then its chunks computed (sync scheduler) straight into one (mine, time, band, y, x)
@@ -407,10 +435,6 @@ def _group_task(group: _Opaque, p: StatsParams, chunk_time: int, gdal_env, retai
     statistics leave a task (threads, processes or a cluster alike), and a task holds one
     copy of its pixels.
     """
-    windows: list[MineWindow] = group.value
-    if retain:       # close the datasets of scenes this group does not read (another tile's)
-        DATASETS.retain({a.href for w in windows for i in w.items for k, a in i.assets.items()
-                         if k in STAT_ASSETS})
     stacks, offs = zip(*(_stack_dn(w.items, w.grid, STAT_ASSETS, chunk_time, gdal_env) for w in windows))
     offsets = offs[0]          # the group's mines share their scenes: the same offsets
     unit_masks = [series.unit_masks(w.units_utm, w.grid).values for w in windows]
@@ -451,8 +475,10 @@ def _groups(batch: list[MineWindow], mines_per_task: int) -> list[list[MineWindo
 
 def unit_stats_many(windows: Iterable[MineWindow], p: StatsParams, *, batch_size: int = 32,
                     mines_per_task: int = 2, chunk_time: int = 16, gdal_env=None,
-                    close_datasets: bool = True) -> Iterator[tuple[str, xr.Dataset]]:
-    """(key, computed unit_stats Dataset) per window, `batch_size` windows per dask.compute.
+                    close_datasets: bool = True) -> Iterator[tuple[str, xr.Dataset | MineError]]:
+    """(key, computed unit_stats Dataset) per window, `batch_size` windows per dask.compute;
+    (key, `MineError`) for a mine that could not be read or computed: one broken mine or
+    scene never stops the others.
 
     Same values as `series.unit_stats` over `cube.load_window`, with dims (unit, time)
     and coords unit, time, id, dn_offset, ready for `series.stats_frame`. Within a batch,
