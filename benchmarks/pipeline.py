@@ -474,22 +474,11 @@ def _timed(f, *a, pool=None, **kw):
 
 
 def local_scheduler(kind: str, workers: int = 2):
-    """`ops.dask_client` for minewatch's local scheduler: 'threads' (dask's, `workers`
-    threads) or 'processes' (a pool of `workers` spawned processes, kept for the block;
+    """minewatch's local scheduler (`ops.dask_client`): 'threads' (dask's, `workers`
+    threads) or 'processes' (a pool of `workers` spawned processes kept for the block;
     the plain path's process runs use the same pool)."""
-    import dask
-
     from minewatch import ops
-    if kind == "threads":
-        from contextlib import contextmanager
-
-        @contextmanager
-        def _threads():
-            # pool=None: inside a process-pool block, dask's threads would take that pool
-            with dask.config.set(scheduler="threads", num_workers=workers, pool=None):
-                yield None
-        return _threads()
-    return ops.dask_client(None, local_scheduler="processes", workers=workers)
+    return ops.dask_client(None, local_scheduler=kind, workers=workers)
 
 
 def _blas() -> str:

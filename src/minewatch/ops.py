@@ -298,10 +298,10 @@ def dask_client(scheduler_address: str | None = None, *, timeout: str = "30s",
                 local_scheduler: str = "threads", workers: int | None = None) -> Iterator[Any]:
     """The scheduler `dask.compute` uses inside the block.
 
-    - `None` (default): the local `local_scheduler`, no cluster: "threads", or
-      "processes": a pool of `workers` (default: the CPUs) spawned processes kept for
-      the whole block (dask's own would start and stop one per compute), one task per
-      submission. Processes pay off for few, coarse tasks whose Python would otherwise
+    - `None` (default): the local `local_scheduler`, no cluster: "threads" (`workers`
+      threads, default: the CPUs), or "processes": a pool of `workers` spawned processes
+      kept for the whole block (dask's own would start and stop one per compute), one
+      task per submission. Processes pay off for few, coarse tasks whose Python would otherwise
       contend for the GIL (`sky.batch.unit_stats_many`: a task per group of mines), not
       for fine-grained graphs, whose chunks would be pickled between processes.
     - `"tcp://host:8786"`: a `distributed.Client` to that scheduler, used for every
@@ -317,7 +317,8 @@ def dask_client(scheduler_address: str | None = None, *, timeout: str = "30s",
 
     if not scheduler_address:
         if local_scheduler != "processes":
-            with dask.config.set(scheduler=local_scheduler, pool=None):
+            # pool=None: an outer block's process pool is not for these threads
+            with dask.config.set(scheduler=local_scheduler, pool=None, num_workers=workers):
                 yield None
             return
         import multiprocessing
