@@ -4,7 +4,8 @@ Not a timed test: tiny generated scenes, checks that every path gives the same n
 """
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import json
 import sys
 import time
 from datetime import timedelta
@@ -25,14 +26,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreference
 
 
 def _load_bench():
-    name = "minewatch_bench_pipeline"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "pipeline.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod           # dataclasses look their module up while the file runs
-    spec.loader.exec_module(mod)
-    return mod
+    """benchmarks/pipeline.py as `benchmarks.pipeline`, with the project root on sys.path: a
+    spawned pool worker is given the same sys.path, so it can import what the benchmark
+    sends it (the plain path's function, its dataclasses)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("benchmarks.pipeline")
 
 
 bench = _load_bench()
@@ -171,6 +170,22 @@ def test_a_broken_mine_costs_only_itself(layout, tmp_path, scheduler):
     for k in want:
         a, b = series.stats_frame(got[k]), series.stats_frame(want[k])
         assert a.equals(b), k
+
+
+def test_main_prints_every_figure_as_one_json_line(layout, capsys):
+    """The script's main() end to end on tiny data (no sweep): all five rows, the ratios
+    taken from them, the pipeline path and the rerun, the same line printed last."""
+    res = bench.main(["--mines", "3", "--scenes", "3", "--pool", "2", "--repeats", "1", "--sweep", "",
+                      "--per-mine-mines", "1", "--data-dir", str(layout.data_dir.parent)])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == json.loads(json.dumps(res))
+    rows = ("plain", "plain_threads", "plain_processes", "minewatch_threads", "minewatch_processes")
+    assert set(res["mine_scenes_per_s"]) == set(rows) and all(v > 0 for v in res["mine_scenes_per_s"].values())
+    rate = res["mine_scenes_per_s"]
+    assert res["best_minewatch"] == max(rows[3:], key=rate.get) and res["best_plain"] == max(rows[:3], key=rate.get)
+    want = rate[res["best_plain"]] / rate[res["best_minewatch"]]       # wall ratio = inverse rate ratio
+    assert abs(res["ratio_minewatch_over_plain"] - want) <= 0.02 * want
+    assert res["max_abs_mean_diff"] <= 1e-5 and 0 < res["rerun_fraction"] < 1
+    assert res["pipeline_first_night_mine_scenes_per_s"] > 0 and res["targets"]["rss_flat_20%"] is None
 
 
 def test_worker_reports_rss(tmp_path):
