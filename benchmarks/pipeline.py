@@ -428,16 +428,22 @@ def max_mean_diff(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> flo
     return worst
 
 
-def peak_rss_mb() -> float:
-    """This process's peak RSS: VmHWM (reset by exec; ru_maxrss is not, so a subprocess
-    started from a big parent would report the parent's peak)."""
+def _vmhwm_mb(pid="self") -> float | None:
+    """A process's peak RSS from /proc (VmHWM, MB); None where it cannot be read."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024.0
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return None
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS: VmHWM (reset by exec; ru_maxrss is not, so a subprocess
+    started from a big parent would report the parent's peak)."""
+    mb = _vmhwm_mb()
+    return mb if mb is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _pool_cpu(pool) -> float:
@@ -455,15 +461,7 @@ def _pool_cpu(pool) -> float:
 
 def _pool_rss_mb(pool) -> float:
     """Sum of the peak RSS (VmHWM) of a process pool's live workers."""
-    total = 0.0
-    for pid in list(getattr(pool, "_processes", None) or {}):
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) / 1024.0
-        except OSError:
-            pass
-    return total
+    return sum(_vmhwm_mb(pid) or 0.0 for pid in list(getattr(pool, "_processes", None) or {}))
 
 
 def _timed(f, *a, pool=None, **kw):
