@@ -22,7 +22,7 @@ COPY src ./src
 COPY flows ./flows
 COPY configs ./configs
 RUN pip install -c requirements.lock . \
- && python -c "import minewatch, flows.deploy; print('minewatch', minewatch.__version__)"
+ && python -c "import minewatch, minewatch.flow.deploy; print('minewatch', minewatch.__version__)"
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin minewatch \
  && mkdir -p /data/out /data/scenes /home/minewatch/.prefect \

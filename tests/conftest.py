@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from minewatch.sky import stacserver
+from minewatch import localstac
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class LocalCatalog:
     api_port: int
 
     def load(self, items_dir: Path) -> int:
-        return stacserver.load(items_dir, self.data_dir, pg_port=self.pg_port)
+        return localstac.load(items_dir, self.data_dir, pg_port=self.pg_port)
 
 
 def _free_port() -> int:
@@ -40,10 +40,10 @@ def stac_catalog():
     data_dir = Path(tempfile.mkdtemp(prefix="minewatch-stac-"))
     data_dir.chmod(0o755)
     try:
-        url = stacserver.up(data_dir, pg_port=pg_port, api_port=api_port)
+        url = localstac.up(data_dir, pg_port=pg_port, api_port=api_port)
         yield LocalCatalog(url, data_dir, pg_port, api_port)
     finally:
-        stacserver.down(data_dir)
+        localstac.down(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pystac_client
 import pytest
 
-from minewatch.sky import catalog, stacserver
+from minewatch import localstac
+from minewatch.sky import catalog
 from minewatch.sky.catalog import CatalogError, search_scenes
-from minewatch.sky.stacserver import CatalogServerError
+from minewatch.localstac import CatalogServerError
 
 pytestmark = pytest.mark.slow  # runs a server
 
@@ -197,7 +198,7 @@ def test_unreachable_api_names_url():
     url = f"http://127.0.0.1:{port}"
     with pytest.raises(CatalogError, match=f"127.0.0.1:{port}"):
         search_scenes(url, COLL, MINE_A, date(2023, 1, 1), date(2023, 12, 31), timeout=5)
-    assert not stacserver.is_up(url)
+    assert not localstac.is_up(url)
 
 
 def test_bad_arguments_are_caught_before_the_network():
@@ -210,22 +211,22 @@ def test_bad_arguments_are_caught_before_the_network():
 def test_up_twice_is_idempotent(stac_catalog):
     pid = (stac_catalog.data_dir / "api.pid").read_text()
     t = time.monotonic()
-    url = stacserver.up(stac_catalog.data_dir, pg_port=stac_catalog.pg_port, api_port=stac_catalog.api_port)
+    url = localstac.up(stac_catalog.data_dir, pg_port=stac_catalog.pg_port, api_port=stac_catalog.api_port)
     assert url == stac_catalog.url and time.monotonic() - t < 2
     assert (stac_catalog.data_dir / "api.pid").read_text() == pid  # same server, not a new one
-    assert stacserver.is_up(url)
+    assert localstac.is_up(url)
 
 
 def test_up_on_other_ports_while_running_is_refused(stac_catalog):
     with pytest.raises(CatalogServerError, match="down"):
-        stacserver.up(stac_catalog.data_dir, pg_port=stac_catalog.pg_port + 1, api_port=stac_catalog.api_port)
+        localstac.up(stac_catalog.data_dir, pg_port=stac_catalog.pg_port + 1, api_port=stac_catalog.api_port)
 
 
 def test_load_and_down_when_not_running(tmp_path):
-    stacserver.down(tmp_path / "never-started")  # no error
+    localstac.down(tmp_path / "never-started")  # no error
     folder = _write_folder(tmp_path / "f", SCENES[:1])
     with pytest.raises(CatalogServerError, match="catalog up"):
-        stacserver.load(folder, tmp_path / "never-started", pg_port=54399)
+        localstac.load(folder, tmp_path / "never-started", pg_port=54399)
 
 
 def test_up_restarts_a_dead_api(stac_catalog):
@@ -234,12 +235,12 @@ def test_up_restarts_a_dead_api(stac_catalog):
     pid = int((stac_catalog.data_dir / "api.pid").read_text())
     os.killpg(pid, signal.SIGTERM)  # the fixture's own uvicorn
     for _ in range(50):
-        if not stacserver.is_up(stac_catalog.url):
+        if not localstac.is_up(stac_catalog.url):
             break
         time.sleep(0.1)
-    assert not stacserver.is_up(stac_catalog.url)
-    assert stacserver.up(stac_catalog.data_dir, pg_port=stac_catalog.pg_port, api_port=stac_catalog.api_port) == stac_catalog.url
-    assert stacserver.is_up(stac_catalog.url)
+    assert not localstac.is_up(stac_catalog.url)
+    assert localstac.up(stac_catalog.data_dir, pg_port=stac_catalog.pg_port, api_port=stac_catalog.api_port) == stac_catalog.url
+    assert localstac.is_up(stac_catalog.url)
     assert int((stac_catalog.data_dir / "api.pid").read_text()) != pid
 
 

@@ -1,7 +1,7 @@
 """The nightly deployment against a real `prefect server start` (issue 7).
 
 One server per module (own PREFECT_HOME in tmp, loopback, free port, no UI/analytics);
-`python -m flows.deploy` (what `minewatch serve` calls) serves the flow in a subprocess.
+`python -m minewatch.flow.deploy` (what `minewatch serve` calls) serves the flow in a subprocess.
 Checked: the deployment exists with the cron in Asia/Shanghai and the config parameter,
 the server's scheduler puts the next run at 02:00 Shanghai = 18:00 UTC, a triggered run
 reaches COMPLETED, writes its summary and the Markdown artifact, and stopping the
@@ -10,7 +10,7 @@ server process leaves the schedule active (pause_on_shutdown=False).
 Two flows are served:
 - a stand-in with the nightly flow's signature (always runs): it exercises the
   deployment/serve/schedule/artifact mechanics without the pipeline;
-- the real `flows.nightly:nightly` on an empty registry: SKIPPED while the registry /
+- the real `minewatch.flow.nightly:nightly` on an empty registry: SKIPPED while the registry /
   plan readers (`minewatch.promised.registry`, `.plans`, `.coords`) and
   `minewatch.sky.catalog` are not in this branch (they are written in other worktrees).
 """
@@ -170,7 +170,7 @@ def _serve_and_check(server: dict, tmp: Path, cfg: Path, flow_ref: str | None, p
     env = _clean_env(home)
     env.update(PREFECT_API_URL=url, PREFECT_RUNNER_POLL_FREQUENCY="1",
                PYTHONPATH=os.pathsep.join(pythonpath + [str(ROOT / "src"), str(ROOT)]))
-    cmd = [sys.executable, "-m", "flows.deploy", "--config", str(cfg), "--out", str(out), "--name", deployment]
+    cmd = [sys.executable, "-m", "minewatch.flow.deploy", "--config", str(cfg), "--out", str(out), "--name", deployment]
     if flow_ref:
         cmd += ["--flow", flow_ref]
     log = tmp / "serve.log"
@@ -265,7 +265,7 @@ def test_serve_standin_schedule_and_run(prefect_server, tmp_path):
 
 def _real_nightly_missing() -> str | None:
     try:
-        import flows.nightly  # noqa: F401
+        import minewatch.flow.nightly  # noqa: F401
         from minewatch.promised.registry import write_registry_csv  # noqa: F401
     except ImportError as e:
         return f"real nightly flow not importable in this branch yet ({e})"
@@ -290,7 +290,7 @@ def test_serve_refuses_without_server(tmp_path):
     cfg = _write_config(tmp_path, registry_header="")
     env = _clean_env(tmp_path / "home")
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT / "src"), str(ROOT)])
-    p = subprocess.run([sys.executable, "-m", "flows.deploy", "--config", str(cfg), "--flow",
+    p = subprocess.run([sys.executable, "-m", "minewatch.flow.deploy", "--config", str(cfg), "--flow",
                         "standin_nightly:nightly"], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=60)
     assert p.returncode == 2, p.stderr
@@ -298,7 +298,7 @@ def test_serve_refuses_without_server(tmp_path):
 
 
 def test_schedule_validation():
-    from flows.deploy import ServeError, nightly_schedule
+    from minewatch.flow.deploy import ServeError, nightly_schedule
 
     s = nightly_schedule("30 1 * * *", "Asia/Shanghai")
     assert s.cron == "30 1 * * *" and s.timezone == "Asia/Shanghai"

@@ -13,7 +13,7 @@ from shapely.geometry import shape
 from minewatch.promised.machine import read_plan_machine, write_plan_machine
 from minewatch.promised.models import PLANNED
 from minewatch.promised.plans import PlanFormatError, read_plan_xlsx, write_plan_xlsx
-from minewatch.promised.samplefiles import write_templates
+from minewatch.synth.planfiles import write_templates
 from minewatch.synth import sample
 
 from .test_plans import _strip, plan  # noqa: F401  (fixture)

@@ -11,7 +11,7 @@ import yaml
 
 from minewatch.assess.planchecks import plan_anomalies
 from minewatch.outputs.geojson import write_anomalies
-from minewatch.promised import samplefiles
+from minewatch.synth import planfiles
 from minewatch.promised.coords import area_hm2, format_corner_points, parse_corner_points
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, Unit
 from minewatch.promised.plans import read_plan_xlsx, write_plan_xlsx
@@ -61,8 +61,8 @@ def test_broken_plans_give_exactly_the_planted_faults_each_once(rights):
 
 
 def test_committed_sample_files_are_up_to_date(tmp_path):
-    samplefiles.write_messy(tmp_path / "m")
-    samplefiles.write_broken(tmp_path / "b")
+    planfiles.write_messy(tmp_path / "m")
+    planfiles.write_broken(tmp_path / "b")
     for d, committed in ((tmp_path / "m", MESSY), (tmp_path / "b", BROKEN)):
         names = sorted(p.name for p in d.iterdir())
         assert names == sorted(p.name for p in committed.iterdir())

@@ -15,18 +15,18 @@ def _settings(args) -> Settings:
 
 
 def cmd_catalog(args) -> int:
-    from minewatch.sky import stacserver
+    from minewatch import localstac
 
     s = _settings(args)
     lc = s.local_catalog
     if args.action == "up":
-        url = stacserver.up(lc.data_dir, pg_port=lc.pg_port, api_port=lc.api_port)
+        url = localstac.up(lc.data_dir, pg_port=lc.pg_port, api_port=lc.api_port)
         print(url)
     elif args.action == "load":
-        n = stacserver.load(Path(args.dir), lc.data_dir, pg_port=lc.pg_port)
+        n = localstac.load(Path(args.dir), lc.data_dir, pg_port=lc.pg_port)
         print(f"loaded {n} items from {args.dir}")
     elif args.action == "down":
-        stacserver.down(lc.data_dir)
+        localstac.down(lc.data_dir)
         print("catalogue stopped")
     return 0
 
@@ -61,7 +61,7 @@ def cmd_run(args) -> int:
     prefect_offline_defaults()
     import logging
     logging.getLogger("minewatch").setLevel(logging.INFO)   # per-mine and per-scene lines reach the run log
-    from flows.nightly import NightFailed, nightly
+    from minewatch.flow.nightly import NightFailed, nightly
 
     try:
         summary = nightly(config=str(Path(args.config).resolve()), run_date=run_date,
@@ -83,7 +83,7 @@ def cmd_serve(args) -> int:
     """Register the scheduled deployment on PREFECT_API_URL and run its flow runs (blocks)."""
     import os
 
-    from flows.deploy import ServeError, serve_nightly
+    from minewatch.flow.deploy import ServeError, serve_nightly
 
     s = _settings(args)                      # a bad config fails now, not at 02:00
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"错误 error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 - known failures get one clear line, not a traceback
-        from minewatch.sky.stacserver import CatalogServerError
+        from minewatch.localstac import CatalogServerError
         if isinstance(e, CatalogServerError):
             print(f"错误 error: {e}", file=sys.stderr)
             return 2

@@ -133,13 +133,13 @@ def print_report(r: dict) -> None:
 def prepare(scenario_dir: Path, s: Settings) -> tuple[Path, Settings]:
     """Scenarios written (first use) and loaded into the configured catalogue, started
     locally if it is not up; returns the scenario root and settings pointing at it."""
-    from minewatch.sky import stacserver
+    from minewatch import localstac
     from minewatch.synth import scenarios
 
     root = scenarios.write_scenarios(Path(scenario_dir))
     url = s.catalog.url
-    if not stacserver.is_up(url):
+    if not localstac.is_up(url):
         lc = s.local_catalog
-        url = stacserver.up(lc.data_dir, pg_port=lc.pg_port, api_port=lc.api_port)
-    stacserver.load(root / "catalog", s.local_catalog.data_dir, pg_port=s.local_catalog.pg_port)
+        url = localstac.up(lc.data_dir, pg_port=lc.pg_port, api_port=lc.api_port)
+    localstac.load(root / "catalog", s.local_catalog.data_dir, pg_port=s.local_catalog.pg_port)
     return root, s.model_copy(update={"catalog": s.catalog.model_copy(update={"url": url})})

@@ -1,6 +1,6 @@
 """The nightly job's library side: gather promises, run each mine, write the run folder.
 
-Kept free of Prefect so it can be called and tested directly; `flows/nightly.py` wraps
+Kept free of Prefect so it can be called and tested directly; `minewatch.flow.nightly` wraps
 these in tasks.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from minewatch.config import Settings
 from minewatch.assess.planchecks import plan_anomalies
 from minewatch.assess.rules import unit_key
 from minewatch.outputs import runfolder
-from minewatch.outputs.atomic import write_text
+from minewatch.plumbing.atomic import write_text
 from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import public_profile
 from minewatch.outputs.geojson import feature_collection
@@ -29,7 +29,7 @@ from minewatch.outputs.onemap import write_onemap
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
 from minewatch import __version__
-from minewatch.outputs.atomic import atomic_path
+from minewatch.plumbing.atomic import atomic_path
 from minewatch.pipeline import MineResult, process_mine, scenes_for
 from minewatch.sky.pixels import PixelStore
 from minewatch.sky.store import SeriesStore

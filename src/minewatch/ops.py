@@ -1,7 +1,7 @@
 """Nightly operations: schedule defaults, retries and isolation, the run artifact, dask.
 
 Kept importable without the pipeline (no catalogue/plan imports) so the flow, the
-deployment (`flows/deploy.py`) and the tests can all use it.
+deployment (`minewatch.flow.deploy`) and the tests can all use it.
 
 Where retries live (issue 7):
 
@@ -37,7 +37,7 @@ log = logging.getLogger("minewatch")
 
 DEFAULT_CRON = "0 2 * * *"          # 02:00 every night ...
 DEFAULT_TZ = "Asia/Shanghai"        # ... China Standard Time (no DST)
-FLOW_NAME = "minewatch-nightly"     # @flow(name=...) in flows/nightly.py
+FLOW_NAME = "minewatch-nightly"     # @flow(name=...) in minewatch.flow.nightly
 DEPLOYMENT_NAME = "nightly"
 ARTIFACT_KEY = "minewatch-nightly-run"   # lowercase letters, digits, dashes only
 

@@ -1,6 +1,6 @@
 """One mine, end to end: promise + sky -> anomalies. Plain functions, no orchestration.
 
-The Prefect flow in `flows/nightly.py` maps `process_mine` over the registry; tests and
+The Prefect flow in `minewatch.flow.nightly` maps `process_mine` over the registry; tests and
 the benchmark call it directly.
 """
 from __future__ import annotations

@@ -23,7 +23,7 @@ import rasterio
 from affine import Affine
 
 import minewatch
-from minewatch.outputs.atomic import atomic_path
+from minewatch.plumbing.atomic import atomic_path
 
 NDVI_MAX, MEDIAN = "ndvi_max", "median"
 BLOCKSIZE = 256          # small windows (mines are ~100-500 px across) still get overviews

@@ -13,7 +13,7 @@ from shapely.geometry.polygon import orient
 from shapely.geometry import MultiPolygon, Polygon
 
 from minewatch.assess.anomaly import SEVERITY_ZH, Anomaly
-from minewatch.outputs.atomic import write_text
+from minewatch.plumbing.atomic import write_text
 
 COORD_DECIMALS = 7   # ~1 cm: well below a 10 m pixel
 

@@ -35,7 +35,7 @@ from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
-from minewatch.outputs.atomic import write_text
+from minewatch.plumbing.atomic import write_text
 from minewatch.promised.models import AnnualPlan, MiningRight
 
 EPSG = 4490

@@ -34,7 +34,7 @@ from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from minewatch.outputs.atomic import write_text
+from minewatch.plumbing.atomic import write_text
 
 SECTION_ZH = {"restored": "上年度已修复", "damage": "现状损毁", "planned": "本年度计划"}
 SECTION_ORDER = {"planned": 0, "restored": 1, "damage": 2}
@@ -369,7 +369,7 @@ def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 12
     binary = chromium_binary()
     if binary is None:
         raise FileNotFoundError("headless Chromium not found: install Debian package chromium for PDF output")
-    from minewatch.outputs.atomic import atomic_path
+    from minewatch.plumbing.atomic import atomic_path
     with atomic_path(pdf_path) as tmp:
         subprocess.run(chromium_args(binary) + ["--no-pdf-header-footer", f"--print-to-pdf={tmp}",
                                                 Path(html_path).resolve().as_uri()],

@@ -14,7 +14,7 @@ import re
 from datetime import date
 from pathlib import Path
 
-from minewatch.outputs.atomic import write_text
+from minewatch.plumbing.atomic import write_text
 
 _RUN_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 COMPLETE_MARKER = "run_summary.json"

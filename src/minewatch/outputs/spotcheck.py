@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from minewatch.outputs.atomic import write_text, write_workbook
+from minewatch.plumbing.atomic import write_text, write_workbook
 from minewatch.promised.models import MiningRight
 
 

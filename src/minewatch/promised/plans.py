@@ -24,7 +24,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 
-from minewatch.outputs.atomic import FIXED_TIMESTAMP, deterministic_zip
+from minewatch.plumbing.atomic import FIXED_TIMESTAMP, deterministic_zip
 
 from .coords import CoordinateError, area_hm2, format_corner_points, parse_corner_points
 from .findings import ERROR, WARNING, Finding

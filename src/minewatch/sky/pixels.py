@@ -34,7 +34,7 @@ import numpy as np
 import pystac
 import xarray as xr
 
-from minewatch.outputs.atomic import atomic_path, write_text
+from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.sky import cube
 
 log = logging.getLogger("minewatch")

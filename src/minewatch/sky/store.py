@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from minewatch.outputs.atomic import atomic_path
+from minewatch.plumbing.atomic import atomic_path
 
 KEY = ["unit", "item_id"]
 

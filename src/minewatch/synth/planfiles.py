@@ -12,7 +12,7 @@
   ``receipts.csv`` that makes one plan late, and ``faults.yaml`` listing each planted
   fault as (file, rule, row, field).
 
-``python -m minewatch.promised.samplefiles sample_scenes`` rewrites both folders; the
+``python -m minewatch.synth.planfiles sample_scenes`` rewrites both folders; the
 same call writes the same bytes (tests check the committed files are up to date).
 """
 from __future__ import annotations
@@ -28,11 +28,11 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import MergedCell
 from openpyxl.styles import Alignment
 
-from minewatch.outputs.atomic import FIXED_TIMESTAMP, deterministic_zip
+from minewatch.plumbing.atomic import FIXED_TIMESTAMP, deterministic_zip
 
-from .coords import area_hm2, format_corner_points
-from .models import DAMAGE, PLANNED, RESTORED, SECTIONS, AnnualPlan, Unit
-from .plans import (
+from minewatch.promised.coords import area_hm2, format_corner_points
+from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, SECTIONS, AnnualPlan, Unit
+from minewatch.promised.plans import (
     CAPTIONS, CREATOR, FEE_LABELS, TITLE_SUFFIX, write_plan_xlsx,
 )
 
@@ -53,7 +53,7 @@ def write_messy(out_dir: str | Path) -> Path:
     """The first sample mine's plan, written the messy way."""
     sample = _sample()
     plan = sample.annual_plan(sample.MINES[0])
-    from .landclasses import lookup
+    from minewatch.promised.landclasses import lookup
 
     wb = Workbook()
     ws = wb.active
@@ -169,7 +169,7 @@ def write_templates(out_dir: str | Path) -> list[Path]:
     """The blank table, and the first sample mine's plan as .xlsx + .geojson + .yaml."""
     from shapely.geometry import Point
 
-    from .machine import write_plan_machine
+    from minewatch.promised.machine import write_plan_machine
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # blank: laid out by the writer with two placeholder units a section, then emptied
@@ -310,7 +310,7 @@ def write_broken(out_dir: str | Path) -> list[dict]:
         dict(file=fc.name, rule="PLAN_YEAR_OUTSIDE_VALIDITY", row=rc["title"], field="标题",
              note="2036年度, 采矿权有效期至2035-12-31"),
     ]
-    text = ("# Planted faults of sample_scenes/plans_broken (minewatch.promised.samplefiles).\n"
+    text = ("# Planted faults of sample_scenes/plans_broken (minewatch.synth.planfiles).\n"
             "# `minewatch plan check sample_scenes/plans_broken/*.xlsx --registry sample_scenes/registry.csv`\n"
             "# reports exactly these, each once.\n"
             + yaml.safe_dump({"faults": faults}, allow_unicode=True, sort_keys=False))

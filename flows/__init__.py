@@ -1,1 +1,0 @@
-"""Thin Prefect flows over the minewatch library."""

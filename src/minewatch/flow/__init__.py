@@ -1,0 +1,1 @@
+"""The Prefect side: the nightly flow (`nightly`) and its cron deployment (`deploy`)."""

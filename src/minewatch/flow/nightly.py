@@ -1,0 +1,85 @@
+"""The nightly flow: promises -> one mapped task per mine -> the run folder.
+
+Tasks only call library functions (minewatch.job); all logic lives there. Operations
+(retries, isolation, the run artifact, dask) are in minewatch.ops; the schedule is in
+minewatch.flow.deploy (`minewatch serve`).
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import os
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from minewatch import job, ops
+from minewatch.config import load_settings
+
+
+class NightFailed(RuntimeError):
+    """Every mine failed: systemic (catalogue down, bad config). Outputs are written first."""
+
+
+@task(name="catalog-ready", retries=3, retry_delay_seconds=[60, 300, 900], retry_jitter_factor=0.2)
+def catalog_ready(url: str, timeout: float) -> None:
+    """A catalogue outage at 02:00 waits up to ~20 min here instead of failing every mine."""
+    import pystac_client
+
+    pystac_client.Client.open(url, timeout=timeout)
+
+
+@task(name="load-promises")
+def load_promises(config: str, plan_year: int) -> job.Promises:
+    return job.load_promises(load_settings(config), plan_year)
+
+
+@task(name="mine", task_run_name="mine-{right.license_no}", cache_policy=NO_CACHE, **ops.mine_task_options())
+def mine(right, promises: job.Promises, config: str, as_of: date, plan_year: int, state_dir: str):
+    # results are cached by minewatch itself (job.ResultCache: plan version + scene ids),
+    # not by Prefect, which would hash the whole registry on every task
+    return job.run_mine(right, promises, load_settings(config), as_of, plan_year, reraise_transient=True,
+                        cache=job.ResultCache(state_dir))
+
+
+@task(name="write-outputs")
+def write_outputs(results, out_dir: str, as_of: date, plan_year: int, promises: job.Promises) -> dict:
+    return job.write_run(results, out_dir, as_of, plan_year, promises)
+
+
+def mine_concurrency() -> int:
+    """Mines processed at once. Bounded, so peak memory follows this number and not the
+    size of the registry (Prefect's default thread pool is unbounded)."""
+    return max(1, int(os.environ.get("MINEWATCH_MAX_CONCURRENT_MINES", "2")))
+
+
+@flow(name=ops.FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=mine_concurrency()))
+def nightly(config: str, run_date: date | None = None, out_dir: str | None = None) -> dict:
+    as_of = run_date or ops.local_run_date(ops.DEFAULT_TZ)   # the scheduled night in Asia/Shanghai
+    plan_year = as_of.year
+    s = load_settings(config)
+    out = out_dir or str(s.output_dir)
+    logger = get_run_logger()
+    promises = load_promises(config, plan_year)
+    logger.info("%d mining rights, %d plans for %d", len(promises.rights), len(promises.plans), plan_year)
+    if promises.rights:
+        catalog_ready(s.catalog.url, s.catalog.timeout_s)
+    with ops.dask_client(s.dask.scheduler_address, timeout=s.dask.connect_timeout):
+        futures = mine.map(promises.rights, promises=unmapped(promises), config=config, as_of=as_of,
+                           plan_year=plan_year, state_dir=str(Path(out) / "state"))
+        # a mine still failing after its retries is recorded; the others finish
+        results = [job.failed_mine(right, r) if isinstance(r, BaseException) else r
+                   for right, r in zip(promises.rights, ops.gather_isolated(futures))]
+    for r in results:
+        logger.info("mine %s: %d scenes, %d anomalies%s%s", r.license_no, len(r.scenes), len(r.anomalies),
+                    " (nothing new: earlier result reused)" if r.reused else "",
+                    f", FAILED: {r.error}" if r.error else "")
+    summary = write_outputs(results, out, as_of, plan_year, promises)
+    ops.publish_run_artifact(summary)
+    if ops.night_failed(summary):   # the flow run ends Failed, so Prefect notifications fire
+        e = NightFailed(f"all {summary['mines']} mines failed; see {summary['run_dir']}/run_summary.json")
+        e.summary = summary
+        raise e
+    return summary

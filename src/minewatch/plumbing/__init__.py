@@ -1,0 +1,1 @@
+"""Plumbing under every stage: atomic file writes and the deterministic zip writer."""
