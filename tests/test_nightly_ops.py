@@ -17,7 +17,7 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.slow
 DATE = "2026-11-20"
 ROOT = Path(__file__).resolve().parents[1]
-SEQUENTIAL = {"MINEWATCH_MAX_CONCURRENT_MINES": "1"}   # one mine at a time
+SEQUENTIAL = {"MINEWATCH_RUN__MAX_CONCURRENT_MINES": "1"}   # one mine at a time
 
 
 @pytest.fixture(scope="module")

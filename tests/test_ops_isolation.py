@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 
 from minewatch import ops
+from minewatch.config import ConfigError, load_settings
 
 # --------------------------------------------------------------------------- classification
 
@@ -85,17 +86,24 @@ def test_is_transient_real_library_errors():
 
 
 def test_task_options_and_gdal():
-    o = ops.mine_task_options()
+    o = ops.mine_task_options(2, 30.0)
     assert o["retries"] == 2 and o["retry_condition_fn"] is ops.retry_if_transient
     assert o["retry_delay_seconds"](2) == [30.0, 60.0] and o["timeout_seconds"] is None
-    assert ops.mine_task_options(retries=0)["retry_delay_seconds"] == 0
+    assert ops.mine_task_options(0, 30.0)["retry_delay_seconds"] == 0
 
 
-def test_task_options_from_env(monkeypatch):
-    monkeypatch.setenv("MINEWATCH_MINE_RETRIES", "4")
-    monkeypatch.setenv("MINEWATCH_MINE_RETRY_BACKOFF_S", "1.5")
-    o = ops.mine_task_options()
-    assert o["retries"] == 4 and o["retry_delay_seconds"](4) == [1.5, 3.0, 6.0, 12.0]
+def test_task_options_from_the_environment_through_settings(monkeypatch, tmp_path):
+    """MINEWATCH_RUN__* override the config file's run section; the YAML's other keys stay."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("registry: r.csv\nplans: p\nrun:\n  mine_retries: 1\n  mine_retry_backoff_s: 9\n", encoding="utf-8")
+    monkeypatch.setenv("MINEWATCH_RUN__MINE_RETRIES", "4")
+    r = load_settings(cfg).run
+    assert (r.mine_retries, r.mine_retry_backoff_s, r.max_concurrent_mines) == (4, 9.0, 2)
+    o = ops.mine_task_options(r.mine_retries, r.mine_retry_backoff_s)
+    assert o["retries"] == 4 and o["retry_delay_seconds"](4) == [9.0, 18.0, 36.0, 72.0]
+    monkeypatch.setenv("MINEWATCH_RUN__MAX_CONCURRENT_MINES", "0")
+    with pytest.raises(ConfigError, match="run.max_concurrent_mines"):
+        load_settings(cfg)
     g = ops.gdal_http_options()
     assert g["GDAL_HTTP_MAX_RETRY"] == 3 and g["GDAL_HTTP_TIMEOUT"] == 30
 

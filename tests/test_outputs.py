@@ -3,7 +3,8 @@ import json
 
 from shapely.geometry import Polygon, shape
 
-from minewatch.assess.anomaly import TYPES_ZH, Anomaly
+from minewatch.assess.anomaly import Anomaly
+from minewatch.labels import TYPES_ZH
 from minewatch.outputs.geojson import write_anomalies
 
 

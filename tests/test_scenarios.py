@@ -11,7 +11,7 @@ from minewatch.synth import scenarios as sc
 
 
 def test_every_scenario_has_labels_with_known_types_and_units():
-    from minewatch.assess.anomaly import TYPES_ZH
+    from minewatch.labels import TYPES_ZH
     names = [s.name for s in sc.SCENARIOS]
     assert len(names) == len(set(names))
     for s in sc.SCENARIOS:

@@ -1,7 +1,10 @@
 """One validated place for configuration: a YAML file read into pydantic models.
 
 Relative paths in the file are resolved against the file's own folder, so a config
-can be run from anywhere.
+can be run from anywhere. Environment variables override the file (for containers):
+`MINEWATCH_<SECTION>__<KEY>`, e.g. `MINEWATCH_RUN__MAX_CONCURRENT_MINES=4` or
+`MINEWATCH_CATALOG__URL=...`; an environment variable beats the file, the file beats the
+default. Nothing reads the environment anywhere else.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class ConfigError(Exception):
@@ -129,7 +133,25 @@ class DaskSettings(_Strict):
     connect_timeout: str = "30s"
 
 
-class Settings(_Strict):
+class RunSettings(_Strict):
+    """How the night runs its mines (minewatch.flow.nightly, minewatch.ops.mine_task_options)."""
+    max_concurrent_mines: int = Field(2, ge=1)      # mines in flight: peak memory follows this, not the registry
+    mine_retries: int = Field(2, ge=0, le=10)       # per mine, on transient errors only (network, 429/5xx)
+    mine_retry_backoff_s: float = Field(30.0, ge=0)  # first retry wait; doubles each retry
+    mine_retry_jitter: float = Field(0.5, ge=0, le=1)  # +- share of each wait, so mines do not retry together
+    # a backstop only: a task thread cannot interrupt a blocking GDAL read (docs/operations.md)
+    mine_timeout_s: float | None = Field(None, gt=0)
+
+
+class PlanSettings(_Strict):
+    """Reading and validating the annual plans (minewatch.promised)."""
+    area_tolerance: float = Field(0.05, ge=0, le=1)   # declared vs computed unit area, relative
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, env_prefix="MINEWATCH_",
+                                      env_nested_delimiter="__")
+
     registry: Path
     plans: Path                               # a folder of .xlsx plans, or one file
     output_dir: Path = Path("out")
@@ -139,7 +161,17 @@ class Settings(_Strict):
     indices: IndexSettings = IndexSettings()
     assess: AssessSettings = AssessSettings()
     dask: DaskSettings = DaskSettings()
+    run: RunSettings = RunSettings()
+    plan: PlanSettings = PlanSettings()
     base_dir: Path = Path(".")                # the config file's folder; set by load_settings
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # the environment over the YAML file (passed as init values); no .env or secret files
+        return env_settings, init_settings
 
     @model_validator(mode="after")
     def _cloud_prob_needs_the_band(self) -> "Settings":

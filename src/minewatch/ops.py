@@ -33,6 +33,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from minewatch.labels import TYPES_ZH
+
 log = logging.getLogger("minewatch")
 
 DEFAULT_CRON = "0 2 * * *"          # 02:00 every night ...
@@ -132,28 +134,39 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     return ok
 
 
-def mine_task_options(retries: int | None = None, backoff_s: float | None = None, jitter: float = 0.5,
+def mine_task_options(retries: int, backoff_s: float, jitter: float = 0.5,
                       timeout_s: float | None = None) -> dict[str, Any]:
     """Keyword arguments for the per-mine `@task`: retries on transient errors only.
 
     Delays are `backoff_s * 2**k` (30 s, 60 s by default) with +-`jitter` spread, so
     mines that failed together do not hit the catalogue together again. `timeout_s`
-    (default off) is a backstop only; see the module docstring. Defaults can be set
-    without code changes: MINEWATCH_MINE_RETRIES (2), MINEWATCH_MINE_RETRY_BACKOFF_S (30);
-    they are read when the flow module is imported (each flow-run process).
+    (default off) is a backstop only; see the module docstring. The values come from
+    `Settings.run` (the config file or MINEWATCH_RUN__* variables).
     """
-    import os
-
     from prefect.tasks import exponential_backoff
-
-    if retries is None:
-        retries = int(os.environ.get("MINEWATCH_MINE_RETRIES", "2"))
-    if backoff_s is None:
-        backoff_s = float(os.environ.get("MINEWATCH_MINE_RETRY_BACKOFF_S", "30"))
 
     return {"retries": retries, "retry_delay_seconds": exponential_backoff(backoff_s) if retries else 0,
             "retry_jitter_factor": jitter if retries else None, "retry_condition_fn": retry_if_transient,
             "timeout_seconds": timeout_s}
+
+
+def submit_bounded(submit: Any, items: Iterable[Any], limit: int) -> list[Any]:
+    """`submit(item)` for every item, never more than `limit` unfinished at once.
+
+    Peak memory then follows `limit`, not the size of the registry, whatever the task
+    runner's pool size; the futures come back in the items' order."""
+    from prefect.futures import as_completed
+
+    futures: list[Any] = []
+    running: list[Any] = []
+    for item in items:
+        while len(running) >= limit:
+            done = next(as_completed(running))
+            running = [f for f in running if f is not done]
+        f = submit(item)
+        futures.append(f)
+        running.append(f)
+    return futures
 
 
 def gdal_http_options(timeout_s: int = 30, max_retry: int = 3, retry_delay_s: float = 2.0) -> dict[str, Any]:
@@ -200,11 +213,6 @@ def night_failed(summary: dict) -> bool:
 
 # --------------------------------------------------------------------------- artifact
 
-_TYPES_ZH = {  # mirrors minewatch.assess.anomaly.TYPES_ZH without importing shapely
-    "RESTORATION_SHORTFALL": "修复不达标",
-    "CLAIMED_RESTORATION_NOT_OBSERVED": "申报已修复但影像未见恢复",
-    "UNDECLARED_DISTURBANCE": "未申报损毁",
-}
 
 
 def _cell(v: Any, limit: int = 200) -> str:
@@ -245,7 +253,7 @@ def run_artifact_markdown(summary: dict) -> str:
     by_type = summary.get("anomalies_by_type") or {}
     if by_type:
         lines += ["## 异常类型 anomalies by type", "", "| 类型 type | 中文 | 数量 count |", "|---|---|---:|"]
-        lines += [f"| {_cell(t)} | {_TYPES_ZH.get(t, '')} | {int(n)} |" for t, n in sorted(by_type.items())]
+        lines += [f"| {_cell(t)} | {TYPES_ZH.get(t, '')} | {int(n)} |" for t, n in sorted(by_type.items())]
         lines.append("")
 
     failures = summary.get("failures") or []

@@ -6,23 +6,9 @@ from dataclasses import dataclass
 
 from shapely.geometry.base import BaseGeometry
 
-# English code -> Chinese label (the regulation's wording where it has one)
-TYPES_ZH = {
-    "RESTORATION_SHORTFALL": "修复不达标",
-    "AT_RISK": "进度滞后",
-    "CLAIMED_RESTORATION_NOT_OBSERVED": "申报已修复但影像未见恢复",
-    "VEGETATION_DEGRADATION": "修复后植被退化",
-    "UNDECLARED_DISTURBANCE": "未申报损毁",
-    "DAMAGE_EXCEEDS_DECLARED": "损毁面积超出申报",
-    "OUT_OF_BOUNDARY_DISTURBANCE": "越界扰动",
-    "TEMPORARY_LAND_NOT_RESTORED": "临时用地未复垦",
-    "PLAN_MISSING": "未报送年度计划",
-    "PLAN_DATA_INCONSISTENT": "年度计划数据不一致",
-}
-SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
-# Confidence classes as Global Forest Watch alerts (DOMAIN.md §6); see assess/confidence.py
-CONFIDENCE_LEVELS = ("low", "high", "highest")
-CONFIDENCE_ZH = {"low": "低", "high": "高", "highest": "最高"}
+from minewatch.labels import TYPES_ZH
+
+__all__ = ["Anomaly"]
 
 
 @dataclass(frozen=True)

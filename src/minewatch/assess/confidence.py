@@ -19,7 +19,7 @@ unjudged.csv), never silently dropped.
 """
 from __future__ import annotations
 
-from minewatch.assess.anomaly import CONFIDENCE_LEVELS
+from minewatch.labels import CONFIDENCE_LEVELS
 
 
 def classify(n: int, agree: float, margin: float, *, min_obs: int, margin_min: float,

@@ -7,13 +7,10 @@ minewatch.flow.deploy (`minewatch serve`).
 from __future__ import annotations
 
 from datetime import date
-
-import os
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task, unmapped
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from minewatch import job, ops
 from minewatch.config import load_settings
@@ -36,7 +33,8 @@ def load_promises(config: str, plan_year: int) -> job.Promises:
     return job.load_promises(load_settings(config), plan_year)
 
 
-@task(name="mine", task_run_name="mine-{right.license_no}", cache_policy=NO_CACHE, **ops.mine_task_options())
+# retries are set per night from Settings.run (`with_options` in the flow body)
+@task(name="mine", task_run_name="mine-{right.license_no}", cache_policy=NO_CACHE)
 def mine(right, promises: job.Promises, config: str, as_of: date, plan_year: int, state_dir: str):
     # results are cached by minewatch itself (job.ResultCache: plan version + scene ids),
     # not by Prefect, which would hash the whole registry on every task
@@ -49,13 +47,7 @@ def write_outputs(results, out_dir: str, as_of: date, plan_year: int, promises: 
     return job.write_run(results, out_dir, as_of, plan_year, promises)
 
 
-def mine_concurrency() -> int:
-    """Mines processed at once. Bounded, so peak memory follows this number and not the
-    size of the registry (Prefect's default thread pool is unbounded)."""
-    return max(1, int(os.environ.get("MINEWATCH_MAX_CONCURRENT_MINES", "2")))
-
-
-@flow(name=ops.FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=mine_concurrency()))
+@flow(name=ops.FLOW_NAME)
 def nightly(config: str, run_date: date | None = None, out_dir: str | None = None) -> dict:
     as_of = run_date or ops.local_run_date(ops.DEFAULT_TZ)   # the scheduled night in Asia/Shanghai
     plan_year = as_of.year
@@ -67,8 +59,15 @@ def nightly(config: str, run_date: date | None = None, out_dir: str | None = Non
     if promises.rights:
         catalog_ready(s.catalog.url, s.catalog.timeout_s)
     with ops.dask_client(s.dask.scheduler_address, timeout=s.dask.connect_timeout):
-        futures = mine.map(promises.rights, promises=unmapped(promises), config=config, as_of=as_of,
-                           plan_year=plan_year, state_dir=str(Path(out) / "state"))
+        run = s.run
+        mine_t = mine.with_options(**ops.mine_task_options(run.mine_retries, run.mine_retry_backoff_s,
+                                                             run.mine_retry_jitter, run.mine_timeout_s))
+        state_dir = str(Path(out) / "state")
+        # at most run.max_concurrent_mines in flight, so peak memory follows it, not the registry
+        futures = ops.submit_bounded(
+            lambda right: mine_t.submit(right, promises=promises, config=config, as_of=as_of,
+                                        plan_year=plan_year, state_dir=state_dir),
+            promises.rights, run.max_concurrent_mines)
         # a mine still failing after its retries is recorded; the others finish
         results = [job.failed_mine(right, r) if isinstance(r, BaseException) else r
                    for right, r in zip(promises.rights, ops.gather_isolated(futures))]

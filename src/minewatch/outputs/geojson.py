@@ -12,7 +12,8 @@ from shapely.geometry import mapping
 from shapely.geometry.polygon import orient
 from shapely.geometry import MultiPolygon, Polygon
 
-from minewatch.assess.anomaly import SEVERITY_ZH, Anomaly
+from minewatch.assess.anomaly import Anomaly
+from minewatch.labels import SEVERITY_ZH
 from minewatch.plumbing.atomic import write_text
 
 COORD_DECIMALS = 7   # ~1 cm: well below a 10 m pixel
