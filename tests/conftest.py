@@ -5,6 +5,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,31 @@ class LocalCatalog:
 
     def load(self, items_dir: Path) -> int:
         return localstac.load(items_dir, self.data_dir, pg_port=self.pg_port)
+
+
+def _decimal_multiple_of(validator, mult, instance, schema):
+    """multipleOf with decimal arithmetic: python-jsonschema divides floats, so 154.701 % 0.0001 fails."""
+    import jsonschema
+
+    if not validator.is_type(instance, "number"):
+        return
+    if Decimal(repr(instance)) % Decimal(repr(mult)) != 0:
+        yield jsonschema.ValidationError(f"{instance!r} is not a multiple of {mult}")
+
+
+@pytest.fixture(scope="session")
+def anomaly_validator():
+    """A validator of schemas/anomaly.schema.json (the anomaly GeoJSON), with decimal multipleOf."""
+    import json
+
+    import jsonschema
+    from jsonschema import Draft202012Validator
+
+    path = Path(__file__).resolve().parents[1] / "schemas" / "anomaly.schema.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    cls = jsonschema.validators.extend(Draft202012Validator, {"multipleOf": _decimal_multiple_of})
+    return cls(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _free_port() -> int:

@@ -16,7 +16,7 @@ from shapely.geometry import shape
 
 from minewatch.config import load_settings
 from tests.direct import season_ndvi_max, unit_fvc_per_scene
-from minewatch.promised.plans import read_plans
+from minewatch.promised.planreader import read_plans
 from minewatch.synth import sample
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ from datetime import date
 import rasterio
 import yaml
 
-from minewatch.promised.plans import read_plans
+from minewatch.promised.planreader import read_plans
 from minewatch.promised.registry import read_registry
 from minewatch.synth import scenarios as sc
 

@@ -2,12 +2,9 @@
 import copy
 import json
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
-import jsonschema
 import pytest
-from jsonschema import Draft202012Validator
 from shapely.geometry import MultiPolygon, Polygon
 
 from minewatch.assess.anomaly import Anomaly
@@ -18,21 +15,6 @@ SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "anomaly.schema.
 ALL_TYPES = ["RESTORATION_SHORTFALL", "AT_RISK", "CLAIMED_RESTORATION_NOT_OBSERVED", "VEGETATION_DEGRADATION",
              "UNDECLARED_DISTURBANCE", "DAMAGE_EXCEEDS_DECLARED", "OUT_OF_BOUNDARY_DISTURBANCE",
              "TEMPORARY_LAND_NOT_RESTORED", "PLAN_MISSING", "PLAN_DATA_INCONSISTENT"]
-
-
-def _decimal_multiple_of(validator, mult, instance, schema):
-    """multipleOf with decimal arithmetic: python-jsonschema divides floats, so 154.701 % 0.0001 fails."""
-    if not validator.is_type(instance, "number"):
-        return
-    if Decimal(repr(instance)) % Decimal(repr(mult)) != 0:
-        yield jsonschema.ValidationError(f"{instance!r} is not a multiple of {mult}")
-
-
-def validator():
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    cls = jsonschema.validators.extend(Draft202012Validator, {"multipleOf": _decimal_multiple_of})
-    return cls(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _anomaly(**kw):
@@ -64,20 +46,19 @@ def test_schema_is_versioned_and_lists_every_regulation_type():
     assert sorted(schema["$defs"]["anomaly_type"]["enum"]) == sorted(ALL_TYPES)
 
 
-def test_written_file_validates(written):
-    v = validator()
-    errors = sorted(v.iter_errors(written), key=str)
+def test_written_file_validates(written, anomaly_validator):
+    errors = sorted(anomaly_validator.iter_errors(written), key=str)
     assert not errors, [e.message for e in errors]
     assert {f["geometry"]["type"] for f in written["features"]} == {"Polygon", "MultiPolygon"}
 
 
-def test_lifecycle_output_validates(written):
+def test_lifecycle_output_validates(written, anomaly_validator):
     prev = copy.deepcopy(written)
     prev["features"][0]["id"] = prev["features"][0]["properties"]["id"] = "0" * 16   # gone tonight
     prev = apply_lifecycle(prev, None, date(2026, 10, 1))
     fc = apply_lifecycle(written, prev, date(2026, 10, 2))
     assert {f["properties"]["status"] for f in fc["features"]} == {"new", "ongoing", "resolved"}
-    errors = list(validator().iter_errors(fc))
+    errors = list(anomaly_validator.iter_errors(fc))
     assert not errors, [e.message for e in errors]
 
 
@@ -92,28 +73,28 @@ def test_lifecycle_output_validates(written):
     (("geometry", "type"), "Point"),
     (("id",), "not-an-id"),
 ])
-def test_bad_values_fail(written, path, value):
+def test_bad_values_fail(written, path, value, anomaly_validator):
     bad = copy.deepcopy(written)
     target = bad["features"][0]
     for k in path[:-1]:
         target = target[k]
     target[path[-1]] = value
-    assert not validator().is_valid(bad)
+    assert not anomaly_validator.is_valid(bad)
 
 
-def test_swapped_axes_and_crs_member_fail(written):
+def test_swapped_axes_and_crs_member_fail(written, anomaly_validator):
     bad = copy.deepcopy(written)
     g = next(f["geometry"] for f in bad["features"] if f["geometry"]["type"] == "Polygon")
     g["coordinates"] = [[[y, x] for x, y in ring] for ring in g["coordinates"]]   # lat, lon (EPSG:4490 order)
-    assert not validator().is_valid(bad)
+    assert not anomaly_validator.is_valid(bad)
     bad = copy.deepcopy(written)
     bad["crs"] = {"type": "name", "properties": {"name": "EPSG:4490"}}
-    assert not validator().is_valid(bad)
+    assert not anomaly_validator.is_valid(bad)
 
 
-def test_resolved_needs_resolved_on(written):
+def test_resolved_needs_resolved_on(written, anomaly_validator):
     fc = apply_lifecycle(written, None, date(2026, 10, 2))
     fc["features"][0]["properties"]["status"] = "resolved"
-    assert not validator().is_valid(fc)
+    assert not anomaly_validator.is_valid(fc)
     fc["features"][0]["properties"]["resolved_on"] = "2026-10-02"
-    assert validator().is_valid(fc)
+    assert anomaly_validator.is_valid(fc)

@@ -49,7 +49,7 @@ class Promises:
 
 def load_promises(s: Settings, plan_year: int) -> Promises:
     """Registry, every plan file validated against it (receipts from plans/receipts.csv), thresholds."""
-    from minewatch.promised.plans import read_plans
+    from minewatch.promised.planreader import read_plans
     from minewatch.promised.registry import read_registry
     from minewatch.promised.validate import apply_receipts, read_receipts, validate_plan
 

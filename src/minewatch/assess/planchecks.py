@@ -23,7 +23,7 @@ from minewatch.assess.anomaly import Anomaly
 from minewatch.promised.coords import area_hm2
 from minewatch.promised.findings import ERROR, Finding
 from minewatch.promised.models import MiningRight
-from minewatch.promised.plans import PlanReadResult
+from minewatch.promised.planreader import PlanReadResult
 
 __all__ = ["plan_anomalies", "MEDIUM_RULES"]
 

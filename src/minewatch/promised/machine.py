@@ -17,11 +17,11 @@ Two files:
   ``submitted`` (date or null).
 
 :func:`read_plan_machine` returns the same :class:`PlanReadResult` as
-:func:`~minewatch.promised.plans.read_plan_xlsx`: bad values become findings (``file`` the
+:func:`~minewatch.promised.planreader.read_plan_xlsx`: bad values become findings (``file`` the
 file's name, ``row`` the 1-based feature number, i.e. ``features[row-1]``, ``None`` for the
 attribute file, ``field`` the property or key), a unit with an error is left out, land
 classes are checked against the same 三调 catalogue. A file that is not JSON/YAML or not a
-FeatureCollection raises :class:`~minewatch.promised.plans.PlanFormatError`.
+FeatureCollection raises :class:`~minewatch.promised.package.PlanFormatError`.
 """
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ from .coords import CoordinateError, area_hm2, parse_corner_points
 from .findings import ERROR, WARNING, Finding
 from .landclasses import group_of_name, lookup
 from .models import PLANNED, SECTIONS, AnnualPlan, Unit
-from .plans import CAPTIONS, COLUMNS, MAX_FILE_BYTES, PlanFormatError, PlanReadResult
+from .package import MAX_FILE_BYTES, PlanFormatError
+from .planreader import DEFAULT_AREA_TOLERANCE, PlanReadResult
+from .table import CAPTIONS, COLUMNS
 
 __all__ = ["write_plan_machine", "read_plan_machine", "UNIT_PROPERTIES", "PLAN_ATTRIBUTES"]
 
@@ -166,7 +168,7 @@ def _text(v: Any) -> str:
 
 
 def read_plan_machine(geojson_path: str | Path, attrs_path: str | Path, *,
-                      area_tolerance: float = 0.05) -> PlanReadResult:
+                      area_tolerance: float = DEFAULT_AREA_TOLERANCE) -> PlanReadResult:
     """Read the GeoJSON + attributes pair into an :class:`AnnualPlan` plus findings."""
     geojson_path, attrs_path = Path(geojson_path), Path(attrs_path)
     gfile, afile = geojson_path.name, attrs_path.name

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Iterable
 
 from shapely.geometry.base import BaseGeometry
 
@@ -37,7 +38,7 @@ PLANNED = "planned"     # 本年度矿区生态修复计划
 SECTIONS = (RESTORED, DAMAGE, PLANNED)
 
 
-def in_table_order(units) -> tuple:
+def in_table_order(units: Iterable[Unit]) -> tuple[Unit, ...]:
     """Units as the 附表 lists them: section by section, then by 序号."""
     return tuple(sorted(units, key=lambda u: (SECTIONS.index(u.section), u.seq)))
 

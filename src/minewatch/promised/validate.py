@@ -1,6 +1,6 @@
 """Validation of a read annual plan: the rules an inspector acts on.
 
-:func:`minewatch.promised.plans.read_plan_xlsx` already reports what is wrong with single
+:func:`minewatch.promised.planreader.read_plan_xlsx` already reports what is wrong with single
 cells (unknown land class, unparsable or invalid 拐点坐标, bad numbers). This module adds
 the rules that look across cells, across rows and at the registry:
 
@@ -53,17 +53,16 @@ from shapely.strtree import STRtree
 from .coords import area_hm2
 from .findings import ERROR, WARNING, Finding
 from .models import DAMAGE, PLANNED, RESTORED, SECTIONS, MiningRight
-from .plans import (
-    CAPTIONS, COLUMNS, FEE_LABELS, CellRef, PlanFormatError, PlanReadResult, read_plan_xlsx,
-)
+from .package import PlanFormatError
+from .planreader import DEFAULT_AREA_TOLERANCE, CellRef, PlanReadResult, read_plan_xlsx
+from .table import CAPTIONS, COLUMNS, FEE_LABELS
 
 __all__ = [
-    "RULES", "RECEIPTS_FILE", "DEFAULT_AREA_TOLERANCE", "due_date", "validate_plan",
+    "RULES", "RECEIPTS_FILE", "due_date", "validate_plan",
     "read_receipts", "apply_receipts", "check_file", "check_files",
 ]
 
 RECEIPTS_FILE = "receipts.csv"
-DEFAULT_AREA_TOLERANCE = 0.05       # relative: 5 % of the declared area
 MIN_AREA_DIFF_HM2 = 0.0001          # what 4 decimals can express
 OVERLAP_TOLERANCE_HM2 = 0.001       # 10 m²: slivers from coordinates rounded to 1 cm
 

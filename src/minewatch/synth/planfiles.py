@@ -32,9 +32,8 @@ from minewatch.plumbing.atomic import FIXED_TIMESTAMP, deterministic_zip
 
 from minewatch.promised.coords import area_hm2, format_corner_points
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, SECTIONS, AnnualPlan, Unit
-from minewatch.promised.plans import (
-    CAPTIONS, CREATOR, FEE_LABELS, TITLE_SUFFIX, write_plan_xlsx,
-)
+from minewatch.promised.planwriter import write_plan_xlsx
+from minewatch.promised.table import CAPTIONS, CREATOR, FEE_LABELS, TITLE_SUFFIX
 
 __all__ = ["write_messy", "write_broken", "write_templates", "BROKEN_RECEIPTS", "TEMPLATE_STEM"]
 

@@ -238,7 +238,7 @@ def annual_plan(m: MineDef) -> AnnualPlan:
 
 def write_promises(out_dir: Path) -> None:
     """Registry CSV, plan .xlsx files and truths.yaml (small: committed)."""
-    from minewatch.promised.plans import write_plan_xlsx
+    from minewatch.promised.planwriter import write_plan_xlsx
     from minewatch.promised.registry import write_registry_csv
 
     out_dir = Path(out_dir)

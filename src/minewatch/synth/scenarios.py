@@ -269,7 +269,7 @@ def write_scenarios(root: Path, scenarios=SCENARIOS) -> Path:
 
     Skips the work if root/catalog/.complete exists.
     """
-    from minewatch.promised.plans import write_plan_xlsx
+    from minewatch.promised.planwriter import write_plan_xlsx
     from minewatch.promised.registry import write_registry_csv
 
     root = Path(root)

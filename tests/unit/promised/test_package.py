@@ -11,7 +11,9 @@ import pytest
 from openpyxl import load_workbook
 
 from minewatch.promised.findings import ERROR
-from minewatch.promised.plans import PlanFormatError, read_plan_xlsx, read_plans, write_plan_xlsx
+from minewatch.promised.package import PlanFormatError
+from minewatch.promised.planreader import read_plan_xlsx, read_plans
+from minewatch.promised.planwriter import write_plan_xlsx
 from minewatch.promised.validate import check_file
 from minewatch.synth import sample
 

@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from minewatch.cli import main
-from minewatch.promised.plans import write_plan_xlsx
+from minewatch.promised.planwriter import write_plan_xlsx
 from minewatch.promised.registry import write_registry_csv
 from minewatch.synth import sample
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BROKEN = ROOT / "sample_scenes" / "plans_broken"
 
 

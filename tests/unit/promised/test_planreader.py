@@ -1,21 +1,197 @@
-"""Property tests: damaged plan files end in findings or PlanFormatError; round trips hold."""
+"""minewatch.promised.planreader: read back what the writer wrote, read what companies actually file;
+property tests: damaged files end in findings or PlanFormatError, round trips hold."""
 from __future__ import annotations
 
 import dataclasses
 import io
 from datetime import date
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from minewatch.assess.planchecks import plan_anomalies
 from minewatch.promised.coords import area_hm2, format_corner_points, parse_corner_points
-from minewatch.promised.findings import Finding
+from minewatch.promised.findings import Finding, format_finding
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, Unit
-from minewatch.promised.plans import PlanFormatError, read_plan_xlsx, write_plan_xlsx
+from minewatch.promised.package import PlanFormatError
+from minewatch.promised.planreader import PlanReadResult, read_plan_xlsx, read_plans
+from minewatch.promised.planwriter import write_plan_xlsx
 from minewatch.promised.validate import validate_plan
 from minewatch.synth import sample
+
+FW = str.maketrans("0123456789.,", "０１２３４５６７８９．，")
+
+
+def test_round_trip(plan, tmp_path, as_tabled):
+    path = write_plan_xlsx(plan, tmp_path / "p.xlsx")
+    res = read_plan_xlsx(path)
+    assert isinstance(res, PlanReadResult)
+    assert [f for f in res.findings if f.severity == "error"] == []
+    assert res.plan.source == str(path)
+    assert all(u.row for u in res.plan.units)
+    assert as_tabled(res.plan) == plan
+
+
+def _damage(path: Path) -> None:
+    """What companies do to the form: full-width digits, blank rows, '……' rows, units in areas."""
+    wb = load_workbook(path)
+    ws = wb.active
+    ws["A1"].value = "２０２６年度矿区生态修复情况表"
+
+    def insert_row(idx: int) -> None:
+        ws.insert_rows(idx)
+        for mr in ws.merged_cells.ranges:  # openpyxl does not move merged ranges
+            if mr.min_row >= idx:
+                mr.shift(0, 1)
+
+    rows = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
+    header = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 4).value == "修复后地类")
+    first = header + 1
+    # restored row 1: full-width seq and coordinates, area with unit, √ for 是
+    ws.cell(first, 1).value = "１"
+    ws.cell(first, 2).value = ws.cell(first, 2).value.translate(FW)
+    ws.cell(first, 5).value = f"{ws.cell(first, 5).value:.4f} hm²"
+    ws.cell(first, 7).value = "√"
+    ws.cell(first + 1, 5).value = f"{ws.cell(first + 1, 5).value:.4f}公顷"
+    ws.cell(first + 1, 3).value = "Y"
+    insert_row(first + 1)  # a blank row between the units
+    insert_row(first + 3)  # a "……" row after them
+    ws.cell(first + 3, 1).value = "……"
+    # planned: "0301乔木林地" without space, full-width area
+    ph = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 4).value == "目标地类")
+    ws.cell(ph + 1, 4).value = "0301乔木林地"
+    ws.cell(ph + 1, 5).value = f"{ws.cell(ph + 1, 5).value:.4f}".translate(FW)
+    ws.cell(ph + 2, 3).value = "是"
+    # fee as text with unit
+    fee = next(r for r in range(1, ws.max_row + 1) if str(ws.cell(r, 1).value).endswith("实际提取金额"))
+    ws.cell(fee, 4).value = "１２．３４５６万元"
+    wb.save(path)
+
+
+def test_messy_variant_still_reads(plan, tmp_path, as_tabled):
+    path = write_plan_xlsx(plan, tmp_path / "messy.xlsx")
+    _damage(path)
+    res = read_plan_xlsx(path)
+    assert [format_finding(f) for f in res.findings if f.severity == "error"] == []
+    got = as_tabled(res.plan)
+    assert got.plan_year == 2026
+    assert got.fees_last_year_drawn == 12.3456
+    assert len(got.units) == len(plan.units)
+    for a, b in zip(got.units, plan.units):
+        assert a.geometry.equals_exact(b.geometry, tolerance=1e-9)
+        assert dataclasses.replace(a, corner_points="", geometry=None) == \
+            dataclasses.replace(b, corner_points="", geometry=None)
+
+
+def test_bad_land_class_gives_finding_with_row_and_field(plan, tmp_path):
+    path = write_plan_xlsx(plan, tmp_path / "bad.xlsx")
+    wb = load_workbook(path)
+    ws = wb.active
+    r = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 4).value == "0305 灌木林地")
+    ws.cell(r, 4).value = "草坪"
+    wb.save(path)
+    res = read_plan_xlsx(path)
+    bad = [f for f in res.findings if f.rule == "UNKNOWN_LAND_CLASS"]
+    assert len(bad) == 1
+    f = bad[0]
+    assert (f.file, f.row, f.field, f.value, f.severity) == ("bad.xlsx", r, "修复后地类", "草坪", "error")
+    assert f.sheet == ws.title
+    line = format_finding(f)
+    assert "UNKNOWN_LAND_CLASS" in line and f"第{r}行" in line and "草坪" in line
+    # the bad row is left out, the good rows of the file still come through
+    assert len(res.plan.units) == len(plan.units) - 1
+    assert all(u.row != r for u in res.plan.units)
+
+
+def test_cell_level_problems(plan, tmp_path):
+    path = write_plan_xlsx(plan, tmp_path / "cells.xlsx")
+    wb = load_workbook(path)
+    ws = wb.active
+    ph = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 4).value == "目标地类")
+    ws.cell(ph + 1, 2).value = "1,39517300.87,4329624.67\n2,39517400.87,4329624.67\n3,39517400.87,4329524.67"
+    ws.cell(ph + 2, 4).value = "耕地"
+    ws.cell(ph + 2, 5).value = "约两公顷"
+    dh = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 4).value == "问题类型")
+    ws.cell(dh + 1, 4).value = "挖损"
+    ws.cell(dh + 1, 5).value = 404  # not a land class column: area as plain number is fine
+    wb.save(path)
+    res = read_plan_xlsx(path)
+    rules = {(f.row, f.rule) for f in res.findings}
+    assert (ph + 1, "BAD_CORNER_POINTS") in rules
+    assert (ph + 2, "LAND_CLASS_NOT_SPECIFIC") in rules
+    assert (ph + 2, "BAD_AREA") in rules
+    assert (dh + 1, "AREA_MISMATCH") in rules  # declared 404 hm² vs ~5.8 from the 拐点坐标
+    assert res.plan.section(PLANNED) == []
+    assert len(res.plan.section(DAMAGE)) == 2
+    swapped = next(f for f in res.findings if f.rule == "BAD_CORNER_POINTS")
+    assert "swapped" in swapped.message_zh and swapped.field == "范围(拐点坐标)"
+
+
+def test_land_class_code_stored_as_number(plan, tmp_path):
+    path = write_plan_xlsx(plan, tmp_path / "num.xlsx")
+    wb = load_workbook(path)
+    ws = wb.active
+    r = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 4).value == "0404 其他草地")
+    ws.cell(r, 4).value = 404
+    wb.save(path)
+    res = read_plan_xlsx(path)
+    assert res.plan.units[0].land_class == "0404"
+    assert any(f.rule == "LAND_CLASS_CODE_AS_NUMBER" and f.severity == "warning" for f in res.findings)
+
+
+def test_not_a_plan_table(tmp_path):
+    from openpyxl import Workbook
+    wb = Workbook()
+    wb.active["A1"] = "工资表"
+    wb.save(tmp_path / "工资表.xlsx")
+    with pytest.raises(PlanFormatError, match="工资表.xlsx"):
+        read_plan_xlsx(tmp_path / "工资表.xlsx")
+    (tmp_path / "scan.xlsx").write_bytes(b"%PDF-1.4 not a workbook")
+    with pytest.raises(PlanFormatError, match="scan.xlsx"):
+        read_plan_xlsx(tmp_path / "scan.xlsx")
+
+
+def test_missing_licence_number_gives_no_plan(plan, tmp_path):
+    path = write_plan_xlsx(dataclasses.replace(plan, license_no=""), tmp_path / "nolic.xlsx")
+    res = read_plan_xlsx(path)
+    assert res.plan is None
+    assert any(f.rule == "MISSING_HEADER_VALUE" and f.field == "采矿权证证号" for f in res.findings)
+
+
+def test_read_plans_folder(plan, tmp_path):
+    write_plan_xlsx(plan, tmp_path / "b.xlsx")
+    write_plan_xlsx(dataclasses.replace(plan, plan_year=2027), tmp_path / "a.xlsx")
+    (tmp_path / "c.xlsx").write_bytes(b"junk")
+    (tmp_path / "~$b.xlsx").write_bytes(b"lock")
+    (tmp_path / "readme.txt").write_text("x")
+    results = read_plans(tmp_path)
+    assert [Path(r.file).name for r in results] == ["a.xlsx", "b.xlsx", "c.xlsx"]
+    assert results[0].plan.plan_year == 2027 and results[1].plan.plan_year == 2026
+    assert results[2].plan is None and results[2].findings[0].rule == "NOT_A_PLAN_TABLE"
+    assert len(read_plans(tmp_path / "b.xlsx")) == 1
+
+
+def test_units_in_column_header_and_values(plan, tmp_path):
+    path = write_plan_xlsx(plan, tmp_path / "mu.xlsx")
+    wb = load_workbook(path)
+    ws = wb.active
+    ph = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 4).value == "目标地类")
+    ws.cell(ph, 5).value = "面积（亩）"
+    ws.cell(ph + 1, 5).value = round(plan.units[4].area_hm2 * 15, 4)      # bare number in 亩
+    ws.cell(ph + 2, 5).value = f"{plan.units[5].area_hm2 * 1e4:.0f}平方米"  # explicit unit wins
+    wb.save(path)
+    res = read_plan_xlsx(path)
+    got = res.plan.section(PLANNED)
+    assert got[0].area_hm2 == pytest.approx(plan.units[4].area_hm2, abs=1e-4)
+    assert got[1].area_hm2 == pytest.approx(plan.units[5].area_hm2, abs=1e-4)
+    assert sum(f.rule == "AREA_UNIT_CONVERTED" for f in res.findings) == 2
+    assert not any(f.rule == "AREA_MISMATCH" for f in res.findings)
+
+
+# ---------------------------------------------------------------- properties
 
 SETTINGS = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -12,16 +12,17 @@ from shapely.geometry import shape
 
 from minewatch.promised.machine import read_plan_machine, write_plan_machine
 from minewatch.promised.models import PLANNED
-from minewatch.promised.plans import PlanFormatError, read_plan_xlsx, write_plan_xlsx
+from minewatch.promised.package import PlanFormatError
+from minewatch.promised.planreader import read_plan_xlsx
+from minewatch.promised.planwriter import write_plan_xlsx
 from minewatch.synth.planfiles import write_templates
 from minewatch.synth import sample
 
-from .test_plans import _strip, plan  # noqa: F401  (fixture)
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "sample_scenes" / "template"
+TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "sample_scenes" / "template"
 
 
-def test_round_trip_xlsx_machine_xlsx(plan, tmp_path):  # noqa: F811
+def test_round_trip_xlsx_machine_xlsx(plan, tmp_path, as_tabled):
     for p in (plan, sample.annual_plan(sample.MINES[0])):
         a = write_plan_xlsx(p, tmp_path / "a.xlsx")
         from_xlsx = read_plan_xlsx(a)
@@ -31,12 +32,12 @@ def test_round_trip_xlsx_machine_xlsx(plan, tmp_path):  # noqa: F811
         assert res.findings == [] and res.ok
         assert res.plan.source == str(g)
         assert [u.row for u in res.plan.units] == list(range(1, len(p.units) + 1))
-        assert _strip(res.plan) == _strip(from_xlsx.plan)
+        assert as_tabled(res.plan) == as_tabled(from_xlsx.plan)
         b = write_plan_xlsx(res.plan, tmp_path / "b.xlsx")
         assert a.read_bytes() == b.read_bytes()
 
 
-def test_geojson_is_rfc7946_and_json_attrs_work(plan, tmp_path):  # noqa: F811
+def test_geojson_is_rfc7946_and_json_attrs_work(plan, tmp_path, as_tabled):
     p = dataclasses.replace(plan, submitted=date(2026, 3, 20))
     g, j = write_plan_machine(p, tmp_path / "p.geojson", tmp_path / "p.json")
     fc = json.loads(g.read_text("utf-8"))
@@ -50,12 +51,12 @@ def test_geojson_is_rfc7946_and_json_attrs_work(plan, tmp_path):  # noqa: F811
     assert json.loads(j.read_text("utf-8"))["submitted"] == "2026-03-20"
     res = read_plan_machine(g, j)
     assert res.findings == [] and res.plan.submitted == date(2026, 3, 20)
-    assert _strip(res.plan) == dataclasses.replace(p, source="")
+    assert as_tabled(res.plan) == dataclasses.replace(p, source="")
     # same bytes every time
     assert write_plan_machine(p, tmp_path / "q.geojson", tmp_path / "q.json")[0].read_bytes() == g.read_bytes()
 
 
-def _spoil(tmp_path, plan, edit_feature=None, edit_attrs=None):  # noqa: F811
+def _spoil(tmp_path, plan, edit_feature=None, edit_attrs=None):
     g, y = write_plan_machine(plan, tmp_path / "p.geojson", tmp_path / "p.yaml")
     fc = json.loads(g.read_text("utf-8"))
     attrs = yaml.safe_load(y.read_text("utf-8"))
@@ -68,7 +69,7 @@ def _spoil(tmp_path, plan, edit_feature=None, edit_attrs=None):  # noqa: F811
     return read_plan_machine(g, y)
 
 
-def test_bad_values_are_findings_with_feature_and_field(plan, tmp_path):  # noqa: F811
+def test_bad_values_are_findings_with_feature_and_field(plan, tmp_path):
     planned = next(i for i, u in enumerate(plan.units) if u.section == PLANNED)
 
     def edit(fs):
@@ -104,7 +105,7 @@ def test_bad_values_are_findings_with_feature_and_field(plan, tmp_path):  # noqa
     assert [f.rule for f in res.findings] == ["LAND_CLASS_NOT_SPECIFIC"]
 
 
-def test_missing_attributes_and_not_a_feature_collection(plan, tmp_path):  # noqa: F811
+def test_missing_attributes_and_not_a_feature_collection(plan, tmp_path):
     res = _spoil(tmp_path, plan, edit_attrs=lambda a: (a.pop("plan_year"), a.update(license_no="")))
     assert res.plan is None
     assert {f.rule for f in res.errors} == {"MISSING_PLAN_YEAR", "MISSING_HEADER_VALUE"}
@@ -125,12 +126,12 @@ def test_template_reads_as_empty_with_missing_findings():
     assert not any(f.rule.startswith(("BAD_", "MISSING_CORNER", "MISSING_SEQ")) for f in res.findings)
 
 
-def test_example_files_agree():
+def test_example_files_agree(as_tabled):
     stem = TEMPLATE_DIR / "年度矿区生态修复情况表_示例"
     x = read_plan_xlsx(stem.with_suffix(".xlsx"))
     m = read_plan_machine(stem.with_suffix(".geojson"), stem.with_suffix(".yaml"))
     assert x.findings == [] and m.findings == []
-    assert _strip(x.plan) == _strip(m.plan)
+    assert as_tabled(x.plan) == as_tabled(m.plan)
     assert x.plan.license_no == sample.MINES[0].license_no and len(m.plan.units) == len(
         sample.annual_plan(sample.MINES[0]).units)
 

@@ -14,13 +14,14 @@ from minewatch.outputs.geojson import write_anomalies
 from minewatch.synth import planfiles
 from minewatch.promised.coords import area_hm2, format_corner_points, parse_corner_points
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, Unit
-from minewatch.promised.plans import read_plan_xlsx, write_plan_xlsx
+from minewatch.promised.planreader import read_plan_xlsx
+from minewatch.promised.planwriter import write_plan_xlsx
 from minewatch.promised.validate import (
     RULES, check_file, check_files, due_date, read_receipts, validate_plan,
 )
 from minewatch.synth import sample
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 BROKEN = ROOT / "sample_scenes" / "plans_broken"
 MESSY = ROOT / "sample_scenes" / "plans_messy"
 
@@ -250,7 +251,7 @@ def test_plan_missing_after_31_march_only(clean_files, rights):
     assert len(plan_anomalies(rights.values(), results, plan_year=2027, as_of=date(2027, 6, 1))) == 3
 
 
-def test_plan_data_inconsistent_from_the_broken_plans(rights, tmp_path):
+def test_plan_data_inconsistent_from_the_broken_plans(rights, tmp_path, anomaly_validator):
     results = check_files(sorted(BROKEN.glob("*.xlsx")), rights)
     anomalies = plan_anomalies(rights.values(), results, plan_year=2026, as_of=date(2026, 6, 1))
     inc = [a for a in anomalies if a.type == "PLAN_DATA_INCONSISTENT"]
@@ -278,10 +279,9 @@ def test_plan_data_inconsistent_from_the_broken_plans(rights, tmp_path):
     assert [a.license_no for a in anomalies if a.type == "PLAN_MISSING"] == \
         [sample.MINES[1].license_no, sample.MINES[2].license_no]
     # the anomalies go through the GeoJSON writer and the schema
-    from tests.test_schema import validator
     out = write_anomalies(tmp_path / "a.geojson", anomalies)
     fc = json.loads(out.read_text(encoding="utf-8"))
-    errs = sorted(validator().iter_errors(fc), key=str)
+    errs = sorted(anomaly_validator.iter_errors(fc), key=str)
     assert not errs, errs[:3]
 
 
