@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from minewatch.config import ConfigError, Settings, load_settings
+from minewatch.config import ConfigError, PlanSettings, Settings, load_settings
 
 DEFAULT_CONFIG = "configs/sample.yaml"
 
@@ -190,8 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("files", nargs="+", metavar="FILE", help=".xlsx plan files or folders of them")
     pc.add_argument("--registry", help="mining-right registry (.csv/.geojson/.gpkg) for the registry rules")
     pc.add_argument("--json", action="store_true", help="print the findings as a JSON list")
-    pc.add_argument("--area-tolerance", type=float, default=0.05,
-                    help="relative tolerance of declared vs computed area (default 0.05)")
+    tol = PlanSettings().area_tolerance      # one default: the settings model's
+    pc.add_argument("--area-tolerance", type=float, default=tol,
+                    help=f"relative tolerance of declared vs computed area (default {tol}; plan.area_tolerance)")
     pc.set_defaults(func=cmd_plan)
 
     ev = sub.add_parser("eval", help="precision/recall on labelled synthetic scenarios (generated if missing)")

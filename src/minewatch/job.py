@@ -56,10 +56,10 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
     rights = read_registry(s.registry)
     by_lic = {r.license_no: r for r in rights}
     receipts, findings = read_receipts(s.plans)
-    results = apply_receipts(read_plans(s.plans), receipts)
+    results = apply_receipts(read_plans(s.plans, area_tolerance=s.plan.area_tolerance), receipts)
     plans: dict[str, AnnualPlan] = {}
     for r in results:
-        r.findings = validate_plan(r, by_lic)
+        r.findings = validate_plan(r, by_lic, area_tolerance=s.plan.area_tolerance)
         findings += r.findings
         if r.plan is not None and r.plan.plan_year == plan_year:
             plans[r.plan.license_no] = r.plan

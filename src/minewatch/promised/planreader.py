@@ -22,6 +22,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from shapely.geometry.base import BaseGeometry
 
 from .coords import CoordinateError, area_hm2, parse_corner_points
+from minewatch.config import PlanSettings
+
 from .findings import ERROR, WARNING, Finding
 from .landclasses import group_of_name, lookup
 from .models import DAMAGE, PLANNED, RESTORED, AnnualPlan, Unit
@@ -34,7 +36,8 @@ from .table import (
 
 __all__ = ["DEFAULT_AREA_TOLERANCE", "CellRef", "PlanReadResult", "read_plan_xlsx", "read_plans"]
 
-DEFAULT_AREA_TOLERANCE = 0.05   # relative: 5 % of the declared area
+# relative (of the declared area); the night passes Settings.plan.area_tolerance, whose default this is
+DEFAULT_AREA_TOLERANCE = PlanSettings().area_tolerance
 
 _PLAN_FILE_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 
