@@ -1,1 +1,3 @@
-"""The Prefect side: the nightly flow (`nightly`) and its cron deployment (`deploy`)."""
+"""The Prefect side: ``nightly`` (the flow) and ``deploy`` (its cron deployment, `minewatch serve`)."""
+
+__all__ = ["deploy", "nightly"]

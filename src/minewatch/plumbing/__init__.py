@@ -1,1 +1,3 @@
-"""Plumbing under every stage: atomic file writes and the deterministic zip writer."""
+"""Plumbing under every stage: ``atomic`` (atomic file writes, the deterministic zip writer)."""
+
+__all__ = ["atomic"]
