@@ -84,7 +84,7 @@ def test_is_transient_real_library_errors():
     assert not ops.is_transient(TaskRunTimeoutError("Scope timed out after 1800 second(s)."))
 
 
-def test_task_options_and_gdal():
+def test_task_options():
     o = ops.mine_task_options()
     assert o["retries"] == 2 and o["retry_condition_fn"] is ops.retry_if_transient
     assert o["retry_delay_seconds"](2) == [30.0, 60.0] and o["timeout_seconds"] is None
@@ -96,8 +96,6 @@ def test_task_options_from_env(monkeypatch):
     monkeypatch.setenv("MINEWATCH_MINE_RETRY_BACKOFF_S", "1.5")
     o = ops.mine_task_options()
     assert o["retries"] == 4 and o["retry_delay_seconds"](4) == [1.5, 3.0, 6.0, 12.0]
-    g = ops.gdal_http_options()
-    assert g["GDAL_HTTP_MAX_RETRY"] == 3 and g["GDAL_HTTP_TIMEOUT"] == 30
 
 
 def test_failure_text_and_night_failed():
