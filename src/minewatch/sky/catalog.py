@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time as _time
 from datetime import date, datetime, time, timezone
-from typing import Any
+from typing import Any, Sequence
 
 import pystac
 from pystac_client import Client
@@ -43,7 +43,7 @@ def _rfc3339(d: datetime) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _check_bbox(bbox) -> tuple[float, float, float, float]:
+def _check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
     if len(bbox) != 4:
         raise ValueError(f"bbox must be (min_lon, min_lat, max_lon, max_lat), got {bbox!r}")
     x0, y0, x1, y1 = (float(v) for v in bbox)

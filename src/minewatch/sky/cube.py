@@ -33,7 +33,9 @@ import numpy as np
 import pystac
 import stackstac
 import xarray as xr
+from affine import Affine
 from rasterio.enums import Resampling
+from shapely.geometry.base import BaseGeometry
 from stackstac.rio_env import LayeredEnv
 
 from minewatch.sky.sources import BANDS, CLOUD_PROB, DN_OFFSET_PROP
@@ -56,12 +58,11 @@ class Grid:
         return round((maxy - miny) / self.resolution), round((maxx - minx) / self.resolution)
 
     @property
-    def transform(self):
-        from affine import Affine
+    def transform(self) -> Affine:
         return Affine(self.resolution, 0, self.bounds[0], 0, -self.resolution, self.bounds[3])
 
 
-def grid_around(geom_utm, epsg: int, buffer_m: float, resolution: float) -> Grid:
+def grid_around(geom_utm: BaseGeometry, epsg: int, buffer_m: float, resolution: float) -> Grid:
     """The smallest grid on `resolution` multiples that covers geom plus buffer."""
     minx, miny, maxx, maxy = geom_utm.buffer(buffer_m).bounds
     r = resolution

@@ -56,7 +56,7 @@ class OpenDataset:
     """An open dataset and the facts the aligned reader checks, read once per open."""
     __slots__ = ("ds", "epsg", "transform", "nodata", "height", "width", "count", "local")
 
-    def __init__(self, ds: rasterio.DatasetReader, url: str):
+    def __init__(self, ds: rasterio.DatasetReader, url: str) -> None:
         self.ds = ds
         self.epsg = ds.crs.to_epsg() if ds.crs is not None else None
         self.transform = ds.transform
