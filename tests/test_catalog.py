@@ -11,7 +11,6 @@ import pystac_client
 import pytest
 
 from minewatch import localstac
-from minewatch.sky import catalog
 from minewatch.sky.catalog import CatalogError, search_scenes
 from minewatch.localstac import CatalogServerError
 
@@ -147,10 +146,9 @@ def test_cloud_cover_enforced_when_api_ignores_query(loaded, monkeypatch):
     assert _ids(got) == ["S2A_49SFA_20230705_0_L2A", "S2A_50SME_20230705_0_L2A", "S2A_49SFA_20230731_0_L2A"]
 
 
-def test_pages_are_followed(loaded, monkeypatch):
+def test_pages_are_followed(loaded):
     cat, _ = loaded
-    monkeypatch.setattr(catalog, "PAGE_SIZE", 2)
-    got = search_scenes(cat.url, COLL, BOTH, date(2023, 1, 1), date(2023, 12, 31))
+    got = search_scenes(cat.url, COLL, BOTH, date(2023, 1, 1), date(2023, 12, 31), page_size=2)
     assert len(got) == len(SCENES)
 
 

@@ -85,7 +85,7 @@ def test_is_transient_real_library_errors():
     assert not ops.is_transient(TaskRunTimeoutError("Scope timed out after 1800 second(s)."))
 
 
-def test_task_options_and_gdal():
+def test_task_options():
     o = ops.mine_task_options(2, 30.0)
     assert o["retries"] == 2 and o["retry_condition_fn"] is ops.retry_if_transient
     assert o["retry_delay_seconds"](2) == [30.0, 60.0] and o["timeout_seconds"] is None
@@ -104,8 +104,6 @@ def test_task_options_from_the_environment_through_settings(monkeypatch, tmp_pat
     monkeypatch.setenv("MINEWATCH_RUN__MAX_CONCURRENT_MINES", "0")
     with pytest.raises(ConfigError, match="run.max_concurrent_mines"):
         load_settings(cfg)
-    g = ops.gdal_http_options()
-    assert g["GDAL_HTTP_MAX_RETRY"] == 3 and g["GDAL_HTTP_TIMEOUT"] == 30
 
 
 def test_failure_text_and_night_failed():

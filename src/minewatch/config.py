@@ -41,6 +41,10 @@ class CatalogSettings(_Strict):
     # True: never send it (API claims it but ignores it); False: always send it. Checked here anyway.
     client_side_cloud_filter: bool | None = None
     cloud_probability: bool = False              # also load the source's cloud-probability asset if it has one
+    # every COG read (minewatch.sky.reader.gdal_env): GDAL's own per-request timeout and retries of 429/5xx
+    gdal_http_timeout_s: int = Field(30, gt=0)
+    gdal_http_max_retry: int = Field(3, ge=0, le=10)
+    gdal_http_retry_delay_s: float = Field(2.0, ge=0)
 
 
 class LocalCatalogSettings(_Strict):

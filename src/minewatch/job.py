@@ -32,7 +32,6 @@ from minewatch import __version__
 from minewatch.plumbing.atomic import atomic_path
 from minewatch.pipeline import MineResult, process_mine, scenes_for
 from minewatch.sky.pixels import PixelStore
-from minewatch.sky.store import SeriesStore
 from minewatch.promised.models import AnnualPlan, MiningRight
 
 log = logging.getLogger("minewatch")
@@ -89,13 +88,11 @@ def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Sett
 class ResultCache:
     """Per-mine results of earlier runs under OUT/state/: a killed run resumes without
     redoing finished mines, and a rerun with no new scenes reads instead of computing.
-    The per-unit series also go to the append-only store (OUT/state/series); each mine's
-    window, step by step, to the pixel store (OUT/state/pixels), so a later night reads
-    from the catalogue only the scenes that are new."""
+    Each mine's window goes, step by step, to the pixel store (OUT/state/pixels), so a
+    later night reads from the catalogue only the scenes that are new."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self.store = SeriesStore(self.root / "series")
         self.pixels = PixelStore(self.root / "pixels")
 
     def _path(self, license_no: str) -> Path:
@@ -140,8 +137,6 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
         res = process_mine(right, plan, p.thresholds, s, as_of, plan_year, others=others, items=items,
                            pixels=cache.pixels if cache else None)
         if cache:
-            if res.series is not None:
-                cache.store.upsert(right.license_no, res.series)
             cache.put(right.license_no, key, res)
         return res
     except Exception as e:  # noqa: BLE001 - isolation is the point

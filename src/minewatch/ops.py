@@ -11,9 +11,10 @@ Where retries live (issue 7):
   in a mine, so a retried mine costs one search and one small read. A permanent error
   (bad geometry, a 404 asset, a bug) is not retried: it is recorded on the mine.
 - **Per HTTP request, in GDAL**: COG reads retry 429/5xx themselves
-  (`gdal_http_options`, passed to stackstac as `gdal_env`), so one bad tile does not
-  restart a mine.
-- **Timeouts at the I/O layer**: the STAC client's `timeout` and `GDAL_HTTP_TIMEOUT`.
+  (`minewatch.sky.reader.gdal_env`, from `catalog.gdal_http_*` in the settings, passed
+  to stackstac), so one bad tile does not restart a mine.
+- **Timeouts at the I/O layer**: the STAC client's `timeout` and `GDAL_HTTP_TIMEOUT`
+  (`catalog.timeout_s`, `catalog.gdal_http_timeout_s`).
   Prefect's task `timeout_seconds` is off by default: tasks run in worker threads, where
   it can only interrupt Python code, never a blocking GDAL read, and Prefect 3.9 logs a
   warning for every such task run. If set, a timed-out mine is recorded, not retried.
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -169,17 +169,6 @@ def submit_bounded(submit: Any, items: Iterable[Any], limit: int) -> list[Any]:
     return futures
 
 
-def gdal_http_options(timeout_s: int = 30, max_retry: int = 3, retry_delay_s: float = 2.0) -> dict[str, Any]:
-    """GDAL settings for COG reads over HTTP: per-request retries of 429/5xx, bounded time.
-
-    Pass to stackstac: `stackstac.stack(..., gdal_env=stackstac.DEFAULT_GDAL_ENV.updated(
-    always=gdal_http_options()))`; it travels in the graph, so dask workers get it too.
-    """
-    return {"GDAL_HTTP_TIMEOUT": int(timeout_s), "GDAL_HTTP_CONNECTTIMEOUT": max(5, int(timeout_s) // 3),
-            "GDAL_HTTP_MAX_RETRY": int(max_retry), "GDAL_HTTP_RETRY_DELAY": float(retry_delay_s),
-            "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
-
-
 # --------------------------------------------------------------------------- isolation
 
 
@@ -303,15 +292,12 @@ def publish_run_artifact(summary: dict, key: str = ARTIFACT_KEY) -> Any:
 
 @contextmanager
 def dask_client(scheduler_address: str | None = None, *, timeout: str = "30s",
-                local_scheduler: str = "threads", workers: int | None = None) -> Iterator[Any]:
+                workers: int | None = None) -> Iterator[Any]:
     """The scheduler `dask.compute` uses inside the block.
 
-    - `None` (default): the local `local_scheduler`, no cluster: "threads" (`workers`
-      threads, default: the CPUs), or "processes": a pool of `workers` spawned processes
-      kept for the whole block (dask's own would start and stop one per compute), one
-      task per submission. Processes pay off for few, coarse tasks whose Python would otherwise
-      contend for the GIL (`sky.batch.unit_stats_many`: a task per group of mines), not
-      for fine-grained graphs, whose chunks would be pickled between processes.
+    - `None` (default): dask's local threads (`workers` of them, default: the CPUs), no
+      cluster. The night's graphs have many small tasks: a process pool would pickle
+      their chunks between processes.
     - `"tcp://host:8786"`: a `distributed.Client` to that scheduler, used for every
       `dask.compute` in the block, from any thread (Prefect runs tasks in a thread pool;
       dask's config is process-wide). Closed on exit; the previous scheduler returns.
@@ -324,17 +310,8 @@ def dask_client(scheduler_address: str | None = None, *, timeout: str = "30s",
     import dask
 
     if not scheduler_address:
-        if local_scheduler != "processes":
-            # pool=None: an outer block's process pool is not for these threads
-            with dask.config.set(scheduler=local_scheduler, pool=None, num_workers=workers):
-                yield None
-            return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        # spawn, not fork: the flow process has threads (Prefect, GDAL) a fork would copy mid-state
-        with ProcessPoolExecutor(workers or os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
-            with dask.config.set(scheduler="processes", pool=pool, chunksize=1):
-                yield pool
+        with dask.config.set(scheduler="threads", num_workers=workers):
+            yield None
         return
 
     from distributed import Client

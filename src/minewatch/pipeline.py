@@ -26,8 +26,9 @@ from minewatch.config import Settings
 from minewatch.outputs import composites
 from minewatch.promised import coords
 from minewatch.promised.models import DAMAGE, AnnualPlan, MiningRight
-from minewatch.sky import batch, catalog, cube, indices, masks, series
+from minewatch.sky import catalog, cube, indices, masks, series
 from minewatch.sky.pixels import IngestReport, PixelStore
+from minewatch.sky.reader import WindowReader, gdal_env
 from minewatch.sky.sources import BANDS, CLOUD_PROB
 
 log = logging.getLogger("minewatch")
@@ -83,12 +84,13 @@ def load_pixels(license_no: str, items, grid: cube.Grid, s: Settings, store: Pix
     """The window's lazy (time, band, y, x) cube as `cube.load_window` gives it.
 
     With `store`, only the steps the store lacks are read from the catalogue (then kept
-    there); the cube is read back from the store. Reads go through `batch.WindowReader`
+    there); the cube is read back from the store. Reads go through `reader.WindowReader`
     (the same pixels as stackstac's reader, without a WarpedVRT per asset)."""
     ct = s.imagery.chunk_time
     if store is None:
-        return cube.load_window(items, grid, chunk_time=ct, reader=batch.WindowReader), None
-    rep = store.ingest(license_no, items, grid, chunk_time=ct, reader=batch.WindowReader, keep_from=keep_from)
+        return cube.load_window(items, grid, chunk_time=ct, reader=WindowReader, gdal_env=gdal_env(s.catalog)), None
+    rep = store.ingest(license_no, items, grid, chunk_time=ct, reader=WindowReader, gdal_env=gdal_env(s.catalog),
+                       keep_from=keep_from)
     return store.open(license_no, items, grid, chunk_time=ct, headers=rep.headers), rep
 
 

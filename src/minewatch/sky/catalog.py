@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time as _time
 from datetime import date, datetime, time, timezone
+from typing import Any, Sequence
 
 import pystac
 from pystac_client import Client
@@ -18,14 +19,12 @@ from pystac_client.conformance import ConformanceClasses
 from pystac_client.stac_api_io import StacApiIO
 from urllib3.util.retry import Retry
 
-from minewatch.sky import sources as _sources
+from minewatch.config import CatalogSettings
+from minewatch.sky.sources import Source, normalise_items
 
 log = logging.getLogger("minewatch")
 
-PAGE_SIZE = 100  # bounded pages: large pages time out on public APIs
-RETRIES = 3
-BACKOFF_S = 1.0
-MAX_TOTAL_S = 300.0
+_DEFAULTS = CatalogSettings()   # the search's defaults are the settings' (bounded pages, retries, deadline)
 RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
@@ -44,7 +43,7 @@ def _rfc3339(d: datetime) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _check_bbox(bbox) -> tuple[float, float, float, float]:
+def _check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
     if len(bbox) != 4:
         raise ValueError(f"bbox must be (min_lon, min_lat, max_lon, max_lat), got {bbox!r}")
     x0, y0, x1, y1 = (float(v) for v in bbox)
@@ -57,12 +56,13 @@ class _DeadlineRetry(Retry):
     """urllib3 Retry: exponential backoff from the first retry, and nothing after `deadline`
     (time.monotonic()); Retry-After is honoured but clipped to the time left."""
 
-    def __init__(self, *args, deadline: float | None = None, backoff_s: float = BACKOFF_S, **kw):
+    def __init__(self, *args: Any, deadline: float | None = None, backoff_s: float = _DEFAULTS.backoff_s,
+                 **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.deadline = deadline
         self.backoff_s = backoff_s
 
-    def new(self, **kw) -> "_DeadlineRetry":
+    def new(self, **kw: Any) -> "_DeadlineRetry":
         r = super().new(**kw)
         r.deadline, r.backoff_s = self.deadline, self.backoff_s
         return r
@@ -78,7 +78,7 @@ class _DeadlineRetry(Retry):
             n += 1
         return 0.0 if n == 0 else min(self.backoff_s * 2 ** (n - 1), self._left())
 
-    def get_retry_after(self, response) -> float | None:
+    def get_retry_after(self, response: Any) -> float | None:
         after = super().get_retry_after(response)
         return None if after is None else min(after, self._left())
 
@@ -101,12 +101,15 @@ def _when(item: pystac.Item) -> datetime:
 
 def search_scenes(url: str, collection: str, bbox: tuple[float, float, float, float],
                   start: date | datetime, end: date | datetime,
-                  max_cloud_cover: float | None = None, timeout: float = 30, *,
-                  page_size: int | None = None, retries: int = RETRIES, backoff_s: float = BACKOFF_S,
-                  max_total_s: float = MAX_TOTAL_S, client_side_cloud_filter: bool | None = None,
-                  source: "_sources.Source | None" = None, cloud_prob: bool = False) -> list[pystac.Item]:
+                  max_cloud_cover: float | None = None, timeout: float = _DEFAULTS.timeout_s, *,
+                  page_size: int = _DEFAULTS.page_size, retries: int = _DEFAULTS.retries,
+                  backoff_s: float = _DEFAULTS.backoff_s, max_total_s: float = _DEFAULTS.max_search_s,
+                  client_side_cloud_filter: bool | None = _DEFAULTS.client_side_cloud_filter,
+                  source: Source | None = None, cloud_prob: bool = False) -> list[pystac.Item]:
     """Items of `collection` intersecting bbox (lon/lat) between start and end (dates: whole days,
-    inclusive), with scene cloud cover <= max_cloud_cover; sorted by (datetime, id), one per id.
+    inclusive), with scene cloud cover <= max_cloud_cover (None: no limit); sorted by (datetime, id),
+    one per id. The other defaults are `CatalogSettings()`'s (`timeout`: `timeout_s`,
+    `max_total_s`: `max_search_s`).
 
     Cloud cover: sent to the API as a `query` only where it declares the STAC query conformance
     class (`client_side_cloud_filter=None`), never (`True`: for APIs that claim it and ignore it),
@@ -119,7 +122,7 @@ def search_scenes(url: str, collection: str, bbox: tuple[float, float, float, fl
     t0, t1 = _instant(start, end=False), _instant(end, end=True)
     if t0 > t1:
         raise ValueError(f"start {start} is after end {end}")
-    limit = int(page_size or PAGE_SIZE)
+    limit = int(page_size)
     if limit < 1 or retries < 0 or backoff_s < 0 or max_total_s <= 0 or timeout <= 0:
         raise ValueError("page_size >= 1, retries >= 0, backoff_s >= 0, max_total_s > 0 and timeout > 0 are required")
     began = _time.monotonic()
@@ -156,5 +159,5 @@ def search_scenes(url: str, collection: str, bbox: tuple[float, float, float, fl
                  and it.properties["eo:cloud_cover"] <= max_cloud_cover]
     items = list({it.id: it for it in items}.values())    # an item repeated across pages counts once
     if source is not None:
-        items = _sources.normalise_items(items, source, cloud_prob=cloud_prob)
+        items = normalise_items(items, source, cloud_prob=cloud_prob)
     return sorted(items, key=lambda it: (_when(it), it.id))

@@ -25,6 +25,7 @@ What `load_window` returns, per time step:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -32,7 +33,10 @@ import numpy as np
 import pystac
 import stackstac
 import xarray as xr
+from affine import Affine
 from rasterio.enums import Resampling
+from shapely.geometry.base import BaseGeometry
+from stackstac.rio_env import LayeredEnv
 
 from minewatch.sky.sources import BANDS, CLOUD_PROB, DN_OFFSET_PROP
 from minewatch.sky.sources import dn_offset as _dn_offset_from_metadata
@@ -54,12 +58,11 @@ class Grid:
         return round((maxy - miny) / self.resolution), round((maxx - minx) / self.resolution)
 
     @property
-    def transform(self):
-        from affine import Affine
+    def transform(self) -> Affine:
         return Affine(self.resolution, 0, self.bounds[0], 0, -self.resolution, self.bounds[3])
 
 
-def grid_around(geom_utm, epsg: int, buffer_m: float, resolution: float) -> Grid:
+def grid_around(geom_utm: BaseGeometry, epsg: int, buffer_m: float, resolution: float) -> Grid:
     """The smallest grid on `resolution` multiples that covers geom plus buffer."""
     minx, miny, maxx, maxy = geom_utm.buffer(buffer_m).bounds
     r = resolution
@@ -85,11 +88,13 @@ def _when(item: pystac.Item) -> datetime:
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
-def _sorted(items: list[pystac.Item]) -> list[pystac.Item]:
+def load_order(items: list[pystac.Item]) -> list[pystac.Item]:
+    """`items` in the order `load_window` stacks them: (datetime, id)."""
     return sorted(items, key=lambda it: (_when(it), it.id))
 
 
-def _platform(item: pystac.Item) -> str:
+def platform(item: pystac.Item) -> str:
+    """The item's platform as a lowercase slug ("sentinel-2a"); from its id if unset."""
     p = item.properties.get("platform")
     return str(p).lower().replace(" ", "-") if p else item.id[:3].lower()
 
@@ -110,7 +115,7 @@ def same_day_groups(items: list[pystac.Item]) -> list[list[int]]:
     in load order, groups ordered by their first member."""
     groups: dict[tuple[str, date], list[int]] = {}
     for i, it in enumerate(items):
-        groups.setdefault((_platform(it), solar_day(it)), []).append(i)
+        groups.setdefault((platform(it), solar_day(it)), []).append(i)
     return sorted(groups.values(), key=lambda g: g[0])
 
 
@@ -120,7 +125,7 @@ def default_assets(items: list[pystac.Item]) -> list[str]:
 
 
 def stack_dn(ordered: list[pystac.Item], grid: Grid, assets: list[str], chunk_time: int = 16,
-             reader=None, gdal_env=None) -> xr.DataArray:
+             reader: type | None = None, gdal_env: LayeredEnv | None = None) -> xr.DataArray:
     """stackstac's lazy float32 (time, band, y, x) array of the files' DN on `grid`, one step
     per item in the given order (NaN outside a scene; DN 0 and offsets untouched)."""
     h, w = grid.shape
@@ -146,12 +151,14 @@ def stack_dn(ordered: list[pystac.Item], grid: Grid, assets: list[str], chunk_ti
     )
 
 
-def load_window(items: list[pystac.Item], grid: Grid, assets=None, chunk_time: int = 16,
-                reader=None) -> xr.DataArray:
+def load_window(items: list[pystac.Item], grid: Grid, assets: Sequence[str] | None = None, chunk_time: int = 16,
+                reader: type | None = None, gdal_env: LayeredEnv | None = None) -> xr.DataArray:
     """Lazy float32 (time, band, y, x) cube of offset-free DN on `grid`, one step per platform
     and solar day (module docstring). `assets`: internal band names; None: `default_assets`.
     `reader`: a stackstac Reader class (None: stackstac's own; the pipeline passes
-    `batch.WindowReader`, which gives the same pixels with fewer opens).
+    `reader.WindowReader`, which gives the same pixels with fewer opens). `gdal_env`: the
+    GDAL options of every open and read (None: stackstac's; the pipeline passes
+    `reader.gdal_env(settings.catalog)`, which adds the HTTP timeout and retries).
 
     `rescale=False`: `raster:bands` scale/offset would otherwise be applied by the loader and
     then again by anyone who follows the processing baseline (and Earth Search declares -0.1
@@ -159,11 +166,11 @@ def load_window(items: list[pystac.Item], grid: Grid, assets=None, chunk_time: i
     """
     if not items:
         raise ValueError("no items to load")
-    ordered = _sorted(items)
+    ordered = load_order(items)
     if assets is None:
         assets = default_assets(ordered)
     assets = list(assets)
-    da = stack_dn(ordered, grid, assets, chunk_time, reader=reader)
+    da = stack_dn(ordered, grid, assets, chunk_time, reader=reader, gdal_env=gdal_env)
     # Per scene, before any merging: DN 0 -> no data, then subtract that scene's own offset.
     refl_band = np.array([a not in (CLOUD_PROB, *_NO_ZERO) for a in assets])
     zero_nodata = xr.DataArray(refl_band | np.isin(assets, _NO_ZERO), dims="band")

@@ -24,6 +24,7 @@ import json
 import logging
 import shutil
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -33,6 +34,7 @@ import dask.array as dsa
 import numpy as np
 import pystac
 import xarray as xr
+from stackstac.rio_env import LayeredEnv
 
 from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.sky import cube
@@ -62,13 +64,13 @@ def _scene_print(it: pystac.Item) -> str:
 
 def steps_of(items: list[pystac.Item]) -> list[Step]:
     """The time steps `cube.load_window(items, ...)` would give, in its order."""
-    ordered = cube._sorted(items)
+    ordered = cube.load_order(items)
     out = []
     for g in cube.same_day_groups(ordered):
         its = tuple(ordered[i] for i in g)
         day = cube.solar_day(its[0])
         fp = hashlib.sha256("\n".join(_scene_print(it) for it in its).encode()).hexdigest()[:16]
-        out.append(Step(f"{cube._platform(its[0])}_{day.isoformat()}", cube.ID_SEP.join(it.id for it in its),
+        out.append(Step(f"{cube.platform(its[0])}_{day.isoformat()}", cube.ID_SEP.join(it.id for it in its),
                         day, fp, its))
     return out
 
@@ -82,7 +84,7 @@ class IngestReport:
 
 
 class PixelStore:
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
     def dir(self, license_no: str) -> Path:
@@ -147,11 +149,12 @@ class PixelStore:
     def _write_chunk(self, license_no: str, steps: list[Step], values: np.ndarray, times, n_scenes) -> list[dict]:
         return [self._write(license_no, st, values[k], times[k], int(n_scenes[k])) for k, st in enumerate(steps)]
 
-    def ingest(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *, assets=None,
-               chunk_time: int = 16, reader=None, keep_from: date | None = None) -> IngestReport:
+    def ingest(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *,
+               assets: Sequence[str] | None = None, chunk_time: int = 16, reader: type | None = None,
+               gdal_env: LayeredEnv | None = None, keep_from: date | None = None) -> IngestReport:
         """Read the steps of `items` the store lacks (or whose scenes changed) and store them.
 
-        `assets`: as `cube.load_window`. `keep_from`: step files of days before it that
+        `assets`, `reader`, `gdal_env`: as `cube.load_window`. `keep_from`: step files of days before it that
         are not among `items` are deleted (they fell out of the analysis period).
         """
         assets = list(assets) if assets is not None else cube.default_assets(items)
@@ -168,7 +171,7 @@ class PixelStore:
                 rep.headers[st.key] = h
         if todo:
             raw = cube.load_window([it for st in todo for it in st.items], grid, assets=assets,
-                                   chunk_time=chunk_time, reader=reader)
+                                   chunk_time=chunk_time, reader=reader, gdal_env=gdal_env)
             if list(raw.id.values) != [st.id for st in todo]:     # the same grouping, or a bug
                 raise RuntimeError(f"mine {license_no}: steps read do not match the steps planned")
             # one task per time chunk reads it and writes its steps: reading and compressing
@@ -212,7 +215,7 @@ class PixelStore:
         blocks = []
         for t0 in range(0, len(paths), chunk_time):
             part = paths[t0:t0 + chunk_time]
-            blocks.append(dsa.from_delayed(dask.delayed(_read_steps, pure=True)(tuple(part)),
+            blocks.append(dsa.from_delayed(dask.delayed(read_steps, pure=True)(tuple(part)),
                                            shape=(len(part), len(bands), h, w), dtype=np.float32))
         data = dsa.concatenate(blocks, axis=0)
         x0, y1, r = grid.bounds[0], grid.bounds[3], grid.resolution
@@ -226,7 +229,8 @@ class PixelStore:
                     "epsg": grid.epsg})
 
 
-def _read_steps(paths: tuple[str, ...]) -> np.ndarray:
+def read_steps(paths: tuple[str, ...]) -> np.ndarray:
+    """The step files at `paths` as one float32 (time, band, y, x) array, NaN where nothing was stored."""
     arrs = []
     for p in paths:
         with np.load(p) as z:

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Callable, Literal, Mapping
+from typing import Callable, Iterable, Literal, Mapping
 
 import pystac
 
@@ -198,7 +198,8 @@ def normalise_item(item: pystac.Item, source: Source | SourceName, cloud_prob: b
     return it
 
 
-def normalise_items(items, source: Source | SourceName, cloud_prob: bool = False) -> list[pystac.Item]:
+def normalise_items(items: Iterable[pystac.Item], source: Source | SourceName,
+                    cloud_prob: bool = False) -> list[pystac.Item]:
     """`normalise_item` over a search result; an item that cannot be normalised is left out
     (logged with the reason) rather than loaded with a wrong offset or missing bands."""
     out = []

@@ -1,38 +1,22 @@
 """The pixel store: a mine's steps are read from the catalogue's COGs once, then from the store.
 
-Small real COGs (two overlapping tiles of one day and a third scene, from
-tests/test_cube_merge.py); the sample catalogue for the pipeline-level check.
+Small real COGs (two overlapping tiles of one day and a third scene: the `scenes` fixture of
+tests/unit/sky/conftest.py); the sample catalogue for the pipeline-level check.
 """
 from __future__ import annotations
 
 import json
 import shutil
-from datetime import date, datetime, timezone
+from datetime import date
 
 import numpy as np
 import pystac
 import pytest
 
-from minewatch.sky import batch, cube
+from minewatch.sky import cube
 from minewatch.sky.cube import Grid
 from minewatch.sky.pixels import PixelStore, steps_of
-from tests.test_cube_merge import GRID, TILE_A, TILE_B, _scene
-
-DAY = datetime(2023, 7, 5, 3, 30, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture()
-def scenes(tmp_path):
-    d = tmp_path / "cogs"
-    d.mkdir()
-    a = _scene(d, "S2A_50TMK_20230705_0_L2A", TILE_A, DAY, dn_shift=1000, scl_code=4, boa_applied=False,
-               hole=(24, 28))
-    b = _scene(d, "S2A_50TNK_20230705_0_L2A", TILE_B, DAY.replace(second=3), dn_shift=1000, scl_code=5,
-               boa_applied=True)
-    c = _scene(d, "S2A_50TMK_20230715_0_L2A", TILE_A, datetime(2023, 7, 15, 3, 30, tzinfo=timezone.utc),
-               dn_shift=1000, scl_code=4, boa_applied=False)
-    return d, a, b, c
-
+from minewatch.sky.reader import WindowReader
 
 def _same(da, ref):
     np.testing.assert_array_equal(da.values, ref.values)        # NaN where NaN, exact elsewhere
@@ -43,74 +27,74 @@ def _same(da, ref):
     np.testing.assert_array_equal(da.y.values, ref.y.values)
 
 
-def test_only_missing_or_changed_steps_are_read_and_the_store_gives_back_the_same_cube(scenes, tmp_path):
+def test_only_missing_or_changed_steps_are_read_and_the_store_gives_back_the_same_cube(scenes, tmp_path, grid):
     cogs, a, b, c = scenes
     st = PixelStore(tmp_path / "px")
-    first = st.ingest("M1", [a, c], GRID, chunk_time=1, reader=batch.WindowReader)
+    first = st.ingest("M1", [a, c], grid, chunk_time=1, reader=WindowReader)
     assert first.read == ["sentinel-2a_2023-07-05", "sentinel-2a_2023-07-15"] and first.stored == []
     # the second tile of 5 July is published later: that day is read again (merged), 15 July is not
     mtime = st._path("M1", "sentinel-2a_2023-07-15").stat().st_mtime_ns
-    second = st.ingest("M1", [c, b, a], GRID, chunk_time=1, reader=batch.WindowReader)
+    second = st.ingest("M1", [c, b, a], grid, chunk_time=1, reader=WindowReader)
     assert second.read == ["sentinel-2a_2023-07-05"] and second.stored == ["sentinel-2a_2023-07-15"]
     assert st._path("M1", "sentinel-2a_2023-07-15").stat().st_mtime_ns == mtime
     assert sorted(p.name for p in st.dir("M1").iterdir()) == [
         "meta.json", "sentinel-2a_2023-07-05.npz", "sentinel-2a_2023-07-15.npz"]     # replaced, not added
 
-    ref = cube.load_window([a, b, c], GRID).compute()
+    ref = cube.load_window([a, b, c], grid).compute()
     assert ref.n_scenes.values.tolist() == [2, 1]
-    _same(st.open("M1", [a, b, c], GRID, chunk_time=1).compute(), ref)
+    _same(st.open("M1", [a, b, c], grid, chunk_time=1).compute(), ref)
 
     # the store really holds the pixels: without the COGs the cube is the same, and nothing is read
     shutil.rmtree(cogs)
-    assert st.ingest("M1", [a, b, c], GRID).read == []
-    _same(st.open("M1", [b, a, c], GRID).compute(), ref)
+    assert st.ingest("M1", [a, b, c], grid).read == []
+    _same(st.open("M1", [b, a, c], grid).compute(), ref)
 
 
-def test_a_reprocessed_scene_replaces_its_step(scenes, tmp_path):
+def test_a_reprocessed_scene_replaces_its_step(scenes, tmp_path, grid):
     _, a, _, c = scenes
     st = PixelStore(tmp_path / "px")
-    st.ingest("M1", [a, c], GRID)
+    st.ingest("M1", [a, c], grid)
     c2 = c.clone()
     c2.properties["updated"] = "2024-02-01T00:00:00Z"       # the provider reprocessed it
-    assert st.ingest("M1", [a, c2], GRID).read == ["sentinel-2a_2023-07-15"]
-    assert st.ingest("M1", [a, c2], GRID).read == []
+    assert st.ingest("M1", [a, c2], grid).read == ["sentinel-2a_2023-07-15"]
+    assert st.ingest("M1", [a, c2], grid).read == []
     with pytest.raises(RuntimeError, match="not in the pixel store"):
-        st.open("M1", [a, c], GRID)                          # the old version is gone
+        st.open("M1", [a, c], grid)                          # the old version is gone
 
 
-def test_damaged_step_is_read_again_and_same_content_gives_same_bytes(scenes, tmp_path):
+def test_damaged_step_is_read_again_and_same_content_gives_same_bytes(scenes, tmp_path, grid):
     _, a, b, c = scenes
     one, two = PixelStore(tmp_path / "one"), PixelStore(tmp_path / "two")
-    one.ingest("M1", [a, b, c], GRID)
-    two.ingest("M1", [c], GRID)
-    two.ingest("M1", [a, b, c], GRID, chunk_time=1)
+    one.ingest("M1", [a, b, c], grid)
+    two.ingest("M1", [c], grid)
+    two.ingest("M1", [a, b, c], grid, chunk_time=1)
     for name in ("sentinel-2a_2023-07-05.npz", "sentinel-2a_2023-07-15.npz", "meta.json"):
         assert (one.dir("M1") / name).read_bytes() == (two.dir("M1") / name).read_bytes(), name
     p = one._path("M1", "sentinel-2a_2023-07-15")
     p.write_bytes(p.read_bytes()[:100])                      # e.g. a disk filled up mid-write elsewhere
-    assert one.ingest("M1", [a, b, c], GRID).read == ["sentinel-2a_2023-07-15"]
-    _same(one.open("M1", [a, b, c], GRID).compute(), cube.load_window([a, b, c], GRID).compute())
+    assert one.ingest("M1", [a, b, c], grid).read == ["sentinel-2a_2023-07-15"]
+    _same(one.open("M1", [a, b, c], grid).compute(), cube.load_window([a, b, c], grid).compute())
 
 
-def test_other_grid_starts_afresh_and_old_days_are_pruned(scenes, tmp_path):
+def test_other_grid_starts_afresh_and_old_days_are_pruned(scenes, tmp_path, grid):
     _, a, b, c = scenes
     st = PixelStore(tmp_path / "px")
-    st.ingest("M1", [a, b, c], GRID)
-    smaller = Grid(GRID.epsg, (GRID.bounds[0], GRID.bounds[1], GRID.bounds[2] - 100, GRID.bounds[3]), 10)
+    st.ingest("M1", [a, b, c], grid)
+    smaller = Grid(grid.epsg, (grid.bounds[0], grid.bounds[1], grid.bounds[2] - 100, grid.bounds[3]), 10)
     rep = st.ingest("M1", [a, b, c], smaller)
     assert len(rep.read) == 2 and json.loads((st.dir("M1") / "meta.json").read_text())["bounds"] == list(smaller.bounds)
     with pytest.raises(RuntimeError, match="another grid"):
-        st.open("M1", [a, b, c], GRID)
+        st.open("M1", [a, b, c], grid)
     # 5 July is no longer searched (the analysis period moved on): dropped; 15 July kept
     rep = st.ingest("M1", [c], smaller, keep_from=date(2023, 7, 10))
     assert rep.pruned == ["sentinel-2a_2023-07-05"] and rep.stored == ["sentinel-2a_2023-07-15"]
     assert st.ingest("M1", [c], smaller, keep_from=date(2023, 7, 20)).pruned == []   # still searched: kept
 
 
-def test_steps_follow_load_window_order_and_ids(scenes):
+def test_steps_follow_load_window_order_and_ids(scenes, grid):
     _, a, b, c = scenes
     steps = steps_of([c, b, a])
-    assert [s.id for s in steps] == list(cube.load_window([a, b, c], GRID).id.values)
+    assert [s.id for s in steps] == list(cube.load_window([a, b, c], grid).id.values)
     assert [s.key for s in steps] == ["sentinel-2a_2023-07-05", "sentinel-2a_2023-07-15"]
     moved = pystac.Item.from_dict(c.to_dict(transform_hrefs=False))
     moved.assets["red"].href = "/elsewhere/red.tif"
@@ -153,7 +137,7 @@ def test_a_new_scene_is_the_only_one_read_and_the_mine_is_judged_as_from_scratch
 
 
 def test_values_beyond_int16_and_nan_round_trip_exactly(tmp_path):
-    from minewatch.sky.pixels import Step, _read_steps
+    from minewatch.sky.pixels import Step, read_steps
     st = PixelStore(tmp_path)
     step = Step("sentinel-2a_2023-07-05", "X", date(2023, 7, 5), "f")
     for v in (np.array([[[-1000.0, 32767.0], [np.nan, 0.0]]], "float32"),      # fits int16
@@ -161,4 +145,4 @@ def test_values_beyond_int16_and_nan_round_trip_exactly(tmp_path):
         st._write("M1", step, v, np.datetime64("2023-07-05T03:30"), 1)
         with np.load(st._path("M1", step.key)) as z:
             assert z["values"].dtype == (np.int16 if np.nanmax(v) < 40000 else np.int32)
-        np.testing.assert_array_equal(_read_steps((str(st._path("M1", step.key)),))[0], v)
+        np.testing.assert_array_equal(read_steps((str(st._path("M1", step.key)),))[0], v)

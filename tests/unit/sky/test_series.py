@@ -1,94 +1,16 @@
-"""Masks, indices and per-unit statistics on small hand-made arrays."""
+"""sky.series: unit masks and per-unit statistics on small hand-made arrays, against naive numpy."""
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 from shapely.geometry import box
 
-from minewatch.sky import indices, masks, series
-from minewatch.sky.cube import Grid, grid_around, reflectance_offset
+from minewatch.sky import series
+from minewatch.sky.cube import Grid
 
 
 def _da(arr, dims=("time", "y", "x")):
     return xr.DataArray(np.asarray(arr, dtype="float32"), dims=dims)
-
-
-def test_clear_mask_masks_clouds_and_shadow_with_dilation_but_never_bare():
-    scl = np.full((2, 9, 9), 4.0)
-    scl[0, 4, 4] = 9          # cloud in the middle of date 0
-    scl[1, :, :] = 5          # date 1 all bare ground
-    scl[1, 0, 0] = 3          # a shadow pixel in the corner
-    clear = masks.clear_mask(_da(scl), (0, 1, 3, 8, 9, 10), dilation_px=1).values
-    assert not clear[0, 4, 4] and not clear[0, 3, 4] and not clear[0, 4, 5]   # cloud + 4-neighbours
-    assert clear[0, 3, 3]                                                     # diagonal stays clear (1 px cross)
-    assert clear[1, 5, 5]                                                     # bare ground is the signal
-    assert not clear[1, 0, 0] and not clear[1, 0, 1] and clear[1, 0, 2]
-    assert clear[0].sum() == 81 - 5                                           # no leak across time
-
-
-def test_clear_mask_lazy_equals_eager():
-    rng = np.random.default_rng(0)
-    scl = rng.choice([3, 4, 5, 8, 9], size=(6, 20, 20)).astype("float32")
-    eager = masks.clear_mask(_da(scl), (3, 8, 9), 2).values
-    lazy = masks.clear_mask(_da(scl).chunk({"time": 2, "y": 10, "x": 10}), (3, 8, 9), 2).compute().values
-    assert (eager == lazy).all()
-
-
-@pytest.mark.parametrize("px", [0, 1, 2, 3])
-def test_clear_mask_equals_scipy_dilation_of_isin(px):
-    """The table lookup and shifted ORs give what `isin` + scipy's cross dilation give,
-    edges, NaN and every class code included."""
-    from scipy import ndimage
-    rng = np.random.default_rng(px)
-    scl = rng.choice(np.arange(12), size=(3, 4, 23, 31)).astype("float32")
-    scl[rng.random(scl.shape) < 0.9] = 4                   # mostly clear: the dilation must show
-    scl[rng.random(scl.shape) < 0.005] = np.nan
-    scl[0, 0, 0, :] = 9                                    # an edge row all cloud
-    classes = (0, 1, 3, 8, 9, 10)
-    bad = np.isnan(scl) | np.isin(scl, classes)
-    st = ndimage.generate_binary_structure(2, 1)
-    want = ~np.stack([ndimage.binary_dilation(p, structure=st, iterations=px) if px else p
-                      for p in bad.reshape(-1, 23, 31)]).reshape(bad.shape)
-    got = masks.clear_mask(_da(scl, ("mine", "time", "y", "x")), classes, px).values
-    np.testing.assert_array_equal(got, want)
-    assert 0 < got.sum() < got.size
-
-
-def test_missing_scl_is_never_clear():
-    scl = np.full((1, 3, 3), 4.0)
-    scl[0, 1, 1] = np.nan
-    assert not masks.clear_mask(_da(scl), (9,), 0).values[0, 1, 1]
-
-
-def test_indices_match_formulas():
-    ds = xr.Dataset({k: _da([[[v]]]) for k, v in
-                     dict(blue=0.05, green=0.08, red=0.04, nir=0.40, swir16=0.2).items()})
-    assert indices.ndvi(ds).item() == pytest.approx((0.40 - 0.04) / 0.44, abs=1e-6)
-    assert indices.bsi(ds).item() == pytest.approx((0.24 - 0.45) / (0.24 + 0.45), abs=1e-6)
-    assert indices.mndwi(ds).item() == pytest.approx((0.08 - 0.2) / 0.28, abs=1e-6)
-    f = indices.fvc(_da([[[0.05, 0.45, 0.95]]]), 0.1, 0.8).values.ravel()
-    assert f.tolist() == pytest.approx([0.0, 0.5, 1.0])
-    with pytest.raises(ValueError):
-        indices.fvc(_da([[[0.5]]]), 0.8, 0.1)
-
-
-def test_grid_is_snapped_and_covers_buffer():
-    g = grid_around(box(500003, 4400007, 500991, 4401002), 32650, 100, 10)
-    assert g.bounds == (499900, 4399900, 501100, 4401110)
-    assert g.shape == (121, 120)
-
-
-@pytest.mark.parametrize("props,offset", [
-    ({"s2:processing_baseline": "05.09"}, 1000.0),
-    ({"s2:processing_baseline": "04.00"}, 1000.0),
-    ({"s2:processing_baseline": "03.01"}, 0.0),
-    ({"s2:processing_baseline": "05.09", "earthsearch:boa_offset_applied": True}, 0.0),
-])
-def test_offset_follows_processing_baseline(props, offset):
-    import pystac
-    from datetime import datetime
-    it = pystac.Item("x", None, None, datetime(2022, 1, 1), props)
-    assert reflectance_offset(it) == offset
 
 
 def test_unit_stats_means_over_clear_pixels_only():

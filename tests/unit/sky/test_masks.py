@@ -1,5 +1,6 @@
-"""The optional cloud-probability band in the clear mask (masks.clear_mask), on hand-made arrays
-and on generated COGs whose SCL misses thin cloud that the probability layer sees."""
+"""sky.masks.clear_mask: SCL classes and their dilation on hand-made arrays; the optional
+cloud-probability band on hand-made arrays and on generated COGs whose SCL misses thin cloud
+that the probability layer sees."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -12,12 +13,58 @@ from shapely.geometry import box
 from minewatch.sky import cube, indices, masks, series
 from minewatch.sky.sources import CLOUD_PROB, normalise_item
 from minewatch.synth import scenes as s2
-
 CLASSES = (0, 1, 3, 8, 9, 10)
 
 
 def _da(arr, dims=("time", "y", "x")):
     return xr.DataArray(np.asarray(arr, dtype="float32"), dims=dims)
+
+
+def test_clear_mask_masks_clouds_and_shadow_with_dilation_but_never_bare():
+    scl = np.full((2, 9, 9), 4.0)
+    scl[0, 4, 4] = 9          # cloud in the middle of date 0
+    scl[1, :, :] = 5          # date 1 all bare ground
+    scl[1, 0, 0] = 3          # a shadow pixel in the corner
+    clear = masks.clear_mask(_da(scl), (0, 1, 3, 8, 9, 10), dilation_px=1).values
+    assert not clear[0, 4, 4] and not clear[0, 3, 4] and not clear[0, 4, 5]   # cloud + 4-neighbours
+    assert clear[0, 3, 3]                                                     # diagonal stays clear (1 px cross)
+    assert clear[1, 5, 5]                                                     # bare ground is the signal
+    assert not clear[1, 0, 0] and not clear[1, 0, 1] and clear[1, 0, 2]
+    assert clear[0].sum() == 81 - 5                                           # no leak across time
+
+
+def test_clear_mask_lazy_equals_eager():
+    rng = np.random.default_rng(0)
+    scl = rng.choice([3, 4, 5, 8, 9], size=(6, 20, 20)).astype("float32")
+    eager = masks.clear_mask(_da(scl), (3, 8, 9), 2).values
+    lazy = masks.clear_mask(_da(scl).chunk({"time": 2, "y": 10, "x": 10}), (3, 8, 9), 2).compute().values
+    assert (eager == lazy).all()
+
+
+@pytest.mark.parametrize("px", [0, 1, 2, 3])
+def test_clear_mask_equals_scipy_dilation_of_isin(px):
+    """The table lookup and shifted ORs give what `isin` + scipy's cross dilation give,
+    edges, NaN and every class code included."""
+    from scipy import ndimage
+    rng = np.random.default_rng(px)
+    scl = rng.choice(np.arange(12), size=(3, 4, 23, 31)).astype("float32")
+    scl[rng.random(scl.shape) < 0.9] = 4                   # mostly clear: the dilation must show
+    scl[rng.random(scl.shape) < 0.005] = np.nan
+    scl[0, 0, 0, :] = 9                                    # an edge row all cloud
+    classes = (0, 1, 3, 8, 9, 10)
+    bad = np.isnan(scl) | np.isin(scl, classes)
+    st = ndimage.generate_binary_structure(2, 1)
+    want = ~np.stack([ndimage.binary_dilation(p, structure=st, iterations=px) if px else p
+                      for p in bad.reshape(-1, 23, 31)]).reshape(bad.shape)
+    got = masks.clear_mask(_da(scl, ("mine", "time", "y", "x")), classes, px).values
+    np.testing.assert_array_equal(got, want)
+    assert 0 < got.sum() < got.size
+
+
+def test_missing_scl_is_never_clear():
+    scl = np.full((1, 3, 3), 4.0)
+    scl[0, 1, 1] = np.nan
+    assert not masks.clear_mask(_da(scl), (9,), 0).values[0, 1, 1]
 
 
 def test_without_the_band_nothing_changes():
@@ -85,6 +132,7 @@ def test_bad_arguments_raise():
 # ---------------------------------------------------------------------------------------
 # end to end: generated COGs -> normalised items -> cube.load_window -> unit statistics
 # ---------------------------------------------------------------------------------------
+
 
 BOUNDS = (400000.0, 4400000.0, 401200.0, 4401200.0)     # 1.2 km square, 120 x 120 px at 10 m
 N = 120
