@@ -10,8 +10,9 @@ uses, and compares the reported flags (confidence >= report_min) with the labels
   rectangle it intersects ("area:<name>");
 - precision = true flags / flags, recall = found labels / labels, per type and overall;
 - cloud_only_flags: false flags whose evidence scenes have cloud or shadow (SCL classes
-  `imagery.cloud_shadow_classes`, by default 3, 8, 9, 10) over the flagged geometry, read straight from the SCL COGs: flags clouds alone could have
-  caused. Held-back (low-confidence) flags are counted apart.
+  `imagery.cloud_shadow_classes`, by default 3, 8, 9, 10) over the flagged geometry, read
+  straight from the SCL COGs: flags clouds alone could have caused. Held-back
+  (low-confidence) flags are counted apart.
 """
 from __future__ import annotations
 
