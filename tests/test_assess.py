@@ -8,9 +8,10 @@ from affine import Affine
 from shapely.geometry import box
 
 from minewatch.assess.disturbance import loss_mask, loss_patches
-from minewatch.assess.rules import Season, assess_units
+from minewatch.assess.rules import assess_units
+from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdError, load_thresholds
-from minewatch.config import DisturbanceSettings
+from minewatch.config import AssessSettings, DisturbanceSettings
 from minewatch.promised.models import PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -51,8 +52,9 @@ def _plan(*units):
 
 
 def _run(table, plan, series, as_of=date(2026, 11, 1)):
-    return assess_units(RIGHT, plan, series, table, as_of=as_of, season_mmdd=("07-01", "09-15"),
-                        min_clear_obs=3, min_clear_fraction=0.8, region="default", area_of=lambda g: 1.2345)
+    return assess_units(RIGHT, plan, series, table, as_of=as_of,
+                        cfg=AssessSettings(season_start="07-01", season_end="09-15", min_clear_obs=3,
+                                           min_clear_fraction=0.8, region="default"))
 
 
 def test_shortfall_and_claimed_not_observed(table):

@@ -60,8 +60,7 @@ def _rows(unit, start, values, step=5, clear=1.0, prefix="S"):
 def _run(table, units, series, as_of=date(2026, 11, 1), county="150622", cfg=None):
     right = MiningRight("C1", "h", "m", date(2020, 1, 1), date(2030, 1, 1), county, G)
     return assess_units(right, AnnualPlan(2026, "C1", "h", "m", units=tuple(units)), series, table, as_of=as_of,
-                        season_mmdd=("07-01", "09-15"), min_clear_obs=3, min_clear_fraction=0.8,
-                        region="default", area_of=lambda g: 1.0, cfg=cfg or AssessSettings())
+                        cfg=cfg or AssessSettings())
 
 
 def test_drought_year_is_normalised_by_the_reference_ring(table):

@@ -64,6 +64,9 @@ class ImagerySettings(_Strict):
     # catches thin cloud edges SCL calls clear. Needs catalog.cloud_probability and a source with
     # the asset; pixels without a probability keep the SCL decision. None: SCL only.
     cloud_prob_max: float | None = Field(None, ge=0, le=100)
+    # SCL classes that are cloud or its shadow (3 shadow, 8/9 cloud, 10 cirrus): the evaluation
+    # asks whether a false flag's scenes had them over the flag
+    cloud_shadow_classes: tuple[int, ...] = (3, 8, 9, 10)
 
     @field_validator("mask_classes")
     @classmethod

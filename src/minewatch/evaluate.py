@@ -9,9 +9,10 @@ uses, and compares the reported flags (confidence >= report_min) with the labels
   OUT_OF_BOUNDARY_DISTURBANCE) is matched to a planted area of the same scenario whose
   rectangle it intersects ("area:<name>");
 - precision = true flags / flags, recall = found labels / labels, per type and overall;
-- cloud_only_flags: false flags whose evidence scenes have cloud or shadow (SCL 3, 8, 9, 10)
-  over the flagged geometry, read straight from the SCL COGs: flags clouds alone could have
-  caused. Held-back (low-confidence) flags are counted apart.
+- cloud_only_flags: false flags whose evidence scenes have cloud or shadow (SCL classes
+  `imagery.cloud_shadow_classes`, by default 3, 8, 9, 10) over the flagged geometry, read
+  straight from the SCL COGs: flags clouds alone could have caused. Held-back
+  (low-confidence) flags are counted apart.
 """
 from __future__ import annotations
 
@@ -40,11 +41,11 @@ def _area_key(a, areas: dict) -> str:
     return f"area:{best}" if best else f"area:?{a.key}"
 
 
-def _cloud_touched(a, catalog_dir: Path) -> bool:
+def _cloud_touched(a, catalog_dir: Path, classes: tuple[int, ...]) -> bool:
     """True when any evidence scene has cloud or shadow SCL pixels over the flag's geometry."""
     import rasterio
     from rasterio.features import geometry_mask
-    
+
     for sid in a.evidence_scenes:
         p = catalog_dir / "items" / f"{sid}.json"
         if not p.is_file():
@@ -55,7 +56,7 @@ def _cloud_touched(a, catalog_dir: Path) -> bool:
         with rasterio.open(item["assets"]["scl"]["href"]) as ds:
             scl = ds.read(1)
             m = ~geometry_mask([g], out_shape=scl.shape, transform=ds.transform, all_touched=True)
-        if np.isin(scl[m], (3, 8, 9, 10)).any():
+        if np.isin(scl[m], classes).any():
             return True
     return False
 
@@ -84,7 +85,7 @@ def evaluate(root: Path, s: Settings, names: list[str] | None = None) -> dict:
             key = _area_key(a, sc["areas"]) if a.type in AREA_TYPES else a.key
             t = (lic, key, a.type)
             ok = t in labels
-            cloudy = (not ok) and _cloud_touched(a, root / "catalog")
+            cloudy = (not ok) and _cloud_touched(a, root / "catalog", s.imagery.cloud_shadow_classes)
             cloud_fp += cloudy
             got.append((t, ok))
             flags.append({"unit": key, "type": a.type, "confidence": a.confidence, "true": ok,

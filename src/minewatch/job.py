@@ -171,11 +171,11 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
     # low-confidence flags are not sent to inspectors by default, but nothing is silently dropped
     held = feature_collection([a for r in results for a in r.held_back])
     write_text(run_dir / "anomalies_low_confidence.geojson", json.dumps(held, ensure_ascii=False, indent=1) + "\n")
-    for r in results:      # the season's composites, COGs for reports and GIS (older cached results lack them)
+    for r in results:      # the season's composites, COGs for reports and GIS
         c = r.composite
-        if c is not None and "ndvi_max" in c:
-            write_composites(run_dir / "composites", r.license_no, c["period"], c["transform"], c["epsg"],
-                             c["ndvi_max"], c["median"], c["bands"])
+        if c is not None:
+            write_composites(run_dir / "composites", r.license_no, c.period, c.transform, c.epsg,
+                             c.ndvi_max, c.median, list(c.bands))
     if promises is not None:
         write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, None, run_date=run_date)
         spot = spot_check_list(fc, promises.rights)
@@ -227,12 +227,11 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
     units = [ReportUnit(key=unit_key(u), section=u.section, seq=u.seq, geometry=r.units_utm[unit_key(u)],
                         land_class=u.land_class) for u in plan.units if unit_key(u) in (r.units_utm or {})]
     c = r.composite
-    notes = [f"季节合成影像 (COG, {c['period']}): ../composites/{r.license_no}_ndvi_max.tif 生长季最大NDVI; "
-             f"../composites/{r.license_no}_median.tif 生长季反射率中值 ({', '.join(c['bands'])})"] \
-        if "ndvi_max" in c else []
+    notes = [f"季节合成影像 (COG, {c.period}): ../composites/{r.license_no}_ndvi_max.tif 生长季最大NDVI; "
+             f"../composites/{r.license_no}_median.tif 生长季反射率中值 ({', '.join(c.bands)})"]
     data = MineReportData.from_plan(
-        plan, rgb=c["rgb"], fvc=c["fvc"], transform=c["transform"], epsg=c["epsg"], units=units,
+        plan, rgb=c.rgb, fvc=c.fvc, transform=c.transform, epsg=c.epsg, units=units,
         anomalies=[f for f in fc["features"] if f["properties"]["license_no"] == r.license_no],
         series=r.series, thresholds=r.thresholds,
-        unjudged=[asdict(u) for u in r.unjudged], image_date=c["period"], run_date=run_date, notes=notes)
+        unjudged=[asdict(u) for u in r.unjudged], image_date=c.period, run_date=run_date, notes=notes)
     return render_report(data, path)

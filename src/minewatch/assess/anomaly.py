@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shapely.geometry.base import BaseGeometry
 
@@ -39,3 +39,21 @@ class Anomaly:
     @property
     def type_zh(self) -> str:
         return TYPES_ZH[self.type]
+
+
+@dataclass(frozen=True)
+class Unjudged:
+    """A unit the rules could not judge, and why: never silently skipped."""
+    license_no: str
+    unit: str
+    reason: str          # English code
+    reason_zh: str
+    n_clear: int
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """What one rule (assess.judge.RULES) returns: its flags and the units it could not judge."""
+    findings: tuple[Anomaly, ...] = ()
+    unjudged: tuple[Unjudged, ...] = ()
+    fvc_minimums: dict[str, float] = field(default_factory=dict)   # unit key -> FVC minimum used (reports)

@@ -19,6 +19,9 @@ unjudged.csv), never silently dropped.
 """
 from __future__ import annotations
 
+from typing import Iterable
+
+from minewatch.assess.anomaly import Anomaly, Unjudged
 from minewatch.labels import CONFIDENCE_LEVELS
 
 
@@ -33,3 +36,19 @@ def classify(n: int, agree: float, margin: float, *, min_obs: int, margin_min: f
 
 def at_least(level: str, minimum: str) -> bool:
     return CONFIDENCE_LEVELS.index(level) >= CONFIDENCE_LEVELS.index(minimum)
+
+
+def hold_back(findings: Iterable[Anomaly], report_min: str
+              ) -> tuple[list[Anomaly], list[Anomaly], list[Unjudged]]:
+    """(reported, held back, one LOW_CONFIDENCE row per held-back flag): flags under
+    `report_min` are kept apart and said so, never dropped."""
+    reported, held, rows = [], [], []
+    for f in findings:
+        if at_least(f.confidence, report_min):
+            reported.append(f)
+            continue
+        held.append(f)
+        rows.append(Unjudged(f.license_no, f.key, "LOW_CONFIDENCE",
+                             f"低置信度{f.type_zh}未上报 (held back: {f.type}, confidence {f.confidence})",
+                             int(f.observed.get("clear_observations", 0) or 0)))
+    return reported, held, rows

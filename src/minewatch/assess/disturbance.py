@@ -10,17 +10,19 @@ Rule (docs/assessment.md):
 - connected (8-neighbour) lost pixels form patches; patches under the minimum mapping unit
   ``min_area_hm2`` (0.2 hm², as GFW alerts) are dropped; the rest are vectorised and their
   area reported in hm².
-The pipeline sorts patches by where they lie: inside the boundary and outside every declared
-unit -> UNDECLARED_DISTURBANCE; outside the boundary, inside the search buffer and outside
-temporary-land units -> OUT_OF_BOUNDARY_DISTURBANCE. `damage_excess` measures bare ground
-connected to a declared damage unit (DAMAGE_EXCEEDS_DECLARED).
+`assess.disturbance_rules` sorts patches by where they lie: inside the boundary and outside
+every declared unit -> UNDECLARED_DISTURBANCE; outside the boundary, inside the search buffer
+and outside temporary-land units -> OUT_OF_BOUNDARY_DISTURBANCE. `damage_excess` measures bare
+ground connected to a declared damage unit (DAMAGE_EXCEEDS_DECLARED).
 """
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
+from affine import Affine
 from rasterio.features import shapes
 from scipy import ndimage
 from shapely.geometry import shape
@@ -49,8 +51,14 @@ def clear_median(values: np.ndarray, clear: np.ndarray) -> np.ndarray:
         return np.nanmedian(np.where(clear, values, np.nan), axis=0)
 
 
+class LossMask(NamedTuple):
+    confirmed: np.ndarray       # (y, x) bool: loss confirmed at the pixel
+    baseline: np.ndarray        # (y, x) baseline-season median NDVI
+    observations: np.ndarray    # (t, y, x) bool over the current season: this date confirms loss here
+
+
 def loss_mask(base_ndvi: np.ndarray, base_clear: np.ndarray,
-              cur_ndvi: np.ndarray, cur_clear: np.ndarray, cfg: DisturbanceSettings):
+              cur_ndvi: np.ndarray, cur_clear: np.ndarray, cfg: DisturbanceSettings) -> LossMask:
     """Per-pixel confirmed loss, and the per-pixel baseline median and loss counts."""
     base = clear_median(base_ndvi, base_clear)
     cur_ok = cur_clear & np.isfinite(cur_ndvi)
@@ -58,12 +66,12 @@ def loss_mask(base_ndvi: np.ndarray, base_clear: np.ndarray,
     n_loss = loss_obs.sum(axis=0)
     n_ok = cur_ok.sum(axis=0)
     confirmed = (n_loss >= cfg.min_clear_obs) & (2 * n_loss >= n_ok) & np.isfinite(base)
-    return confirmed, base, loss_obs
+    return LossMask(confirmed, base, loss_obs)
 
 
 def loss_patches(confirmed: np.ndarray, eligible: np.ndarray, base: np.ndarray,
                  cur_ndvi: np.ndarray, cur_clear: np.ndarray, loss_obs: np.ndarray,
-                 item_ids: list[str], transform, pixel_area_m2: float,
+                 item_ids: list[str], transform: Affine, pixel_area_m2: float,
                  cfg: DisturbanceSettings) -> list[LossPatch]:
     """Connected (8-neighbour) patches of confirmed loss within `eligible`, above the MMU."""
     labels, n = ndimage.label(confirmed & eligible, structure=np.ones((3, 3), bool))
@@ -101,7 +109,7 @@ class DamageExcess:
 
 
 def damage_excess(unit_mask: np.ndarray, eligible: np.ndarray, cur_ndvi: np.ndarray,
-                  cur_clear: np.ndarray, item_ids: list[str], transform,
+                  cur_clear: np.ndarray, item_ids: list[str], transform: Affine,
                   cfg: DisturbanceSettings) -> DamageExcess | None:
     """Bare ground (season-median NDVI <= bare_ndvi on >= min_clear_obs clear dates) 8-connected
     to the damage unit, within `eligible` (not another declared unit, not new loss)."""

@@ -10,25 +10,28 @@ can normalise against it.
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 import pandas as pd
-from rasterio.features import rasterize
+from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from minewatch.assess.disturbance import clear_median
-from minewatch.assess.rules import REFERENCE
+from minewatch.assess.masks import burn
+from minewatch.sky.cube import Grid
+
+REFERENCE = "reference"     # unit key of the natural-vegetation ring in the series
 
 
-def ring_mask(boundary_utm, grid, inner_m: float, outer_m: float, exclude_geoms=()) -> np.ndarray:
-    h, w = grid.shape
+def ring_mask(boundary_utm: BaseGeometry, grid: Grid, inner_m: float, outer_m: float,
+              exclude_geoms: Iterable[BaseGeometry] = ()) -> np.ndarray:
+    """(y, x) bool: pixel centres in the band inner_m..outer_m outside the boundary, off `exclude_geoms`."""
     ring = boundary_utm.buffer(outer_m).difference(boundary_utm.buffer(inner_m))
     ex = [g for g in exclude_geoms if g is not None and not g.is_empty]
     if ex:
         ring = ring.difference(unary_union(ex))
-    if ring.is_empty:
-        return np.zeros((h, w), bool)
-    return rasterize([(ring, 1)], out_shape=(h, w), transform=grid.transform, fill=0,
-                     dtype="uint8").astype(bool)
+    return burn([ring], grid)
 
 
 def stable_vegetation(base_ndvi: np.ndarray, base_clear: np.ndarray, ndvi_min: float) -> np.ndarray:
@@ -38,7 +41,7 @@ def stable_vegetation(base_ndvi: np.ndarray, base_clear: np.ndarray, ndvi_min: f
 
 
 def reference_frame(mask: np.ndarray, ndvi: np.ndarray, fvc: np.ndarray, clear: np.ndarray,
-                    item_ids, times, min_pixels: int) -> pd.DataFrame | None:
+                    item_ids: Iterable[str], times: Iterable, min_pixels: int) -> pd.DataFrame | None:
     """Series rows (unit ``reference``) in the shape of `sky.series.stats_frame`."""
     n = int(mask.sum())
     if n < min_pixels:
@@ -56,7 +59,7 @@ def reference_frame(mask: np.ndarray, ndvi: np.ndarray, fvc: np.ndarray, clear: 
 
 
 def water_fractions(masks: dict[str, np.ndarray], mndwi: np.ndarray, clear: np.ndarray,
-                    item_ids) -> pd.DataFrame:
+                    item_ids: Iterable[str]) -> pd.DataFrame:
     """Per (unit, scene): share of the unit's clear pixels with MNDWI > 0 (open water)."""
     rows = []
     for key, m in masks.items():

@@ -1,7 +1,7 @@
 """Rules that compare each unit's season statistics with what the plan promised.
 
 Each rule takes the per-unit series table (one row per unit and scene, see
-`minewatch.sky.series`; the pipeline adds the natural-vegetation reference ring as unit
+`minewatch.sky.series`; assess.evidence adds the natural-vegetation reference ring as unit
 ``reference`` and a ``water_fraction`` column) and returns anomalies plus the units it
 could not judge. The rules, in docs/assessment.md:
 
@@ -33,31 +33,15 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from minewatch.assess.anomaly import Anomaly
+from minewatch.assess.anomaly import Anomaly, RuleResult, Unjudged
 from minewatch.assess.confidence import classify
+from minewatch.assess.evidence import Evidence
+from minewatch.assess.reference import REFERENCE
+from minewatch.assess.season import Season
 from minewatch.assess.thresholds import Threshold, ThresholdTable
+from minewatch.config import AssessSettings, Settings
+from minewatch.promised.coords import area_hm2
 from minewatch.promised.models import PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
-
-REFERENCE = "reference"     # unit key of the natural-vegetation ring in the series
-
-
-@dataclass(frozen=True)
-class Season:
-    start: date
-    end: date
-
-    @classmethod
-    def of(cls, year: int, start_mmdd: str, end_mmdd: str) -> "Season":
-        sm, sd = (int(x) for x in start_mmdd.split("-"))
-        em, ed = (int(x) for x in end_mmdd.split("-"))
-        return cls(date(year, sm, sd), date(year, em, ed))
-
-    @property
-    def label(self) -> str:
-        return f"{self.start.isoformat()}/{self.end.isoformat()}"
-
-    def shifted(self, years: int) -> "Season":
-        return Season(self.start.replace(year=self.start.year + years), self.end.replace(year=self.end.year + years))
 
 
 @dataclass(frozen=True)
@@ -103,16 +87,6 @@ def unit_key(u: Unit) -> str:
 
 
 @dataclass(frozen=True)
-class Unjudged:
-    """A unit the rules could not judge, and why: never silently skipped."""
-    license_no: str
-    unit: str
-    reason: str          # English code
-    reason_zh: str
-    n_clear: int
-
-
-@dataclass(frozen=True)
 class Reference:
     """The ring's season medians: this season, the baseline season, and the adjustment."""
     now: float | None
@@ -139,20 +113,36 @@ def reference_of(series: pd.DataFrame, season: Season, min_clear_fraction: float
     return Reference(ok(now), ok(base), now.n_clear, now.scenes, min_factor)
 
 
-def _defaults(cfg):
-    from minewatch.config import AssessSettings
-    return cfg if cfg is not None else AssessSettings()
+def fvc_minimums(right: MiningRight, plan: AnnualPlan, thresholds: ThresholdTable,
+                 region: str) -> dict[str, float]:
+    """Unit key -> the FVC minimum its threshold row sets (drawn in the reports)."""
+    out = {}
+    for u in plan.units:
+        th = thresholds.lookup(u.land_class, region, county_code=right.county_code) if u.land_class else None
+        if th is not None and th.measure == "fvc":
+            out[unit_key(u)] = th.min
+    return out
+
+
+def unit_rule(ev: Evidence, right: MiningRight, plan: AnnualPlan | None, thresholds: ThresholdTable,
+              s: Settings) -> RuleResult:
+    """The unit flags (module docstring) on the evidence's per-unit series; nothing without a plan."""
+    if plan is None:
+        return RuleResult()
+    flags, unjudged = assess_units(right, plan, ev.series, thresholds, as_of=ev.as_of, cfg=s.assess)
+    return RuleResult(tuple(flags), tuple(unjudged), fvc_minimums(right, plan, thresholds, s.assess.region))
 
 
 def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
-                 thresholds: ThresholdTable, *, as_of: date, season_mmdd: tuple[str, str],
-                 min_clear_obs: int, min_clear_fraction: float, region: str,
-                 area_of, cfg=None) -> tuple[list[Anomaly], list[Unjudged]]:
+                 thresholds: ThresholdTable, *, as_of: date,
+                 cfg: AssessSettings) -> tuple[list[Anomaly], list[Unjudged]]:
     """Unit flags for this year's and last year's units (module docstring). Season-end types
     are judged only once the season has ended: a unit planted in spring is not short in June.
-    `cfg` (AssessSettings) gives the reference, AT_RISK, degradation and confidence settings.
+    `cfg` gives the season, observation minimums, region, reference, AT_RISK, degradation and
+    confidence settings.
     """
-    cfg = _defaults(cfg)
+    season_mmdd = (cfg.season_start, cfg.season_end)
+    min_clear_obs, min_clear_fraction, region = cfg.min_clear_obs, cfg.min_clear_fraction, cfg.region
     anomalies: list[Anomaly] = []
     unjudged: list[Unjudged] = []
     conf = cfg.confidence
@@ -171,13 +161,13 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
         def make(kind, severity, observed, expected, scenes, confidence, notes="", period=season.label):
             return Anomaly(type=kind, severity=severity, license_no=right.license_no,
                            mine_name=right.mine_name, plan_year=plan.plan_year, geometry=u.geometry,
-                           area_hm2=area_of(u.geometry), period=period, observed=observed,
+                           area_hm2=area_hm2(u.geometry), period=period, observed=observed,
                            expected=expected, evidence_scenes=tuple(scenes), unit_seq=u.seq,
                            unit_section=u.section, target_land_class=u.land_class, key=key,
                            notes_zh=notes, confidence=confidence)
 
         if as_of < season.end:
-            a = _at_risk(u, th, series, season, as_of, ref, cfg, min_clear_obs, min_clear_fraction, make) \
+            a = _at_risk(u, th, series, season, as_of, ref, cfg, make) \
                 if u.section == PLANNED else None
             if a is not None:
                 anomalies.append(a)
@@ -211,8 +201,7 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
 
         # VEGETATION_DEGRADATION: accepted, met the bar last season, fell back
         if u.section == RESTORED and u.accepted and th.measure == "fvc":
-            a = _degradation(u, th, series, season, v, ref, cfg, min_clear_obs, min_clear_fraction, make,
-                             observed, expected)
+            a = _degradation(u, th, series, season, v, ref, cfg, make, observed, expected)
             if a is not None:
                 anomalies.append(a)
                 continue
@@ -236,8 +225,9 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
     return anomalies, unjudged
 
 
-def _degradation(u, th: Threshold, series, season, v: SeasonValue, ref: Reference, cfg, min_obs,
-                 min_clear_fraction, make, observed, expected):
+def _degradation(u, th: Threshold, series, season, v: SeasonValue, ref: Reference, cfg: AssessSettings,
+                 make, observed, expected):
+    min_obs, min_clear_fraction = cfg.min_clear_obs, cfg.min_clear_fraction
     prev_season = season.shifted(-1)
     p = season_value(series, unit_key(u), prev_season, min_clear_fraction)
     if p.n_clear < min_obs or p.fvc is None or p.fvc < th.min:
@@ -267,9 +257,9 @@ def _degradation(u, th: Threshold, series, season, v: SeasonValue, ref: Referenc
                 period=f"{prev_season.start}/{season.end}")
 
 
-def _at_risk(u, th: Threshold, series, season: Season, as_of: date, ref: Reference, cfg, min_obs,
-             min_clear_fraction, make):
+def _at_risk(u, th: Threshold, series, season: Season, as_of: date, ref: Reference, cfg: AssessSettings, make):
     """AT_RISK or None (None: still reachable, or not enough to say)."""
+    min_obs, min_clear_fraction = cfg.min_clear_obs, cfg.min_clear_fraction
     if th.measure != "fvc" or as_of < Season.of(season.start.year, cfg.at_risk_from, "12-31").start:
         return None
     recent = _clear_rows(series, unit_key(u), as_of - timedelta(days=cfg.recent_days), as_of,

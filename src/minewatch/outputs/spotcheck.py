@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from minewatch.labels import SEVERITY_ZH
 from minewatch.plumbing.atomic import write_text, write_workbook
 from minewatch.promised.models import MiningRight
 
@@ -45,7 +46,6 @@ class RiskWeights:
 
 
 DEFAULT_WEIGHTS = RiskWeights()
-SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("rank", "排序", "1 = highest risk"),

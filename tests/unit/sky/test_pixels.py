@@ -133,7 +133,7 @@ def test_a_new_scene_is_the_only_one_read_and_the_mine_is_judged_as_from_scratch
         return sorted((a.type, a.key, json.dumps(a.observed, sort_keys=True), a.confidence) for a in r.anomalies)
     assert flags(night2) == flags(fresh)
     assert night2.series.equals(fresh.series)
-    np.testing.assert_array_equal(night2.composite["fvc"], fresh.composite["fvc"])
+    np.testing.assert_array_equal(night2.composite.fvc, fresh.composite.fvc)
 
 
 def test_values_beyond_int16_and_nan_round_trip_exactly(tmp_path):

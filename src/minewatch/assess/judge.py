@@ -1,0 +1,48 @@
+"""Every rule, in one list, run on one mine's evidence; then the confidence hold-back.
+
+A rule is a function (evidence, right, plan, thresholds, settings) -> RuleResult. A new
+anomaly type is a new rule here (and its label in assess.anomaly.TYPES_ZH); nothing outside
+assess/ changes. The list's order is the order of the findings in the outputs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from minewatch.assess.anomaly import Anomaly, RuleResult, Unjudged
+from minewatch.assess.confidence import hold_back
+from minewatch.assess.disturbance_rules import (damage_exceeds_declared, out_of_boundary_disturbance,
+                                                undeclared_disturbance)
+from minewatch.assess.evidence import Evidence
+from minewatch.assess.rules import unit_rule
+from minewatch.assess.thresholds import ThresholdTable
+from minewatch.config import Settings
+from minewatch.promised.models import AnnualPlan, MiningRight
+
+Rule = Callable[[Evidence, MiningRight, "AnnualPlan | None", ThresholdTable, Settings], RuleResult]
+
+RULES: tuple[Rule, ...] = (unit_rule, undeclared_disturbance, out_of_boundary_disturbance,
+                           damage_exceeds_declared)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One mine's findings: reported, held back under assess.confidence.report_min, unjudged."""
+    anomalies: tuple[Anomaly, ...] = ()
+    held_back: tuple[Anomaly, ...] = ()
+    unjudged: tuple[Unjudged, ...] = ()
+    fvc_minimums: dict[str, float] = field(default_factory=dict)   # unit key -> FVC minimum used
+
+
+def judge(ev: Evidence, right: MiningRight, plan: AnnualPlan | None, thresholds: ThresholdTable,
+          s: Settings, rules: Sequence[Rule] = RULES) -> Judgement:
+    findings: list[Anomaly] = []
+    unjudged: list[Unjudged] = []
+    minimums: dict[str, float] = {}
+    for rule in rules:
+        r = rule(ev, right, plan, thresholds, s)
+        findings += r.findings
+        unjudged += r.unjudged
+        minimums.update(r.fvc_minimums)
+    reported, held, low = hold_back(findings, s.assess.confidence.report_min)
+    return Judgement(tuple(reported), tuple(held), tuple(unjudged + low), minimums)

@@ -1,0 +1,87 @@
+"""job: what a mine's cached result depends on, one failing mine isolated, the run folder written."""
+import json
+from datetime import date, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from minewatch import job
+from minewatch.assess.anomaly import Anomaly, Unjudged
+from minewatch.assess.thresholds import load_thresholds
+from minewatch.config import Settings
+from minewatch.pipeline import MineResult
+from minewatch.promised.models import MiningRight
+
+ROOT = Path(__file__).resolve().parents[2]
+S = Settings(registry=Path("r.csv"), plans=Path("p"))
+RIGHT = MiningRight("C1", "holder", "mine", date(2020, 1, 1), date(2030, 1, 1), "990000", box(110, 40, 110.01, 40.01))
+
+
+@pytest.fixture(scope="module")
+def promises():
+    return job.Promises([RIGHT], {}, thresholds=load_thresholds(ROOT / "configs" / "thresholds.yaml"))
+
+
+def _item(updated):
+    return SimpleNamespace(id="S2_A", properties={"updated": updated}, datetime=datetime(2026, 7, 1))
+
+
+def test_result_key_changes_with_a_scenes_update_only(promises):
+    k = job.result_key(RIGHT, None, promises, S, date(2026, 11, 1), [_item("2026-07-02T00:00:00Z")])
+    assert len(k) == 64
+    assert k == job.result_key(RIGHT, None, promises, S, date(2026, 11, 1), [_item("2026-07-02T00:00:00Z")])
+    assert k != job.result_key(RIGHT, None, promises, S, date(2026, 11, 1), [_item("2026-07-03T00:00:00Z")])
+    assert k != job.result_key(RIGHT, None, promises, S, date(2026, 11, 2), [_item("2026-07-02T00:00:00Z")])
+    moved = S.model_copy(update={"output_dir": Path("elsewhere")})          # where outputs go is not an input
+    assert k == job.result_key(RIGHT, None, promises, moved, date(2026, 11, 1), [_item("2026-07-02T00:00:00Z")])
+
+
+def test_run_mine_records_a_failure_and_reraises_only_transient_ones_when_asked(promises, monkeypatch):
+    def broken(*a, **k):
+        raise ValueError("bad window")
+    monkeypatch.setattr(job, "scenes_for", broken)
+    r = job.run_mine(RIGHT, promises, S, date(2026, 11, 1), 2026)
+    assert r.license_no == "C1" and "bad window" in r.error and "ValueError" in r.traceback
+    assert r.anomalies == [] and r.series is None
+
+    def timeout(*a, **k):
+        raise TimeoutError("catalogue slow")
+    monkeypatch.setattr(job, "scenes_for", timeout)
+    with pytest.raises(TimeoutError):
+        job.run_mine(RIGHT, promises, S, date(2026, 11, 1), 2026, reraise_transient=True)
+    assert "catalogue slow" in job.run_mine(RIGHT, promises, S, date(2026, 11, 1), 2026).error
+
+
+def _anomaly(confidence):
+    return Anomaly(type="UNDECLARED_DISTURBANCE", severity="high", license_no="C1", mine_name="mine", plan_year=2026,
+                   geometry=box(110, 40, 110.001, 40.001), area_hm2=0.9, period="2026-07-01/2026-09-15",
+                   observed={"clear_observations": 4}, expected={}, evidence_scenes=("S2_A",), key="loss@1,2",
+                   confidence=confidence)
+
+
+def test_write_run_writes_the_run_folder(tmp_path):
+    series = pd.DataFrame({"unit": ["planned:1"], "item_id": ["S2_A"], "datetime": [pd.Timestamp("2026-07-01")],
+                           "fvc_mean": [0.123456]})
+    ok = MineResult("C1", "mine", anomalies=[_anomaly("high")], held_back=[_anomaly("low")], series=series,
+                    unjudged=[Unjudged("C1", "planned:2", "NO_THRESHOLD", "无适用阈值", 0)], scenes=["S2_A"])
+    bad = MineResult("C2", "other", error="NO_SCENES")
+    summary = job.write_run([bad, ok], tmp_path, date(2026, 11, 20), 2026)
+    run = tmp_path / "2026-11-20"
+    assert summary["run_dir"] == str(run)
+    on_disk = json.loads((run / "run_summary.json").read_text(encoding="utf-8"))
+    assert on_disk["mines"] == 2 and on_disk["mines_failed"] == 1 and on_disk["scenes_read"] == 1
+    assert on_disk["anomalies_by_type"] == {"UNDECLARED_DISTURBANCE": 1}
+    assert on_disk["failures"] == [{"license_no": "C2", "mine_name": "other", "error": "NO_SCENES"}]
+    assert on_disk["outputs"] == ["anomalies.geojson", "anomalies_low_confidence.geojson", "run_summary.json",
+                                  "unit_series.csv", "unjudged.csv"]
+    fc = json.loads((run / "anomalies.geojson").read_text(encoding="utf-8"))
+    assert [f["properties"]["confidence"] for f in fc["features"]] == ["high"]
+    held = json.loads((run / "anomalies_low_confidence.geojson").read_text(encoding="utf-8"))
+    assert [f["properties"]["confidence"] for f in held["features"]] == ["low"]
+    assert (run / "unit_series.csv").read_text(encoding="utf-8").splitlines()[1] == \
+        "planned:1,S2_A,2026-07-01,0.1235,C1"
+    assert (run / "unjudged.csv").read_text(encoding="utf-8").splitlines() == \
+        ["license_no,unit,reason,reason_zh,n_clear", "C1,planned:2,NO_THRESHOLD,无适用阈值,0"]
