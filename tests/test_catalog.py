@@ -11,8 +11,8 @@ import pystac_client
 import pytest
 
 from minewatch import localstac
-from minewatch.sky.catalog import CatalogError, search_scenes
 from minewatch.localstac import CatalogServerError
+from minewatch.sky.catalog import CatalogError, search_scenes
 
 pytestmark = pytest.mark.slow  # runs a server
 

@@ -15,9 +15,9 @@ import yaml
 from shapely.geometry import shape
 
 from minewatch.config import load_settings
-from tests.direct import season_ndvi_max, unit_fvc_per_scene
 from minewatch.promised.planreader import read_plans
 from minewatch.synth import sample
+from tests.direct import season_ndvi_max, unit_fvc_per_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_scenes"

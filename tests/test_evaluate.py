@@ -9,9 +9,9 @@ from datetime import date
 import numpy as np
 import pytest
 
-from tests.direct import unit_fvc_per_scene
 from minewatch.config import load_settings
 from minewatch.synth import scenarios
+from tests.direct import unit_fvc_per_scene
 
 pytestmark = pytest.mark.slow
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]

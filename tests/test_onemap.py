@@ -14,8 +14,14 @@ from shapely.geometry import MultiPolygon, box
 from minewatch.assess.anomaly import Anomaly
 from minewatch.outputs.geojson import feature_collection
 from minewatch.outputs.lifecycle import apply_lifecycle
-from minewatch.outputs.onemap import (DICTIONARY, LAYERS, data_dictionary_markdown, layer_fields, write_onemap,
-                                      write_shapefiles)
+from minewatch.outputs.onemap import (
+    DICTIONARY,
+    LAYERS,
+    data_dictionary_markdown,
+    layer_fields,
+    write_onemap,
+    write_shapefiles,
+)
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
 
 ROOT = Path(__file__).resolve().parents[1]

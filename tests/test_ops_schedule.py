@@ -159,9 +159,15 @@ def nightly(config: str, run_date: date | None = None, out_dir: str | None = Non
 def _serve_and_check(server: dict, tmp: Path, cfg: Path, flow_ref: str | None, pythonpath: list[str],
                      deployment: str):
     """Serve, check deployment + schedule, trigger one run, wait for COMPLETED; tear down."""
-    from prefect.client.schemas.filters import (ArtifactFilter, ArtifactFilterKey, DeploymentFilter,
-                                                DeploymentFilterId, FlowRunFilter, FlowRunFilterState,
-                                                FlowRunFilterStateType)
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterKey,
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.deployments import run_deployment
 

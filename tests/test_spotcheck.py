@@ -10,8 +10,7 @@ from shapely.geometry import box
 
 from minewatch.outputs.disclosure import public_profile
 from minewatch.outputs.onemap import mines_frame
-from minewatch.outputs.spotcheck import (COLUMNS, DEFAULT_WEIGHTS, read_spot_check_csv, spot_check_list,
-                                        write_spot_check)
+from minewatch.outputs.spotcheck import COLUMNS, DEFAULT_WEIGHTS, read_spot_check_csv, spot_check_list, write_spot_check
 from minewatch.promised.models import MiningRight
 from tests.test_onemap import anomalies_fc, rights_and_plans
 

@@ -14,13 +14,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
-from minewatch.assess.thresholds import ThresholdTable, load_thresholds
-from minewatch import ops
-from minewatch.config import Settings
+from minewatch import __version__, ops
 from minewatch.assess.planchecks import plan_anomalies
 from minewatch.assess.rules import unit_key
+from minewatch.assess.thresholds import ThresholdTable, load_thresholds
+from minewatch.config import Settings
 from minewatch.outputs import runfolder
-from minewatch.plumbing.atomic import write_text
 from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import public_profile
 from minewatch.outputs.geojson import feature_collection
@@ -28,11 +27,10 @@ from minewatch.outputs.lifecycle import apply_lifecycle
 from minewatch.outputs.onemap import write_onemap
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
-from minewatch import __version__
-from minewatch.plumbing.atomic import atomic_path
 from minewatch.pipeline import MineResult, process_mine, scenes_for
-from minewatch.sky.pixels import PixelStore
+from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.promised.models import AnnualPlan, MiningRight
+from minewatch.sky.pixels import PixelStore
 
 log = logging.getLogger("minewatch")
 

@@ -82,7 +82,7 @@ def find_scenes(right: MiningRight, grid: cube.Grid, start: date, end: date, s: 
     sign = None
     if c.source == "planetary-computer":
         try:
-            import planetary_computer      # optional: PC asset hrefs need a SAS token to be read
+            import planetary_computer  # optional: PC asset hrefs need a SAS token to be read
             sign = planetary_computer.sign
         except ImportError:
             log.warning("planetary_computer is not installed: Planetary Computer hrefs stay unsigned")

@@ -11,8 +11,11 @@ from typing import Callable, Sequence
 
 from minewatch.assess.anomaly import Anomaly, RuleResult, Unjudged
 from minewatch.assess.confidence import hold_back
-from minewatch.assess.disturbance_rules import (damage_exceeds_declared, out_of_boundary_disturbance,
-                                                undeclared_disturbance)
+from minewatch.assess.disturbance_rules import (
+    damage_exceeds_declared,
+    out_of_boundary_disturbance,
+    undeclared_disturbance,
+)
 from minewatch.assess.evidence import Evidence
 from minewatch.assess.rules import unit_rule
 from minewatch.assess.thresholds import ThresholdTable

@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shapely.geometry import mapping
+from shapely.geometry import MultiPolygon, Polygon, mapping
 from shapely.geometry.polygon import orient
-from shapely.geometry import MultiPolygon, Polygon
 
 from minewatch.assess.anomaly import Anomaly
 from minewatch.labels import SEVERITY_ZH

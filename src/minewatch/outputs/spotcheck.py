@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from minewatch.labels import SEVERITY_ZH
 from minewatch.plumbing.atomic import write_text, write_workbook
 from minewatch.promised.models import MiningRight
 

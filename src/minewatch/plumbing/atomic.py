@@ -6,8 +6,8 @@ import os
 import re
 import tempfile
 import zipfile
-from datetime import datetime
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 

@@ -21,17 +21,34 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from shapely.geometry.base import BaseGeometry
 
-from .coords import CoordinateError, area_hm2, parse_corner_points
 from minewatch.config import PlanSettings
 
+from .coords import CoordinateError, area_hm2, parse_corner_points
 from .findings import ERROR, WARNING, Finding
 from .landclasses import group_of_name, lookup
 from .models import DAMAGE, PLANNED, RESTORED, AnnualPlan, Unit
 from .package import MAX_CELLS, MAX_MERGED_CELLS, PlanFormatError, check_package, not_an_xlsx
 from .table import (
-    AREA_UNITS, CAPTIONS, COLUMNS, DASHES, FEE_LABELS, HEADER_LABELS, MONEY_UNITS, caption_of, cell_text,
-    column_field, fee_of, header_of, is_label, is_note, is_placeholder, label_key, nfkc, parse_quantity,
-    parse_yes_no, unit_in_label,
+    AREA_UNITS,
+    CAPTIONS,
+    COLUMNS,
+    DASHES,
+    FEE_LABELS,
+    HEADER_LABELS,
+    MONEY_UNITS,
+    caption_of,
+    cell_text,
+    column_field,
+    fee_of,
+    header_of,
+    is_label,
+    is_note,
+    is_placeholder,
+    label_key,
+    nfkc,
+    parse_quantity,
+    parse_yes_no,
+    unit_in_label,
 )
 
 __all__ = ["DEFAULT_AREA_TOLERANCE", "CellRef", "PlanReadResult", "read_plan_xlsx", "read_plans"]

@@ -29,7 +29,6 @@ from openpyxl.cell.cell import MergedCell
 from openpyxl.styles import Alignment
 
 from minewatch.plumbing.atomic import FIXED_TIMESTAMP, deterministic_zip
-
 from minewatch.promised.coords import area_hm2, format_corner_points
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, SECTIONS, AnnualPlan, Unit
 from minewatch.promised.planwriter import write_plan_xlsx

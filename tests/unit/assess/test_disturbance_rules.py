@@ -13,8 +13,11 @@ import pytest
 from shapely.geometry import box
 
 from minewatch.assess.disturbance import loss_mask
-from minewatch.assess.disturbance_rules import (damage_exceeds_declared, out_of_boundary_disturbance,
-                                                undeclared_disturbance)
+from minewatch.assess.disturbance_rules import (
+    damage_exceeds_declared,
+    out_of_boundary_disturbance,
+    undeclared_disturbance,
+)
 from minewatch.assess.evidence import Dates, Evidence
 from minewatch.assess.masks import burn
 from minewatch.config import Settings

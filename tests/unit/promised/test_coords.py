@@ -4,13 +4,24 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from minewatch.promised.coords import (
-    CoordinateError, area_hm2, epsg_for_central_meridian, epsg_from_y, format_corner_points,
-    gk3_epsg, gk6_epsg, parse_corner_points, to_utm, transform, utm_epsg, zone_central_meridian,
+    CoordinateError,
+    area_hm2,
+    epsg_for_central_meridian,
+    epsg_from_y,
+    format_corner_points,
+    gk3_epsg,
+    gk6_epsg,
+    parse_corner_points,
+    to_utm,
+    transform,
+    utm_epsg,
+    zone_central_meridian,
 )
 
 SQUARE = """1,4329624.67,39517300.87

@@ -15,9 +15,8 @@ from minewatch.promised.models import PLANNED
 from minewatch.promised.package import PlanFormatError
 from minewatch.promised.planreader import read_plan_xlsx
 from minewatch.promised.planwriter import write_plan_xlsx
-from minewatch.synth.planfiles import write_templates
 from minewatch.synth import sample
-
+from minewatch.synth.planfiles import write_templates
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "sample_scenes" / "template"
 

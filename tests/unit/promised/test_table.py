@@ -7,8 +7,20 @@ import pytest
 
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED
 from minewatch.promised.table import (
-    AREA_UNITS, MONEY_UNITS, caption_of, cell_text, column_field, fee_of, header_of, is_label, is_note,
-    is_placeholder, label_key, parse_quantity, parse_yes_no, unit_in_label,
+    AREA_UNITS,
+    MONEY_UNITS,
+    caption_of,
+    cell_text,
+    column_field,
+    fee_of,
+    header_of,
+    is_label,
+    is_note,
+    is_placeholder,
+    label_key,
+    parse_quantity,
+    parse_yes_no,
+    unit_in_label,
 )
 
 

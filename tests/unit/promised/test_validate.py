@@ -11,15 +11,19 @@ import yaml
 
 from minewatch.assess.planchecks import plan_anomalies
 from minewatch.outputs.geojson import write_anomalies
-from minewatch.synth import planfiles
 from minewatch.promised.coords import area_hm2, format_corner_points, parse_corner_points
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, Unit
 from minewatch.promised.planreader import read_plan_xlsx
 from minewatch.promised.planwriter import write_plan_xlsx
 from minewatch.promised.validate import (
-    RULES, check_file, check_files, due_date, read_receipts, validate_plan,
+    RULES,
+    check_file,
+    check_files,
+    due_date,
+    read_receipts,
+    validate_plan,
 )
-from minewatch.synth import sample
+from minewatch.synth import planfiles, sample
 
 ROOT = Path(__file__).resolve().parents[3]
 BROKEN = ROOT / "sample_scenes" / "plans_broken"

@@ -13,6 +13,7 @@ from shapely.geometry import box
 from minewatch.sky import cube, indices, masks, series
 from minewatch.sky.sources import CLOUD_PROB, normalise_item
 from minewatch.synth import scenes as s2
+
 CLASSES = (0, 1, 3, 8, 9, 10)
 
 

@@ -18,6 +18,7 @@ from minewatch.sky.cube import Grid
 from minewatch.sky.pixels import PixelStore, steps_of
 from minewatch.sky.reader import WindowReader
 
+
 def _same(da, ref):
     np.testing.assert_array_equal(da.values, ref.values)        # NaN where NaN, exact elsewhere
     assert list(da.id.values) == list(ref.id.values)
