@@ -308,17 +308,101 @@ def rss_child(root: Path, url: str, plan_year: int, as_of: date) -> dict:
             "peak_rss_mb": round(peak_rss_mb())}
 
 
-def rss_sweep(cat: Catalogue, root: Path, sizes: list[int], plan_year: int, as_of: date, tmp: Path) -> dict:
+def rss_sweep(cat: Catalogue, root: Path, sizes: list[int], tmp: Path) -> dict:
+    """Each size's night in a fresh child process (`--rss-child`): its peak is its own."""
     out = {}
     for n in sizes:
         sub = subset(root, n, tmp / f"rss-{n}")
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", str(sub), "--url", cat.url,
-               "--as-of", as_of.isoformat()]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", str(sub), "--url", cat.url]
         r = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         if r.returncode != 0:
             raise RuntimeError(f"RSS run at {n} mines failed:\n{r.stderr[-3000:]}")
         out[str(n)] = json.loads(r.stdout.strip().splitlines()[-1])
     return out
+
+
+# ------------------------------------------------------------------------------ the nights
+
+def first_nights(promises, plain_in: list[PlainMine], s, as_of: date, plan_year: int, repeats: int,
+                 tmp: Path) -> dict:
+    """Plain on 1 and 2 threads and minewatch's first night, interleaved `repeats` times; medians,
+    the last state folder and both paths' per-unit means of the last repeat."""
+    one = dataclasses.replace(promises, rights=promises.rights[:1])    # warm imports, GDAL, page cache
+    night(one, s, as_of, tmp / "warm", plan_year)
+    plain_night(plain_in[:1], s, plan_year, 1)
+    times: dict[str, list[float]] = {"plain_1": [], "plain_2": [], "first": []}
+    load = []
+    for r in range(repeats):                  # plain, minewatch, plain, minewatch ...
+        load.append(round(os.getloadavg()[0], 1))
+        for th in (1, 2):
+            w, plain = plain_night(plain_in, s, plan_year, th)
+            times[f"plain_{th}"].append(w)
+        w, first = night(promises, s, as_of, tmp / f"state{r}", plan_year)
+        times["first"].append(w)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    return {"med": med, "load": load, "state": tmp / f"state{repeats - 1}", "plain": plain,
+            "minewatch": minewatch_means(first)}
+
+
+def later_nights(cat: Catalogue, promises, new_items: list, s, as_of: date, plan_year: int, state: Path,
+                 tmp: Path) -> dict:
+    """On the first night's state: one new scene per mine (next night), the same date again (no
+    new scene) and a new run date with no new scene."""
+    cat.add(new_items, tmp / "cat-new")
+    day2 = as_of + timedelta(days=1)
+    w_next, nxt = night(promises, s, day2, state, plan_year)
+    w_same, same = night(promises, s, day2, state, plan_year)
+    w_date, _ = night(promises, s, day2 + timedelta(days=1), state, plan_year)
+    return {"next_s": w_next, "same_s": w_same, "date_s": w_date, "reused": sum(r.reused for r in same.values()),
+            "next_steps_read": sum(r.steps_read for r in nxt.values())}
+
+
+def figures(f: dict, later: dict, rss: dict, ms: int, args) -> dict:
+    """The JSON line's `night` object."""
+    med = f["med"]
+    best = min(("plain_1", "plain_2"), key=med.get)
+    diff, rows = max_mean_diff(f["minewatch"], f["plain"])
+    if not rows or diff > 1e-4:
+        raise AssertionError(f"minewatch and plain per-unit means differ by {diff} over {rows} rows")
+    key = sorted(k for k, v in f["plain"].items() if v[0] > 0)[0]
+    first = med["first"]
+    return {
+        "first_ratio_vs_plain": round(first / med[best], 3),
+        "next_night_fraction": round(later["next_s"] / first, 4),
+        "no_new_fraction": round(later["same_s"] / first, 4),
+        "no_new_new_date_fraction": round(later["date_s"] / first, 4),
+        "steps": args.steps, "mines": args.mines, "repeats": args.repeats,
+        "peak_rss_mb_by_mines": {n: v["peak_rss_mb"] for n, v in rss.items()}, "rss_steps": args.rss_steps,
+        "rss_runs": rss, "first_night_s": round(first, 2), "next_night_s": round(later["next_s"], 2),
+        "no_new_s": round(later["same_s"], 3), "no_new_new_date_s": round(later["date_s"], 2),
+        "plain_s": {"1": round(med["plain_1"], 2), "2": round(med["plain_2"], 2)}, "best_plain_threads": int(best[-1]),
+        "mine_scenes": ms, "mine_scenes_per_s": {"job.run_mine": round(ms / first, 1), "plain": round(ms / med[best], 1)},
+        "reused_no_new": later["reused"], "next_night_steps_read": later["next_steps_read"],
+        "max_abs_mean_diff": diff, "rows_compared": rows,
+        "check": {"license_no": key[0], "unit": key[1], "item_id": key[2], "minewatch": f["minewatch"][key],
+                  "plain": f["plain"][key]},
+    }
+
+
+def print_figures(n: dict) -> None:
+    p, first, T = n["plain_s"], n["first_night_s"], n["steps"]
+    print(f"\n  code path                                      wall s  mine-scenes/s   (median of {n['repeats']})")
+    for th in ("1", "2"):
+        print(f"  plain rasterio+numpy, {th} thread(s)            {p[th]:8.2f} {n['mine_scenes'] / p[th]:12.1f}")
+    print(f"  job.run_mine (the night's per-mine path)     {first:8.2f} {n['mine_scenes'] / first:12.1f}"
+          f"   first night, empty state")
+    print(f"  first night / best plain ({n['best_plain_threads']} thread(s)): {n['first_ratio_vs_plain']:.2f}")
+    print(f"  job.run_mine, next night, 1 new scene of {T}: {n['next_night_s']:7.2f} s = "
+          f"{n['next_night_fraction']:.1%} of the first night")
+    print(f"  job.run_mine, no new scene, same date:      {n['no_new_s']:7.2f} s = {n['no_new_fraction']:.1%} "
+          f"({n['reused_no_new']} of {n['mines']} results reused from the result cache)")
+    print(f"  job.run_mine, no new scene, new run date:   {n['no_new_new_date_s']:7.2f} s = "
+          f"{n['no_new_new_date_fraction']:.1%}")
+    print(f"  per-unit NDVI/FVC means, minewatch vs plain: max |difference| {n['max_abs_mean_diff']:.2e} over "
+          f"{n['rows_compared']} rows; clear-pixel counts equal")
+    for k, v in n["rss_runs"].items():
+        print(f"  peak RSS, night over {k:>4} mines x {n['rss_steps']} steps (child process): {v['peak_rss_mb']} MB "
+              f"(after imports {v['rss_after_imports_mb']} MB; {v['wall_s']} s)")
 
 
 # ------------------------------------------------------------------------------ main
@@ -336,29 +420,26 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--workers", type=int, default=2, help="processes generating the scenes")
     ap.add_argument("--rss-child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
-    ap.add_argument("--as-of", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    from minewatch import job
     from minewatch.synth import scenarios
     plan_year, as_of = scenarios.PY, date(scenarios.PY, 11, 20)
     if args.rss_child:
-        print(json.dumps(rss_child(args.rss_child, args.url, plan_year, date.fromisoformat(args.as_of))))
+        print(json.dumps(rss_child(args.rss_child, args.url, plan_year, as_of)))
         return {}
     if args.quick:
         args.mines, args.steps, args.repeats, args.rss_mines, args.rss_steps = 2, 10, 1, "2,3", 3
     if args.mines > RSS_START:
         raise SystemExit(f"--mines must be at most {RSS_START} (the RSS worlds start there)")
     sizes = [int(x) for x in args.rss_mines.split(",") if x.strip()] + ([1000] if args.rss_1000 else [])
-    from minewatch import job
 
     t_all = time.perf_counter()
-    t = time.perf_counter()
     root, items = world(args.data_dir, args.mines, args.steps, workers=args.workers)
     rss_root, rss_items = world(args.data_dir, max(sizes), args.rss_steps, start=RSS_START, workers=args.workers)
-    gen_s = time.perf_counter() - t
-    T = args.steps
-    print(f"minewatch benchmark: {args.mines} mines x {T} steps (first night {T - 1}), scenes of "
-          f"{2 * scenarios.HALF_M // 10} px square, one per mine and date; world {root} (ready in {gen_s:.0f}s, not timed)")
-    print(f"  {os.cpu_count()} CPUs, load avg {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+    gen_s = time.perf_counter() - t_all
+    print(f"minewatch benchmark: {args.mines} mines x {args.steps} steps (first night {args.steps - 1}), scenes of "
+          f"{2 * scenarios.HALF_M // 10} px square, one per mine and date; world {root} (ready in {gen_s:.0f}s, "
+          f"not timed)\n  {os.cpu_count()} CPUs, load avg {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     with catalogue() as cat, tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cat.add([it for v in items.values() for it in v[:-1]], tmp / "cat-first")
@@ -366,70 +447,13 @@ def main(argv: list[str] | None = None) -> dict:
         s = settings_for(root, cat.url, tmp / "out")
         promises = job.load_promises(s, plan_year)
         plain_in = plain_inputs(promises, {k: v[:-1] for k, v in items.items()}, s, as_of, plan_year)
-        ms = sum(len(m.scenes) for m in plain_in)       # mine-scenes judged (the cloud limit drops some)
-
-        # warm imports, GDAL and the page cache on one mine (untimed)
-        one = dataclasses.replace(promises, rights=promises.rights[:1])
-        night(one, s, as_of, tmp / "warm", plan_year)
-        plain_night(plain_in[:1], s, plan_year, 1)
-
-        times: dict[str, list[float]] = {"plain_1": [], "plain_2": [], "first": []}
-        load = []
-        for r in range(args.repeats):        # plain, minewatch, plain, minewatch ...
-            load.append(round(os.getloadavg()[0], 1))
-            for th in (1, 2):
-                w, plain = plain_night(plain_in, s, plan_year, th)
-                times[f"plain_{th}"].append(w)
-            state = tmp / f"state{r}"
-            w, first = night(promises, s, as_of, state, plan_year)
-            times["first"].append(w)
-        med = {k: float(np.median(v)) for k, v in times.items()}
-        best_plain = min(("plain_1", "plain_2"), key=med.get)
-        diff, rows = max_mean_diff(minewatch_means(first), plain)
-        if not rows or diff > 1e-4:
-            raise AssertionError(f"minewatch and plain per-unit means differ by {diff} over {rows} rows")
-
-        cat.add([v[-1] for v in items.values()], tmp / "cat-new")    # one new scene per mine
-        day2 = as_of + timedelta(days=1)
-        w_next, nxt = night(promises, s, day2, state, plan_year)
-        w_same, same = night(promises, s, day2, state, plan_year)
-        w_date, _ = night(promises, s, day2 + timedelta(days=1), state, plan_year)
-        reused = sum(r.reused for r in same.values())
-        rss = rss_sweep(cat, rss_root, sizes, plan_year, as_of, tmp)
-
-    lic, unit, iid = sorted(k for k, v in plain.items() if v[0] > 0)[0]
-    check = {"license_no": lic, "unit": unit, "item_id": iid,
-             "minewatch": minewatch_means(first)[(lic, unit, iid)], "plain": plain[(lic, unit, iid)]}
-    first_s = med["first"]
-    print(f"\n  code path                                      wall s  mine-scenes/s   (median of {args.repeats})")
-    print(f"  plain rasterio+numpy, 1 thread               {med['plain_1']:8.2f} {ms / med['plain_1']:12.1f}")
-    print(f"  plain rasterio+numpy, 2 threads              {med['plain_2']:8.2f} {ms / med['plain_2']:12.1f}")
-    print(f"  job.run_mine (the night's per-mine path)     {first_s:8.2f} {ms / first_s:12.1f}   first night, empty state")
-    print(f"  first night / best plain ({best_plain.replace('_', ', ')} thread(s)): {first_s / med[best_plain]:.2f}")
-    print(f"  job.run_mine, next night, 1 new scene of {T}: {w_next:7.2f} s = {w_next / first_s:.1%} of the first night")
-    print(f"  job.run_mine, no new scene, same date:      {w_same:7.2f} s = {w_same / first_s:.1%} ({reused} of "
-          f"{len(same)} results reused from the result cache)")
-    print(f"  job.run_mine, no new scene, new run date:   {w_date:7.2f} s = {w_date / first_s:.1%}")
-    print(f"  per-unit NDVI/FVC means, minewatch vs plain: max |difference| {diff:.2e} over {rows} rows; "
-          f"clear-pixel counts equal")
-    for n, v in rss.items():
-        print(f"  peak RSS, night over {n:>4} mines x {args.rss_steps} steps (child process): {v['peak_rss_mb']} MB "
-              f"(after imports {v['rss_after_imports_mb']} MB; {v['wall_s']} s)")
-    res = {"night": {
-        "first_ratio_vs_plain": round(first_s / med[best_plain], 3),
-        "next_night_fraction": round(w_next / first_s, 4),
-        "no_new_fraction": round(w_same / first_s, 4),
-        "no_new_new_date_fraction": round(w_date / first_s, 4),
-        "steps": T, "mines": args.mines, "repeats": args.repeats,
-        "peak_rss_mb_by_mines": {n: v["peak_rss_mb"] for n, v in rss.items()}, "rss_steps": args.rss_steps,
-        "first_night_s": round(first_s, 2), "next_night_s": round(w_next, 2), "no_new_s": round(w_same, 3),
-        "no_new_new_date_s": round(w_date, 2), "plain_s": {"1": round(med["plain_1"], 2), "2": round(med["plain_2"], 2)},
-        "best_plain_threads": int(best_plain[-1]),
-        "mine_scenes_per_s": {"job.run_mine": round(ms / first_s, 1), "plain": round(ms / med[best_plain], 1)},
-        "reused_no_new": reused, "max_abs_mean_diff": diff, "rows_compared": rows, "check": check,
-        "next_night_steps_read": sum(r.steps_read for r in nxt.values()),
-    }, "load_avg": load, "cpus": os.cpu_count(), "generated_s": round(gen_s, 1),
-        "wall_s": round(time.perf_counter() - t_all, 1)}
+        f = first_nights(promises, plain_in, s, as_of, plan_year, args.repeats, tmp)
+        later = later_nights(cat, promises, [v[-1] for v in items.values()], s, as_of, plan_year, f["state"], tmp)
+        rss = rss_sweep(cat, rss_root, sizes, tmp)
+    n = figures(f, later, rss, sum(len(m.scenes) for m in plain_in), args)
+    print_figures(n)
+    res = {"night": n, "load_avg": f["load"], "cpus": os.cpu_count(), "generated_s": round(gen_s, 1),
+           "wall_s": round(time.perf_counter() - t_all, 1)}
     print(json.dumps(res))
     return res
 
