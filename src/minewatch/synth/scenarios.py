@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -178,11 +178,11 @@ class Frame:
     cy: float
 
     @classmethod
-    def of(cls, i: int) -> "Frame":
+    def of(cls, i: int) -> Frame:
         return cls.at(*centre_lonlat(i))
 
     @classmethod
-    def at(cls, lon: float, lat: float) -> "Frame":
+    def at(cls, lon: float, lat: float) -> Frame:
         """The frame centred on (lon, lat) EPSG:4490, snapped to the 20 m grid of its UTM zone."""
         epsg = coords.utm_epsg(lon, lat)
         x, y = Transformer.from_crs(4490, epsg, always_xy=True).transform(lon, lat)
@@ -287,7 +287,7 @@ def mine_scenes(scene_dir: Path, sc: Scenario, i: int, fr: Frame, dates: list[da
         baseline = ("03.01" if j % 2 else "05.10") if sc.baselines == "mixed" else sc.baselines
         spec = s2.SceneSpec(
             item_id=f"S2{'AB'[j % 2]}_{tile}_{d:%Y%m%d}_{i}_L2A",
-            datetime=datetime(d.year, d.month, d.day, 3, 20, tzinfo=timezone.utc), epsg=fr.epsg,
+            datetime=datetime(d.year, d.month, d.day, 3, 20, tzinfo=UTC), epsg=fr.epsg,
             bounds=fr.bounds, mgrs_tile=tile, processing_baseline=baseline,
             cloud_fraction=cloud_fraction(sc, d), seed=(i + 1) * 100_000 + j)
         items.append(s2.write_scene(scene_dir, spec, fvc, bg))
