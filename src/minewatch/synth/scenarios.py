@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pystac
 import yaml
 from pyproj import Transformer
 from scipy import ndimage
@@ -177,8 +178,12 @@ class Frame:
     cy: float
 
     @classmethod
-    def of(cls, i: int) -> "Frame":
-        lon, lat = centre_lonlat(i)
+    def of(cls, i: int) -> Frame:
+        return cls.at(*centre_lonlat(i))
+
+    @classmethod
+    def at(cls, lon: float, lat: float) -> Frame:
+        """The frame centred on (lon, lat) EPSG:4490, snapped to the 20 m grid of its UTM zone."""
         epsg = coords.utm_epsg(lon, lat)
         x, y = Transformer.from_crs(4490, epsg, always_xy=True).transform(lon, lat)
         return cls(epsg, round(x / 20) * 20, round(y / 20) * 20)
@@ -245,23 +250,48 @@ def cloud_fraction(sc: Scenario, d: date) -> float:
 
 
 def mining_right(i: int, sc: Scenario) -> MiningRight:
-    return MiningRight(license_no=license_no(i), holder=f"评估场景{i:02d}矿业有限公司", mine_name=f"评估场景{i:02d}-{sc.name}",
-                       valid_from=date(2021, 1, 1), valid_to=date(2035, 12, 31), county_code=sc.county_code,
-                       boundary=Frame.of(i).geo(BOUNDARY), mineral="煤", mining_method="露天开采")
+    return _right(license_no(i), f"评估场景{i:02d}", sc, Frame.of(i))
 
 
 def annual_plan(i: int, sc: Scenario) -> AnnualPlan:
-    fr = Frame.of(i)
+    return _plan(license_no(i), f"评估场景{i:02d}", sc, Frame.of(i))
+
+
+def _right(lic: str, name: str, sc: Scenario, fr: Frame) -> MiningRight:
+    return MiningRight(license_no=lic, holder=f"{name}矿业有限公司", mine_name=f"{name}-{sc.name}",
+                       valid_from=date(2021, 1, 1), valid_to=date(2035, 12, 31), county_code=sc.county_code,
+                       boundary=fr.geo(BOUNDARY), mineral="煤", mining_method="露天开采")
+
+
+def _plan(lic: str, name: str, sc: Scenario, fr: Frame) -> AnnualPlan:
     units = in_table_order(
         filed_unit(u.section, u.seq, fr.geo(u.rect), is_temporary=u.is_temporary, land_class=u.land_class,
                    quality="合格" if u.section == RESTORED else "", accepted=u.accepted,
                    problem_type=u.problem_type, damage_degree="重度" if u.section == DAMAGE else "",
                    measures="覆土、撒播草籽" if u.section == PLANNED else "")
         for u in sc.units)
-    return AnnualPlan(plan_year=PY, license_no=license_no(i), holder=f"评估场景{i:02d}矿业有限公司",
-                      mine_name=f"评估场景{i:02d}-{sc.name}", validity="2021-01-01至2035-12-31",
+    return AnnualPlan(plan_year=PY, license_no=lic, holder=f"{name}矿业有限公司",
+                      mine_name=f"{name}-{sc.name}", validity="2021-01-01至2035-12-31",
                       units=units, fees_last_year_drawn=10.0, fees_last_year_used=9.0,
                       fees_this_year_planned_draw=10.0, fees_this_year_planned_use=9.0)
+
+
+def mine_scenes(scene_dir: Path, sc: Scenario, i: int, fr: Frame, dates: list[date],
+                tile: str = "49SCJ") -> list[pystac.Item]:
+    """Scenario `sc`'s ground on frame `fr`, one scene per date (COGs under scene_dir); mine
+    index `i` names the items and seeds the ground and the noise."""
+    peak = _natural_peak(1000 + i)
+    items = []
+    for j, d in enumerate(dates):
+        fvc, bg = ground(sc, fr, d, peak)
+        baseline = ("03.01" if j % 2 else "05.10") if sc.baselines == "mixed" else sc.baselines
+        spec = s2.SceneSpec(
+            item_id=f"S2{'AB'[j % 2]}_{tile}_{d:%Y%m%d}_{i}_L2A",
+            datetime=datetime(d.year, d.month, d.day, 3, 20, tzinfo=UTC), epsg=fr.epsg,
+            bounds=fr.bounds, mgrs_tile=tile, processing_baseline=baseline,
+            cloud_fraction=cloud_fraction(sc, d), seed=(i + 1) * 100_000 + j)
+        items.append(s2.write_scene(scene_dir, spec, fvc, bg))
+    return items
 
 
 def write_scenarios(root: Path, scenarios=SCENARIOS) -> Path:
@@ -287,16 +317,7 @@ def write_scenarios(root: Path, scenarios=SCENARIOS) -> Path:
                        "as_of": sc.as_of.isoformat(),
                        "labels": [{"unit": k, "type": t} for k, t in sc.labels],
                        "areas": {p.name: list(fr.geo(p.rect).bounds) for p in sc.patches}})
-        peak = _natural_peak(1000 + i)
-        for j, d in enumerate(scene_dates()):
-            fvc, bg = ground(sc, fr, d, peak)
-            baseline = ("03.01" if j % 2 else "05.10") if sc.baselines == "mixed" else sc.baselines
-            spec = s2.SceneSpec(
-                item_id=f"S2{'AB'[j % 2]}_49SCJ_{d:%Y%m%d}_{i}_L2A",
-                datetime=datetime(d.year, d.month, d.day, 3, 20, tzinfo=timezone.utc), epsg=fr.epsg,
-                bounds=fr.bounds, mgrs_tile="49SCJ", processing_baseline=baseline,
-                cloud_fraction=cloud_fraction(sc, d), seed=(i + 1) * 100_000 + j)
-            items.append(s2.write_scene(root / "scenes", spec, fvc, bg))
+        items += mine_scenes(root / "scenes", sc, i, fr, scene_dates())
     write_registry_csv(rights, root / "registry.csv")
     (root / "labels.yaml").write_text(
         "# Labels of the evaluation scenarios (minewatch.synth.scenarios): exactly these flags.\n"
@@ -305,3 +326,71 @@ def write_scenarios(root: Path, scenarios=SCENARIOS) -> Path:
     s2.write_collection(root / "catalog", items)
     (root / "catalog" / ".complete").write_text(f"{len(items)}\n")
     return root
+
+
+# ---------------------------------------------------------------------------------------
+# many mines: the scenarios repeated over a field of mines, for the benchmark
+# ---------------------------------------------------------------------------------------
+
+MANY_TILE = "49SBH"           # item ids apart from the scenarios' own (49SCJ)
+MANY_PER_ROW = 80
+
+
+def many_license_no(k: int) -> str:
+    return f"C1506222026020{k:05d}0000"
+
+
+def many_frame(k: int) -> Frame:
+    """Mine k of the many-mines world: 80 a row, 0.05 deg apart (4-5 km: windows never overlap),
+    from 37.0 N, south of the scenarios' row at 38.5 N; all in UTM zone 49 (108-114 E)."""
+    return Frame.at(108.3 + 0.05 * (k % MANY_PER_ROW), 37.0 + 0.05 * (k // MANY_PER_ROW))
+
+
+def many_dates(steps: int) -> list[date]:
+    """`steps` dates spread evenly over mid-April to September of the previous and the plan
+    year (the scenarios' two seasons), at most one a day."""
+    days = [date(y, 4, 15) + timedelta(days=n) for y in (LY, PY) for n in range((date(y, 9, 30) - date(y, 4, 15)).days + 1)]
+    if not 1 <= steps <= len(days):
+        raise ValueError(f"steps must be 1..{len(days)}, got {steps}")
+    return [days[j] for j in np.linspace(0, len(days) - 1, steps).round().astype(int)]
+
+
+def _many_mine(args: tuple[Path, int, int]) -> tuple[MiningRight, AnnualPlan, list[pystac.Item]]:
+    scene_dir, k, steps = args
+    sc, fr = SCENARIOS[k % len(SCENARIOS)], many_frame(k)
+    name = f"基准{k:05d}"
+    return (_right(many_license_no(k), name, sc, fr), _plan(many_license_no(k), name, sc, fr),
+            mine_scenes(scene_dir, sc, k, fr, many_dates(steps), tile=MANY_TILE))
+
+
+def write_many(root: Path, n_mines: int, steps: int, start: int = 0, workers: int = 1) -> dict[str, list[pystac.Item]]:
+    """Many mines for the benchmark: mine k (start <= k < start + n_mines) is scenario k mod 10
+    on its own frame (`many_frame`), with its registry row, its plan and `steps` scenes
+    (`many_dates`). Writes registry.csv, plans/, scenes/ and catalog/ under root (skipped when
+    root/catalog/.complete exists, as `write_scenarios`); returns each licence's items in date
+    order. `workers` > 1 writes the mines in that many processes (same bytes)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from minewatch.promised.plans import write_plan_xlsx
+    from minewatch.promised.registry import write_registry_csv
+
+    root = Path(root)
+    done = root / "catalog" / ".complete"
+    if not done.exists():
+        (root / "plans").mkdir(parents=True, exist_ok=True)
+        jobs = [(root / "scenes", k, steps) for k in range(start, start + n_mines)]
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as ex:
+                mines = list(ex.map(_many_mine, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+        else:
+            mines = [_many_mine(j) for j in jobs]
+        for _, plan, _ in mines:
+            write_plan_xlsx(plan, root / "plans" / f"{plan.license_no}_{PY}.xlsx")
+        write_registry_csv([r for r, _, _ in mines], root / "registry.csv")
+        s2.write_collection(root / "catalog", [it for _, _, its in mines for it in its])
+        done.write_text(f"{n_mines} mines x {steps} steps from {start}\n")
+    out: dict[str, list[pystac.Item]] = {}
+    for p in sorted((root / "catalog" / "items").glob("*.json")):
+        it = pystac.Item.from_file(str(p))
+        out.setdefault(many_license_no(int(it.id.split("_")[3])), []).append(it)
+    return {k: sorted(v, key=lambda it: it.datetime) for k, v in sorted(out.items())}
