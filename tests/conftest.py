@@ -12,6 +12,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from minewatch import localstac
+from tests.support.paths import REPO
 
 # CI runs the property tests on hypothesis' fixed examples: a landing never depends on luck
 # (locally they stay random, to keep finding new cases)
@@ -49,7 +50,7 @@ def anomaly_validator():
     import jsonschema
     from jsonschema import Draft202012Validator
 
-    path = Path(__file__).resolve().parents[1] / "schemas" / "anomaly.schema.json"
+    path = REPO / "schemas" / "anomaly.schema.json"
     schema = json.loads(path.read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     cls = jsonschema.validators.extend(Draft202012Validator, {"multipleOf": _decimal_multiple_of})
@@ -85,7 +86,7 @@ def sample_loaded(stac_catalog):
     """The bundled sample's scenes (generated on first use) loaded into the test catalogue."""
     from minewatch.synth import sample
 
-    catalog_dir = sample.ensure_sample(Path(__file__).resolve().parents[1] / "sample_scenes")
+    catalog_dir = sample.ensure_sample(REPO / "sample_scenes")
     stac_catalog.load(catalog_dir)
     return stac_catalog
 
@@ -95,7 +96,7 @@ def sample_config(sample_loaded, tmp_path_factory):
     """configs/sample.yaml pointed at the test catalogue and a temporary output folder."""
     import yaml
 
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     raw = yaml.safe_load((root / "configs" / "sample.yaml").read_text(encoding="utf-8"))
     raw.update(registry=str(root / "sample_scenes" / "registry.csv"), plans=str(root / "sample_scenes" / "plans"),
                output_dir=str(tmp_path_factory.mktemp("out")))
@@ -107,11 +108,3 @@ def sample_config(sample_loaded, tmp_path_factory):
     return p
 
 
-def run_cli(*args, env=None, timeout=900):
-    """`python -m minewatch.cli ...` in a subprocess, as an operator would run it."""
-    import subprocess
-    import sys
-
-    e = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "minewatch.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env=e, cwd=Path(__file__).resolve().parents[1])

@@ -4,17 +4,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from tests.support.paths import REPO
 
 from minewatch.cli import main
 from minewatch.promised.planwriter import write_plan_xlsx
 from minewatch.promised.registry import write_registry_csv
 from minewatch.synth import sample
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 BROKEN = ROOT / "sample_scenes" / "plans_broken"
 
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 from shapely.geometry import box
+from tests.support.paths import REPO
 
 from minewatch import job
 from minewatch.assess.anomaly import Anomaly, Unjudged
@@ -15,7 +16,7 @@ from minewatch.config import Settings
 from minewatch.pipeline import MineResult
 from minewatch.promised.models import MiningRight
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 S = Settings(registry=Path("r.csv"), plans=Path("p"))
 RIGHT = MiningRight("C1", "holder", "mine", date(2020, 1, 1), date(2030, 1, 1), "990000", box(110, 40, 110.01, 40.01))
 

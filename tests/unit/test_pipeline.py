@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 from rasterio.features import rasterize
 from shapely.geometry import Point, box
+from tests.support.paths import REPO
 
 from minewatch import pipeline
 from minewatch.assess.thresholds import load_thresholds
@@ -21,7 +22,7 @@ from minewatch.promised import coords
 from minewatch.promised.models import PLANNED, AnnualPlan, MiningRight, Unit
 from minewatch.sky.sources import BANDS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 VEG = {"blue": 0.03, "green": 0.06, "red": 0.04, "nir": 0.40, "swir16": 0.20, "swir22": 0.10}
 BARE = {"blue": 0.12, "green": 0.16, "red": 0.20, "nir": 0.24, "swir16": 0.30, "swir22": 0.25}
 BASE_DATES = ["2025-07-10", "2025-07-25", "2025-08-10", "2025-08-25"]

@@ -371,7 +371,7 @@ def write_many(root: Path, n_mines: int, steps: int, start: int = 0, workers: in
     order. `workers` > 1 writes the mines in that many processes (same bytes)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from minewatch.promised.plans import write_plan_xlsx
+    from minewatch.promised.planwriter import write_plan_xlsx
     from minewatch.promised.registry import write_registry_csv
 
     root = Path(root)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 import yaml
 from shapely.geometry import shape
+from tests.support.paths import REPO
 
 from minewatch.promised.machine import read_plan_machine, write_plan_machine
 from minewatch.promised.models import PLANNED
@@ -18,7 +18,7 @@ from minewatch.promised.planwriter import write_plan_xlsx
 from minewatch.synth import sample
 from minewatch.synth.planfiles import write_templates
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "sample_scenes" / "template"
+TEMPLATE_DIR = REPO / "sample_scenes" / "template"
 
 
 def test_round_trip_xlsx_machine_xlsx(plan, tmp_path, as_tabled):

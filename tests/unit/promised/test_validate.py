@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.support.paths import REPO
 
 from minewatch.assess.planchecks import plan_anomalies
 from minewatch.outputs.geojson import write_anomalies
@@ -25,7 +26,7 @@ from minewatch.promised.validate import (
 )
 from minewatch.synth import planfiles, sample
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = REPO
 BROKEN = ROOT / "sample_scenes" / "plans_broken"
 MESSY = ROOT / "sample_scenes" / "plans_messy"
 

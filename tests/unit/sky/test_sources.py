@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pystac
 import pytest
+from tests.support.paths import SHARED
 
 from minewatch.sky import cube, sources
 from minewatch.sky.sources import BANDS, DN_OFFSET_PROP, normalise_item, normalise_items
 
 FIXTURES = Path("/work/shared/fixtures/stac-items")
 if not FIXTURES.is_dir():  # the shared copy lives next to the repository in other checkouts
-    FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stac-items"
+    FIXTURES = SHARED / "fixtures" / "stac-items"
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared STAC item fixtures not found")
 
 

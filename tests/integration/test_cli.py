@@ -1,14 +1,14 @@
 """Bad input gets a clear error: missing or invalid config, unreachable catalogue."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from tests.support.paths import REPO
 
 from minewatch.cli import main
 from minewatch.config import ConfigError, load_settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def test_missing_config_is_a_clear_error(capsys, tmp_path):

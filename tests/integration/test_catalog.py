@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pystac_client
 import pytest
+from tests.support.paths import SHARED
 
 from minewatch import localstac
 from minewatch.localstac import CatalogServerError
@@ -254,7 +255,7 @@ from minewatch.sky import sources
 
 ES_ITEMS = Path("/work/shared/fixtures/stac-items/earth_search_v1_s2l2a_from_eodm.json")
 if not ES_ITEMS.is_file():
-    ES_ITEMS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stac-items" / ES_ITEMS.name
+    ES_ITEMS = SHARED / "fixtures" / "stac-items" / ES_ITEMS.name
 OMAN = (51.0, 18.0, 53.0, 19.5)          # tiles 39QTA/39QUA of the fixture items
 CONF_CORE = ["https://api.stacspec.org/v1.0.0/core", "https://api.stacspec.org/v1.0.0/item-search",
              "https://api.stacspec.org/v1.0.0/collections",

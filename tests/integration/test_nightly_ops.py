@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.slow
 DATE = "2026-11-20"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 SEQUENTIAL = {"MINEWATCH_RUN__MAX_CONCURRENT_MINES": "1"}   # one mine at a time
 
 

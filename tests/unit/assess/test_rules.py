@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from affine import Affine
 from shapely.geometry import box
+from tests.support.paths import REPO
 
 from minewatch.assess.disturbance import loss_mask, loss_patches
 from minewatch.assess.rules import assess_units
@@ -14,7 +15,7 @@ from minewatch.assess.thresholds import ThresholdError, load_thresholds
 from minewatch.config import AssessSettings, DisturbanceSettings
 from minewatch.promised.models import PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 @pytest.fixture(scope="module")

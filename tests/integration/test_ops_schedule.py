@@ -30,10 +30,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from tests.support.paths import REPO
 
 from minewatch import ops
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 SERVER_START_TIMEOUT = 90
 RUN_TIMEOUT = 75
 pytestmark = pytest.mark.slow

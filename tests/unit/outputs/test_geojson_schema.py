@@ -2,16 +2,16 @@
 import copy
 import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 from shapely.geometry import MultiPolygon, Polygon
+from tests.support.paths import REPO
 
 from minewatch.assess.anomaly import Anomaly
 from minewatch.outputs.geojson import write_anomalies
 from minewatch.outputs.lifecycle import apply_lifecycle
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "anomaly.schema.json"
+SCHEMA_PATH = REPO / "schemas" / "anomaly.schema.json"
 ALL_TYPES = ["RESTORATION_SHORTFALL", "AT_RISK", "CLAIMED_RESTORATION_NOT_OBSERVED", "VEGETATION_DEGRADATION",
              "UNDECLARED_DISTURBANCE", "DAMAGE_EXCEEDS_DECLARED", "OUT_OF_BOUNDARY_DISTURBANCE",
              "TEMPORARY_LAND_NOT_RESTORED", "PLAN_MISSING", "PLAN_DATA_INCONSISTENT"]

@@ -8,13 +8,14 @@ from datetime import date
 
 import numpy as np
 import pytest
+from tests.support.direct import unit_fvc_per_scene
+from tests.support.paths import REPO
 
 from minewatch.config import load_settings
 from minewatch.synth import scenarios
-from tests.direct import unit_fvc_per_scene
 
 pytestmark = pytest.mark.slow
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 @pytest.fixture(scope="session")

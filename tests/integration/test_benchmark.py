@@ -6,9 +6,10 @@ from __future__ import annotations
 import importlib
 import math
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO
+
+ROOT = REPO
 
 
 def _load_bench():

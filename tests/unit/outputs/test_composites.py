@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,7 +129,8 @@ import numpy as np, rasterio
 from affine import Affine
 from rasterio.windows import Window
 from minewatch.outputs import composites
-import tests.test_composites as t
+import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
+import test_composites as t   # this very file, in the child process
 composites.rasterio.open = t._failing_open(rasterio.open, "exit")
 nd, md = t._inputs()
 composites.write_composites({str(tmp_path)!r}, t.LICENSE, t.PERIOD, t.TRANSFORM, t.EPSG, nd, md, t.BANDS)

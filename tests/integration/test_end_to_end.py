@@ -7,19 +7,19 @@ from the COGs gives, and nothing else.
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from shapely.geometry import shape
+from tests.support.direct import season_ndvi_max, unit_fvc_per_scene
+from tests.support.paths import REPO
 
 from minewatch.config import load_settings
 from minewatch.promised.planreader import read_plans
 from minewatch.synth import sample
-from tests.direct import season_ndvi_max, unit_fvc_per_scene
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 SAMPLE = ROOT / "sample_scenes"
 RUN_DATE = "2026-11-20"
 

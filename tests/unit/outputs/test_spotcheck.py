@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 from shapely.geometry import box
+from tests.support.outputs_data import anomalies_fc, rights_and_plans
 
 from minewatch.outputs.disclosure import public_profile
 from minewatch.outputs.onemap import mines_frame
 from minewatch.outputs.spotcheck import COLUMNS, DEFAULT_WEIGHTS, read_spot_check_csv, spot_check_list, write_spot_check
 from minewatch.promised.models import MiningRight
-from tests.test_onemap import anomalies_fc, rights_and_plans
 
 
 def _f(lic, sev, area, type_="RESTORATION_SHORTFALL", status=None, fid=None):

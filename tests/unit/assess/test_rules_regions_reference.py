@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import box
+from tests.support.paths import REPO
 
 from minewatch.assess.confidence import at_least, classify
 from minewatch.assess.rules import assess_units
@@ -13,7 +14,7 @@ from minewatch.assess.thresholds import ThresholdError, load_thresholds
 from minewatch.config import AssessSettings
 from minewatch.promised.models import PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = REPO
 G = box(0, 0, 1, 1)
 
 

@@ -1,0 +1,1 @@
+"""Support code the tests share (builders, independent recomputations); no tests here."""
