@@ -49,7 +49,7 @@ def check_catalog(url: str, timeout: float) -> None:
         pystac_client.Client.open(url, timeout=timeout)
     except Exception as e:  # noqa: BLE001 - any failure here means the same to the user
         raise SystemExit(f"错误 error: 无法连接影像目录 STAC API unreachable at {url} ({type(e).__name__}: {e}). "
-                         f"Start the local one with `minewatch catalog up` or fix catalog.url in the config.")
+                         f"Start the local one with `minewatch catalog up` or fix catalog.url in the config.") from e
 
 
 def cmd_run(args) -> int:
@@ -69,7 +69,8 @@ def cmd_run(args) -> int:
     except NightFailed as e:             # every mine failed; the outputs are written all the same
         summary = e.summary
     print(f"\n运行完成 run finished: {summary['mines']} 座矿山 mines, {summary['scenes_read']} 景影像 scenes "
-          f"(新读取 read {summary.get('steps_read', 0)} 个时相 steps, 缓存 stored {summary.get('steps_from_store', 0)}), "
+          f"(新读取 read {summary.get('steps_read', 0)} 个时相 steps, "
+          f"缓存 stored {summary.get('steps_from_store', 0)}), "
           f"{summary['anomalies']} 条异常 anomalies {summary['anomalies_by_type']}")
     for f in summary["failures"]:
         print(f"  失败 FAILED {f['license_no']}: {f['error']}")
@@ -179,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--out", help="output folder (default: output_dir from the config)")
     sv.set_defaults(func=cmd_serve)
 
-    sm = sub.add_parser("sample", help="generate the bundled sample's scenes (first use) and print the catalogue folder")
+    sm = sub.add_parser("sample",
+                        help="generate the bundled sample's scenes (first use) and print the catalogue folder")
     sm.add_argument("--dir", default="sample_scenes")
     sm.add_argument("--promises", action="store_true", help="also rewrite registry, plans and truths")
     sm.set_defaults(func=cmd_sample)

@@ -29,14 +29,14 @@ def test_broken_plans_list_each_planted_fault_once_with_its_row(registry, capsys
     out = capsys.readouterr().out
     assert rc == 1
     faults = yaml.safe_load((BROKEN / "faults.yaml").read_text(encoding="utf-8"))["faults"]
-    lines = [l for l in out.splitlines() if l.startswith("  ")]
+    lines = [ln for ln in out.splitlines() if ln.startswith("  ")]
     assert len(lines) == len(faults)
     for f in faults:
-        hits = [l for l in lines if f"({f['rule']})" in l and f"第{f['row']}行 {f['field']}=" in l
-                and f["file"] in l]
+        hits = [ln for ln in lines if f"({f['rule']})" in ln and f"第{f['row']}行 {f['field']}=" in ln
+                and f["file"] in ln]
         assert len(hits) == 1, (f, out)
     # grouped by file, one header per file
-    assert sum(l.startswith("== ") for l in out.splitlines()) == 3
+    assert sum(ln.startswith("== ") for ln in out.splitlines()) == 3
 
 
 def test_json_is_a_list_of_findings(registry, capsys):

@@ -158,7 +158,9 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
         ref = reference_of(series, season, cfg.reference.min_clear_fraction, cfg.reference.min_factor,
                            min_clear_obs) if th.measure == "fvc" else Reference(None, None, 0, ())
 
-        def make(kind, severity, observed, expected, scenes, confidence, notes="", period=season.label):
+        # u and key bound as defaults: make is built per unit and must not see a later iteration's
+        def make(kind, severity, observed, expected, scenes, confidence, notes="", period=season.label,
+                 *, u=u, key=key):
             return Anomaly(type=kind, severity=severity, license_no=right.license_no,
                            mine_name=right.mine_name, plan_year=plan.plan_year, geometry=u.geometry,
                            area_hm2=area_hm2(u.geometry), period=period, observed=observed,

@@ -155,7 +155,7 @@ def _map_png(data: MineReportData, font: str) -> str:
                             interpolation="nearest")
         fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.02, label="植被覆盖度 FVC")
         for ax, title, edge in ((axes[0], "真彩色影像", "#ffd400"), (axes[1], "植被覆盖度 (FVC)", "#1f3b73")):
-            for f, g in anomalies:
+            for _, g in anomalies:
                 ax.add_patch(_patch(g, facecolor=(1, 0, 0, 0.35), edgecolor="red", linewidth=2.0))
             for u in data.units:
                 ax.add_patch(_patch(u.geometry, facecolor="none", edgecolor=edge, linewidth=1.4,
@@ -183,7 +183,8 @@ def _unit_chart_png(data: MineReportData, unit: ReportUnit, s: pd.DataFrame, ref
         ax.plot(t, y, color="#2c7a3f", linewidth=1, alpha=0.6)
         ax.plot(t[ok], y[ok], "o", color="#2c7a3f", markersize=4, label="单元均值")
         if (~ok).any():
-            ax.plot(t[~ok], y[~ok], "o", markerfacecolor="none", color="#2c7a3f", markersize=4, label="云量过多(未采用)")
+            ax.plot(t[~ok], y[~ok], "o", markerfacecolor="none", color="#2c7a3f", markersize=4,
+                    label="云量过多(未采用)")
         if ref is not None and not ref.empty:
             ax.plot(pd.to_datetime(ref["datetime"]), ref["fvc_mean"].astype(float), "-", color="#888888",
                     linewidth=1.2, label="周边参照环")
@@ -310,7 +311,8 @@ def render_html(data: MineReportData) -> str:
                                                                                "clear_fraction"])
     for u in ordered:
         s = series[series["unit"] == u.key].sort_values("datetime")
-        head = f"{SECTION_ZH.get(u.section, u.section)} 序号{u.seq}" + (f"（地类 {u.land_class}）" if u.land_class else "")
+        head = (f"{SECTION_ZH.get(u.section, u.section)} 序号{u.seq}"
+                + (f"（地类 {u.land_class}）" if u.land_class else ""))
         h.append(f'<div class="chart"><h3>{_e(head)}</h3>')
         if s.dropna(subset=["fvc_mean"]).empty:
             h.append('<p class="muted">无有效观测。</p></div>')

@@ -349,7 +349,8 @@ def parse_corner_points(text: str, central_meridian: float | None = None) -> Bas
 
 
 # 39°48′12.34″N / 111度15分0.5秒 / 111°15'00.5"E: geographic degree-minute-second forms
-_DMS = re.compile(r"(\d{1,3})\s*[°度]\s*(\d{1,2})\s*[′'分]\s*(\d{1,2}(?:\.\d+)?)\s*(?:[″\"]|''|秒)?\s*([NSEWnsew东西南北])?")
+_DMS = re.compile(r"(\d{1,3})\s*[°度]\s*(\d{1,2})\s*[′'分]\s*(\d{1,2}(?:\.\d+)?)\s*"
+                  r"(?:[″\"]|''|秒)?\s*([NSEWnsew东西南北])?")
 
 
 def _parse_dms(text: str) -> BaseGeometry:

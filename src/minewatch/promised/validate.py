@@ -124,7 +124,7 @@ def _shown_decimals(value: Any, number_format: str) -> int | None:
 
 
 def _decimal_findings(result: PlanReadResult, add) -> None:
-    for (fld, row), cell in sorted(result.cells.items(), key=lambda kv: (kv[1].row or 0, kv[0][0])):
+    for (fld, _row), cell in sorted(result.cells.items(), key=lambda kv: (kv[1].row or 0, kv[0][0])):
         if fld != "area_hm2" and fld not in FEE_LABELS:
             continue
         v = cell.value
@@ -368,7 +368,8 @@ def check_file(path: str | Path, rights_by_licence: Mapping[str, MiningRight] | 
         return PlanReadResult(None, [_file_finding(path, "NOT_A_PLAN_TABLE", str(e))], str(path))
     except (MemoryError, RecursionError, OSError) as e:
         return PlanReadResult(None, [_file_finding(path, "READ_FAILED",
-                                                   f"{path.name}: 文件无法读取 / cannot read: {type(e).__name__}: {e}")],
+                                                   f"{path.name}: 文件无法读取 / cannot read: "
+                                                   f"{type(e).__name__}: {e}")],
                               str(path))
     if receipts is None:
         receipts, _ = read_receipts(path.parent)

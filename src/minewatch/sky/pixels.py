@@ -12,8 +12,8 @@ the stored steps back as the same lazy (time, band, y, x) array `load_window` re
 chunked along time, so everything downstream runs unchanged and memory stays bounded.
 
 Files are lossless: the values are integers in the files (DN, SCL classes, percent), kept
-as int16 (int32 if a value does not fit) with the type's minimum for NaN. A step file is written atomically and never half
-present; a killed ingest resumes at the first missing step. A different grid (another
+as int16 (int32 if a value does not fit) with the type's minimum for NaN. A step file is written
+atomically and never half present; a killed ingest resumes at the first missing step. A different grid (another
 buffer or resolution in the config) or band list starts the mine's store afresh.
 """
 from __future__ import annotations

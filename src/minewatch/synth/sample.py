@@ -41,7 +41,8 @@ def _ramp(d: date, start: date, end: date) -> float:
 
 # Trajectories: (date, natural peak fvc at the pixel) -> fvc. Background stays as given.
 def _recover(peak: float, year: int):
-    return lambda d, nat: 0.02 if d < date(year, 5, 1) else max(0.02, peak * phenology(d) * _ramp(d, date(year, 5, 1), date(year, 6, 30)))
+    return lambda d, nat: 0.02 if d < date(year, 5, 1) \
+        else max(0.02, peak * phenology(d) * _ramp(d, date(year, 5, 1), date(year, 6, 30)))
 
 
 TRAJECTORIES = {
@@ -93,22 +94,31 @@ MINES = (
     MineDef("C1506222021071110000001", "示例准格尔煤业有限公司", "示例黑岱沟露天煤矿", "150622", "煤", "露天开采",
             111.25, 39.80, "49SDA", (-1000, -800, 1000, 800), (
                 UnitDef(DAMAGE, 1, (-700, -500, -200, 0), "bare", s2.ROCK, problem_type="挖损", damage_degree="重度"),
-                UnitDef(RESTORED, 1, (-700, 200, -450, 450), "restored_ok", land_class="0404", quality="合格", accepted=True),
-                UnitDef(PLANNED, 1, (100, 100, 300, 300), "recover", land_class="0404", quality="植被覆盖度≥50%", measures="覆土、撒播草籽"),
-                UnitDef(PLANNED, 2, (400, 100, 600, 300), "shortfall", land_class="0305", quality="灌木覆盖度≥40%", measures="覆土、栽植柠条"),
+                UnitDef(RESTORED, 1, (-700, 200, -450, 450), "restored_ok", land_class="0404", quality="合格",
+                        accepted=True),
+                UnitDef(PLANNED, 1, (100, 100, 300, 300), "recover", land_class="0404", quality="植被覆盖度≥50%",
+                        measures="覆土、撒播草籽"),
+                UnitDef(PLANNED, 2, (400, 100, 600, 300), "shortfall", land_class="0305", quality="灌木覆盖度≥40%",
+                        measures="覆土、栽植柠条"),
             ), contact=("张示例", "0477-0000001", "内蒙古鄂尔多斯市准格尔旗示例路1号"), seed=11),
     MineDef("C1302832020051210000002", "示例迁安铁矿有限责任公司", "示例迁安铁矿", "130283", "铁矿", "露天开采",
             118.55, 40.02, "50TMK", (-1000, -800, 1000, 800), (
-                UnitDef(RESTORED, 1, (-600, -400, -350, -150), "bare", land_class="0404", quality="合格", accepted=False),
-                UnitDef(RESTORED, 2, (200, -400, 450, -150), "restored_forest", land_class="0301", quality="合格", accepted=True),
+                UnitDef(RESTORED, 1, (-600, -400, -350, -150), "bare", land_class="0404", quality="合格",
+                        accepted=False),
+                UnitDef(RESTORED, 2, (200, -400, 450, -150), "restored_forest", land_class="0301", quality="合格",
+                        accepted=True),
                 UnitDef(DAMAGE, 1, (-300, 200, 300, 600), "bare", problem_type="压占", damage_degree="中度"),
-                UnitDef(PLANNED, 1, (500, 200, 700, 400), "recover", land_class="0307", quality="郁闭度≥0.1", measures="覆土、植树"),
+                UnitDef(PLANNED, 1, (500, 200, 700, 400), "recover", land_class="0307", quality="郁闭度≥0.1",
+                        measures="覆土、植树"),
             ), contact=("李示例", "0315-0000002", "河北省唐山市迁安市示例街2号"), abnormal_list=True, seed=22),
     MineDef("C2109022019091010000003", "示例阜新矿业有限公司", "示例海州露天煤矿", "210902", "煤", "露天开采",
             121.70, 42.05, "51TWG", (-1000, -800, 1000, 800), (
-                UnitDef(DAMAGE, 1, (-800, -600, -300, -100), "bare", s2.ROCK, problem_type="挖损", damage_degree="重度"),
-                UnitDef(PLANNED, 1, (0, -500, 200, -300), "recover", land_class="0404", quality="植被覆盖度≥50%", measures="覆土、撒播草籽"),
-                UnitDef(RESTORED, 1, (300, -500, 500, -300), "restored_ok", land_class="0305", quality="合格", accepted=True),
+                UnitDef(DAMAGE, 1, (-800, -600, -300, -100), "bare", s2.ROCK, problem_type="挖损",
+                        damage_degree="重度"),
+                UnitDef(PLANNED, 1, (0, -500, 200, -300), "recover", land_class="0404", quality="植被覆盖度≥50%",
+                        measures="覆土、撒播草籽"),
+                UnitDef(RESTORED, 1, (300, -500, 500, -300), "restored_ok", land_class="0305", quality="合格",
+                        accepted=True),
             ), undeclared=((200, 200, 500, 450),),
             contact=("王示例", "0418-0000003", "辽宁省阜新市海州区示例大街3号"), seed=33),
 )
@@ -117,7 +127,8 @@ MINES = (
 TRUTHS = (
     {"license_no": MINES[0].license_no, "type": "RESTORATION_SHORTFALL", "unit_section": PLANNED, "unit_seq": 2,
      "why": "计划修复为灌木林地(0305)，实际植被覆盖度约0.15，远低于0.40"},
-    {"license_no": MINES[1].license_no, "type": "CLAIMED_RESTORATION_NOT_OBSERVED", "unit_section": RESTORED, "unit_seq": 1,
+    {"license_no": MINES[1].license_no, "type": "CLAIMED_RESTORATION_NOT_OBSERVED",
+     "unit_section": RESTORED, "unit_seq": 1,
      "why": "申报上年度已修复为其他草地(0404)，影像仍为裸地"},
     {"license_no": MINES[2].license_no, "type": "UNDECLARED_DISTURBANCE", "unit_section": None, "unit_seq": None,
      "why": "边界内7.5 hm²草地于2026年5月中旬起被剥离，年度计划未申报",
@@ -247,7 +258,7 @@ def write_promises(out_dir: Path) -> None:
     for m in MINES:
         write_plan_xlsx(annual_plan(m), out_dir / "plans" / f"{m.license_no}_{PLAN_YEAR}.xlsx")
     truths = {"plan_year": PLAN_YEAR, "anomalies": list(TRUTHS),
-              "passing_units": [{"license_no": l, "unit_section": s, "unit_seq": q} for l, s, q in PASSING]}
+              "passing_units": [{"license_no": lic, "unit_section": s, "unit_seq": q} for lic, s, q in PASSING]}
     (out_dir / "truths.yaml").write_text(
         "# Planted truths of the bundled sample (written by minewatch.synth.sample).\n"
         + yaml.safe_dump(truths, allow_unicode=True, sort_keys=False), encoding="utf-8")

@@ -349,7 +349,8 @@ def many_frame(k: int) -> Frame:
 def many_dates(steps: int) -> list[date]:
     """`steps` dates spread evenly over mid-April to September of the previous and the plan
     year (the scenarios' two seasons), at most one a day."""
-    days = [date(y, 4, 15) + timedelta(days=n) for y in (LY, PY) for n in range((date(y, 9, 30) - date(y, 4, 15)).days + 1)]
+    days = [date(y, 4, 15) + timedelta(days=n) for y in (LY, PY)
+            for n in range((date(y, 9, 30) - date(y, 4, 15)).days + 1)]
     if not 1 <= steps <= len(days):
         raise ValueError(f"steps must be 1..{len(days)}, got {steps}")
     return [days[j] for j in np.linspace(0, len(days) - 1, steps).round().astype(int)]

@@ -214,7 +214,8 @@ def _check_ground(spec: SceneSpec, shape: tuple[int, int], fvc, background) -> t
         raise ValueError(f"{spec.item_id}: fvc must be within 0..1, got {lo:.4g}..{hi:.4g}")
     fvc = np.clip(fvc, 0.0, 1.0)
     if not np.issubdtype(background.dtype, np.integer):
-        raise ValueError(f"{spec.item_id}: background must be an integer array of SOIL/ROCK/WATER, got {background.dtype}")
+        raise ValueError(f"{spec.item_id}: background must be an integer array of SOIL/ROCK/WATER, "
+                         f"got {background.dtype}")
     bad = (background < 0) | (background > WATER)
     if bad.any():
         raise ValueError(f"{spec.item_id}: background values must be SOIL={SOIL}, ROCK={ROCK} or WATER={WATER}; "
@@ -250,7 +251,8 @@ def _smooth_field(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         nh, nw = int(math.ceil(h / step)) + 2, int(math.ceil(w / step)) + 2
         lattice = rng.standard_normal((nh, nw))
         if spacing_m == CLOUD_SCALE_M:                # soften the coarse lattice a little more
-            lattice = (lattice + np.roll(lattice, 1, 0) + np.roll(lattice, 1, 1) + np.roll(lattice, (1, 1), (0, 1))) / 2.0
+            lattice = (lattice + np.roll(lattice, 1, 0) + np.roll(lattice, 1, 1)
+                       + np.roll(lattice, (1, 1), (0, 1))) / 2.0
         out += amp * (_interp_matrix(h, nh, step) @ lattice @ _interp_matrix(w, nw, step).T)
     return out
 
@@ -591,7 +593,8 @@ def write_collection(catalog_dir: Path, items: list[pystac.Item]) -> Path:
                         "swir16, swir22, scl (20 m); DN with the +1000 offset from baseline 04.00."),
         "keywords": ["sentinel", "copernicus", "esa", "msi", "l2a", "synthetic"],
         "license": "proprietary",
-        "links": [{"rel": "license", "href": _LICENSE_HREF, "title": "Legal notice on the use of Copernicus Sentinel Data"}],
+        "links": [{"rel": "license", "href": _LICENSE_HREF,
+                   "title": "Legal notice on the use of Copernicus Sentinel Data"}],
         "extent": {
             "spatial": {"bbox": [[float(bboxes[:, 0].min()), float(bboxes[:, 1].min()),
                                   float(bboxes[:, 2].max()), float(bboxes[:, 3].max())]]},
