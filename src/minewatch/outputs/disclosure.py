@@ -18,7 +18,7 @@ for lists that must not carry it.
 from __future__ import annotations
 
 import copy
-from typing import Iterable
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -33,7 +33,7 @@ def stripped_fields(extra: Iterable[str] = ()) -> frozenset[str]:
     return frozenset(PERSONAL_FIELDS | CONFIDENTIAL_FIELDS | shp | set(extra))
 
 
-def _strip(obj, drop: frozenset[str]):
+def _strip(obj: Any, drop: frozenset[str]) -> Any:
     if isinstance(obj, dict):
         return {k: _strip(v, drop) for k, v in obj.items() if k not in drop}
     if isinstance(obj, list):
@@ -41,7 +41,7 @@ def _strip(obj, drop: frozenset[str]):
     return obj
 
 
-def public_profile(fc_or_df, extra: Iterable[str] = (), *, drop_geometry: bool = False):
+def public_profile(fc_or_df: Any, extra: Iterable[str] = (), *, drop_geometry: bool = False) -> Any:
     """A copy fit for public disclosure: a FeatureCollection/Feature dict, a list of records,
     or a (Geo)DataFrame, with personal and confidential fields removed."""
     if isinstance(fc_or_df, pd.DataFrame):

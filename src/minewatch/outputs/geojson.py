@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from shapely.geometry import MultiPolygon, Polygon, mapping
+from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 
 from minewatch.assess.anomaly import Anomaly
@@ -18,7 +19,7 @@ from minewatch.plumbing.atomic import write_text
 COORD_DECIMALS = 7   # ~1 cm: well below a 10 m pixel
 
 
-def rfc7946_geometry(geom) -> dict:
+def rfc7946_geometry(geom: BaseGeometry) -> dict:
     """Counter-clockwise exteriors, clockwise holes, rounded coordinates."""
     if isinstance(geom, Polygon):
         geom = orient(geom, sign=1.0)

@@ -21,6 +21,7 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -35,6 +36,11 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from minewatch.plumbing.atomic import write_text
+
+if TYPE_CHECKING:
+    from affine import Affine
+
+    from minewatch.promised.models import AnnualPlan, MiningRight
 
 SECTION_ZH = {"restored": "上年度已修复", "damage": "现状损毁", "planned": "本年度计划"}
 SECTION_ORDER = {"planned": 0, "restored": 1, "damage": 2}
@@ -81,7 +87,7 @@ class MineReportData:
     plan_year: int
     rgb: np.ndarray                # (H, W, 3) float 0..1, NaN = no data
     fvc: np.ndarray                # (H, W) float 0..1, NaN = no data
-    transform: object              # affine.Affine (a, b, c, d, e, f); north-up
+    transform: Affine              # (a, b, c, d, e, f); north-up
     epsg: int
     units: list[ReportUnit] = field(default_factory=list)
     anomalies: list[dict] = field(default_factory=list)    # GeoJSON features (lon/lat)
@@ -96,7 +102,7 @@ class MineReportData:
     notes: list[str] = field(default_factory=list)          # extra lines for 说明
 
     @classmethod
-    def from_plan(cls, plan, right=None, **kw) -> "MineReportData":
+    def from_plan(cls, plan: AnnualPlan, right: MiningRight | None = None, **kw: Any) -> "MineReportData":
         """Header fields from an AnnualPlan (validity from the MiningRight when the plan lacks it)."""
         validity = plan.validity or (f"{right.valid_from.isoformat()} 至 {right.valid_to.isoformat()}" if right else "")
         return cls(license_no=plan.license_no, holder=plan.holder, mine_name=plan.mine_name,
@@ -111,7 +117,7 @@ def _png(fig: Figure, dpi: int = 100) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _extent(transform, shape_hw) -> tuple[float, float, float, float]:
+def _extent(transform: Affine, shape_hw: tuple[int, ...]) -> tuple[float, float, float, float]:
     h, w = shape_hw
     if abs(transform.b) > 1e-12 or abs(transform.d) > 1e-12:
         raise ValueError("rotated grids are not supported; give a north-up transform")
@@ -119,7 +125,7 @@ def _extent(transform, shape_hw) -> tuple[float, float, float, float]:
     return (x0, x0 + transform.a * w, y0 + transform.e * h, y0)
 
 
-def _patch(geom: BaseGeometry, **kw) -> PathPatch:
+def _patch(geom: BaseGeometry, **kw: Any) -> PathPatch:
     verts, codes = [], []
     polys = geom.geoms if hasattr(geom, "geoms") else [geom]
     for p in polys:
@@ -201,11 +207,11 @@ def _unit_chart_png(data: MineReportData, unit: ReportUnit, s: pd.DataFrame, ref
 
 # ---------------------------------------------------------------- html
 
-def _e(x) -> str:
+def _e(x: object) -> str:
     return html.escape("" if x is None else str(x))
 
 
-def _fmt_value(v) -> str:
+def _fmt_value(v: object) -> str:
     if isinstance(v, float):
         return f"{v:.4f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:.1f}"
     if isinstance(v, (list, tuple)):
@@ -213,7 +219,7 @@ def _fmt_value(v) -> str:
     return str(v)
 
 
-def _fmt_dict(d) -> str:
+def _fmt_dict(d: object) -> str:
     if not d:
         return "—"
     if not isinstance(d, dict):

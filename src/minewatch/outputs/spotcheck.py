@@ -89,9 +89,9 @@ def spot_check_list(anomalies_fc: dict, rights: list[MiningRight],
                     (float(p.get("area_hm2") or 0.0) + weights.area_floor_hm2) for p in finds)
         score = mult * (weights.base + total)
         types = sorted({p["type"] for p in finds})
-        types_zh = []
+        types_zh: list[str] = []
         for t in types:
-            zh = next((p.get("type_zh") for p in finds if p["type"] == t and p.get("type_zh")), t)
+            zh = next((p["type_zh"] for p in finds if p["type"] == t and p.get("type_zh")), t)
             types_zh.append(zh)
         n_sev = {s: sum(1 for p in finds if p.get("severity") == s) for s in ("high", "medium", "low")}
         area = round(sum(float(p.get("area_hm2") or 0.0) for p in finds), 4)
