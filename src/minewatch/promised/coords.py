@@ -395,6 +395,7 @@ def _parse_dms(text: str) -> BaseGeometry:
             lon = deg[0] if deg[1] == lat else deg[1]
         elif lat is None:
             lat = deg[0] if deg[1] == lon else deg[1]
+        assert lon is not None and lat is not None   # every branch above set both
         pt = (lon, lat)
         if len(current) >= 3 and pt == current[0]:
             rings.append(current)

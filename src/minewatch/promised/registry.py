@@ -84,7 +84,7 @@ def _text(v: Any) -> str:
     return str(v).strip()
 
 
-def _row_to_right(rec: dict[str, Any], rowno: int, geometry, problems: list[RegistryProblem],
+def _row_to_right(rec: dict[str, Any], rowno: int, geometry: Any, problems: list[RegistryProblem],
                   seen: dict[str, int]) -> MiningRight | None:
     n_before = len(problems)
 

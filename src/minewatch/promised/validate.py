@@ -46,7 +46,7 @@ import re
 import unicodedata
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from shapely.strtree import STRtree
 
@@ -123,7 +123,7 @@ def _shown_decimals(value: Any, number_format: str) -> int | None:
     return len(m.group(1) or "")
 
 
-def _decimal_findings(result: PlanReadResult, add) -> None:
+def _decimal_findings(result: PlanReadResult, add: Callable[[int | None, str, Any, str, str], None]) -> None:
     for (fld, _row), cell in sorted(result.cells.items(), key=lambda kv: (kv[1].row or 0, kv[0][0])):
         if fld != "area_hm2" and fld not in FEE_LABELS:
             continue
