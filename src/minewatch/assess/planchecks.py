@@ -22,7 +22,7 @@ from shapely.ops import unary_union
 from minewatch.assess.anomaly import Anomaly
 from minewatch.promised.coords import area_hm2
 from minewatch.promised.findings import ERROR, Finding
-from minewatch.promised.models import MiningRight
+from minewatch.promised.models import MiningRight, Unit
 from minewatch.promised.planreader import PlanReadResult
 
 __all__ = ["plan_anomalies", "MEDIUM_RULES"]
@@ -59,7 +59,7 @@ def plan_anomalies(rights: Iterable[MiningRight], results: Iterable[PlanReadResu
             continue
         right = by_lic.get(plan.license_no)
         fs = (findings or {}).get(res.file, res.findings)
-        units_by_row = {u.row: u for u in plan.units if u.row is not None}
+        units_by_row: dict[int | None, Unit] = {u.row: u for u in plan.units if u.row is not None}
         for f in fs:
             if f.severity != ERROR:
                 continue
