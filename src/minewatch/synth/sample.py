@@ -9,15 +9,18 @@ UTM zone; ground truth per unit is a vegetation-fraction trajectory over time.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
 from pyproj import Transformer
 from scipy import ndimage
 from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
 
 from minewatch.promised import coords
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, Unit, in_table_order
@@ -40,7 +43,7 @@ def _ramp(d: date, start: date, end: date) -> float:
 
 
 # Trajectories: (date, natural peak fvc at the pixel) -> fvc. Background stays as given.
-def _recover(peak: float, year: int):
+def _recover(peak: float, year: int) -> Callable[[date, float], float]:
     return lambda d, nat: 0.02 if d < date(year, 5, 1) \
         else max(0.02, peak * phenology(d) * _ramp(d, date(year, 5, 1), date(year, 6, 30)))
 
@@ -156,16 +159,16 @@ class MineFrame:
         return cls(epsg, round(x / 20) * 20, round(y / 20) * 20)
 
     @property
-    def bounds(self):
+    def bounds(self) -> tuple[float, float, float, float]:
         return (self.cx - SCENE_HALF_M, self.cy - SCENE_HALF_M, self.cx + SCENE_HALF_M, self.cy + SCENE_HALF_M)
 
-    def rect_utm(self, r):
+    def rect_utm(self, r: tuple[float, float, float, float]) -> BaseGeometry:
         return box(self.cx + r[0], self.cy + r[1], self.cx + r[2], self.cy + r[3])
 
-    def rect_geo(self, r):
+    def rect_geo(self, r: tuple[float, float, float, float]) -> BaseGeometry:
         return coords.transform(self.rect_utm(r), self.epsg, 4490)
 
-    def pixel_slices(self, r):
+    def pixel_slices(self, r: tuple[float, float, float, float]) -> tuple[slice, slice]:
         """Row/column slices of the 10 m scene grid covered by rect r."""
         x0, y0, x1, y1 = r
         return (slice(int((SCENE_HALF_M - y1) // 10), int((SCENE_HALF_M - y0) // 10)),
@@ -227,7 +230,7 @@ def mining_right(m: MineDef) -> MiningRight:
         contact_address=m.contact[2])
 
 
-def filed_unit(section: str, seq: int, geom, **attrs) -> Unit:
+def filed_unit(section: str, seq: int, geom: BaseGeometry, **attrs: Any) -> Unit:
     """A plan row as a holder files it: 拐点坐标 and declared area taken from the polygon."""
     return Unit(section=section, seq=seq, geometry=geom, corner_points=coords.format_corner_points(geom),
                 area_hm2=coords.area_hm2(geom), **attrs)
@@ -264,7 +267,8 @@ def write_promises(out_dir: Path) -> None:
         + yaml.safe_dump(truths, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
-def write_scenes(scene_dir: Path, catalog_dir: Path, mines=MINES, dates=None) -> int:
+def write_scenes(scene_dir: Path, catalog_dir: Path, mines: Sequence[MineDef] = MINES,
+                 dates: Sequence[date] | None = None) -> int:
     """All scenes of all mines as COGs, plus the catalogue folder; returns the scene count."""
     items = []
     for m in mines:
