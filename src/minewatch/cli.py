@@ -10,11 +10,11 @@ from minewatch.config import ConfigError, PlanSettings, Settings, load_settings
 DEFAULT_CONFIG = "configs/sample.yaml"
 
 
-def _settings(args) -> Settings:
+def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
 
 
-def cmd_catalog(args) -> int:
+def cmd_catalog(args: argparse.Namespace) -> int:
     from minewatch import localstac
 
     s = _settings(args)
@@ -52,7 +52,7 @@ def check_catalog(url: str, timeout: float) -> None:
                          f"Start the local one with `minewatch catalog up` or fix catalog.url in the config.") from e
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     from datetime import date
 
     s = _settings(args)
@@ -80,7 +80,7 @@ def cmd_run(args) -> int:
     return 3 if summary["failures"] else 0
 
 
-def cmd_serve(args) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     """Register the scheduled deployment on PREFECT_API_URL and run its flow runs (blocks)."""
     import os
 
@@ -99,7 +99,7 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def cmd_sample(args) -> int:
+def cmd_sample(args: argparse.Namespace) -> int:
     from minewatch.synth import sample
 
     root = Path(args.dir)
@@ -111,7 +111,7 @@ def cmd_sample(args) -> int:
     return 0
 
 
-def cmd_plan(args) -> int:
+def cmd_plan(args: argparse.Namespace) -> int:
     """`minewatch plan check FILE... [--registry REG] [--json]`: 1 when any error, else 0."""
     import json
 
@@ -145,7 +145,7 @@ def cmd_plan(args) -> int:
               + ("" if rights is not None else "; 未给出 --registry, 未核对登记库 registry rules skipped"))
     return 1 if any(f.severity == ERROR for f in findings) else 0
 
-def cmd_eval(args) -> int:
+def cmd_eval(args: argparse.Namespace) -> int:
     """Labelled scenarios (generated if missing) through the STAC catalogue and the pipeline."""
     from minewatch import evaluate
 

@@ -26,13 +26,14 @@ import numpy as np
 import yaml
 from shapely.geometry import box
 
+from minewatch.assess.anomaly import Anomaly
 from minewatch.config import Settings
 from minewatch.promised import coords
 
 AREA_TYPES = ("UNDECLARED_DISTURBANCE", "OUT_OF_BOUNDARY_DISTURBANCE")
 
 
-def _area_key(a, areas: dict) -> str:
+def _area_key(a: Anomaly, areas: dict) -> str:
     best, best_ov = None, 0.0
     for name, b in areas.items():
         ov = a.geometry.intersection(box(*b)).area
@@ -41,7 +42,7 @@ def _area_key(a, areas: dict) -> str:
     return f"area:{best}" if best else f"area:?{a.key}"
 
 
-def _cloud_touched(a, catalog_dir: Path, classes: tuple[int, ...]) -> bool:
+def _cloud_touched(a: Anomaly, catalog_dir: Path, classes: tuple[int, ...]) -> bool:
     """True when any evidence scene has cloud or shadow SCL pixels over the flag's geometry."""
     import rasterio
     from rasterio.features import geometry_mask

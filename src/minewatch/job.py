@@ -13,6 +13,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from minewatch import __version__, ops
 from minewatch.assess.planchecks import plan_anomalies
@@ -32,6 +33,9 @@ from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.promised.models import AnnualPlan, MiningRight
 from minewatch.sky.pixels import PixelStore
 
+if TYPE_CHECKING:
+    import pystac
+
 log = logging.getLogger("minewatch")
 
 
@@ -40,7 +44,7 @@ class Promises:
     rights: list[MiningRight]
     plans: dict[str, AnnualPlan]          # license_no -> plan for the plan year
     findings: list = field(default_factory=list)   # plan-reading findings (all files)
-    thresholds: ThresholdTable | None = None
+    thresholds: ThresholdTable = field(default_factory=lambda: ThresholdTable(()))   # none: all NO_THRESHOLD
     plan_results: list = field(default_factory=list)   # PlanReadResult per file, for PLAN_* anomalies
 
 
@@ -73,7 +77,7 @@ def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
 
 
 def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Settings, as_of: date,
-               items) -> str:
+               items: list[pystac.Item]) -> str:
     """What a mine's result depends on: the right, its plan version, the settings and
     thresholds, the run date and the scenes (id and last update)."""
     scenes = sorted((it.id, str(it.properties.get("updated", "")), str(it.datetime)) for it in items)
@@ -145,7 +149,7 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
         return failed_mine(right, e)
 
 
-def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_year: int,
+def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, plan_year: int,
               promises: Promises | None = None) -> dict:
     """The run folder OUT/<date>/, every file atomic; `latest` points at it when complete.
 
@@ -222,9 +226,11 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
 
 def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date: date) -> Path:
     """The inspector's per-mine report from what the pipeline kept for it."""
-    units = [ReportUnit(key=unit_key(u), section=u.section, seq=u.seq, geometry=r.units_utm[unit_key(u)],
-                        land_class=u.land_class) for u in plan.units if unit_key(u) in (r.units_utm or {})]
+    utm = r.units_utm or {}
+    units = [ReportUnit(key=unit_key(u), section=u.section, seq=u.seq, geometry=utm[unit_key(u)],
+                        land_class=u.land_class) for u in plan.units if unit_key(u) in utm]
     c = r.composite
+    assert c is not None   # write_run reports only mines with a composite
     notes = [f"季节合成影像 (COG, {c.period}): ../composites/{r.license_no}_ndvi_max.tif 生长季最大NDVI; "
              f"../composites/{r.license_no}_median.tif 生长季反射率中值 ({', '.join(c.bands)})"]
     data = MineReportData.from_plan(
