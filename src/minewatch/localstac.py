@@ -21,6 +21,9 @@ from pathlib import Path
 DB_NAME = "minewatch"
 PG_SUPERUSER = "postgres"
 API_START_TIMEOUT_S = 60.0
+# the API servers this process started: they outlive it on purpose, so their Popen objects are
+# kept rather than collected while running (which warns "subprocess ... is still running")
+_STARTED: list[subprocess.Popen] = []
 
 
 class CatalogServerError(Exception):
@@ -215,6 +218,7 @@ def _start_api(data_dir: Path, pg_port: int, api_port: int) -> None:
         cwd=data_dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True)  # own session: outlives the CLI command that started it
     log.close()
+    _STARTED.append(proc)
     (data_dir / "api.pid").write_text(str(proc.pid))
     (data_dir / "api.url").write_text(url)
     deadline = time.monotonic() + API_START_TIMEOUT_S

@@ -117,7 +117,8 @@ class PixelStore:
         if not p.exists():
             return None
         try:
-            with np.load(p) as z:
+            # our own handle: np.load leaves its file open when a damaged zip fails to parse
+            with open(p, "rb") as fh, np.load(fh) as z:
                 return json.loads(str(z["header"]))
         except Exception:  # noqa: BLE001 - a damaged step file is read again, never fatal
             return None
