@@ -9,13 +9,15 @@ import hashlib
 import json
 import logging
 import pickle
+import shutil
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
 from minewatch import __version__, ops
-from minewatch.assess.planchecks import plan_anomalies
+from minewatch.assess.anomaly import with_unique_keys
+from minewatch.assess.planchecks import plan_anomalies, unreadable_files
 from minewatch.assess.rules import unit_key
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import Settings
@@ -46,6 +48,7 @@ class Promises:
 
 def load_promises(s: Settings, plan_year: int) -> Promises:
     """Registry, every plan file validated against it (receipts from plans/receipts.csv), thresholds."""
+    from minewatch.promised.filings import is_superseded, mark_superseded
     from minewatch.promised.planreader import read_plans
     from minewatch.promised.registry import read_registry
     from minewatch.promised.validate import apply_receipts, read_receipts, validate_plan
@@ -53,12 +56,12 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
     rights = read_registry(s.registry)
     by_lic = {r.license_no: r for r in rights}
     receipts, findings = read_receipts(s.plans)
-    results = apply_receipts(read_plans(s.plans, area_tolerance=s.plan.area_tolerance), receipts)
+    results = mark_superseded(apply_receipts(read_plans(s.plans, area_tolerance=s.plan.area_tolerance), receipts))
     plans: dict[str, AnnualPlan] = {}
     for r in results:
         r.findings = validate_plan(r, by_lic, area_tolerance=s.plan.area_tolerance)
         findings += r.findings
-        if r.plan is not None and r.plan.plan_year == plan_year:
+        if r.plan is not None and r.plan.plan_year == plan_year and not is_superseded(r):
             plans[r.plan.license_no] = r.plan
     return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results)
 
@@ -147,7 +150,12 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
 
 def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_year: int,
               promises: Promises | None = None) -> dict:
-    """The run folder OUT/<date>/, every file atomic; `latest` points at it when complete.
+    """The run folder OUT/<date>/, published as one unit; `latest` points at it when complete.
+
+    Every file is written into a fresh staging folder beside it, which then replaces the
+    dated folder in one step (`runfolder.publish`), so a run killed half way leaves the
+    previous folder whole and a rerun never mixes its files with an earlier run's. What
+    killed runs left under OUT is removed first.
 
     anomalies.geojson (with new/ongoing/resolved against the previous run), onemap.gpkg
     (CGCS2000), spot_check.csv/.xlsx, reports/<licence>.html, composites/<licence>_{ndvi_max,median}.tif
@@ -155,19 +163,49 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
     unjudged.csv, and run_summary.json written last.
     """
     out_dir = Path(out_dir)
-    run_dir = runfolder.run_dir(out_dir, run_date)
+    runfolder.remove_leftovers(out_dir)
+    run_dir = runfolder.staging_dir(out_dir, run_date)
+    try:
+        summary = _write_files(results, out_dir, run_dir, run_date, plan_year, promises)
+        final = runfolder.publish(out_dir, run_dir, run_date)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    runfolder.update_latest(out_dir, final)
+    # the work this run did depends on the state it found, not on the inputs: reported
+    # (CLI, run artifact, log) but kept out of run_summary.json so a rerun writes the same bytes
+    summary["run_dir"] = str(final)
+    summary["steps_read"] = sum(r.steps_read for r in results if not r.reused)
+    summary["steps_from_store"] = sum(r.steps_stored for r in results if not r.reused)
+    summary["mines_reused"] = sum(1 for r in results if r.reused)
+    return summary
+
+
+def not_judged(results: list[MineResult]) -> dict[tuple[str, str | None], str]:
+    """What tonight could not look at, for the lifecycle: failed mines, unjudged units."""
+    out: dict[tuple[str, str | None], str] = {(u.license_no, u.unit): u.reason_zh
+                                              for r in results for u in r.unjudged}
+    out.update({(r.license_no, None): r.error for r in results if r.error})
+    return out
+
+
+def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_date: date, plan_year: int,
+                 promises: Promises | None) -> dict:
+    """Every file of the night into `run_dir` (the staging folder), run_summary.json last."""
     results = sorted(results, key=lambda r: r.license_no)
     anomalies = [a for r in results for a in r.anomalies]
     if promises is not None:
         anomalies += plan_anomalies(promises.rights, promises.plan_results, plan_year=plan_year, as_of=run_date)
+    anomalies = with_unique_keys(anomalies)     # ids are merge keys: never two findings with one
     prev = runfolder.previous_run(out_dir, run_date)
     prev_fc = (json.loads((prev / "anomalies.geojson").read_text(encoding="utf-8"))
                if prev and (prev / "anomalies.geojson").is_file() else None)
     fc = apply_lifecycle(feature_collection(anomalies), prev_fc, run_date,
-                         previous_run_date=date.fromisoformat(prev.name) if prev else None)
+                         previous_run_date=date.fromisoformat(prev.name) if prev else None,
+                         not_judged=not_judged(results))
     write_text(run_dir / "anomalies.geojson", json.dumps(fc, ensure_ascii=False, indent=1) + "\n")
     # low-confidence flags are not sent to inspectors by default, but nothing is silently dropped
-    held = feature_collection([a for r in results for a in r.held_back])
+    held = feature_collection(with_unique_keys([a for r in results for a in r.held_back]))
     write_text(run_dir / "anomalies_low_confidence.geojson", json.dumps(held, ensure_ascii=False, indent=1) + "\n")
     for r in results:      # the season's composites, COGs for reports and GIS
         c = r.composite
@@ -209,14 +247,10 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
         "outputs": sorted({str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
                            if p.is_file() and not p.name.startswith(".")} | {"run_summary.json"}),
     }
+    unreadable = unreadable_files(promises.plan_results) if promises is not None else []
+    if unreadable:        # plan files that gave no plan, and why (PLAN_UNREADABLE / plan check)
+        summary["plan_files_unreadable"] = unreadable
     write_text(run_dir / "run_summary.json", json.dumps(summary, ensure_ascii=False, indent=1) + "\n")
-    runfolder.update_latest(out_dir, run_dir)
-    # the work this run did depends on the state it found, not on the inputs: reported
-    # (CLI, run artifact, log) but kept out of run_summary.json so a rerun writes the same bytes
-    summary["run_dir"] = str(run_dir)
-    summary["steps_read"] = sum(r.steps_read for r in results if not r.reused)
-    summary["steps_from_store"] = sum(r.steps_stored for r in results if not r.reused)
-    summary["mines_reused"] = sum(1 for r in results if r.reused)
     return summary
 
 

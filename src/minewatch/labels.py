@@ -19,6 +19,7 @@ TYPES_ZH = {
     "TEMPORARY_LAND_NOT_RESTORED": "临时用地未复垦",
     "PLAN_MISSING": "未报送年度计划",
     "PLAN_DATA_INCONSISTENT": "年度计划数据不一致",
+    "PLAN_UNREADABLE": "年度计划无法读取",
 }
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
 # Confidence classes as Global Forest Watch alerts (DOMAIN.md §6); see assess/confidence.py

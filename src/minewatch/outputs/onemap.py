@@ -243,13 +243,20 @@ def units_frame(plans: dict[str, AnnualPlan], anomalies_fc: dict,
             k = (p["license_no"], p["plan_year"], p["unit_section"], p["unit_seq"])
             counts[k] = counts.get(k, 0) + 1
     rows, geoms = [], []
+    keys: set[str] = set()
     for lic in sorted(plans):
         plan = plans[lic]
         for u in sorted(plan.units, key=lambda u: (u.section, u.seq)):
             st = status.get((plan.license_no, f"{u.section}:{u.seq}"), {})
             fvc = st.get("fvc")
+            key = base = f"{plan.license_no}|{plan.plan_year}|{u.section}|{u.seq}"
+            n = 1
+            while key in keys:     # a 序号 filed twice: the second row gets #2, never the same key
+                n += 1
+                key = f"{base}#{n}"
+            keys.add(key)
             rows.append({
-                "upsert_key": f"{plan.license_no}|{plan.plan_year}|{u.section}|{u.seq}",
+                "upsert_key": key,
                 "license_no": plan.license_no, "plan_year": plan.plan_year, "section": u.section,
                 "section_zh": SECTION_ZH.get(u.section, u.section), "seq": u.seq,
                 "is_temporary": u.is_temporary, "land_class": u.land_class or None,
@@ -317,7 +324,7 @@ class _CurrentDate:
 def _gpkg_temp(path: Path):
     """Like atomic.atomic_path, but the temp name ends in .gpkg (GDAL checks the extension)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp.gpkg"
+    tmp = path.parent / f".{path.name}.pid{os.getpid()}.{threading.get_ident()}.tmp.gpkg"
     tmp.unlink(missing_ok=True)
     try:
         yield tmp
