@@ -23,7 +23,7 @@ from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import Settings
 from minewatch.outputs import runfolder
 from minewatch.outputs.composites import write_composites
-from minewatch.outputs.disclosure import public_profile
+from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
 from minewatch.outputs.geojson import feature_collection
 from minewatch.outputs.lifecycle import apply_lifecycle
 from minewatch.outputs.onemap import write_onemap
@@ -216,10 +216,11 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, None, run_date=run_date)
         spot = spot_check_list(fc, promises.rights)
         write_spot_check(spot, run_dir / "spot_check.csv", run_dir / "spot_check.xlsx")
-        # public-disclosure profile: no contact data, no field marked confidential
+        # public-disclosure profile: no contact data by key or by value, no field marked confidential
+        personal = personal_values(promises.rights, [r.plan for r in promises.plan_results if r.plan is not None])
         write_text(run_dir / "public" / "anomalies.geojson",
-                   json.dumps(public_profile(fc), ensure_ascii=False, indent=1) + "\n")
-        write_spot_check(public_profile(spot), run_dir / "public" / "spot_check.csv", None)
+                   json.dumps(public_profile(fc, personal=personal), ensure_ascii=False, indent=1) + "\n")
+        write_spot_check(public_spot_check(spot, personal), run_dir / "public" / "spot_check.csv", None)
         for r in results:
             plan = promises.plans.get(r.license_no)
             if plan is not None and r.composite is not None:
