@@ -35,6 +35,7 @@ from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
+from minewatch.labels import UNIT_STATUS_ZH
 from minewatch.plumbing.atomic import write_text
 from minewatch.promised.models import AnnualPlan, MiningRight
 
@@ -71,6 +72,7 @@ DICTIONARY: tuple[Field, ...] = (
     F("anomalies", "type_zh", "异常类型", "TEXT", "", "Anomaly type in Chinese"),
     F("anomalies", "severity", "严重程度代码", "TEXT", "", "high | medium | low"),
     F("anomalies", "severity_zh", "严重程度", "TEXT", "", "高 | 中 | 低", shp="sev_zh"),
+    F("anomalies", "confidence", "置信度", "TEXT", "", "low | high | highest (docs/assessment.md)"),
     F("anomalies", "license_no", "采矿权证证号", "TEXT", "", "Mining licence number"),
     F("anomalies", "mine_name", "矿山名称", "TEXT", "", "Mine name"),
     F("anomalies", "plan_year", "计划年度", "INTEGER", "year", "Annual plan year the finding is judged against"),
@@ -105,10 +107,10 @@ DICTIONARY: tuple[Field, ...] = (
     F("restoration_units", "damage_degree", "损毁程度", "TEXT", "", "Damage degree (damage section only)", shp="dmg_degree"),
     F("restoration_units", "measures", "主要工程措施", "TEXT", "", "Main engineering measures (planned section only)"),
     F("restoration_units", "n_anomalies", "异常数", "INTEGER", "", "Findings on this unit still reported in this run", shp="n_anomaly"),
-    F("restoration_units", "latest_status", "最新状态代码", "TEXT", "", "Latest status given by the caller (unit_status)", shp="lt_status"),
+    F("restoration_units", "latest_status", "最新状态代码", "TEXT", "", "Tonight's status: the most severe active finding's type, the reason it was not judged, or OK", shp="lt_status"),
     F("restoration_units", "latest_status_zh", "最新状态", "TEXT", "", "Latest status in Chinese", shp="lt_stat_zh"),
-    F("restoration_units", "latest_fvc", "最新植被覆盖度", "REAL", "0-1", "Latest season FVC (dimidiate pixel model)"),
-    F("restoration_units", "latest_as_of", "状态日期", "DATE (TEXT YYYY-MM-DD)", "", "Date of the latest status", shp="lt_as_of"),
+    F("restoration_units", "latest_fvc", "最新植被覆盖度", "REAL", "0-1", "Unit-mean FVC (dimidiate pixel model, clear pixels) of its latest observation with clear pixels"),
+    F("restoration_units", "latest_as_of", "状态日期", "DATE (TEXT YYYY-MM-DD)", "", "Date of that observation (the run date when there is none)", shp="lt_as_of"),
     F("restoration_units", "geom", "图形", "MULTIPOLYGON", "EPSG:4490", "范围(拐点坐标) as filed, CGCS2000 lon/lat"),
     # mines
     F("mines", "upsert_key", "更新键", "TEXT", "", "license_no"),
@@ -231,6 +233,46 @@ def _latest_status(unit_status: pd.DataFrame | None) -> dict[tuple[str, str], di
     for r in df.to_dict("records"):
         out[(str(r["license_no"]), str(r["unit"]))] = r   # last row per unit wins: the latest
     return out
+
+
+_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def night_unit_status(anomalies_fc: dict, series: dict[str, pd.DataFrame],
+                      unjudged: list[dict], run_date: date) -> pd.DataFrame:
+    """Each plan unit's status after tonight, in `units_frame`'s `unit_status` shape.
+
+    status: the most severe active finding's type on the unit; else the reason it could not
+    be judged (`unjudged` rows); else ``OK`` when the series has the unit. fvc: the unit-mean
+    FVC (clear pixels) of its latest observation with any clear pixel; as_of: that date, or
+    the run date when the unit has no clear observation. `series`: licence -> per-unit series.
+    """
+    rows: dict[tuple[str, str], dict] = {}
+    for lic in sorted(series):
+        df = series[lic]
+        if df is None or df.empty or "fvc_mean" not in df.columns:
+            continue
+        df = df[df["fvc_mean"].notna()]
+        if "clear_fraction" in df.columns:
+            df = df[df["clear_fraction"] > 0]
+        for unit, g in df.sort_values(["unit", "datetime"]).groupby("unit", sort=True):
+            if unit == "reference":
+                continue
+            last = g.iloc[-1]
+            rows[(lic, str(unit))] = {"status": "OK", "status_zh": UNIT_STATUS_ZH["OK"],
+                                      "fvc": round(float(last["fvc_mean"]), 4),
+                                      "as_of": pd.Timestamp(last["datetime"]).date().isoformat()}
+    for u in sorted(unjudged, key=lambda u: (u["license_no"], u["unit"])):
+        r = rows.setdefault((u["license_no"], u["unit"]), {"fvc": None, "as_of": run_date.isoformat()})
+        r.update(status=u["reason"], status_zh=u["reason_zh"])
+    flagged = sorted((f["properties"] for f in _active(anomalies_fc) if f["properties"].get("unit_seq") is not None),
+                     key=lambda p: (_SEVERITY_RANK.get(p["severity"], 9), p["type"], p["id"]), reverse=True)
+    for p in flagged:   # most severe last, so it wins
+        r = rows.setdefault((p["license_no"], f"{p['unit_section']}:{p['unit_seq']}"),
+                            {"fvc": None, "as_of": run_date.isoformat()})
+        r.update(status=p["type"], status_zh=p["type_zh"])
+    return pd.DataFrame([{"license_no": lic, "unit": unit, **r} for (lic, unit), r in sorted(rows.items())],
+                        columns=["license_no", "unit", "status", "status_zh", "fvc", "as_of"])
 
 
 def units_frame(plans: dict[str, AnnualPlan], anomalies_fc: dict,

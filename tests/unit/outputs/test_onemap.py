@@ -16,6 +16,7 @@ from minewatch.outputs.onemap import (
     LAYERS,
     data_dictionary_markdown,
     layer_fields,
+    night_unit_status,
     write_onemap,
     write_shapefiles,
 )
@@ -121,3 +122,32 @@ def test_shapefiles_utf8(tmp_path):
     un = pyogrio.read_dataframe(tmp_path / "shp" / "restoration_units.shp")
     assert "is_temp" in un.columns and "覆土、撒播草籽" in set(un.measures)
     assert not [x for x in (tmp_path / "shp").iterdir() if x.name.startswith(".")]
+
+
+def test_night_unit_status_fills_the_latest_columns(tmp_path):
+    """Tonight's findings, unjudged units and series give every unit a status, FVC and date."""
+    rights, plans = rights_and_plans()
+    lic = rights[0].license_no
+    t = pd.to_datetime(["2026-08-06", "2026-09-10", "2026-09-12"])
+    series = pd.DataFrame({"unit": ["planned:1"] * 3 + ["planned:2"] * 3 + ["reference"] * 3,
+                           "datetime": list(t) * 3, "fvc_mean": [0.5, 0.61234, None, 0.1, 0.12, 0.2, .7, .7, .7],
+                           "clear_fraction": [1.0, 0.9, 0.0, 1.0, 1.0, 0.0, 1, 1, 1]})
+    unj = [{"license_no": lic, "unit": "restored:1", "reason": "INSUFFICIENT_OBSERVATIONS",
+            "reason_zh": "有效观测不足 (2 < 3)", "n_clear": 2}]
+    fc = anomalies_fc()
+    st = night_unit_status(fc, {lic: series}, unj, date(2026, 10, 2))
+    assert list(st.unit) == ["planned:1", "planned:2", "restored:1"]
+    by = st.set_index("unit")
+    assert by.loc["planned:1", "status"] == "OK" and by.loc["planned:1", "fvc"] == 0.6123
+    assert by.loc["planned:1", "as_of"] == "2026-09-10"          # 09-12 had no clear pixel
+    assert by.loc["planned:2", "status"] == "RESTORATION_SHORTFALL" and by.loc["planned:2", "fvc"] == 0.12
+    assert by.loc["restored:1", "status_zh"].startswith("有效观测不足")
+    assert by.loc["restored:1", "as_of"] == "2026-10-02"
+    p = write_onemap(tmp_path / "m.gpkg", fc, rights, plans, st, run_date=date(2026, 10, 2))
+    un = pyogrio.read_dataframe(p, layer="restoration_units").set_index("upsert_key")
+    row = un.loc[f"{lic}|2026|planned|2"]
+    assert row.latest_status == "RESTORATION_SHORTFALL" and row.latest_status_zh == "修复不达标"
+    assert row.latest_fvc == pytest.approx(0.12)
+    assert un.latest_status.notna().sum() == 3                  # damage:1 has neither series nor finding
+    an = pyogrio.read_dataframe(p, layer="anomalies")
+    assert set(an.confidence) == {"high"}
