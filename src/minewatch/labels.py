@@ -5,7 +5,7 @@ artifact, the outputs and the rules all take their wording from here.
 """
 from __future__ import annotations
 
-__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "SEVERITY_ZH", "TYPES_ZH"]
+__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "SEVERITY_ZH", "TYPES_ZH", "UNIT_STATUS_ZH"]
 
 # English code -> Chinese label (the regulation's wording where it has one)
 TYPES_ZH = {
@@ -24,3 +24,6 @@ SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
 # Confidence classes as Global Forest Watch alerts (DOMAIN.md §6); see assess/confidence.py
 CONFIDENCE_LEVELS = ("low", "high", "highest")
 CONFIDENCE_ZH = {"low": "低", "high": "高", "highest": "最高"}
+# A plan unit the night judged and found nothing on (the one-map latest_status); flagged
+# units take the anomaly type, unjudged ones the reason code
+UNIT_STATUS_ZH = {"OK": "未见异常"}
