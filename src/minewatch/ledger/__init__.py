@@ -2,8 +2,9 @@
 
 ``schema`` (the tables), ``db`` (engine, SQLite default or ``ledger.url``, Alembic
 migrations in ``migrations/``), ``matching`` (which earlier unit a plan row is: IoU and
-section), ``ingest`` (plans in, oldest year first, idempotent), ``timeline`` (the
-canonical dump and a unit's history for people).
+section), ``ingest`` (plans in, oldest year first, idempotent), ``acceptance`` (the
+bureau's 验收 list, row-level findings), ``timeline`` (the canonical dump and a unit's
+history for people).
 """
 
-__all__ = ["db", "ingest", "matching", "schema", "timeline"]
+__all__ = ["acceptance", "db", "ingest", "matching", "schema", "timeline"]
