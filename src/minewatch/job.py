@@ -26,7 +26,7 @@ from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
 from minewatch.outputs.geojson import feature_collection
 from minewatch.outputs.lifecycle import apply_lifecycle
-from minewatch.outputs.onemap import write_onemap
+from minewatch.outputs.onemap import night_unit_status, write_onemap
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
 from minewatch.pipeline import MineResult, process_mine, scenes_for
@@ -213,7 +213,9 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
             write_composites(run_dir / "composites", r.license_no, c.period, c.transform, c.epsg,
                              c.ndvi_max, c.median, list(c.bands))
     if promises is not None:
-        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, None, run_date=run_date)
+        status = night_unit_status(fc, {r.license_no: r.series for r in results if r.series is not None},
+                                   [asdict(u) for r in results for u in r.unjudged], run_date)
+        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, status, run_date=run_date)
         spot = spot_check_list(fc, promises.rights)
         write_spot_check(spot, run_dir / "spot_check.csv", run_dir / "spot_check.xlsx")
         # public-disclosure profile: no contact data by key or by value, no field marked confidential
