@@ -42,7 +42,7 @@ log = logging.getLogger("minewatch")
 class Promises:
     rights: list[MiningRight]
     plans: dict[str, AnnualPlan]          # license_no -> plan for the plan year
-    findings: list = field(default_factory=list)   # plan-reading findings (all files)
+    findings: list = field(default_factory=list)   # registry and plan-reading findings (all files)
     thresholds: ThresholdTable | None = None
     plan_results: list = field(default_factory=list)   # PlanReadResult per file, for PLAN_* anomalies
 
@@ -53,9 +53,11 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
     from minewatch.promised.registry import read_registry
     from minewatch.promised.validate import apply_receipts, read_receipts, validate_plan
 
-    rights = read_registry(s.registry)
+    registry = read_registry(s.registry)        # bad rows are findings; every good right runs
+    rights = registry.rights
     by_lic = {r.license_no: r for r in rights}
-    receipts, findings = read_receipts(s.plans)
+    receipts, receipt_findings = read_receipts(s.plans)
+    findings = registry.findings + receipt_findings
     results = apply_receipts(read_plans(s.plans, area_tolerance=s.plan.area_tolerance), receipts)
     plans: dict[str, AnnualPlan] = {}
     for r in results:
@@ -203,6 +205,9 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
                        columns=["license_no", "unit", "reason", "reason_zh", "n_clear"])
     write_text(run_dir / "unjudged.csv", unj.to_csv(index=False))
 
+    from minewatch.promised.registry import RULE_PREFIX
+    registry_findings = [asdict(f) for f in (promises.findings if promises else [])
+                         if f.rule.startswith(RULE_PREFIX)]
     by_type: dict[str, int] = {}
     for a in anomalies:
         by_type[a.type] = by_type.get(a.type, 0) + 1
@@ -213,6 +218,9 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
         "anomalies": len(anomalies), "anomalies_by_type": dict(sorted(by_type.items())),
         "failures": [{"license_no": r.license_no, "mine_name": r.mine_name, "error": r.error}
                      for r in results if r.error],
+        # the registry rows left out tonight; the key only when there are any, so a clean
+        # registry's summary keeps its bytes
+        **({"registry_findings": registry_findings} if registry_findings else {}),
         "outputs": sorted({str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
                            if p.is_file() and not p.name.startswith(".")} | {"run_summary.json"}),
     }
