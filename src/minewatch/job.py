@@ -21,6 +21,7 @@ from minewatch.assess.planchecks import plan_anomalies
 from minewatch.assess.rules import unit_key
 from minewatch.outputs import runfolder
 from minewatch.plumbing.atomic import write_text
+from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import public_profile
 from minewatch.outputs.geojson import feature_collection
@@ -200,10 +201,10 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
     frames = [r.series.assign(license_no=r.license_no) for r in results if r.series is not None]
     if frames:
         df = pd.concat(frames, ignore_index=True)
-        write_text(run_dir / "unit_series.csv", df.to_csv(index=False, float_format="%.4f"))
+        write_text(run_dir / "unit_series.csv", spreadsheet_safe_frame(df).to_csv(index=False, float_format="%.4f"))
     unj = pd.DataFrame([asdict(u) for r in results for u in r.unjudged],
                        columns=["license_no", "unit", "reason", "reason_zh", "n_clear"])
-    write_text(run_dir / "unjudged.csv", unj.to_csv(index=False))
+    write_text(run_dir / "unjudged.csv", spreadsheet_safe_frame(unj).to_csv(index=False))
 
     from minewatch.promised.registry import RULE_PREFIX
     registry_findings = [asdict(f) for f in (promises.findings if promises else [])

@@ -50,3 +50,20 @@ def test_a_clean_registry_adds_no_key_to_the_summary(tmp_path):
     assert len(p.rights) == 3
     summary = job.write_run([], tmp_path / "out", date(2026, 11, 20), 2026, p)
     assert "registry_findings" not in json.loads((Path(summary["run_dir"]) / "run_summary.json").read_text("utf-8"))
+
+
+def test_run_folder_csvs_never_start_a_cell_with_a_formula(tmp_path):
+    import pandas as pd
+
+    from minewatch.assess.rules import Unjudged
+    from minewatch.pipeline import MineResult
+    lic = "=HYPERLINK(\"http://evil.example\",\"x\")"
+    r = MineResult(lic, "@SUM(1)")
+    r.unjudged = [Unjudged(lic, "planned:1", "TOO_FEW_CLEAR", "-无晴空影像", 0)]
+    r.series = pd.DataFrame({"unit": ["planned:1"], "fvc_mean": [-0.25]})
+    summary = job.write_run([r], tmp_path / "out", date(2026, 11, 20), 2026)
+    run_dir = Path(summary["run_dir"])
+    with open(run_dir / "unjudged.csv", encoding="utf-8", newline="") as fh:
+        assert list(csv.reader(fh))[1] == ["'" + lic, "planned:1", "TOO_FEW_CLEAR", "'-无晴空影像", "0"]
+    with open(run_dir / "unit_series.csv", encoding="utf-8", newline="") as fh:
+        assert list(csv.reader(fh)) == [["unit", "fvc_mean", "license_no"], ["planned:1", "-0.2500", "'" + lic]]

@@ -300,7 +300,11 @@ def _bool(v: bool) -> str:
 
 
 def write_registry_csv(rights: Iterable[MiningRight], path: str | Path) -> Path:
-    """Write rights as UTF-8 CSV; the boundary as canonical 拐点坐标 text (3° zone, 2 decimals)."""
+    """Write rights as UTF-8 CSV; the boundary as canonical 拐点坐标 text (3° zone, 2 decimals).
+
+    An input file (the sample's and the tests' registries), so values are written exactly as
+    :func:`read_registry` must read them back: no ``'`` before formula-like text (the run
+    folder's spreadsheets neutralise it, :mod:`minewatch.plumbing.cells`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:

@@ -143,9 +143,6 @@ def test_formula_injection_is_text_never_evaluated_and_stays_text_when_written(t
     # written back again: still text
     p2 = write_plan_xlsx(res.plan, tmp_path / "again.xlsx")
     assert b"<f>" not in zipfile.ZipFile(p2).read("xl/worksheets/sheet1.xml")
-    from minewatch.promised.findings import spreadsheet_safe
-    assert [spreadsheet_safe(t)[0] for t in INJECTIONS] == ["'"] * len(INJECTIONS)
-    assert spreadsheet_safe("合格") == "合格"
 
 
 def test_a_real_formula_cell_is_not_evaluated(clean, tmp_path):
