@@ -17,9 +17,20 @@ import zipfile
 from pathlib import Path
 
 __all__ = [
-    "PlanFormatError", "check_package", "not_an_xlsx", "xml_codec",
-    "MAX_FILE_BYTES", "MAX_UNPACKED_BYTES", "MAX_MEMBERS", "MAX_CELLS", "MAX_MERGED_CELLS",
-    "MAX_ELEMENTS", "MAX_TAG_CHARS", "SHEET_ROWS", "SHEET_COLS", "range_box",
+    "MAX_CELLS",
+    "MAX_ELEMENTS",
+    "MAX_FILE_BYTES",
+    "MAX_MEMBERS",
+    "MAX_MERGED_CELLS",
+    "MAX_TAG_CHARS",
+    "MAX_UNPACKED_BYTES",
+    "SHEET_COLS",
+    "SHEET_ROWS",
+    "PlanFormatError",
+    "check_package",
+    "not_an_xlsx",
+    "range_box",
+    "xml_codec",
 ]
 
 MAX_FILE_BYTES = 20 * 1024 * 1024          # the .xlsx itself
@@ -135,7 +146,7 @@ def _check_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, file: str, room: int
                 scan.close()
     except PlanFormatError:
         raise
-    except Exception as e:  # bad CRC, unsupported compression, truncated member
+    except Exception as e:  # noqa: BLE001 - bad CRC, unsupported compression, truncated member
         raise PlanFormatError(f"{file}: xlsx压缩包损坏 / damaged .xlsx member "
                               f"{info.filename}: {type(e).__name__}: {e}") from None
     return n

@@ -19,16 +19,22 @@ import io
 import logging
 import math
 import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.validation import explain_validity
 
-from .coords import GEOGRAPHIC_EPSG, CoordinateError, format_corner_points, parse_corner_points
+from .coords import (
+    GEOGRAPHIC_EPSG,
+    CoordinateError,
+    format_corner_points,
+    parse_corner_points,
+)
 from .findings import ERROR, WARNING, Finding
 from .models import MiningRight
 

@@ -28,7 +28,7 @@ def _spot(tmp_path):
 
 
 def test_xlsx_has_no_formula_and_shows_the_text(tmp_path):
-    df, (_, xlsx) = _spot(tmp_path)
+    _, (_, xlsx) = _spot(tmp_path)
     ws = load_workbook(xlsx)["抽查清单"]               # formulas would load as data_type "f"
     assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
     rows = [dict(zip(KEYS, (c.value for c in row))) for row in ws.iter_rows(min_row=2)]

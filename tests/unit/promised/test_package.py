@@ -40,12 +40,12 @@ def _rewrite(src: Path, dst: Path, member: str, fn) -> Path:
 def _bounded(fn):
     """Run fn(); return (result or exception, seconds, peak MB of Python allocations)."""
     tracemalloc.start()
-    t = time.perf_counter()
+    t = time.process_time()           # CPU seconds: a loaded test machine does not count
     try:
         out = fn()
     except Exception as e:  # noqa: BLE001 - the caller checks which
         out = e
-    dt = time.perf_counter() - t
+    dt = time.process_time() - t
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     assert dt < LIMIT_S, dt
@@ -188,11 +188,12 @@ REFUSE_MB = 200
 
 
 def _refused_fast(f: Path) -> str:
-    """check_file(f) under tracemalloc: the one NOT_A_PLAN_TABLE finding's message."""
+    """check_file(f) under tracemalloc: the one NOT_A_PLAN_TABLE finding's message.
+    Time is this process's CPU time: the test machine's other work does not count."""
     tracemalloc.start()
-    t = time.perf_counter()
+    t = time.process_time()
     res = check_file(f)
-    dt = time.perf_counter() - t
+    dt = time.process_time() - t
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     assert dt < REFUSE_S and peak < REFUSE_MB, (dt, peak)
@@ -204,7 +205,7 @@ def _refused_fast(f: Path) -> str:
 
 def _whole_grid_merge(data: bytes) -> bytes:
     """One value at XFD1048576 and the last merge widened to A21:XFD1048576 (17 billion cells)."""
-    data = data.replace(b'<mergeCell ref="A21:G21" />', b'<mergeCell ref="A21:XFD1048576" />')
+    data = re.sub(rb'<mergeCell ref="A21:G21"\s*/>', b'<mergeCell ref="A21:XFD1048576" />', data)
     assert b"A21:XFD1048576" in data
     return _far(data, 1_048_576)
 

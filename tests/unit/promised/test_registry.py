@@ -3,17 +3,33 @@ row read whatever the encoding, each bad row a finding (a hypothesis fuzz test d
 from __future__ import annotations
 
 import csv
-import io
 import dataclasses
+import io
 from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shapely.geometry import box
 
+from minewatch.promised.coords import (
+    area_hm2,
+    format_corner_points,
+    parse_corner_points,
+)
 from minewatch.promised.findings import format_finding
-from minewatch.promised.coords import area_hm2, format_corner_points, parse_corner_points
 from minewatch.promised.models import MiningRight
-from minewatch.promised.registry import REGISTRY_COLUMNS, read_registry, registry_encoding, write_registry_csv
+from minewatch.promised.registry import (
+    REGISTRY_COLUMNS,
+    read_registry,
+    registry_encoding,
+    write_registry_csv,
+)
+from minewatch.synth import sample
+
+# a bow tie: the boundary crosses itself
+BOW_TIE = ("1,4329626.62,39518165.92\n2,4330736.80,39518163.35\n3,4329624.67,39517300.87\n"
+           "4,4330734.85,39517298.43\n*,,,,1")
 
 
 def _right(lic: str, dx: float = 0.0, **kw) -> MiningRight:
@@ -74,9 +90,7 @@ def _rewrite(path, row: int, field: str, value: str) -> None:
     (3, "valid_from", "2021/01/01", "REGISTRY_BAD_DATE"),
     (3, "license_no", "C1300002011011120000001", "REGISTRY_DUPLICATE_LICENCE"),
     (2, "corner_points", "1,4329624.67,39517300.87\n2,4329624.67,39517400.87", "REGISTRY_BAD_BOUNDARY"),
-    # a bow tie: the boundary crosses itself
-    (3, "corner_points", "1,4329626.62,39518165.92\n2,4330736.80,39518163.35\n3,4329624.67,39517300.87\n"
-                         "4,4330734.85,39517298.43\n*,,,,1", "REGISTRY_BAD_BOUNDARY"),
+    (3, "corner_points", BOW_TIE, "REGISTRY_BAD_BOUNDARY"),
     (3, "abnormal_list", "maybe", "REGISTRY_BAD_FLAG"),
     (2, "valid_to", "2020-01-01", "REGISTRY_BAD_VALIDITY"),
     (2, "holder", "", "REGISTRY_MISSING_VALUE"),
@@ -178,13 +192,7 @@ def test_gpkg_in_projected_crs_is_transformed(rights, tmp_path):
 
 # ------------------------------------------------------- fuzz: damaged registries
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
-from minewatch.synth import sample  # noqa: E402
-
-BOW_TIE = ("1,4329626.62,39518165.92\n2,4330736.80,39518163.35\n3,4329624.67,39517300.87\n"
-           "4,4330734.85,39517298.43\n*,,,,1")
 SAMPLE_RIGHTS = [sample.mining_right(m) for m in sample.MINES]
 FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
