@@ -115,17 +115,28 @@ def cmd_plan(args) -> int:
     import json
 
     from minewatch.promised.findings import ERROR, format_finding
-    from minewatch.promised.registry import RegistryError, read_registry
+    from minewatch.promised.planreader import PlanReadResult
+    from minewatch.promised.registry import read_registry
     from minewatch.promised.validate import check_files
 
     rights = None
+    registry: list[PlanReadResult] = []     # its bad rows, listed like a file's findings
     if args.registry:
         try:
-            rights = {r.license_no: r for r in read_registry(args.registry)}
-        except (RegistryError, OSError) as e:
+            reg = read_registry(args.registry)
+        except OSError as e:
             print(f"错误 error: 采矿权登记库无法读取 / registry unreadable: {e}", file=sys.stderr)
             return 2
-    results = check_files(args.files, rights, area_tolerance=args.area_tolerance)
+        if not reg.rights and any(f.severity == ERROR for f in reg.findings):
+            print(f"错误 error: 采矿权登记库无法使用 / registry unusable (no good row): {args.registry}",
+                  file=sys.stderr)
+            for f in reg.findings:
+                print("  " + format_finding(f), file=sys.stderr)
+            return 2
+        rights = {r.license_no: r for r in reg.rights}
+        if reg.findings:
+            registry = [PlanReadResult(None, reg.findings, str(args.registry))]
+    results = registry + check_files(args.files, rights, area_tolerance=args.area_tolerance)
     findings = [f for r in results for f in r.findings]
     if args.json:
         from dataclasses import asdict

@@ -22,6 +22,7 @@ from minewatch.assess.rules import unit_key
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import Settings
 from minewatch.outputs import runfolder
+from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
 from minewatch.outputs.geojson import feature_collection
@@ -41,7 +42,7 @@ log = logging.getLogger("minewatch")
 class Promises:
     rights: list[MiningRight]
     plans: dict[str, AnnualPlan]          # license_no -> plan for the plan year
-    findings: list = field(default_factory=list)   # plan-reading findings (all files)
+    findings: list = field(default_factory=list)   # registry and plan-reading findings (all files)
     thresholds: ThresholdTable | None = None
     plan_results: list = field(default_factory=list)   # PlanReadResult per file, for PLAN_* anomalies
 
@@ -53,9 +54,11 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
     from minewatch.promised.registry import read_registry
     from minewatch.promised.validate import apply_receipts, read_receipts, validate_plan
 
-    rights = read_registry(s.registry)
+    registry = read_registry(s.registry)        # bad rows are findings; every good right runs
+    rights = registry.rights
     by_lic = {r.license_no: r for r in rights}
-    receipts, findings = read_receipts(s.plans)
+    receipts, receipt_findings = read_receipts(s.plans)
+    findings = registry.findings + receipt_findings
     results = mark_superseded(apply_receipts(read_plans(s.plans, area_tolerance=s.plan.area_tolerance), receipts))
     plans: dict[str, AnnualPlan] = {}
     for r in results:
@@ -232,11 +235,14 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     frames = [r.series.assign(license_no=r.license_no) for r in results if r.series is not None]
     if frames:
         df = pd.concat(frames, ignore_index=True)
-        write_text(run_dir / "unit_series.csv", df.to_csv(index=False, float_format="%.4f"))
+        write_text(run_dir / "unit_series.csv", spreadsheet_safe_frame(df).to_csv(index=False, float_format="%.4f"))
     unj = pd.DataFrame([asdict(u) for r in results for u in r.unjudged],
                        columns=["license_no", "unit", "reason", "reason_zh", "n_clear"])
-    write_text(run_dir / "unjudged.csv", unj.to_csv(index=False))
+    write_text(run_dir / "unjudged.csv", spreadsheet_safe_frame(unj).to_csv(index=False))
 
+    from minewatch.promised.registry import RULE_PREFIX
+    registry_findings = [asdict(f) for f in (promises.findings if promises else [])
+                         if f.rule.startswith(RULE_PREFIX)]
     by_type: dict[str, int] = {}
     for a in anomalies:
         by_type[a.type] = by_type.get(a.type, 0) + 1
@@ -247,6 +253,9 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         "anomalies": len(anomalies), "anomalies_by_type": dict(sorted(by_type.items())),
         "failures": [{"license_no": r.license_no, "mine_name": r.mine_name, "error": r.error}
                      for r in results if r.error],
+        # the registry rows left out tonight; the key only when there are any, so a clean
+        # registry's summary keeps its bytes
+        **({"registry_findings": registry_findings} if registry_findings else {}),
         "outputs": sorted({str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
                            if p.is_file() and not p.name.startswith(".")} | {"run_summary.json"}),
     }
