@@ -16,7 +16,8 @@ from shapely.geometry import box
 from minewatch.assess.anomaly import Anomaly
 from minewatch.outputs import report
 from minewatch.outputs.geojson import feature
-from minewatch.outputs.report import MineReportData, ReportUnit, chromium_args, chromium_binary, render_report
+from minewatch.outputs.pdf import chromium_args, chromium_binary
+from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.promised.models import AnnualPlan
 
 EPSG = 32649                    # UTM 49N around 111°E, 39°N
@@ -117,3 +118,61 @@ def test_pdf(tmp_path):
     render_report(_data(), tmp_path / "report.html", pdf=True)
     pdf = (tmp_path / "report.pdf").read_bytes()
     assert pdf[:5] == b"%PDF-" and len(pdf) > 20_000
+
+
+def _visible_text(html_text: str) -> str:
+    """The report's text as read: no tags, no style block, no secondary `.code` spans."""
+    body = re.sub(r"<style>.*?</style>", "", html_text, flags=re.S)
+    body = re.sub(r'<span class="code">[^<]*</span>', "", body)
+    body = re.sub(r"<[^>]+>", " ", body)
+    import html as html_mod
+    return html_mod.unescape(body)
+
+
+def test_no_raw_english_key_in_rendered_text(tmp_path):
+    from minewatch.labels import FIELDS
+    text = _visible_text(render_report(_data(), tmp_path / "r.html").read_text(encoding="utf-8"))
+    words = set(re.findall(r"[A-Za-z_]+", text))
+    keys = {k for k in FIELDS if "_" in k or k in ("fvc", "ndvi", "bsi", "rule", "source", "min")}
+    assert not (words & keys), words & keys
+    assert "True" not in words and "False" not in words and "RESTORATION_SHORTFALL" not in words
+    for s in (r"植被覆盖度\s*:\s*0.05", r"晴空观测数\s*:\s*7\s*次",
+              "本年度计划修复单元在评估季末的植被覆盖度低于该地类要求"):
+        assert re.search(s, text), s
+
+
+def test_anomaly_rows_carry_id_and_coordinates_that_round_trip(tmp_path):
+    from shapely.geometry import shape
+    d = _data(boundary=box(110.99, 38.98, 111.03, 39.0))
+    text = render_report(d, tmp_path / "r.html").read_text(encoding="utf-8")
+    f = d.anomalies[0]
+    row = re.search(r'<tr data-anomaly-id="([0-9a-f]+)">(.*?)</tr>', text, flags=re.S)
+    assert row and row.group(1) == f["id"] and f["id"] in row.group(2)
+    lon, lat = (float(v) for v in re.search(r'data-lon="([\d.]+)" data-lat="([\d.]+)"', row.group(2)).groups())
+    x, y = (float(v) for v in re.search(r'data-x="([\d.]+)" data-y="([\d.]+)"', row.group(2)).groups())
+    assert f"{lon:.6f}°E" in row.group(2) and f"X {x:.2f}" in row.group(2)
+    # the centroid of the anomaly, independently: in UTM (the raster CRS), compared in metres
+    c = shapely.transform(shape(f["geometry"]), lambda a, b: Transformer.from_crs(4490, EPSG, always_xy=True)
+                          .transform(a, b), interleaved=False).centroid
+    ux, uy = Transformer.from_crs(4490, EPSG, always_xy=True).transform(lon, lat)
+    assert np.hypot(ux - c.x, uy - c.y) < 1.0
+    gx, gy = Transformer.from_crs(4525, EPSG, always_xy=True).transform(y, x)   # GK3 zone 37: Y east, X north
+    assert np.hypot(gx - c.x, gy - c.y) < 1.0
+    assert re.search(r"拐点\d+ 向\S+ \d+ m", row.group(2))
+    assert "GCJ-02" in text and "CGCS2000" in text
+
+
+def test_reference_ring_shown_where_the_assessment_used_it(tmp_path):
+    from minewatch.assess.reference import REFERENCE
+    d = _data(reference=None)
+    ring = d.series[d.series.unit == "planned:1"].assign(unit=REFERENCE)   # the mine's ring, as the pipeline keeps it
+    d.series = pd.concat([d.series, ring], ignore_index=True)
+    d.season = (date(2026, 7, 1), date(2026, 9, 15))
+    text = render_report(d, tmp_path / "r.html").read_text(encoding="utf-8")
+    charts = re.findall(r'<div class="chart" data-unit="([^"]+)">(.*?)</div>', text, flags=re.S)
+    with_obs = [(u, c) for u, c in charts if "<img" in c]
+    assert [u for u, _ in with_obs] == ["planned:1", "planned:2", "restored:1"]
+    for _, c in with_obs:
+        assert f"周边参照环: {len(ring)} 个日期" in c and "评估季 2026-07-01 至 2026-09-15" in c
+    no_ring = render_report(_data(reference=None), tmp_path / "n.html").read_text(encoding="utf-8")
+    assert "ref-ring" not in no_ring
