@@ -155,6 +155,13 @@ class PlanSettings(_Strict):
     area_tolerance: float = Field(0.05, ge=0, le=1)   # declared vs computed unit area, relative
 
 
+class ReportSettings(_Strict):
+    """What the nightly run gives inspectors beside the HTML reports (minewatch.outputs)."""
+    # a PDF per mine printed by headless Chromium (Debian chromium); off where it is not installed
+    pdf: bool = True
+    pdf_timeout_s: float = Field(120.0, gt=0)   # one mine's print; Chromium's first start is the slow part
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", frozen=True, env_prefix="MINEWATCH_",
                                       env_nested_delimiter="__")
@@ -170,6 +177,7 @@ class Settings(BaseSettings):
     dask: DaskSettings = DaskSettings()
     run: RunSettings = RunSettings()
     plan: PlanSettings = PlanSettings()
+    report: ReportSettings = ReportSettings()
     base_dir: Path = Path(".")                # the config file's folder; set by load_settings
 
     @classmethod

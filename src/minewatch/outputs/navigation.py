@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from minewatch.promised import coords
 
-__all__ = ["DATUM_NOTE_ZH", "Location", "locate", "mine_zone_epsg"]
+__all__ = ["DATUM_NOTE_ZH", "Location", "locate", "mine_zone_epsg", "report_order"]
 
 # printed under every coordinate table: which datum the numbers are in and what phones show
 DATUM_NOTE_ZH = ("坐标系: 经纬度为 CGCS2000 (与 WGS 84 相差厘米级, GPS 手持机按 WGS 84 设置即可); "
@@ -49,6 +49,14 @@ class Location:
         if self.corner_no is None:
             return "—"
         return f"拐点{self.corner_no} 向{self.corner_bearing_zh} {self.corner_distance_m:.0f} m"
+
+
+def report_order(f: dict) -> tuple:
+    """Sort key of a mine's anomalies: the order that numbers them A1, A2 … in the report,
+    KML and GPX alike (resolved ones last, so the active ones keep the same labels)."""
+    p = f["properties"]
+    return (p.get("status") == "resolved", p.get("unit_section") or "~", p.get("unit_seq") or 0, p["type"],
+            str(f.get("id") or p.get("id")))
 
 
 def mine_zone_epsg(boundary_4490: BaseGeometry | None, fallback_lon: float) -> int:

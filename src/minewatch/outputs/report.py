@@ -41,7 +41,7 @@ from shapely.geometry.base import BaseGeometry
 from minewatch.assess.reference import REFERENCE
 from minewatch.labels import CONFIDENCE_ZH, FIELDS, RULES_ZH, VALUES_ZH, YES_NO_ZH
 from minewatch.outputs.lifecycle import STATUS_ZH
-from minewatch.outputs.navigation import DATUM_NOTE_ZH, Location, locate, mine_zone_epsg
+from minewatch.outputs.navigation import DATUM_NOTE_ZH, Location, locate, mine_zone_epsg, report_order
 from minewatch.outputs.pdf import html_to_pdf
 from minewatch.plumbing.atomic import write_text
 
@@ -405,9 +405,7 @@ def _page_css(data: MineReportData) -> str:
 
 
 def _sorted_anomalies(data: MineReportData) -> list[dict]:
-    return sorted(data.anomalies, key=lambda f: (f["properties"].get("unit_section") or "~",
-                                                 f["properties"].get("unit_seq") or 0, f["properties"]["type"],
-                                                 str(f.get("id") or f["properties"].get("id"))))
+    return sorted(data.anomalies, key=report_order)
 
 
 def _locations(data: MineReportData, anomalies: list[dict]) -> list[Location]:
@@ -543,9 +541,9 @@ def render_html(data: MineReportData) -> str:
     return "\n".join(h) + "\n"
 
 
-def render_report(data: MineReportData, path: str | Path, *, pdf: bool = False) -> Path:
+def render_report(data: MineReportData, path: str | Path, *, pdf: bool = False, pdf_timeout: float = 120) -> Path:
     """Write the HTML report atomically (and `<path>.pdf` beside it when `pdf`)."""
     out = write_text(path, render_html(data))
     if pdf:
-        html_to_pdf(out, Path(out).with_suffix(".pdf"))
+        html_to_pdf(out, Path(out).with_suffix(".pdf"), timeout=pdf_timeout)
     return out
