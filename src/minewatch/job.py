@@ -27,6 +27,7 @@ from minewatch.outputs.fieldexport import write_field_exports
 from minewatch.outputs.geojson import feature_collection
 from minewatch.outputs.lifecycle import apply_lifecycle
 from minewatch.outputs.onemap import write_onemap
+from minewatch.outputs.overview import write_overview
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
 from minewatch.pipeline import MineResult, process_mine, scenes_for
@@ -194,6 +195,7 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
                 write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
                              right=next((x for x in promises.rights if x.license_no == r.license_no), None),
                              s=promises.settings)
+        write_overview(fc, promises.rights, run_dir)
 
     import pandas as pd
     frames = [r.series.assign(license_no=r.license_no) for r in results if r.series is not None]
