@@ -26,7 +26,7 @@ from minewatch.outputs.disclosure import public_profile
 from minewatch.outputs.fieldexport import write_field_exports
 from minewatch.outputs.geojson import feature_collection
 from minewatch.outputs.lifecycle import apply_lifecycle
-from minewatch.outputs.onemap import write_onemap
+from minewatch.outputs.onemap import night_unit_status, write_onemap
 from minewatch.outputs.overview import write_overview
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
@@ -180,7 +180,9 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
             write_composites(run_dir / "composites", r.license_no, c.period, c.transform, c.epsg,
                              c.ndvi_max, c.median, list(c.bands))
     if promises is not None:
-        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, None, run_date=run_date)
+        status = night_unit_status(fc, {r.license_no: r.series for r in results if r.series is not None},
+                                   [asdict(u) for r in results for u in r.unjudged], run_date)
+        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, status, run_date=run_date)
         spot = spot_check_list(fc, promises.rights)
         write_spot_check(spot, run_dir / "spot_check.csv", run_dir / "spot_check.xlsx")
         # public-disclosure profile: no contact data, no field marked confidential

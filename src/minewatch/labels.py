@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "FIELDS", "RULES_ZH", "SEVERITY_ZH", "TYPES_ZH", "VALUES_ZH",
-           "YES_NO_ZH", "FieldLabel"]
+__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "FIELDS", "RULES_ZH", "SEVERITY_ZH", "TYPES_ZH",
+           "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
 
 # English code -> Chinese label (the regulation's wording where it has one)
 TYPES_ZH = {
@@ -27,6 +27,9 @@ SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
 # Confidence classes as Global Forest Watch alerts (DOMAIN.md §6); see assess/confidence.py
 CONFIDENCE_LEVELS = ("low", "high", "highest")
 CONFIDENCE_ZH = {"low": "低", "high": "高", "highest": "最高"}
+# A plan unit the night judged and found nothing on (the one-map latest_status); flagged
+# units take the anomaly type, unjudged ones the reason code
+UNIT_STATUS_ZH = {"OK": "未见异常"}
 
 
 @dataclass(frozen=True)
