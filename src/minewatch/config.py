@@ -167,6 +167,13 @@ class LedgerSettings(_Strict):
     related_min: float = Field(0.25, gt=0, le=1)
 
 
+class ReportSettings(_Strict):
+    """What the nightly run gives inspectors beside the HTML reports (minewatch.outputs)."""
+    # a PDF per mine printed by headless Chromium (Debian chromium); off where it is not installed
+    pdf: bool = True
+    pdf_timeout_s: float = Field(120.0, gt=0)   # one mine's print; Chromium's first start is the slow part
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", frozen=True, env_prefix="MINEWATCH_",
                                       env_nested_delimiter="__")
@@ -183,6 +190,7 @@ class Settings(BaseSettings):
     run: RunSettings = RunSettings()
     plan: PlanSettings = PlanSettings()
     ledger: LedgerSettings = LedgerSettings()
+    report: ReportSettings = ReportSettings()
     base_dir: Path = Path(".")                # the config file's folder; set by load_settings
 
     @classmethod

@@ -19,15 +19,18 @@ from minewatch import __version__, ops
 from minewatch.assess.anomaly import with_unique_keys
 from minewatch.assess.planchecks import plan_anomalies, unreadable_files
 from minewatch.assess.rules import unit_key
+from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import Settings
 from minewatch.outputs import runfolder
 from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
+from minewatch.outputs.fieldexport import write_field_exports
 from minewatch.outputs.geojson import feature_collection
 from minewatch.outputs.lifecycle import apply_lifecycle
 from minewatch.outputs.onemap import night_unit_status, write_onemap
+from minewatch.outputs.overview import write_overview
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
 from minewatch.pipeline import MineResult, process_mine, scenes_for
@@ -45,6 +48,7 @@ class Promises:
     findings: list = field(default_factory=list)   # registry and plan-reading findings (all files)
     thresholds: ThresholdTable | None = None
     plan_results: list = field(default_factory=list)   # PlanReadResult per file, for PLAN_* anomalies
+    settings: Settings | None = None      # the night's settings, for what the outputs show (season, PDF)
 
 
 def load_promises(s: Settings, plan_year: int) -> Promises:
@@ -66,7 +70,8 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
         findings += r.findings
         if r.plan is not None and r.plan.plan_year == plan_year and not is_superseded(r):
             plans[r.plan.license_no] = r.plan
-    return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results)
+    return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results,
+                    settings=s)
 
 
 def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
@@ -226,10 +231,15 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         write_text(run_dir / "public" / "anomalies.geojson",
                    json.dumps(public_profile(fc, personal=personal), ensure_ascii=False, indent=1) + "\n")
         write_spot_check(public_spot_check(spot, personal), run_dir / "public" / "spot_check.csv", None)
+        write_field_exports(fc, run_dir / "field", run_date.isoformat(),
+                            {x.license_no: x.boundary for x in promises.rights})
         for r in results:
             plan = promises.plans.get(r.license_no)
             if plan is not None and r.composite is not None:
-                write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date)
+                write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
+                             right=next((x for x in promises.rights if x.license_no == r.license_no), None),
+                             s=promises.settings)
+        write_overview(fc, promises.rights, run_dir)
 
     import pandas as pd
     frames = [r.series.assign(license_no=r.license_no) for r in results if r.series is not None]
@@ -266,16 +276,25 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     return summary
 
 
-def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date: date) -> Path:
-    """The inspector's per-mine report from what the pipeline kept for it."""
+def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date: date,
+                 right: MiningRight | None = None, s: Settings | None = None) -> Path:
+    """The inspector's per-mine report (and its PDF when `s.report.pdf`) from what the pipeline
+    kept for it: the season window and clear-date rule from the night's settings, the
+    licence boundary for the zone and corners, the ring's series from the unit series."""
     units = [ReportUnit(key=unit_key(u), section=u.section, seq=u.seq, geometry=r.units_utm[unit_key(u)],
                         land_class=u.land_class) for u in plan.units if unit_key(u) in (r.units_utm or {})]
     c = r.composite
     notes = [f"季节合成影像 (COG, {c.period}): ../composites/{r.license_no}_ndvi_max.tif 生长季最大NDVI; "
              f"../composites/{r.license_no}_median.tif 生长季反射率中值 ({', '.join(c.bands)})"]
+    a = s.assess if s is not None else None
+    season = Season.of(plan.plan_year, a.season_start, a.season_end) if a is not None else None
     data = MineReportData.from_plan(
-        plan, rgb=c.rgb, fvc=c.fvc, transform=c.transform, epsg=c.epsg, units=units,
+        plan, right, rgb=c.rgb, fvc=c.fvc, transform=c.transform, epsg=c.epsg, units=units,
         anomalies=[f for f in fc["features"] if f["properties"]["license_no"] == r.license_no],
         series=r.series, thresholds=r.thresholds,
-        unjudged=[asdict(u) for u in r.unjudged], image_date=c.period, run_date=run_date, notes=notes)
-    return render_report(data, path)
+        unjudged=[asdict(u) for u in r.unjudged], image_date=c.period, run_date=run_date, notes=notes,
+        boundary=right.boundary if right is not None else None,
+        season=(season.start, season.end) if season is not None else None,
+        min_clear_fraction=a.min_clear_fraction if a is not None else 0.0)
+    pdf = bool(s is not None and s.report.pdf)
+    return render_report(data, path, pdf=pdf, pdf_timeout=s.report.pdf_timeout_s if s is not None else 120)

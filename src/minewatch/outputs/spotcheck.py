@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from minewatch.labels import FIELDS
 from minewatch.plumbing.atomic import write_text, write_workbook
 from minewatch.plumbing.cells import spreadsheet_safe, spreadsheet_safe_frame
 from minewatch.promised.models import MiningRight
@@ -154,6 +155,20 @@ def write_spot_check(df: pd.DataFrame, csv_path: str | Path | None, xlsx_path: s
     return written
 
 
+def _print_setup(ws, title: str) -> None:
+    """A4 landscape, all columns on one page width, the title row on every page, page numbers."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0          # as many pages down as the rows need
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+    ws.print_options.gridLines = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.oddHeader.center.text = f"矿山生态修复遥感核查 {title}"
+    ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
+
+
 def _write_xlsx(df: pd.DataFrame, path: Path, weights: RiskWeights) -> Path:
     from datetime import datetime
 
@@ -193,6 +208,8 @@ def _write_xlsx(df: pd.DataFrame, path: Path, weights: RiskWeights) -> Path:
                     c.number_format = "0.0000"
     ws.freeze_panes = "C2"
     ws.auto_filter.ref = ws.dimensions
+    _print_setup(ws, f"{ws.title}")
+
 
     doc = wb.create_sheet("字段说明")
     doc.append(["key", "中文", "meaning"])
@@ -205,5 +222,17 @@ def _write_xlsx(df: pd.DataFrame, path: Path, weights: RiskWeights) -> Path:
                 f"+ {weights.dishonest_bonus} x 严重失信主体; source: {weights.source}"])
     for col, w in zip("ABC", (22, 18, 90)):
         doc.column_dimensions[col].width = w
+    _print_setup(doc, doc.title)
+
+    # the anomalies' observed/expected fields as the reports show them (labels.FIELDS)
+    fields = wb.create_sheet("异常字段说明")
+    fields.append(["中文名称", "单位", "含义", "字段代码"])
+    for k, lab in FIELDS.items():
+        fields.append([lab.zh, lab.unit, lab.rule, k])
+    for c in fields[1]:
+        c.font = Font(bold=True)
+    for col, w in zip("ABCD", (22, 8, 70, 26)):
+        fields.column_dimensions[col].width = w
+    _print_setup(fields, fields.title)
 
     return write_workbook(path, wb)
