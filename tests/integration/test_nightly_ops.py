@@ -35,9 +35,10 @@ def _features(run_dir):
 
 def test_killed_run_resumes_without_redoing_finished_mines(sample_config, reference, tmp_path):
     env = dict(os.environ, **SEQUENTIAL)
-    proc = subprocess.Popen([sys.executable, "-m", "minewatch.cli", "run", "--config", str(sample_config),
-                             "--date", DATE, "--out", str(tmp_path)], cwd=ROOT, env=env,
-                            stdout=(tmp_path / "log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    with (tmp_path / "log").open("w") as log_fh:   # the child keeps its own copy of the handle
+        proc = subprocess.Popen([sys.executable, "-m", "minewatch.cli", "run", "--config", str(sample_config),
+                                 "--date", DATE, "--out", str(tmp_path)], cwd=ROOT, env=env,
+                                stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True)
     state = tmp_path / "state" / "mines"
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None and not (state.is_dir() and any(state.glob("*.pkl"))):
