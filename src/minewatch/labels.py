@@ -5,7 +5,7 @@ artifact, the outputs and the rules all take their wording from here.
 """
 from __future__ import annotations
 
-__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "SEVERITY_ZH", "TYPES_ZH"]
+__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "SEVERITY_ZH", "TYPES_ZH"]
 
 # English code -> Chinese label (the regulation's wording where it has one)
 TYPES_ZH = {
@@ -24,3 +24,8 @@ SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
 # Confidence classes as Global Forest Watch alerts (DOMAIN.md §6); see assess/confidence.py
 CONFIDENCE_LEVELS = ("low", "high", "highest")
 CONFIDENCE_ZH = {"low": "低", "high": "高", "highest": "最高"}
+# Why a mine's evidence is short tonight (unjudged.csv rows for the whole mine, unit "")
+EVIDENCE_ZH = {
+    "SCENES_SKIPPED": "部分影像文件无法读取，已跳过",
+    "EVIDENCE_INCOMPLETE": "影像目录返回的景数少于其匹配数，证据不完整",
+}
