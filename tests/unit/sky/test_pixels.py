@@ -247,3 +247,37 @@ def test_an_http_404_is_an_error_in_stackstacs_own_reader_too(scenes, grid):
         (it,) = _over_http([a], cogs, base)
         with pytest.raises(RuntimeError, match="404"):
             cube.load_window([it], grid, assets=["red"]).compute()
+
+
+@pytest.mark.slow
+def test_a_mine_with_one_damaged_scene_is_judged_on_the_rest_and_says_so(sample_config, tmp_path):
+    from minewatch.assess.thresholds import load_thresholds
+    from minewatch.config import load_settings
+    from minewatch.job import write_run
+    from minewatch.pipeline import process_mine, scenes_for
+    from minewatch.sky.catalog import Scenes
+    from minewatch.synth import sample
+
+    s = load_settings(sample_config)
+    m = sample.MINES[2]
+    right, plan = sample.mining_right(m), sample.annual_plan(m)
+    as_of, th = date(2026, 11, 20), load_thresholds(s.assess.thresholds)
+    items = scenes_for(right, s, as_of, 2026)
+    one = [st for st in steps_of(items) if len(st.items) == 1][len(items) // 2].items[0]
+    bad = pystac.Item.from_dict(one.to_dict(transform_hrefs=False))
+    src = bad.assets["nir"].href
+    (tmp_path / "nir.tif").write_bytes(open(src, "rb").read()[:3000])           # truncated, a real COG cut
+    bad.assets["nir"].href = str(tmp_path / "nir.tif")
+    damaged = Scenes([bad if it.id == one.id else it for it in items], matched=len(items) + 3, paged=len(items))
+    got = process_mine(right, plan, th, s, as_of, 2026, items=damaged)
+    ref = process_mine(right, plan, th, s, as_of, 2026, items=[it for it in items if it.id != one.id])
+    assert got.error is None and [sk.id for sk in got.scenes_skipped] == [one.id]
+    assert "nir.tif" in got.scenes_skipped[0].reason and one.id not in got.scenes
+    assert sorted(a.key for a in got.anomalies) == sorted(a.key for a in ref.anomalies) and got.anomalies
+    assert got.evidence_incomplete == f"STAC search matched {len(items) + 3} items but paged only {len(items)}"
+    summary = write_run([got], tmp_path / "out", as_of, 2026)
+    assert summary["scenes_skipped"] == [{"license_no": right.license_no, "scene": one.id,
+                                          "reason": got.scenes_skipped[0].reason}]
+    assert summary["evidence_incomplete"][0]["license_no"] == right.license_no
+    unj = (tmp_path / "out" / as_of.isoformat() / "unjudged.csv").read_text(encoding="utf-8")
+    assert "SCENES_SKIPPED" in unj and one.id in unj and "EVIDENCE_INCOMPLETE" in unj
