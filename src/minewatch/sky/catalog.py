@@ -173,7 +173,7 @@ def open_catalog(url: str, timeout: float = _DEFAULTS.timeout_s, *, retries: int
         return Client.open(url, stac_io=_stac_io(timeout, retries, backoff_s, began + max_total_s), timeout=timeout)
     except Exception as e:  # noqa: BLE001 - any failure here means "the catalogue is not there"
         status = getattr(e, "status_code", None)
-        raise CatalogError(f"STAC API at {url} unreachable after {_time.monotonic() - began:.1f} s "
+        raise CatalogError(f"STAC API unreachable at {url} after {_time.monotonic() - began:.1f} s "
                            f"(up to {retries} retries per call): {type(e).__name__}"
                            f"{f' HTTP {status}' if status else ''}: {e}") from e
 
