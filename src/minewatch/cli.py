@@ -120,17 +120,28 @@ def cmd_plan(args) -> int:
     import json
 
     from minewatch.promised.findings import ERROR, format_finding
-    from minewatch.promised.registry import RegistryError, read_registry
+    from minewatch.promised.planreader import PlanReadResult
+    from minewatch.promised.registry import read_registry
     from minewatch.promised.validate import check_files
 
     rights = None
+    registry: list[PlanReadResult] = []     # its bad rows, listed like a file's findings
     if args.registry:
         try:
-            rights = {r.license_no: r for r in read_registry(args.registry)}
-        except (RegistryError, OSError) as e:
+            reg = read_registry(args.registry)
+        except OSError as e:
             print(f"错误 error: 采矿权登记库无法读取 / registry unreadable: {e}", file=sys.stderr)
             return 2
-    results = check_files(args.files, rights, area_tolerance=args.area_tolerance)
+        if not reg.rights and any(f.severity == ERROR for f in reg.findings):
+            print(f"错误 error: 采矿权登记库无法使用 / registry unusable (no good row): {args.registry}",
+                  file=sys.stderr)
+            for f in reg.findings:
+                print("  " + format_finding(f), file=sys.stderr)
+            return 2
+        rights = {r.license_no: r for r in reg.rights}
+        if reg.findings:
+            registry = [PlanReadResult(None, reg.findings, str(args.registry))]
+    results = registry + check_files(args.files, rights, area_tolerance=args.area_tolerance)
     findings = [f for r in results for f in r.findings]
     if args.json:
         from dataclasses import asdict
@@ -156,6 +167,50 @@ def cmd_eval(args) -> int:
     root, s = evaluate.prepare(Path(args.scenarios), _settings(args))
     evaluate.print_report(evaluate.evaluate(root, s, args.only.split(",") if args.only else None))
     return 0
+
+
+# ---------------------------------------------------------------- minewatch ledger (issue 13)
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    """`minewatch ledger ingest [PATH...] [--rebuild]` | `minewatch ledger show LICENCE`."""
+    from minewatch.ledger.db import ledger_url, open_engine
+
+    s = _settings(args)
+    engine = open_engine(ledger_url(s))
+    try:
+        if args.ledger_action == "show":
+            from minewatch.ledger.timeline import format_timeline, timeline
+
+            print(format_timeline(args.licence, timeline(engine, args.licence)))
+            return 0
+        from minewatch.ledger.ingest import ingest_paths
+        from minewatch.promised.findings import ERROR, format_finding
+
+        rep = ingest_paths(engine, args.paths or [s.plans], iou_min=s.ledger.iou_min,
+                           related_min=s.ledger.related_min, area_tolerance=s.plan.area_tolerance,
+                           rebuild=args.rebuild)
+        for line in rep.added:
+            print(f"入账 ingested {line}")
+        for f in rep.findings:
+            print("  " + format_finding(f))
+        print(f"共入账 {len(rep.added)} 份计划 plans ingested, {len(rep.skipped)} 份已在台账 already in the ledger, "
+              f"{len(rep.findings)} 条提示 findings")
+        return 1 if any(f.severity == ERROR for f in rep.findings) else 0
+    finally:
+        engine.dispose()
+
+
+def add_ledger_parser(sub: argparse._SubParsersAction) -> None:
+    lg = sub.add_parser("ledger", help="the unit ledger across plan years (全流程跟踪台账)")
+    lg_sub = lg.add_subparsers(dest="ledger_action", required=True)
+    li = lg_sub.add_parser("ingest", help="read every year's plans into the ledger (oldest first; idempotent)")
+    li.add_argument("paths", nargs="*", metavar="PATH", help=".xlsx plans or folders (default: plans from the config)")
+    li.add_argument("--rebuild", action="store_true", help="forget every filing first and re-ingest all given")
+    li.add_argument("--config", default=DEFAULT_CONFIG)
+    ls = lg_sub.add_parser("show", help="print one mining right's unit timeline")
+    ls.add_argument("licence", metavar="LICENCE", help="采矿权证证号")
+    ls.add_argument("--config", default=DEFAULT_CONFIG)
+    lg.set_defaults(func=cmd_ledger)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--config", default=DEFAULT_CONFIG)
     ev.add_argument("--only", help="comma-separated scenario names")
     ev.set_defaults(func=cmd_eval)
+
+    add_ledger_parser(sub)
     return p
 
 

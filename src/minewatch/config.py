@@ -155,6 +155,18 @@ class PlanSettings(_Strict):
     area_tolerance: float = Field(0.05, ge=0, le=1)   # declared vs computed unit area, relative
 
 
+class LedgerSettings(_Strict):
+    """The unit ledger (minewatch.ledger): where it lives and how plan rows find their unit."""
+    # None: SQLite at OUT/state/ledger.sqlite; else an SQLAlchemy URL, e.g. the compose stack's
+    # PostgreSQL "postgresql+psycopg://minewatch@db:5432/minewatch"
+    url: str | None = None
+    # a row is the same ground as a unit of an earlier plan when intersection/union reaches this
+    iou_min: float = Field(0.5, gt=0, le=1)
+    # overlap (intersection / smaller area) from which a row and a unit are related at all:
+    # two related units for one row is a merge, two rows for one unit a split (findings, not guesses)
+    related_min: float = Field(0.25, gt=0, le=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", frozen=True, env_prefix="MINEWATCH_",
                                       env_nested_delimiter="__")
@@ -170,6 +182,7 @@ class Settings(BaseSettings):
     dask: DaskSettings = DaskSettings()
     run: RunSettings = RunSettings()
     plan: PlanSettings = PlanSettings()
+    ledger: LedgerSettings = LedgerSettings()
     base_dir: Path = Path(".")                # the config file's folder; set by load_settings
 
     @classmethod

@@ -17,7 +17,9 @@ Files: the CSV is UTF-8 with a BOM (Excel in a Chinese locale opens it correctly
 single header row whose cells are ``key|中文`` (e.g. ``license_no|采矿权证证号``):
 machines split on ``|``, people read the Chinese. Booleans are ``true``/``false``.
 The XLSX has Chinese headers on sheet 抽查清单 and the keys, meanings and the formula on
-sheet 字段说明. Both are written atomically.
+sheet 字段说明. Both are written atomically. Text that a spreadsheet would run as a
+formula (a holder named ``=HYPERLINK(..)``) gets a leading ``'`` in both
+(:mod:`minewatch.plumbing.cells`).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from minewatch.plumbing.atomic import write_text, write_workbook
+from minewatch.plumbing.cells import spreadsheet_safe, spreadsheet_safe_frame
 from minewatch.promised.models import MiningRight
 
 
@@ -121,7 +124,7 @@ def spot_check_list(anomalies_fc: dict, rights: list[MiningRight],
 
 def _csv_text(df: pd.DataFrame) -> str:
     zh = {k: z for k, z, _ in COLUMNS}
-    out = df[KEYS].copy()
+    out = spreadsheet_safe_frame(df[KEYS])      # holder and mine names are the companies' text
     for c in ("abnormal_list", "seriously_dishonest"):
         out[c] = out[c].map({True: "true", False: "false"})
     out.columns = [f"{k}|{zh[k]}" for k in KEYS]
@@ -170,7 +173,7 @@ def _write_xlsx(df: pd.DataFrame, path: Path, weights: RiskWeights) -> Path:
                 v = "是" if v else "否"
             elif isinstance(v, float) and math.isnan(v):
                 v = None
-            vals.append(v)
+            vals.append(spreadsheet_safe(v))     # ws.append turns "=..." text into a live formula
         ws.append(vals)
     head_fill = PatternFill("solid", fgColor="E8EDF4")
     for c in ws[1]:
