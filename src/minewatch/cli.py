@@ -41,15 +41,19 @@ def prefect_offline_defaults() -> None:
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "minewatch")
 
 
-def check_catalog(url: str, timeout: float) -> None:
-    """Fail fast, with what to do, when the STAC API cannot be reached."""
-    import pystac_client
+def check_catalog(s: Settings) -> int:
+    """0 when the STAC API answers (a 503 or a body that is not JSON is retried like a search's
+    calls); else one line with what to do, and 2 (catalogue down)."""
+    from minewatch.sky.catalog import CatalogError, open_catalog
 
+    c = s.catalog
     try:
-        pystac_client.Client.open(url, timeout=timeout)
-    except Exception as e:  # noqa: BLE001 - any failure here means the same to the user
-        raise SystemExit(f"错误 error: 无法连接影像目录 STAC API unreachable at {url} ({type(e).__name__}: {e}). "
-                         f"Start the local one with `minewatch catalog up` or fix catalog.url in the config.")
+        open_catalog(c.url, c.timeout_s, retries=c.retries, backoff_s=c.backoff_s, max_total_s=c.max_search_s)
+    except CatalogError as e:
+        print(f"错误 error: 无法连接影像目录 {e}. "
+              f"Start the local one with `minewatch catalog up` or fix catalog.url in the config.", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_run(args) -> int:
@@ -57,7 +61,8 @@ def cmd_run(args) -> int:
 
     s = _settings(args)
     run_date = date.fromisoformat(args.date) if args.date else date.today()
-    check_catalog(s.catalog.url, s.catalog.timeout_s)
+    if check_catalog(s):
+        return 2
     prefect_offline_defaults()
     import logging
     logging.getLogger("minewatch").setLevel(logging.INFO)   # per-mine and per-scene lines reach the run log

@@ -77,12 +77,16 @@ _TRANSIENT_NAMES = frozenset({
     "TimeoutException", "ConnectError", "ReadError", "RemoteProtocolError", "NetworkError",
     "ChunkedEncodingError", "ProtocolError", "IncompleteRead", "ReadTimeoutError",
     "NewConnectionError", "MaxRetryError", "CommClosedError", "ServerDisconnectedError",
+    "MalformedAnswerError",       # sky.catalog: 2xx bodies cut short or not JSON, after its own retries
 })
 # GDAL / CURL text, as rasterio's RasterioIOError / CPLE_HttpResponseError carry it
 _TRANSIENT_TEXT = re.compile(
     r"HTTP response code: (408|425|429|5\d\d)\b|timed? ?out|Connection (reset|refused)|"
     r"Could not resolve host|CURL error|Operation too slow|SSL_read|Empty reply from server",
     re.IGNORECASE)
+# GDAL says an HTTP href it could not fetch in time "does not exist in the file system"; on a
+# local path the same words mean the file is missing (permanent)
+_HTTP_MISSING = re.compile(r"(/vsicurl/|https?://)\S* does not exist in the file system", re.IGNORECASE)
 
 
 def _status_code(exc: BaseException) -> int | None:
@@ -115,7 +119,8 @@ def is_transient(exc: BaseException) -> bool:
             return code in TRANSIENT_HTTP              # 4xx other than those: a real answer
         if any(c.__name__ in _TRANSIENT_NAMES for c in type(e).__mro__):
             return True
-        if type(e).__module__.startswith("rasterio") and _TRANSIENT_TEXT.search(str(e)):
+        if type(e).__module__.startswith("rasterio") and (_TRANSIENT_TEXT.search(str(e))
+                                                          or _HTTP_MISSING.search(str(e))):
             return True
         e = e.__cause__ or e.__context__
     return False

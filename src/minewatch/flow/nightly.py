@@ -22,10 +22,11 @@ class NightFailed(RuntimeError):
 
 @task(name="catalog-ready", retries=3, retry_delay_seconds=[60, 300, 900], retry_jitter_factor=0.2)
 def catalog_ready(url: str, timeout: float) -> None:
-    """A catalogue outage at 02:00 waits up to ~20 min here instead of failing every mine."""
-    import pystac_client
+    """A catalogue outage at 02:00 waits up to ~20 min here instead of failing every mine
+    (each try already retries a 5xx or a body that is not JSON, as a search's calls do)."""
+    from minewatch.sky.catalog import open_catalog
 
-    pystac_client.Client.open(url, timeout=timeout)
+    open_catalog(url, timeout)
 
 
 @task(name="load-promises")
