@@ -287,7 +287,7 @@ def peak_rss_mb() -> float:
 def subset(root: Path, n: int, dst: Path) -> Path:
     """The world's first n mines as a registry and plans folder of their own."""
     from minewatch.promised.registry import read_registry, write_registry_csv
-    rights = read_registry(root / "registry.csv")[:n]
+    rights = read_registry(root / "registry.csv").rights[:n]
     (dst / "plans").mkdir(parents=True, exist_ok=True)
     write_registry_csv(rights, dst / "registry.csv")
     for r in rights:
