@@ -10,11 +10,11 @@ from minewatch.config import ConfigError, PlanSettings, Settings, load_settings
 DEFAULT_CONFIG = "configs/sample.yaml"
 
 
-def _settings(args) -> Settings:
+def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
 
 
-def cmd_catalog(args) -> int:
+def cmd_catalog(args: argparse.Namespace) -> int:
     from minewatch import localstac
 
     s = _settings(args)
@@ -56,7 +56,7 @@ def check_catalog(s: Settings) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     from datetime import date
 
     s = _settings(args)
@@ -74,7 +74,8 @@ def cmd_run(args) -> int:
     except NightFailed as e:             # every mine failed; the outputs are written all the same
         summary = e.summary
     print(f"\n运行完成 run finished: {summary['mines']} 座矿山 mines, {summary['scenes_read']} 景影像 scenes "
-          f"(新读取 read {summary.get('steps_read', 0)} 个时相 steps, 缓存 stored {summary.get('steps_from_store', 0)}), "
+          f"(新读取 read {summary.get('steps_read', 0)} 个时相 steps, "
+          f"缓存 stored {summary.get('steps_from_store', 0)}), "
           f"{summary['anomalies']} 条异常 anomalies {summary['anomalies_by_type']}")
     for f in summary["failures"]:
         print(f"  失败 FAILED {f['license_no']}: {f['error']}")
@@ -84,7 +85,7 @@ def cmd_run(args) -> int:
     return 3 if summary["failures"] else 0
 
 
-def cmd_serve(args) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     """Register the scheduled deployment on PREFECT_API_URL and run its flow runs (blocks)."""
     import os
 
@@ -103,7 +104,7 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def cmd_sample(args) -> int:
+def cmd_sample(args: argparse.Namespace) -> int:
     from minewatch.synth import sample
 
     root = Path(args.dir)
@@ -115,7 +116,7 @@ def cmd_sample(args) -> int:
     return 0
 
 
-def cmd_plan(args) -> int:
+def cmd_plan(args: argparse.Namespace) -> int:
     """`minewatch plan check FILE... [--registry REG] [--json]`: 1 when any error, else 0."""
     import json
 
@@ -160,7 +161,7 @@ def cmd_plan(args) -> int:
               + ("" if rights is not None else "; 未给出 --registry, 未核对登记库 registry rules skipped"))
     return 1 if any(f.severity == ERROR for f in findings) else 0
 
-def cmd_eval(args) -> int:
+def cmd_eval(args: argparse.Namespace) -> int:
     """Labelled scenarios (generated if missing) through the STAC catalogue and the pipeline."""
     from minewatch import evaluate
 
@@ -239,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--out", help="output folder (default: output_dir from the config)")
     sv.set_defaults(func=cmd_serve)
 
-    sm = sub.add_parser("sample", help="generate the bundled sample's scenes (first use) and print the catalogue folder")
+    sm = sub.add_parser("sample",
+                        help="generate the bundled sample's scenes (first use) and print the catalogue folder")
     sm.add_argument("--dir", default="sample_scenes")
     sm.add_argument("--promises", action="store_true", help="also rewrite registry, plans and truths")
     sm.set_defaults(func=cmd_sample)

@@ -26,13 +26,14 @@ import numpy as np
 import yaml
 from shapely.geometry import box
 
+from minewatch.assess.anomaly import Anomaly
 from minewatch.config import Settings
 from minewatch.promised import coords
 
 AREA_TYPES = ("UNDECLARED_DISTURBANCE", "OUT_OF_BOUNDARY_DISTURBANCE")
 
 
-def _area_key(a, areas: dict) -> str:
+def _area_key(a: Anomaly, areas: dict) -> str:
     best, best_ov = None, 0.0
     for name, b in areas.items():
         ov = a.geometry.intersection(box(*b)).area
@@ -41,7 +42,7 @@ def _area_key(a, areas: dict) -> str:
     return f"area:{best}" if best else f"area:?{a.key}"
 
 
-def _cloud_touched(a, catalog_dir: Path, classes: tuple[int, ...]) -> bool:
+def _cloud_touched(a: Anomaly, catalog_dir: Path, classes: tuple[int, ...]) -> bool:
     """True when any evidence scene has cloud or shadow SCL pixels over the flag's geometry."""
     import rasterio
     from rasterio.features import geometry_mask
@@ -75,7 +76,7 @@ def evaluate(root: Path, s: Settings, names: list[str] | None = None) -> dict:
         if names and sc["scenario"] not in names:
             continue
         lic = sc["license_no"]
-        labels = {(lic, l["unit"], l["type"]) for l in sc["labels"]}
+        labels = {(lic, lab["unit"], lab["type"]) for lab in sc["labels"]}
         want |= labels
         res = job.run_mine(rights[lic], promises, s, date.fromisoformat(sc["as_of"]), plan_year)
         if res.error:
@@ -92,7 +93,7 @@ def evaluate(root: Path, s: Settings, names: list[str] | None = None) -> dict:
                           "cloud_or_shadow": cloudy, "observed": a.observed, "expected": a.expected})
         held += [{"scenario": sc["scenario"], "unit": a.key, "type": a.type} for a in res.held_back]
         found = {t for t, ok in got if ok and t[0] == lic}
-        per_scenario[sc["scenario"]] = {"flags": flags, "missed": sorted(l[1:] for l in labels - found),
+        per_scenario[sc["scenario"]] = {"flags": flags, "missed": sorted(lab[1:] for lab in labels - found),
                                         "unjudged": [asdict(u) for u in res.unjudged]}
     by_type: dict[str, dict] = defaultdict(lambda: {"labels": 0, "flags": 0, "true": 0})
     for t in want:
@@ -117,7 +118,8 @@ def print_report(r: dict) -> None:
     print(f"{'type':34s} {'labels':>6s} {'flags':>6s} {'true':>5s} {'precision':>9s} {'recall':>7s}")
     for t, v in r["by_type"].items():
         fmt = lambda x: "-" if x is None else f"{x:.3f}"
-        print(f"{t:34s} {v['labels']:6d} {v['flags']:6d} {v['true']:5d} {fmt(v['precision']):>9s} {fmt(v['recall']):>7s}")
+        print(f"{t:34s} {v['labels']:6d} {v['flags']:6d} {v['true']:5d} "
+              f"{fmt(v['precision']):>9s} {fmt(v['recall']):>7s}")
     for name, sc in r["per_scenario"].items():
         bad = [f for f in sc["flags"] if not f["true"]]
         if bad or sc["missed"]:

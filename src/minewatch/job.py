@@ -14,6 +14,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from minewatch import __version__, ops
 from minewatch.assess.anomaly import with_unique_keys
@@ -23,7 +24,6 @@ from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import Settings
 from minewatch.outputs import runfolder
-from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
 from minewatch.outputs.fieldexport import write_field_exports
@@ -35,8 +35,12 @@ from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
 from minewatch.pipeline import MineResult, process_mine, scenes_for
 from minewatch.plumbing.atomic import atomic_path, write_text
+from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.promised.models import AnnualPlan, MiningRight
 from minewatch.sky.pixels import PixelStore
+
+if TYPE_CHECKING:
+    import pystac
 
 log = logging.getLogger("minewatch")
 
@@ -46,7 +50,7 @@ class Promises:
     rights: list[MiningRight]
     plans: dict[str, AnnualPlan]          # license_no -> plan for the plan year
     findings: list = field(default_factory=list)   # registry and plan-reading findings (all files)
-    thresholds: ThresholdTable | None = None
+    thresholds: ThresholdTable = field(default_factory=lambda: ThresholdTable(()))   # none: all NO_THRESHOLD
     plan_results: list = field(default_factory=list)   # PlanReadResult per file, for PLAN_* anomalies
     settings: Settings | None = None      # the night's settings, for what the outputs show (season, PDF)
 
@@ -84,7 +88,7 @@ def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
 
 
 def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Settings, as_of: date,
-               items) -> str:
+               items: list[pystac.Item]) -> str:
     """What a mine's result depends on: the right, its plan version, the settings and
     thresholds, the run date and the scenes (id and last update)."""
     scenes = sorted((it.id, str(it.properties.get("updated", "")), str(it.datetime)) for it in items)
@@ -156,7 +160,7 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
         return failed_mine(right, e)
 
 
-def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_year: int,
+def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, plan_year: int,
               promises: Promises | None = None) -> dict:
     """The run folder OUT/<date>/, published as one unit; `latest` points at it when complete.
 
@@ -288,9 +292,11 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
     """The inspector's per-mine report (and its PDF when `s.report.pdf`) from what the pipeline
     kept for it: the season window and clear-date rule from the night's settings, the
     licence boundary for the zone and corners, the ring's series from the unit series."""
-    units = [ReportUnit(key=unit_key(u), section=u.section, seq=u.seq, geometry=r.units_utm[unit_key(u)],
-                        land_class=u.land_class) for u in plan.units if unit_key(u) in (r.units_utm or {})]
+    utm = r.units_utm or {}
+    units = [ReportUnit(key=unit_key(u), section=u.section, seq=u.seq, geometry=utm[unit_key(u)],
+                        land_class=u.land_class) for u in plan.units if unit_key(u) in utm]
     c = r.composite
+    assert c is not None   # write_run reports only mines with a composite
     notes = [f"季节合成影像 (COG, {c.period}): ../composites/{r.license_no}_ndvi_max.tif 生长季最大NDVI; "
              f"../composites/{r.license_no}_median.tif 生长季反射率中值 ({', '.join(c.bands)})"]
     a = s.assess if s is not None else None

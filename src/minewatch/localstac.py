@@ -21,6 +21,9 @@ from pathlib import Path
 DB_NAME = "minewatch"
 PG_SUPERUSER = "postgres"
 API_START_TIMEOUT_S = 60.0
+# the API servers this process started: they outlive it on purpose, so their Popen objects are
+# kept rather than collected while running (which warns "subprocess ... is still running")
+_STARTED: list[subprocess.Popen] = []
 
 
 class CatalogServerError(Exception):
@@ -97,7 +100,8 @@ def _prepare_dirs(data_dir: Path) -> None:
                 f"(chmod o+x) or put the catalogue data_dir elsewhere (e.g. under /var/lib or /tmp)")
     sock = run / ".s.PGSQL.XXXXX"
     if len(str(sock)) > 100:  # sun_path is 108 bytes
-        raise CatalogServerError(f"data_dir path too long for a unix socket ({len(str(sock))} chars): {data_dir}; use a shorter one")
+        raise CatalogServerError(f"data_dir path too long for a unix socket ({len(str(sock))} chars): {data_dir}; "
+                                 "use a shorter one")
 
 
 def _initdb(data_dir: Path) -> None:
@@ -129,7 +133,8 @@ def _start_pg(data_dir: Path, pg_port: int) -> None:
     p = _run_pg([str(_pg_bin() / "pg_ctl"), "start", "-D", str(pgdata), "-l", str(run / "postgres.log"),
                  "-w", "-t", "60"], data_dir, "pg_ctl start", check=False)
     if p.returncode != 0:
-        raise CatalogServerError(f"postgres did not start (exit {p.returncode}); log tail:\n{_tail(run / 'postgres.log')}")
+        raise CatalogServerError(f"postgres did not start (exit {p.returncode}); "
+                                 f"log tail:\n{_tail(run / 'postgres.log')}")
 
 
 def _ensure_db_and_schema(pg_port: int) -> None:
@@ -139,7 +144,8 @@ def _ensure_db_and_schema(pg_port: int) -> None:
 
     with psycopg.connect(_dsn(pg_port, "postgres"), autocommit=True) as c:
         if not c.execute("SELECT 1 FROM pg_available_extensions WHERE name='postgis'").fetchone():
-            raise CatalogServerError("PostGIS is not installed for this PostgreSQL: apt-get install postgresql-15-postgis-3")
+            raise CatalogServerError("PostGIS is not installed for this PostgreSQL: "
+                                     "apt-get install postgresql-15-postgis-3")
         if not c.execute("SELECT 1 FROM pg_database WHERE datname=%s", (DB_NAME,)).fetchone():
             c.execute(f"CREATE DATABASE {DB_NAME}")
     db = PgstacDB(dsn=_dsn(pg_port))
@@ -212,6 +218,7 @@ def _start_api(data_dir: Path, pg_port: int, api_port: int) -> None:
         cwd=data_dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True)  # own session: outlives the CLI command that started it
     log.close()
+    _STARTED.append(proc)
     (data_dir / "api.pid").write_text(str(proc.pid))
     (data_dir / "api.url").write_text(url)
     deadline = time.monotonic() + API_START_TIMEOUT_S
@@ -222,7 +229,8 @@ def _start_api(data_dir: Path, pg_port: int, api_port: int) -> None:
             break
         time.sleep(0.2)
     _stop_api(data_dir)
-    raise CatalogServerError(f"STAC API at {url} did not come up; log {data_dir / 'api.log'} tail:\n{_tail(data_dir / 'api.log')}")
+    raise CatalogServerError(f"STAC API at {url} did not come up; "
+                             f"log {data_dir / 'api.log'} tail:\n{_tail(data_dir / 'api.log')}")
 
 
 def _stop_api(data_dir: Path) -> None:
@@ -304,7 +312,8 @@ def load(items_dir: Path, data_dir: Path, pg_port: int = 54329) -> int:
     items_dir, data_dir = Path(items_dir), Path(data_dir).resolve()
     coll_path = items_dir / "collection.json"
     if not coll_path.is_file():
-        raise CatalogServerError(f"no collection.json in {items_dir} (a catalogue folder is collection.json + items/*.json)")
+        raise CatalogServerError(f"no collection.json in {items_dir} "
+                                 "(a catalogue folder is collection.json + items/*.json)")
     coll = _read_json(coll_path)
     if coll.get("type") != "Collection" or not coll.get("id"):
         raise CatalogServerError(f"{coll_path} is not a STAC Collection (needs type 'Collection' and an id)")
@@ -315,7 +324,8 @@ def load(items_dir: Path, data_dir: Path, pg_port: int = 54329) -> int:
         if it.get("type") != "Feature" or not it.get("id"):
             raise CatalogServerError(f"{p} is not a STAC Item (needs type 'Feature' and an id)")
         if it.get("collection") != coll["id"]:
-            raise CatalogServerError(f"{p}: item collection {it.get('collection')!r} is not {coll['id']!r} from {coll_path}")
+            raise CatalogServerError(f"{p}: item collection {it.get('collection')!r} "
+                                     f"is not {coll['id']!r} from {coll_path}")
         if not it.get("properties", {}).get("datetime") and not it.get("properties", {}).get("start_datetime"):
             raise CatalogServerError(f"{p}: item has no properties.datetime")
         items.append(it)

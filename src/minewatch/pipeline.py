@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import dask
 import numpy as np
@@ -33,6 +34,9 @@ from minewatch.promised import coords
 from minewatch.promised.models import AnnualPlan, MiningRight
 from minewatch.sky import catalog, cube, indices, masks, series
 from minewatch.sky.pixels import IngestReport, PixelStore, SkippedScene
+
+if TYPE_CHECKING:
+    import pystac
 from minewatch.sky.reader import WindowReader, gdal_env
 from minewatch.sky.sources import BANDS, CLOUD_PROB
 
@@ -101,7 +105,7 @@ def find_scenes(right: MiningRight, grid: cube.Grid, start: date, end: date, s: 
                                  source=src, cloud_prob=c.cloud_probability)
 
 
-def load_pixels(license_no: str, items, grid: cube.Grid, s: Settings, store: PixelStore,
+def load_pixels(license_no: str, items: list[pystac.Item], grid: cube.Grid, s: Settings, store: PixelStore,
                 keep_from: date | None = None) -> tuple[xr.DataArray, IngestReport]:
     """The window's lazy (time, band, y, x) cube as `cube.load_window` gives it, less the scenes
     whose assets cannot be read (`IngestReport.skipped`).
@@ -130,7 +134,7 @@ def evidence_gaps(res: MineResult) -> list[Unjudged]:
 
 class Observed(NamedTuple):
     refl: xr.Dataset          # surface reflectance (and scl, cloud probability) per band
-    index: xr.Dataset         # ndvi, fvc, bsi
+    indices: xr.Dataset       # ndvi, fvc, bsi (not `index`: that is tuple.index)
     clear: xr.DataArray       # bool (time, y, x)
     stats: xr.Dataset         # per (unit, time) counts and means
     masks: xr.DataArray       # (unit, y, x) the unit masks `stats` is over
@@ -190,7 +194,8 @@ def scenes_for(right: MiningRight, s: Settings, as_of: date, plan_year: int) -> 
 
 
 def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: ThresholdTable,
-                 s: Settings, as_of: date, plan_year: int, others=(), items: list | None = None,
+                 s: Settings, as_of: date, plan_year: int, others: Sequence[BaseGeometry] = (),
+                 items: list[pystac.Item] | None = None,
                  pixels: PixelStore | None = None) -> MineResult:
     """One mine: scenes -> pixels -> evidence (per-unit series, reference ring, loss) -> rules -> result.
 
@@ -227,11 +232,11 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
              f", {len(rep.skipped)} scenes skipped (unreadable: {', '.join(sk.id for sk in rep.skipped)})"
              if rep.skipped else "")
     obs = observe(raw, grid, units_utm or {"boundary": boundary_utm}, s)
-    t = obs.index.time.values
+    t = obs.indices.time.values
     dates = evidence.Dates.of(t, plan_year, s.assess)
     comp_t = dates.composite
     comp_refl = obs.refl[list(REFLECTANCE)].isel(time=comp_t).to_dataarray("band").transpose("time", "band", "y", "x")
-    stats, ndvi, fvc, clear, mndwi, comp_refl = dask.compute(obs.stats, obs.index.ndvi, obs.index.fvc, obs.clear,
+    stats, ndvi, fvc, clear, mndwi, comp_refl = dask.compute(obs.stats, obs.indices.ndvi, obs.indices.fvc, obs.clear,
                                                              indices.mndwi(obs.refl), comp_refl)
     ndvi, fvc, clear, mndwi = ndvi.values, fvc.values, clear.values.astype(bool), mndwi.values
     res.composite = season_composite(ndvi[comp_t], comp_refl.values, clear[comp_t], fvc[comp_t],
@@ -239,7 +244,7 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
     ev = evidence.build(grid=grid, boundary_utm=boundary_utm, units_utm=units_utm,
                         unit_masks={k: obs.masks.sel(unit=k).values for k in units_utm},
                         stats=series.stats_frame(stats), ndvi=ndvi, fvc=fvc, clear=clear, mndwi=mndwi, times=t,
-                        ids=obs.index.id.values, dates=dates, others=others, as_of=as_of, plan_year=plan_year, s=s)
+                        ids=obs.indices.id.values, dates=dates, others=others, as_of=as_of, plan_year=plan_year, s=s)
     j = judge(ev, right, plan, thresholds, s)
     res.series, res.units_utm, res.thresholds = ev.series, units_utm, j.fvc_minimums
     res.anomalies, res.held_back = list(j.anomalies), list(j.held_back)

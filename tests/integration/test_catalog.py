@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from datetime import date, datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pystac_client
@@ -13,6 +15,7 @@ from tests.support.paths import SHARED
 
 from minewatch import localstac
 from minewatch.localstac import CatalogServerError
+from minewatch.sky import sources
 from minewatch.sky.catalog import CatalogError, search_scenes
 
 pytestmark = pytest.mark.slow  # runs a server
@@ -118,7 +121,8 @@ def test_date_range_is_inclusive_whole_days(loaded):
     cat, _ = loaded
     july = search_scenes(cat.url, COLL, MINE_A, date(2023, 7, 1), date(2023, 7, 31))
     assert _ids(july) == ["S2A_49SFA_20230705_0_L2A", "S2B_49SFA_20230720_0_L2A", "S2A_49SFA_20230731_0_L2A"]
-    assert _ids(search_scenes(cat.url, COLL, MINE_A, date(2023, 7, 20), date(2023, 7, 20))) == ["S2B_49SFA_20230720_0_L2A"]
+    assert _ids(search_scenes(cat.url, COLL, MINE_A, date(2023, 7, 20), date(2023, 7, 20))) \
+        == ["S2B_49SFA_20230720_0_L2A"]
     assert search_scenes(cat.url, COLL, MINE_A, date(2023, 7, 6), date(2023, 7, 19)) == []
     # datetimes are exact instants (naive = UTC)
     got = search_scenes(cat.url, COLL, MINE_A, datetime(2023, 7, 20, 4), datetime(2023, 8, 1, tzinfo=timezone.utc))
@@ -202,7 +206,8 @@ def test_unreachable_api_names_url():
 
 def test_bad_arguments_are_caught_before_the_network():
     with pytest.raises(ValueError, match="lon/lat"):
-        search_scenes("http://127.0.0.1:9", COLL, (500000, 4370000, 501000, 4371000), date(2023, 1, 1), date(2023, 2, 1))
+        search_scenes("http://127.0.0.1:9", COLL, (500000, 4370000, 501000, 4371000),
+                      date(2023, 1, 1), date(2023, 2, 1))
     with pytest.raises(ValueError, match="after"):
         search_scenes("http://127.0.0.1:9", COLL, MINE_A, date(2023, 2, 1), date(2023, 1, 1))
 
@@ -238,7 +243,8 @@ def test_up_restarts_a_dead_api(stac_catalog):
             break
         time.sleep(0.1)
     assert not localstac.is_up(stac_catalog.url)
-    assert localstac.up(stac_catalog.data_dir, pg_port=stac_catalog.pg_port, api_port=stac_catalog.api_port) == stac_catalog.url
+    assert localstac.up(stac_catalog.data_dir, pg_port=stac_catalog.pg_port,
+                        api_port=stac_catalog.api_port) == stac_catalog.url
     assert localstac.is_up(stac_catalog.url)
     assert int((stac_catalog.data_dir / "api.pid").read_text()) != pid
 
@@ -247,11 +253,6 @@ def test_up_restarts_a_dead_api(stac_catalog):
 # Surviving real APIs: a real HTTP server on loopback that misbehaves like public ones do
 # (503 bursts, dropped connections, slow answers) and serves real Earth Search item JSON.
 # ---------------------------------------------------------------------------------------
-
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-from minewatch.sky import sources
 
 ES_ITEMS = Path("/work/shared/fixtures/stac-items/earth_search_v1_s2l2a_from_eodm.json")
 if not ES_ITEMS.is_file():

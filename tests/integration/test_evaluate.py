@@ -81,4 +81,5 @@ def test_degradation_numbers_equal_a_direct_computation_from_the_cogs(scen):
     assert a.observed["previous_clear_observations"] == len(prev) >= 3
     assert a.confidence in ("high", "highest")
     # the reference series is exposed for reports
-    assert "reference" in set(res.series.unit) and res.series[res.series.unit == "reference"].fvc_mean.notna().sum() > 10
+    assert "reference" in set(res.series.unit)
+    assert res.series[res.series.unit == "reference"].fvc_mean.notna().sum() > 10

@@ -29,14 +29,14 @@ def test_broken_plans_list_each_planted_fault_once_with_its_row(registry, capsys
     out = capsys.readouterr().out
     assert rc == 1
     faults = yaml.safe_load((BROKEN / "faults.yaml").read_text(encoding="utf-8"))["faults"]
-    lines = [l for l in out.splitlines() if l.startswith("  ")]
+    lines = [ln for ln in out.splitlines() if ln.startswith("  ")]
     assert len(lines) == len(faults)
     for f in faults:
-        hits = [l for l in lines if f"({f['rule']})" in l and f"第{f['row']}行 {f['field']}=" in l
-                and f["file"] in l]
+        hits = [ln for ln in lines if f"({f['rule']})" in ln and f"第{f['row']}行 {f['field']}=" in ln
+                and f["file"] in ln]
         assert len(hits) == 1, (f, out)
     # grouped by file, one header per file
-    assert sum(l.startswith("== ") for l in out.splitlines()) == 3
+    assert sum(ln.startswith("== ") for ln in out.splitlines()) == 3
 
 
 def test_json_is_a_list_of_findings(registry, capsys):
@@ -77,7 +77,8 @@ def test_a_registry_without_a_good_row_exits_2_with_its_findings(tmp_path, capsy
     (tmp_path / "r.csv").write_text("license_no\nX\n", encoding="utf-8")
     assert main(["plan", "check", str(BROKEN), "--registry", str(tmp_path / "r.csv")]) == 2
     err = capsys.readouterr().err
-    assert "registry unusable" in err and "r.csv 第1行 holder=\"\": 缺少列 / missing column (REGISTRY_MISSING_COLUMN)" in err
+    assert "registry unusable" in err
+    assert "r.csv 第1行 holder=\"\": 缺少列 / missing column (REGISTRY_MISSING_COLUMN)" in err
 
 
 def test_as_a_command(registry):
@@ -110,8 +111,8 @@ def test_a_gbk_registry_with_a_bad_row_prints_findings_and_checks_against_the_go
     assert rc == 1 and err == "" and "Traceback" not in out
     lines = out.splitlines()
     assert lines[0] == f"== {reg}: 1 个错误 errors, 1 个警告 warnings"
-    assert lines[1] == ('  警告 registry.csv encoding="GB18030/GBK": 文件编码为GB18030/GBK, 已按此读取(建议另存为UTF-8) '
-                        '/ read as gb18030 (REGISTRY_ENCODING)')
+    assert lines[1] == ('  警告 registry.csv encoding="GB18030/GBK": 文件编码为GB18030/GBK, '
+                        '已按此读取(建议另存为UTF-8) / read as gb18030 (REGISTRY_ENCODING)')
     assert lines[2].startswith("  错误 registry.csv 第3行 corner_points=") and "(REGISTRY_BAD_BOUNDARY)" in lines[2]
     assert "自相交" in lines[2]
     # the plan of the first mine is checked against its (good) registry row: no registry errors

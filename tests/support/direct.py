@@ -22,7 +22,7 @@ def unit_fvc_per_scene(unit_geom_4490, scene_ids, catalog_dir: Path, s) -> dict:
         epsg = int(item["properties"]["proj:code"].split(":")[1])
         off = 1000 if int(item["properties"]["s2:processing_baseline"].split(".")[0]) >= 4 else 0
         t = Transformer.from_crs(4490, epsg, always_xy=True)
-        g = shapely.transform(unit_geom_4490, lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1])))
+        g = shapely.transform(unit_geom_4490, lambda c, t=t: np.column_stack(t.transform(c[:, 0], c[:, 1])))
         with rasterio.open(item["assets"]["red"]["href"]) as ds:
             red, tr = ds.read(1).astype("float64"), ds.transform
         with rasterio.open(item["assets"]["nir"]["href"]) as ds:

@@ -20,7 +20,8 @@ def rights_and_plans():
              measures="覆土、撒播草籽"),
         Unit(PLANNED, 2, box(111.004, 39.001, 111.006, 39.003), area_hm2=3.8, land_class="0305", is_temporary=True),
         Unit(RESTORED, 1, box(111.010, 39.001, 111.012, 39.003), area_hm2=3.8, land_class="0404", accepted=False),
-        Unit(DAMAGE, 1, box(111.020, 39.010, 111.025, 39.015), area_hm2=20.0, problem_type="挖损", damage_degree="重度"),
+        Unit(DAMAGE, 1, box(111.020, 39.010, 111.025, 39.015), area_hm2=20.0, problem_type="挖损",
+             damage_degree="重度"),
     )
     p1 = AnnualPlan(2026, r1.license_no, r1.holder, r1.mine_name, validity="2020年1月1日至2030年12月31日",
                     contact_name="张三", contact_phone="13800000000", units=units, submitted=date(2026, 3, 20))
@@ -30,7 +31,8 @@ def rights_and_plans():
 def anomalies_fc(run_date=date(2026, 10, 2)):
     r1 = "C1400002010011120000001"
     a = [Anomaly("RESTORATION_SHORTFALL", "high", r1, "示例煤矿", 2026, box(111.004, 39.001, 111.006, 39.003), 3.8004,
-                 "2026-07-01/2026-09-15", {"fvc": 0.12, "n_clear": 6}, {"fvc_min": 0.4, "source": "灌木林地 cover >= 40%"},
+                 "2026-07-01/2026-09-15", {"fvc": 0.12, "n_clear": 6},
+                 {"fvc_min": 0.4, "source": "灌木林地 cover >= 40%"},
                  ("S2B_49SFA_20260712_0_L2A", "S2A_49SFA_20260806_0_L2A"), unit_seq=2, unit_section=PLANNED,
                  target_land_class="0305", key="planned:2"),
          Anomaly("UNDECLARED_DISTURBANCE", "high", r1, "示例煤矿", 2026,

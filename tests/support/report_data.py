@@ -32,7 +32,8 @@ def report_data(**kw) -> MineReportData:
              ReportUnit("damage:1", "damage", 1, ux(10, 140, 60, 190))]
     to_ll = Transformer.from_crs(EPSG, 4490, always_xy=True).transform
     a = Anomaly("RESTORATION_SHORTFALL", "high", "C1400002010011120000001", "示例煤矿", 2026,
-                shapely.transform(units[1].geometry, lambda x, y: to_ll(x, y), interleaved=False), 16.0012, "2026-07-01/2026-09-15",
+                shapely.transform(units[1].geometry, lambda x, y: to_ll(x, y), interleaved=False), 16.0012,
+                "2026-07-01/2026-09-15",
                 {"fvc": 0.05, "n_clear": 7}, {"fvc_min": 0.4, "source": "灌木林地 cover >= 40%"},
                 ("S2B_49SFA_20260712_0_L2A", "S2A_49SFA_20260806_0_L2A"), unit_seq=2, unit_section="planned",
                 target_land_class="0305", key="planned:2")

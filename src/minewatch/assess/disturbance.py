@@ -26,6 +26,7 @@ from affine import Affine
 from rasterio.features import shapes
 from scipy import ndimage
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from minewatch.config import DisturbanceSettings
@@ -33,7 +34,7 @@ from minewatch.config import DisturbanceSettings
 
 @dataclass(frozen=True)
 class LossPatch:
-    geometry_utm: object        # shapely polygon in the grid's CRS
+    geometry_utm: BaseGeometry  # shapely polygon in the grid's CRS
     n_px: int
     baseline_ndvi: float        # patch mean of per-pixel baseline medians
     current_ndvi: float         # patch mean of per-pixel current medians
@@ -99,7 +100,7 @@ def loss_patches(confirmed: np.ndarray, eligible: np.ndarray, base: np.ndarray,
 
 @dataclass(frozen=True)
 class DamageExcess:
-    geometry_utm: object        # bare ground connected to the unit, outside it
+    geometry_utm: BaseGeometry  # bare ground connected to the unit, outside it
     measured_px: int            # unit pixels + connected bare pixels outside it
     excess_px: int
     current_ndvi: float         # median NDVI of the excess pixels

@@ -13,6 +13,8 @@ unit's); the damage unit itself is measured on its pixel centres, as the series 
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+
 import numpy as np
 from shapely.geometry.base import BaseGeometry
 
@@ -38,14 +40,15 @@ def _units(plan: AnnualPlan | None) -> dict[str, Unit]:
     return {unit_key(u): u for u in (plan.units if plan else ())}
 
 
-def _union(masks) -> np.ndarray:
+def _union(masks: Iterable[np.ndarray]) -> np.ndarray:
     out = None
     for m in masks:
         out = m.copy() if out is None else out | m
+    assert out is not None   # callers pass at least one mask
     return out
 
 
-def _declared(ev: Evidence, keys=None) -> np.ndarray:
+def _declared(ev: Evidence, keys: Collection[str] | None = None) -> np.ndarray:
     """Every pixel a declared unit (of `keys`, default all) touches."""
     ms = [m for k, m in ev.unit_footprints.items() if keys is None or k in keys]
     return _union(ms) if ms else np.zeros(ev.grid.shape, bool)
@@ -57,6 +60,7 @@ def _to_4490(geom_utm: BaseGeometry, epsg: int) -> BaseGeometry:
 
 def _patches(ev: Evidence, eligible: np.ndarray, s: Settings) -> list[LossPatch]:
     cur = ev.dates.current
+    assert ev.loss is not None   # rules call this only when _judged(ev)
     return loss_patches(ev.loss.confirmed, eligible, ev.loss.baseline, ev.ndvi[cur], ev.clear[cur],
                         ev.loss.observations, ev.current_ids, ev.transform, ev.grid.resolution ** 2,
                         s.assess.disturbance)
@@ -123,6 +127,7 @@ def damage_exceeds_declared(ev: Evidence, right: MiningRight, plan: AnnualPlan |
         return RuleResult()
     cfg, conf_cfg = s.assess.disturbance, s.assess.confidence
     cur = ev.dates.current
+    assert ev.loss is not None   # _judged(ev)
     out: list[Anomaly] = []
     for k, u in _units(plan).items():
         if u.section != DAMAGE:

@@ -31,7 +31,7 @@ from minewatch.assess.anomaly import Anomaly
 from minewatch.promised.coords import area_hm2
 from minewatch.promised.filings import is_superseded
 from minewatch.promised.findings import ERROR, Finding
-from minewatch.promised.models import MiningRight
+from minewatch.promised.models import MiningRight, Unit
 from minewatch.promised.planreader import PlanReadResult
 
 __all__ = ["plan_anomalies", "unreadable_files", "MEDIUM_RULES"]
@@ -95,7 +95,7 @@ def plan_anomalies(rights: Iterable[MiningRight], results: Iterable[PlanReadResu
             continue   # a superseded filing is reported in the plan check, not judged
         right = by_lic.get(plan.license_no)
         fs = (findings or {}).get(res.file, res.findings)
-        units_by_row = {u.row: u for u in plan.units if u.row is not None}
+        units_by_row: dict[int | None, Unit] = {u.row: u for u in plan.units if u.row is not None}
         for f in fs:
             if f.severity != ERROR:
                 continue

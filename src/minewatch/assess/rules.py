@@ -27,8 +27,10 @@ could not judge. The rules, in docs/assessment.md:
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +58,7 @@ class SeasonValue:
     values: tuple[float, ...] = ()       # per-date fvc (or water share), date order
 
 
-def _r4(v) -> float | None:
+def _r4(v: Any) -> float | None:
     return None if v is None or not np.isfinite(v) else round(float(v), 4)
 
 
@@ -158,7 +160,9 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
         ref = reference_of(series, season, cfg.reference.min_clear_fraction, cfg.reference.min_factor,
                            min_clear_obs) if th.measure == "fvc" else Reference(None, None, 0, ())
 
-        def make(kind, severity, observed, expected, scenes, confidence, notes="", period=season.label):
+        # u and key bound as defaults: make is built per unit and must not see a later iteration's
+        def make(kind: str, severity: str, observed: dict, expected: dict, scenes: Iterable[str], confidence: str,
+                 notes: str = "", period: str = season.label, *, u: Unit = u, key: str = key) -> Anomaly:
             return Anomaly(type=kind, severity=severity, license_no=right.license_no,
                            mine_name=right.mine_name, plan_year=plan.plan_year, geometry=u.geometry,
                            area_hm2=area_hm2(u.geometry), period=period, observed=observed,
@@ -181,6 +185,7 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
             unjudged.append(Unjudged(plan.license_no, key, "INSUFFICIENT_OBSERVATIONS",
                                      f"有效观测不足 ({v.n_clear} < {min_clear_obs})", v.n_clear))
             continue
+        assert v.fvc is not None   # clear rows have an fvc_mean (_clear_rows drops NaN), so a median
         observed = {"fvc": v.fvc, "ndvi": v.ndvi, "bsi": v.bsi, "clear_observations": v.n_clear,
                     "statistic": "median of clear-date unit means"}
         expected = {"measure": th.measure, "min": th.min, "land_class": th.land_class,
@@ -225,13 +230,15 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
     return anomalies, unjudged
 
 
-def _degradation(u, th: Threshold, series, season, v: SeasonValue, ref: Reference, cfg: AssessSettings,
-                 make, observed, expected):
+def _degradation(u: Unit, th: Threshold, series: pd.DataFrame, season: Season, v: SeasonValue, ref: Reference,
+                 cfg: AssessSettings, make: Callable[..., Anomaly], observed: dict[str, Any],
+                 expected: dict[str, Any]) -> Anomaly | None:
     min_obs, min_clear_fraction = cfg.min_clear_obs, cfg.min_clear_fraction
     prev_season = season.shifted(-1)
     p = season_value(series, unit_key(u), prev_season, min_clear_fraction)
     if p.n_clear < min_obs or p.fvc is None or p.fvc < th.min:
         return None
+    assert v.fvc is not None   # judged: enough clear dates, so a median
     drop = p.fvc - v.fvc
     rel_now = v.fvc / ref.now if ref.now else None
     rel_prev = p.fvc / ref.base if ref.base else None
@@ -257,7 +264,8 @@ def _degradation(u, th: Threshold, series, season, v: SeasonValue, ref: Referenc
                 period=f"{prev_season.start}/{season.end}")
 
 
-def _at_risk(u, th: Threshold, series, season: Season, as_of: date, ref: Reference, cfg: AssessSettings, make):
+def _at_risk(u: Unit, th: Threshold, series: pd.DataFrame, season: Season, as_of: date, ref: Reference,
+             cfg: AssessSettings, make: Callable[..., Anomaly]) -> Anomaly | None:
     """AT_RISK or None (None: still reachable, or not enough to say)."""
     min_obs, min_clear_fraction = cfg.min_clear_obs, cfg.min_clear_fraction
     if th.measure != "fvc" or as_of < Season.of(season.start.year, cfg.at_risk_from, "12-31").start:

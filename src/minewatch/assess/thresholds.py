@@ -42,13 +42,18 @@ class Threshold(BaseModel):
     source: str = Field(min_length=1)
 
     @property
-    def min(self) -> float | None:
-        """The minimum for fvc/water rows (kept under its old name)."""
+    def min(self) -> float:
+        """The minimum for fvc/water rows (kept under its old name); loading makes sure they have one."""
+        if self.value is None:
+            raise ThresholdError(f"threshold row {self.region}/{self.land_class} ({self.measure}) has no value")
         return self.value
 
     @property
     def season_mmdd(self) -> tuple[str, str] | None:
-        return tuple(self.season.split("/")) if self.season else None
+        if not self.season:
+            return None
+        start, end = self.season.split("/")   # the field's pattern makes it MM-DD/MM-DD
+        return start, end
 
 
 DEFAULT_PROVINCES = {

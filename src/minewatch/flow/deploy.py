@@ -17,9 +17,13 @@ import importlib
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minewatch.ops import DEFAULT_CRON, DEFAULT_TZ, DEPLOYMENT_NAME
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+    from prefect.schedules import Schedule
 
 log = logging.getLogger("minewatch")
 
@@ -28,14 +32,14 @@ class ServeError(RuntimeError):
     """Serving cannot start: no server configured, bad schedule, missing config."""
 
 
-def load_flow(ref: str | None = None):
+def load_flow(ref: str | None = None) -> Any:
     """The flow to deploy: `minewatch.flow.nightly:nightly` unless `module:attr` says otherwise."""
     ref = ref or "minewatch.flow.nightly:nightly"
     mod, _, attr = ref.partition(":")
     return getattr(importlib.import_module(mod), attr or "nightly")
 
 
-def nightly_schedule(cron: str = DEFAULT_CRON, tz: str = DEFAULT_TZ):
+def nightly_schedule(cron: str = DEFAULT_CRON, tz: str = DEFAULT_TZ) -> Schedule:
     """A Prefect cron schedule in `tz` (validated here, not at 02:00)."""
     from prefect.client.schemas.schedules import CronSchedule
     from prefect.schedules import Cron
@@ -49,7 +53,7 @@ def nightly_schedule(cron: str = DEFAULT_CRON, tz: str = DEFAULT_TZ):
 
 def nightly_deployment(config: str | Path, cron: str = DEFAULT_CRON, tz: str = DEFAULT_TZ, *,
                        name: str = DEPLOYMENT_NAME, flow: Any = None, out_dir: str | Path | None = None,
-                       paused: bool = False, tags: list[str] | None = None):
+                       paused: bool = False, tags: list[str] | None = None) -> RunnerDeployment:
     """A RunnerDeployment of the nightly flow: cron in `tz`, parameters {config[, out_dir]}.
 
     `flow`: a Flow, a "module:attr" reference, or None for `minewatch.flow.nightly:nightly`.

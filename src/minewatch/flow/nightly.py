@@ -14,10 +14,12 @@ from prefect.cache_policies import NO_CACHE
 
 from minewatch import job, ops
 from minewatch.config import load_settings
+from minewatch.promised.models import MiningRight
 
 
 class NightFailed(RuntimeError):
     """Every mine failed: systemic (catalogue down, bad config). Outputs are written first."""
+    summary: dict   # the night's run summary (set where it is raised)
 
 
 @task(name="catalog-ready", retries=3, retry_delay_seconds=[60, 300, 900], retry_jitter_factor=0.2)
@@ -36,7 +38,8 @@ def load_promises(config: str, plan_year: int) -> job.Promises:
 
 # retries are set per night from Settings.run (`with_options` in the flow body)
 @task(name="mine", task_run_name="mine-{right.license_no}", cache_policy=NO_CACHE)
-def mine(right, promises: job.Promises, config: str, as_of: date, plan_year: int, state_dir: str):
+def mine(right: MiningRight, promises: job.Promises, config: str, as_of: date, plan_year: int,
+         state_dir: str) -> job.MineResult:
     # results are cached by minewatch itself (job.ResultCache: plan version + scene ids),
     # not by Prefect, which would hash the whole registry on every task
     return job.run_mine(right, promises, load_settings(config), as_of, plan_year, reraise_transient=True,
@@ -44,7 +47,8 @@ def mine(right, promises: job.Promises, config: str, as_of: date, plan_year: int
 
 
 @task(name="write-outputs")
-def write_outputs(results, out_dir: str, as_of: date, plan_year: int, promises: job.Promises) -> dict:
+def write_outputs(results: list[job.MineResult], out_dir: str, as_of: date, plan_year: int,
+                  promises: job.Promises) -> dict:
     return job.write_run(results, out_dir, as_of, plan_year, promises)
 
 

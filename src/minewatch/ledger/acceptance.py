@@ -47,10 +47,13 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     if path.suffix.lower() == ".csv":
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         return df.to_dict("records")
-    ws = openpyxl.load_workbook(path, read_only=True, data_only=True).worksheets[0]
-    it = ws.iter_rows(values_only=True)
-    head = [cell_text(h).strip() for h in next(it, ())]
-    return [dict(zip(head, r)) for r in it if any(v not in (None, "") for v in r)]
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:   # a read-only workbook keeps its file open until closed
+        it = wb.worksheets[0].iter_rows(values_only=True)
+        head = [cell_text(h).strip() for h in next(it, ())]
+        return [dict(zip(head, r)) for r in it if any(v not in (None, "") for v in r)]
+    finally:
+        wb.close()
 
 
 def _date(v: Any) -> date:

@@ -91,7 +91,7 @@ def stripped_fields(extra: Iterable[str] = ()) -> frozenset[str]:
     return frozenset(PERSONAL_FIELDS | CONFIDENTIAL_FIELDS | shp | set(extra))
 
 
-def _strip(obj, drop: frozenset[str]):
+def _strip(obj: Any, drop: frozenset[str]) -> Any:
     if isinstance(obj, dict):
         return {k: _strip(v, drop) for k, v in obj.items() if k not in drop}
     if isinstance(obj, list):
@@ -99,8 +99,8 @@ def _strip(obj, drop: frozenset[str]):
     return obj
 
 
-def public_profile(fc_or_df, extra: Iterable[str] = (), *, drop_geometry: bool = False,
-                   personal: Iterable[str] = ()):
+def public_profile(fc_or_df: Any, extra: Iterable[str] = (), *, drop_geometry: bool = False,
+                   personal: Iterable[str] = ()) -> Any:
     """A copy fit for public disclosure: a FeatureCollection/Feature dict, a list of records,
     or a (Geo)DataFrame, with personal and confidential fields removed, and `personal`
     values (:func:`personal_values`) and phone numbers blanked in every text."""

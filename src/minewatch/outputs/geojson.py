@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from shapely.geometry import MultiPolygon, Polygon, mapping
+from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 
 from minewatch.assess.anomaly import Anomaly
@@ -18,7 +19,7 @@ from minewatch.plumbing.atomic import write_text
 COORD_DECIMALS = 6   # ~0.1 m: RFC 7946 §11.2 (6 decimals), well below a 10 m pixel
 
 
-def rfc7946_geometry(geom) -> dict:
+def rfc7946_geometry(geom: BaseGeometry) -> dict:
     """Counter-clockwise exteriors, clockwise holes, rounded coordinates."""
     if isinstance(geom, Polygon):
         geom = orient(geom, sign=1.0)

@@ -85,7 +85,7 @@ def locate(geometry: dict | BaseGeometry, boundary_4490: BaseGeometry | None = N
     g_gk = coords.transform(g, coords.GEOGRAPHIC_EPSG, epsg)
     c = g_gk.centroid
     ll = coords.transform(shapely.Point(c.x, c.y), epsg, coords.GEOGRAPHIC_EPSG)
-    corner = (None, None, None, None, "")
+    corner: tuple[int | None, float | None, float | None, float | None, str] = (None, None, None, None, "")
     if boundary_4490 is not None and not boundary_4490.is_empty:
         ll_corners = _corners(boundary_4490)
         mp = coords.transform(shapely.MultiPoint(ll_corners), coords.GEOGRAPHIC_EPSG, epsg)

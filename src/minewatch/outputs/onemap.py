@@ -24,6 +24,7 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -452,18 +453,18 @@ class _CurrentDate:
     def __init__(self, run_date: date | None):
         self.value = f"{(run_date or date(1970, 1, 1)).isoformat()}T00:00:00.000Z"
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         _CONFIG_LOCK.acquire()
         self.old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": self.value})
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": self.old})
         _CONFIG_LOCK.release()
 
 
 @contextmanager
-def _gpkg_temp(path: Path):
+def _gpkg_temp(path: Path) -> Iterator[Path]:
     """Like atomic.atomic_path, but the temp name ends in .gpkg (GDAL checks the extension)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.pid{os.getpid()}.{threading.get_ident()}.tmp.gpkg"

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -45,6 +46,11 @@ from minewatch.outputs.navigation import DATUM_NOTE_ZH, Location, locate, mine_z
 from minewatch.outputs.pdf import html_to_pdf
 from minewatch.plumbing.atomic import write_text
 
+if TYPE_CHECKING:
+    from affine import Affine
+    from matplotlib.axes import Axes
+
+    from minewatch.promised.models import AnnualPlan, MiningRight
 __all__ = ["MineReportData", "ReportUnit", "anomaly_label", "cjk_font", "render_html", "render_report",
            "scene_date"]
 
@@ -87,7 +93,7 @@ class MineReportData:
     plan_year: int
     rgb: np.ndarray                # (H, W, 3) float 0..1, NaN = no data
     fvc: np.ndarray                # (H, W) float 0..1, NaN = no data
-    transform: object              # affine.Affine (a, b, c, d, e, f); north-up
+    transform: Affine              # (a, b, c, d, e, f); north-up
     epsg: int
     units: list[ReportUnit] = field(default_factory=list)
     anomalies: list[dict] = field(default_factory=list)    # GeoJSON features (lon/lat)
@@ -104,7 +110,7 @@ class MineReportData:
     season: tuple[date, date] | None = None  # the assessment season, shaded on the charts
 
     @classmethod
-    def from_plan(cls, plan, right=None, **kw) -> "MineReportData":
+    def from_plan(cls, plan: AnnualPlan, right: MiningRight | None = None, **kw: Any) -> "MineReportData":
         """Header fields from an AnnualPlan (validity from the MiningRight when the plan lacks it)."""
         validity = plan.validity or (f"{right.valid_from.isoformat()} 至 {right.valid_to.isoformat()}" if right else "")
         return cls(license_no=plan.license_no, holder=plan.holder, mine_name=plan.mine_name,
@@ -119,7 +125,7 @@ def _png(fig: Figure, dpi: int = 100) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _extent(transform, shape_hw) -> tuple[float, float, float, float]:
+def _extent(transform: Affine, shape_hw: tuple[int, ...]) -> tuple[float, float, float, float]:
     h, w = shape_hw
     if abs(transform.b) > 1e-12 or abs(transform.d) > 1e-12:
         raise ValueError("rotated grids are not supported; give a north-up transform")
@@ -127,7 +133,7 @@ def _extent(transform, shape_hw) -> tuple[float, float, float, float]:
     return (x0, x0 + transform.a * w, y0 + transform.e * h, y0)
 
 
-def _patch(geom: BaseGeometry, **kw) -> PathPatch:
+def _patch(geom: BaseGeometry, **kw: Any) -> PathPatch:
     verts, codes = [], []
     polys = geom.geoms if hasattr(geom, "geoms") else [geom]
     for p in polys:
@@ -163,7 +169,7 @@ def _nice_length(span_m: float) -> float:
     return max(m * exp for m in (1, 2, 5) if m * exp <= target)
 
 
-def _scale_bar(ax, extent: tuple[float, float, float, float]) -> None:
+def _scale_bar(ax: Axes, extent: tuple[float, float, float, float]) -> None:
     x0, x1, y0, y1 = extent
     length = _nice_length(x1 - x0)
     bx, by = x0 + 0.04 * (x1 - x0), y0 + 0.05 * (y1 - y0)
@@ -176,7 +182,7 @@ def _scale_bar(ax, extent: tuple[float, float, float, float]) -> None:
             bbox=dict(boxstyle="round,pad=0.1", facecolor="white", alpha=0.7, linewidth=0))
 
 
-def _north_arrow(ax) -> None:
+def _north_arrow(ax: Axes) -> None:
     # grids are north-up UTM: grid north is within a degree or two of true north here
     ax.annotate("北 N", xy=(0.94, 0.95), xytext=(0.94, 0.80), xycoords="axes fraction", ha="center", va="top",
                 fontsize=9, fontweight="bold", arrowprops=dict(facecolor="black", width=3, headwidth=9, headlength=9),
@@ -195,7 +201,7 @@ def _edge_ticks(a: float, b: float) -> np.ndarray:
     return np.arange(math.ceil(a / step) * step, b, step)
 
 
-def _lonlat_ticks(ax, extent: tuple[float, float, float, float], epsg: int) -> None:
+def _lonlat_ticks(ax: Axes, extent: tuple[float, float, float, float], epsg: int) -> None:
     """Lon/lat ticks on the bottom and left edges of a projected map (exact on the edges)."""
     x0, x1, y0, y1 = extent
     if epsg in (4326, 4490):
@@ -293,11 +299,11 @@ def _unit_chart_png(data: MineReportData, unit: ReportUnit, s: pd.DataFrame, ref
 
 # ---------------------------------------------------------------- html
 
-def _e(x) -> str:
+def _e(x: object) -> str:
     return html.escape("" if x is None else str(x))
 
 
-def _fmt_value(v) -> str:
+def _fmt_value(v: object) -> str:
     if isinstance(v, float):
         return f"{v:.4f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:.1f}"
     if isinstance(v, (list, tuple)):
@@ -310,7 +316,7 @@ def _code(key: str) -> str:
     return f'<span class="code">{_e(key)}</span>'
 
 
-def _value_html(v) -> str:
+def _value_html(v: object) -> str:
     if isinstance(v, bool):
         return _e(YES_NO_ZH[v])
     if isinstance(v, str) and v in VALUES_ZH:

@@ -106,7 +106,7 @@ def _alive(pid: int) -> bool:
 
 def _dead_writer(name: str) -> bool:
     m = _PID.search(name)
-    return bool(m) and not _alive(int(m.group(1)))
+    return m is not None and not _alive(int(m.group(1)))
 
 
 def remove_leftovers(out: str | Path) -> list[Path]:

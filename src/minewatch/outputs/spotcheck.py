@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -33,6 +34,9 @@ from minewatch.labels import FIELDS
 from minewatch.plumbing.atomic import write_text, write_workbook
 from minewatch.plumbing.cells import spreadsheet_safe, spreadsheet_safe_frame
 from minewatch.promised.models import MiningRight
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,9 @@ def spot_check_list(anomalies_fc: dict, rights: list[MiningRight],
                     (float(p.get("area_hm2") or 0.0) + weights.area_floor_hm2) for p in finds)
         score = mult * (weights.base + total)
         types = sorted({p["type"] for p in finds})
-        types_zh = []
+        types_zh: list[str] = []
         for t in types:
-            zh = next((p.get("type_zh") for p in finds if p["type"] == t and p.get("type_zh")), t)
+            zh = next((p["type_zh"] for p in finds if p["type"] == t and p.get("type_zh")), t)
             types_zh.append(zh)
         n_sev = {s: sum(1 for p in finds if p.get("severity") == s) for s in ("high", "medium", "low")}
         area = round(sum(float(p.get("area_hm2") or 0.0) for p in finds), 4)
@@ -155,7 +159,7 @@ def write_spot_check(df: pd.DataFrame, csv_path: str | Path | None, xlsx_path: s
     return written
 
 
-def _print_setup(ws, title: str) -> None:
+def _print_setup(ws: Worksheet, title: str) -> None:
     """A4 landscape, all columns on one page width, the title row on every page, page numbers."""
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE

@@ -6,13 +6,18 @@ import os
 import re
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 
 @contextmanager
-def atomic_path(path: str | Path):
+def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside `path`; on success it replaces `path` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +67,7 @@ def deterministic_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def write_workbook(path: str | Path, wb) -> Path:
+def write_workbook(path: str | Path, wb: Workbook) -> Path:
     """An openpyxl workbook saved atomically and byte-for-byte reproducibly."""
     wb.properties.created = wb.properties.modified = FIXED_TIMESTAMP
     buf = io.BytesIO()

@@ -349,7 +349,8 @@ def parse_corner_points(text: str, central_meridian: float | None = None) -> Bas
 
 
 # 39°48′12.34″N / 111度15分0.5秒 / 111°15'00.5"E: geographic degree-minute-second forms
-_DMS = re.compile(r"(\d{1,3})\s*[°度]\s*(\d{1,2})\s*[′'分]\s*(\d{1,2}(?:\.\d+)?)\s*(?:[″\"]|''|秒)?\s*([NSEWnsew东西南北])?")
+_DMS = re.compile(r"(\d{1,3})\s*[°度]\s*(\d{1,2})\s*[′'分]\s*(\d{1,2}(?:\.\d+)?)\s*"
+                  r"(?:[″\"]|''|秒)?\s*([NSEWnsew东西南北])?")
 
 
 def _parse_dms(text: str) -> BaseGeometry:
@@ -394,6 +395,7 @@ def _parse_dms(text: str) -> BaseGeometry:
             lon = deg[0] if deg[1] == lat else deg[1]
         elif lat is None:
             lat = deg[0] if deg[1] == lon else deg[1]
+        assert lon is not None and lat is not None   # every branch above set both
         pt = (lon, lat)
         if len(current) >= 3 and pt == current[0]:
             rings.append(current)

@@ -66,10 +66,12 @@ def mark_superseded(results: Iterable[PlanReadResult]) -> list[PlanReadResult]:
             continue
         ranked = sorted(idx, key=lambda i: filing_rank(results[i]))
         winner = results[ranked[-1]]
+        assert winner.plan is not None   # grouped by its plan
         win_name = Path(winner.file).name
         win_date = winner.plan.submitted.isoformat() if winner.plan.submitted else "未登记"
         for i in ranked[:-1]:
             r = results[i]
+            assert r.plan is not None
             name = Path(r.file).name
             got = r.plan.submitted.isoformat() if r.plan.submitted else "未登记"
             note = Finding(file=name, sheet=r.sheet, row=None, field="", value=name, rule=SUPERSEDED,

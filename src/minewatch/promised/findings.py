@@ -26,7 +26,8 @@ class Finding:
 
 
 def format_finding(f: Finding) -> str:
-    """One line, e.g. ``错误 plan.xlsx [Sheet1] 第12行 修复后地类="草坪": 地类不在三调地类表中 (UNKNOWN_LAND_CLASS)``."""
+    """One line, e.g.
+    ``错误 plan.xlsx [Sheet1] 第12行 修复后地类="草坪": 地类不在三调地类表中 (UNKNOWN_LAND_CLASS)``."""
     sev = "错误" if f.severity == ERROR else "警告"
     where = f.file or "?"
     if f.sheet:

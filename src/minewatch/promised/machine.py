@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 from shapely.validation import explain_validity
 
@@ -61,7 +62,7 @@ _HAUSDORFF_DEG = 1e-7  # ~1 cm: geometry written by a GIS with fewer digits stil
 
 # ============================================================================ writer
 
-def _oriented(g):
+def _oriented(g: BaseGeometry) -> BaseGeometry:
     if g.geom_type == "Polygon":
         return orient(g, sign=1.0)
     if g.geom_type == "MultiPolygon":
@@ -69,8 +70,8 @@ def _oriented(g):
     return g
 
 
-def _geojson_geometry(g) -> dict:
-    def lists(c):
+def _geojson_geometry(g: BaseGeometry) -> dict:
+    def lists(c: Any) -> list:
         return [lists(x) for x in c] if isinstance(c, (list, tuple)) and c and isinstance(
             c[0], (list, tuple)) else [float(x) for x in c]
     m = mapping(_oriented(g))
@@ -260,7 +261,8 @@ def read_plan_machine(geojson_path: str | Path, attrs_path: str | Path, *,
         for k in props:
             if k not in UNIT_PROPERTIES:
                 bad(str(k), props[k], "UNKNOWN_FIELD", f"未知属性“{k}”, 已忽略", WARNING)
-        section = _SECTION_OF.get(props.get("section")) if isinstance(props.get("section"), str) else None
+        sec = props.get("section")
+        section = _SECTION_OF.get(sec) if isinstance(sec, str) else None
         if section is None:
             bad("section", props.get("section"), "BAD_SECTION",
                 f"section应为{'/'.join(SECTIONS)}之一")
@@ -386,7 +388,8 @@ def read_plan_machine(geojson_path: str | Path, attrs_path: str | Path, *,
         add(gfile, None, "section", "", "MISSING_SECTION", WARNING, f"没有“{CAPTIONS[PLANNED]}”的单元")
     plan = None
     if year is not None and text["license_no"]:
+        named: dict[str, Any] = {**text, **fees}   # texts and fees by field name
         plan = AnnualPlan(plan_year=year, units=tuple(units), submitted=submitted,
-                          source=str(geojson_path), **text, **fees)
+                          source=str(geojson_path), **named)
     return PlanReadResult(plan=plan, findings=findings, file=str(geojson_path), sheet="")
 

@@ -15,6 +15,7 @@ import codecs
 import re
 import zipfile
 from pathlib import Path
+from typing import NoReturn
 
 __all__ = [
     "MAX_CELLS",
@@ -138,10 +139,10 @@ def _check_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, file: str, room: int
                 n += len(chunk)
                 if n > room:
                     raise _bomb(file, MAX_UNPACKED_BYTES - room + n)
-                if scan is not None:
+                if scan is not None and decoder is not None:   # both set when there is a codec
                     scan.feed(decoder.decode(chunk))
                 chunk = fh.read(CHUNK)
-            if scan is not None:
+            if scan is not None and decoder is not None:
                 scan.feed(decoder.decode(b"", True))
                 scan.close()
     except PlanFormatError:
@@ -169,7 +170,7 @@ class _PartScan:
             self.refuse(f"XML编码为{codec}, 只允许UTF-8/UTF-16", f"XML encoded as {codec}: "
                         f"an .xlsx part must be UTF-8 or UTF-16")
 
-    def refuse(self, zh: str, en: str) -> None:
+    def refuse(self, zh: str, en: str) -> NoReturn:
         raise PlanFormatError(f"{self.file}: {self.part} {zh}, 拒绝读取 / {en} (refused)")
 
     def feed(self, text: str) -> None:
@@ -236,7 +237,7 @@ class _PartScan:
                         f"would make more than {MAX_CELLS} cells ({self.cells} cells, {self.created} in "
                         f"merged, hyperlinked or commented ranges)")
 
-    def _outside(self, tag: str, token: str) -> None:
+    def _outside(self, tag: str, token: str) -> NoReturn:
         self.refuse(f"单元格地址{token[:40]!r}超出工作表范围(A1:XFD1048576)",
                     f"{tag} address {token[:40]!r} is outside the sheet grid A1:XFD1048576")
 

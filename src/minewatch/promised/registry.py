@@ -122,7 +122,7 @@ def _text(v: Any) -> str:
     return str(v).strip()
 
 
-def _row_to_right(rec: dict[str, Any], rowno: int, geometry, rows: _Rows) -> MiningRight | None:
+def _row_to_right(rec: dict[str, Any], rowno: int, geometry: Any, rows: _Rows) -> MiningRight | None:
     """One record as a right, or None with a finding for each bad value."""
     n_before = len(rows.findings)
 
@@ -188,7 +188,7 @@ def _row_to_right(rec: dict[str, Any], rowno: int, geometry, rows: _Rows) -> Min
         contact_phone=vals["contact_phone"], contact_address=vals["contact_address"])
 
 
-def _one_row(rec: dict[str, Any], rowno: int, geometry, rows: _Rows) -> MiningRight | None:
+def _one_row(rec: dict[str, Any], rowno: int, geometry: Any, rows: _Rows) -> MiningRight | None:
     """_row_to_right, and what it did not foresee (a value no parser expected) as the row's
     finding: a bad row never costs the file."""
     try:

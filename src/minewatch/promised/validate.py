@@ -46,7 +46,7 @@ import re
 import unicodedata
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from shapely.strtree import STRtree
 
@@ -123,8 +123,8 @@ def _shown_decimals(value: Any, number_format: str) -> int | None:
     return len(m.group(1) or "")
 
 
-def _decimal_findings(result: PlanReadResult, add) -> None:
-    for (fld, row), cell in sorted(result.cells.items(), key=lambda kv: (kv[1].row or 0, kv[0][0])):
+def _decimal_findings(result: PlanReadResult, add: Callable[[int | None, str, Any, str, str], None]) -> None:
+    for (fld, _row), cell in sorted(result.cells.items(), key=lambda kv: (kv[1].row or 0, kv[0][0])):
         if fld != "area_hm2" and fld not in FEE_LABELS:
             continue
         v = cell.value
@@ -368,7 +368,8 @@ def check_file(path: str | Path, rights_by_licence: Mapping[str, MiningRight] | 
         return PlanReadResult(None, [_file_finding(path, "NOT_A_PLAN_TABLE", str(e))], str(path))
     except (MemoryError, RecursionError, OSError) as e:
         return PlanReadResult(None, [_file_finding(path, "READ_FAILED",
-                                                   f"{path.name}: 文件无法读取 / cannot read: {type(e).__name__}: {e}")],
+                                                   f"{path.name}: 文件无法读取 / cannot read: "
+                                                   f"{type(e).__name__}: {e}")],
                               str(path))
     if receipts is None:
         receipts, _ = read_receipts(path.parent)

@@ -192,7 +192,8 @@ def _touches(item: pystac.Item, box: Any) -> bool:
     from shapely.geometry import shape
     if item.geometry:
         return shape(item.geometry).intersects(box)
-    return bool(item.bbox) and make_box(*item.bbox[:2], *item.bbox[-2:]).intersects(box)
+    b = item.bbox
+    return b is not None and len(b) >= 4 and bool(make_box(*b[:2], *b[-2:]).intersects(box))
 
 
 def _when(item: pystac.Item) -> datetime:
@@ -240,7 +241,10 @@ def search_scenes(url: str, collection: str, bbox: tuple[float, float, float, fl
         search = client.search(
             collections=[collection], bbox=bbox, datetime=f"{_rfc3339(t0)}/{_rfc3339(t1)}", limit=limit,
             query={"eo:cloud_cover": {"lte": max_cloud_cover}} if send_query else None)
-        items, sizes, matched, last = [], [], None, {}
+        items: list[pystac.Item] = []
+        sizes: list[int] = []
+        matched: int | None = None
+        last: dict[str, Any] = {}
         for last in search.pages_as_dicts():
             matched = _matched(last) if not sizes else matched
             sizes.append(len(last.get("features", [])))

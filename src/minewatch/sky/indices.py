@@ -27,6 +27,7 @@ def _by_plane(f: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
         if out is None:
             out = np.empty(shape, dtype=r.dtype)
         out[i] = r
+    assert out is not None   # ndindex gave at least one plane: no 0 in shape
     return out
 
 
@@ -41,7 +42,7 @@ def _nd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a - b) / (a + b)
 
 
-def _bsi(swir16, red, nir, blue):
+def _bsi(swir16: np.ndarray, red: np.ndarray, nir: np.ndarray, blue: np.ndarray) -> np.ndarray:
     return _nd(swir16 + red, nir + blue)
 
 
@@ -63,6 +64,6 @@ def fvc(ndvi_: xr.DataArray, ndvi_soil: float, ndvi_veg: float) -> xr.DataArray:
     if ndvi_veg <= ndvi_soil:
         raise ValueError("ndvi_veg must be greater than ndvi_soil")
 
-    def f(nd):
+    def f(nd: np.ndarray) -> np.ndarray:
         return np.clip((nd - ndvi_soil) / (ndvi_veg - ndvi_soil), 0, 1)
     return _apply(f, "fvc", ndvi_)

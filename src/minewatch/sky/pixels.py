@@ -134,7 +134,8 @@ class PixelStore:
         if not p.exists():
             return None
         try:
-            with np.load(p) as z:
+            # our own handle: np.load leaves its file open when a damaged zip fails to parse
+            with open(p, "rb") as fh, np.load(fh) as z:
                 return json.loads(str(z["header"]))
         except Exception:  # noqa: BLE001 - a damaged step file is read again, never fatal
             return None
@@ -163,7 +164,8 @@ class PixelStore:
                                compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
         return header
 
-    def _write_chunk(self, license_no: str, steps: list[Step], values: np.ndarray, times, n_scenes) -> list[dict]:
+    def _write_chunk(self, license_no: str, steps: list[Step], values: np.ndarray, times: np.ndarray,
+                     n_scenes: np.ndarray) -> list[dict]:
         return [self._write(license_no, st, values[k], times[k], int(n_scenes[k])) for k, st in enumerate(steps)]
 
     def ingest(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *,
@@ -221,10 +223,11 @@ class PixelStore:
             raise RuntimeError(f"mine {license_no}: the pixel store holds another grid")
         bands = meta["bands"]
         steps = steps_of(items)
-        headers = [(headers or {}).get(st.key) or self.header(license_no, st.key) for st in steps]
-        for st, h in zip(steps, headers):
+        found = [(headers or {}).get(st.key) or self.header(license_no, st.key) for st in steps]
+        for st, h in zip(steps, found):
             if h is None or h["id"] != st.id or h["fingerprint"] != st.fingerprint:
                 raise RuntimeError(f"mine {license_no}: step {st.key} is not in the pixel store")
+        step_headers = [h for h in found if h is not None]   # all of them, by the check above
         h, w = grid.shape
         paths = [str(self._path(license_no, st.key)) for st in steps]
         blocks = []
@@ -236,11 +239,11 @@ class PixelStore:
         x0, y1, r = grid.bounds[0], grid.bounds[3], grid.resolution
         return xr.DataArray(
             data, dims=("time", "band", "y", "x"), name="stackstac-pixels",
-            coords={"time": np.array([np.datetime64(hh["time"], "ns") for hh in headers]),
+            coords={"time": np.array([np.datetime64(hh["time"], "ns") for hh in step_headers]),
                     "band": np.array(bands),
                     "y": y1 - r * (np.arange(h) + 0.5), "x": x0 + r * (np.arange(w) + 0.5),
-                    "id": ("time", np.array([hh["id"] for hh in headers], dtype=object)),
-                    "n_scenes": ("time", np.array([hh["n_scenes"] for hh in headers], dtype="int16")),
+                    "id": ("time", np.array([hh["id"] for hh in step_headers], dtype=object)),
+                    "n_scenes": ("time", np.array([hh["n_scenes"] for hh in step_headers], dtype="int16")),
                     "epsg": grid.epsg})
 
 

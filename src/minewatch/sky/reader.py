@@ -217,7 +217,7 @@ class WindowReader:
                 "gdal_env": self.gdal_env, "errors_as_nodata": self.errors_as_nodata}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)
+        type(self).__init__(self, **state)
 
     # -- the aligned path
     def aligned_plan(self, o: OpenDataset) -> AlignedPlan | None:

@@ -38,7 +38,7 @@ def _counts_means(clear: np.ndarray, masks: np.ndarray, *values: np.ndarray) -> 
     lead = np.broadcast_shapes(clear.shape[:-2], *(v.shape[:-2] for v in values), masks.shape[:-3])
     nu, k = masks.shape[-3], 1 + len(values)
     clear = np.broadcast_to(clear, lead + yx)
-    values = [np.broadcast_to(v, lead + yx) for v in values]
+    values = tuple(np.broadcast_to(v, lead + yx) for v in values)
     mlead = (1,) * (len(lead) + 3 - masks.ndim) + masks.shape[:-3]
     masks = masks.reshape(mlead + masks.shape[-3:])
     sums = np.empty(lead + (nu, k), dtype=np.float64)

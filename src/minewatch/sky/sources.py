@@ -92,7 +92,7 @@ def get_source(name: SourceName, url: str | None = None, collection: str | None 
 # processing baseline and the DN offset
 # ----------------------------------------------------------------------------------------
 
-def _parse_baseline(text) -> tuple[int, int] | None:
+def _parse_baseline(text: object) -> tuple[int, int] | None:
     if text is None:
         return None
     major, _, minor = str(text).strip().partition(".")

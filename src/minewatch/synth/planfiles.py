@@ -22,6 +22,8 @@ import io
 import sys
 import unicodedata
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from openpyxl import Workbook, load_workbook
@@ -34,13 +36,16 @@ from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, SECTIONS, Annua
 from minewatch.promised.planwriter import write_plan_xlsx
 from minewatch.promised.table import CAPTIONS, CREATOR, FEE_LABELS, TITLE_SUFFIX
 
+if TYPE_CHECKING:
+    from minewatch.synth.sample import MineFrame
+
 __all__ = ["write_messy", "write_broken", "write_templates", "BROKEN_RECEIPTS", "TEMPLATE_STEM"]
 
 FW = str.maketrans("0123456789.,-", "０１２３４５６７８９．，－")
 CP = unicodedata.normalize("NFKC", "范围（拐点坐标）")
 
 
-def _sample():
+def _sample() -> ModuleType:
     from minewatch.synth import sample  # the bundled sample's definitions
     return sample
 
@@ -60,7 +65,7 @@ def write_messy(out_dir: str | Path) -> Path:
     wrap = Alignment(wrap_text=True, vertical="center")
     r = 1
 
-    def merge(r1, c1, r2, c2, value):
+    def merge(r1: int, c1: int, r2: int, c2: int, value: object) -> None:
         ws.cell(row=r1, column=c1, value=value).alignment = wrap
         if (r1, c1) != (r2, c2):
             ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
@@ -206,7 +211,7 @@ def write_templates(out_dir: str | Path) -> list[Path]:
 BROKEN_RECEIPTS = "license_no,plan_year,received\n{lic},2026,2026-04-15\n"
 
 
-def _unit(frame, section: str, seq: int, rect, **kw) -> Unit:
+def _unit(frame: MineFrame, section: str, seq: int, rect: tuple[float, float, float, float], **kw: Any) -> Unit:
     g = frame.rect_geo(rect)
     text = format_corner_points(g)
     return Unit(section=section, seq=seq, geometry=g, corner_points=text, area_hm2=round(area_hm2(g), 4), **kw)
@@ -316,7 +321,7 @@ def write_broken(out_dir: str | Path) -> list[dict]:
     return faults
 
 
-def _bow_tie(frame) -> str:
+def _bow_tie(frame: MineFrame) -> str:
     """The unit's corners with points 3 and 4 swapped: a self-intersecting ring."""
     text = format_corner_points(frame.rect_geo((-300, -700, -100, -600)))
     lines = text.splitlines()

@@ -9,15 +9,18 @@ UTM zone; ground truth per unit is a vegetation-fraction trajectory over time.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
 from pyproj import Transformer
 from scipy import ndimage
 from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
 
 from minewatch.promised import coords
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, Unit, in_table_order
@@ -40,8 +43,9 @@ def _ramp(d: date, start: date, end: date) -> float:
 
 
 # Trajectories: (date, natural peak fvc at the pixel) -> fvc. Background stays as given.
-def _recover(peak: float, year: int):
-    return lambda d, nat: 0.02 if d < date(year, 5, 1) else max(0.02, peak * phenology(d) * _ramp(d, date(year, 5, 1), date(year, 6, 30)))
+def _recover(peak: float, year: int) -> Callable[[date, float], float]:
+    return lambda d, nat: 0.02 if d < date(year, 5, 1) \
+        else max(0.02, peak * phenology(d) * _ramp(d, date(year, 5, 1), date(year, 6, 30)))
 
 
 TRAJECTORIES = {
@@ -93,22 +97,31 @@ MINES = (
     MineDef("C1506222021071110000001", "示例准格尔煤业有限公司", "示例黑岱沟露天煤矿", "150622", "煤", "露天开采",
             111.25, 39.80, "49SDA", (-1000, -800, 1000, 800), (
                 UnitDef(DAMAGE, 1, (-700, -500, -200, 0), "bare", s2.ROCK, problem_type="挖损", damage_degree="重度"),
-                UnitDef(RESTORED, 1, (-700, 200, -450, 450), "restored_ok", land_class="0404", quality="合格", accepted=True),
-                UnitDef(PLANNED, 1, (100, 100, 300, 300), "recover", land_class="0404", quality="植被覆盖度≥50%", measures="覆土、撒播草籽"),
-                UnitDef(PLANNED, 2, (400, 100, 600, 300), "shortfall", land_class="0305", quality="灌木覆盖度≥40%", measures="覆土、栽植柠条"),
+                UnitDef(RESTORED, 1, (-700, 200, -450, 450), "restored_ok", land_class="0404", quality="合格",
+                        accepted=True),
+                UnitDef(PLANNED, 1, (100, 100, 300, 300), "recover", land_class="0404", quality="植被覆盖度≥50%",
+                        measures="覆土、撒播草籽"),
+                UnitDef(PLANNED, 2, (400, 100, 600, 300), "shortfall", land_class="0305", quality="灌木覆盖度≥40%",
+                        measures="覆土、栽植柠条"),
             ), contact=("张示例", "0477-0000001", "内蒙古鄂尔多斯市准格尔旗示例路1号"), seed=11),
     MineDef("C1302832020051210000002", "示例迁安铁矿有限责任公司", "示例迁安铁矿", "130283", "铁矿", "露天开采",
             118.55, 40.02, "50TMK", (-1000, -800, 1000, 800), (
-                UnitDef(RESTORED, 1, (-600, -400, -350, -150), "bare", land_class="0404", quality="合格", accepted=False),
-                UnitDef(RESTORED, 2, (200, -400, 450, -150), "restored_forest", land_class="0301", quality="合格", accepted=True),
+                UnitDef(RESTORED, 1, (-600, -400, -350, -150), "bare", land_class="0404", quality="合格",
+                        accepted=False),
+                UnitDef(RESTORED, 2, (200, -400, 450, -150), "restored_forest", land_class="0301", quality="合格",
+                        accepted=True),
                 UnitDef(DAMAGE, 1, (-300, 200, 300, 600), "bare", problem_type="压占", damage_degree="中度"),
-                UnitDef(PLANNED, 1, (500, 200, 700, 400), "recover", land_class="0307", quality="郁闭度≥0.1", measures="覆土、植树"),
+                UnitDef(PLANNED, 1, (500, 200, 700, 400), "recover", land_class="0307", quality="郁闭度≥0.1",
+                        measures="覆土、植树"),
             ), contact=("李示例", "0315-0000002", "河北省唐山市迁安市示例街2号"), abnormal_list=True, seed=22),
     MineDef("C2109022019091010000003", "示例阜新矿业有限公司", "示例海州露天煤矿", "210902", "煤", "露天开采",
             121.70, 42.05, "51TWG", (-1000, -800, 1000, 800), (
-                UnitDef(DAMAGE, 1, (-800, -600, -300, -100), "bare", s2.ROCK, problem_type="挖损", damage_degree="重度"),
-                UnitDef(PLANNED, 1, (0, -500, 200, -300), "recover", land_class="0404", quality="植被覆盖度≥50%", measures="覆土、撒播草籽"),
-                UnitDef(RESTORED, 1, (300, -500, 500, -300), "restored_ok", land_class="0305", quality="合格", accepted=True),
+                UnitDef(DAMAGE, 1, (-800, -600, -300, -100), "bare", s2.ROCK, problem_type="挖损",
+                        damage_degree="重度"),
+                UnitDef(PLANNED, 1, (0, -500, 200, -300), "recover", land_class="0404", quality="植被覆盖度≥50%",
+                        measures="覆土、撒播草籽"),
+                UnitDef(RESTORED, 1, (300, -500, 500, -300), "restored_ok", land_class="0305", quality="合格",
+                        accepted=True),
             ), undeclared=((200, 200, 500, 450),),
             contact=("王示例", "0418-0000003", "辽宁省阜新市海州区示例大街3号"), seed=33),
 )
@@ -117,7 +130,8 @@ MINES = (
 TRUTHS = (
     {"license_no": MINES[0].license_no, "type": "RESTORATION_SHORTFALL", "unit_section": PLANNED, "unit_seq": 2,
      "why": "计划修复为灌木林地(0305)，实际植被覆盖度约0.15，远低于0.40"},
-    {"license_no": MINES[1].license_no, "type": "CLAIMED_RESTORATION_NOT_OBSERVED", "unit_section": RESTORED, "unit_seq": 1,
+    {"license_no": MINES[1].license_no, "type": "CLAIMED_RESTORATION_NOT_OBSERVED",
+     "unit_section": RESTORED, "unit_seq": 1,
      "why": "申报上年度已修复为其他草地(0404)，影像仍为裸地"},
     {"license_no": MINES[2].license_no, "type": "UNDECLARED_DISTURBANCE", "unit_section": None, "unit_seq": None,
      "why": "边界内7.5 hm²草地于2026年5月中旬起被剥离，年度计划未申报",
@@ -145,16 +159,16 @@ class MineFrame:
         return cls(epsg, round(x / 20) * 20, round(y / 20) * 20)
 
     @property
-    def bounds(self):
+    def bounds(self) -> tuple[float, float, float, float]:
         return (self.cx - SCENE_HALF_M, self.cy - SCENE_HALF_M, self.cx + SCENE_HALF_M, self.cy + SCENE_HALF_M)
 
-    def rect_utm(self, r):
+    def rect_utm(self, r: tuple[float, float, float, float]) -> BaseGeometry:
         return box(self.cx + r[0], self.cy + r[1], self.cx + r[2], self.cy + r[3])
 
-    def rect_geo(self, r):
+    def rect_geo(self, r: tuple[float, float, float, float]) -> BaseGeometry:
         return coords.transform(self.rect_utm(r), self.epsg, 4490)
 
-    def pixel_slices(self, r):
+    def pixel_slices(self, r: tuple[float, float, float, float]) -> tuple[slice, slice]:
         """Row/column slices of the 10 m scene grid covered by rect r."""
         x0, y0, x1, y1 = r
         return (slice(int((SCENE_HALF_M - y1) // 10), int((SCENE_HALF_M - y0) // 10)),
@@ -216,7 +230,7 @@ def mining_right(m: MineDef) -> MiningRight:
         contact_address=m.contact[2])
 
 
-def filed_unit(section: str, seq: int, geom, **attrs) -> Unit:
+def filed_unit(section: str, seq: int, geom: BaseGeometry, **attrs: Any) -> Unit:
     """A plan row as a holder files it: 拐点坐标 and declared area taken from the polygon."""
     return Unit(section=section, seq=seq, geometry=geom, corner_points=coords.format_corner_points(geom),
                 area_hm2=coords.area_hm2(geom), **attrs)
@@ -247,13 +261,14 @@ def write_promises(out_dir: Path) -> None:
     for m in MINES:
         write_plan_xlsx(annual_plan(m), out_dir / "plans" / f"{m.license_no}_{PLAN_YEAR}.xlsx")
     truths = {"plan_year": PLAN_YEAR, "anomalies": list(TRUTHS),
-              "passing_units": [{"license_no": l, "unit_section": s, "unit_seq": q} for l, s, q in PASSING]}
+              "passing_units": [{"license_no": lic, "unit_section": s, "unit_seq": q} for lic, s, q in PASSING]}
     (out_dir / "truths.yaml").write_text(
         "# Planted truths of the bundled sample (written by minewatch.synth.sample).\n"
         + yaml.safe_dump(truths, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
-def write_scenes(scene_dir: Path, catalog_dir: Path, mines=MINES, dates=None) -> int:
+def write_scenes(scene_dir: Path, catalog_dir: Path, mines: Sequence[MineDef] = MINES,
+                 dates: Sequence[date] | None = None) -> int:
     """All scenes of all mines as COGs, plus the catalogue folder; returns the scene count."""
     items = []
     for m in mines:

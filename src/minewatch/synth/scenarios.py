@@ -24,6 +24,7 @@ import yaml
 from pyproj import Transformer
 from scipy import ndimage
 from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
 
 from minewatch.promised import coords
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, in_table_order
@@ -189,13 +190,13 @@ class Frame:
         return cls(epsg, round(x / 20) * 20, round(y / 20) * 20)
 
     @property
-    def bounds(self):
+    def bounds(self) -> tuple[float, float, float, float]:
         return (self.cx - HALF_M, self.cy - HALF_M, self.cx + HALF_M, self.cy + HALF_M)
 
-    def geo(self, r):
+    def geo(self, r: tuple[float, float, float, float]) -> BaseGeometry:
         return coords.transform(box(self.cx + r[0], self.cy + r[1], self.cx + r[2], self.cy + r[3]), self.epsg, 4490)
 
-    def slices(self, r):
+    def slices(self, r: tuple[float, float, float, float]) -> tuple[slice, slice]:
         x0, y0, x1, y1 = r
         return (slice(int((HALF_M - y1) // 10), int((HALF_M - y0) // 10)),
                 slice(int((HALF_M + x0) // 10), int((HALF_M + x1) // 10)))
@@ -214,7 +215,7 @@ def _natural_peak(seed: int) -> np.ndarray:
     return np.clip(0.62 + 0.06 * f, 0.5, 0.75).astype("float32")
 
 
-def ground(sc: Scenario, frame: Frame, d: date, peak: np.ndarray):
+def ground(sc: Scenario, frame: Frame, d: date, peak: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     c = climate(sc, d)
     fvc = (peak * c).astype("float32")
     bg = np.full(fvc.shape, s2.SOIL, "uint8")
@@ -294,7 +295,7 @@ def mine_scenes(scene_dir: Path, sc: Scenario, i: int, fr: Frame, dates: list[da
     return items
 
 
-def write_scenarios(root: Path, scenarios=SCENARIOS) -> Path:
+def write_scenarios(root: Path, scenarios: tuple[Scenario, ...] = SCENARIOS) -> Path:
     """registry.csv, plans/*.xlsx, labels.yaml, scenes/ and catalog/ under root; returns root.
 
     Skips the work if root/catalog/.complete exists.
@@ -349,7 +350,8 @@ def many_frame(k: int) -> Frame:
 def many_dates(steps: int) -> list[date]:
     """`steps` dates spread evenly over mid-April to September of the previous and the plan
     year (the scenarios' two seasons), at most one a day."""
-    days = [date(y, 4, 15) + timedelta(days=n) for y in (LY, PY) for n in range((date(y, 9, 30) - date(y, 4, 15)).days + 1)]
+    days = [date(y, 4, 15) + timedelta(days=n) for y in (LY, PY)
+            for n in range((date(y, 9, 30) - date(y, 4, 15)).days + 1)]
     if not 1 <= steps <= len(days):
         raise ValueError(f"steps must be 1..{len(days)}, got {steps}")
     return [days[j] for j in np.linspace(0, len(days) - 1, steps).round().astype(int)]
@@ -393,4 +395,5 @@ def write_many(root: Path, n_mines: int, steps: int, start: int = 0, workers: in
     for p in sorted((root / "catalog" / "items").glob("*.json")):
         it = pystac.Item.from_file(str(p))
         out.setdefault(many_license_no(int(it.id.split("_")[3])), []).append(it)
-    return {k: sorted(v, key=lambda it: it.datetime) for k, v in sorted(out.items())}
+    # pystac types datetime Optional (for ranges); every scenario scene has one
+    return {k: sorted(v, key=lambda it: it.datetime) for k, v in sorted(out.items())}  # type: ignore[arg-type,return-value]

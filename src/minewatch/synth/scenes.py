@@ -197,7 +197,8 @@ def _check_spec(spec: SceneSpec) -> tuple[int, int]:
     return (maxy - miny) // 10, (maxx - minx) // 10
 
 
-def _check_ground(spec: SceneSpec, shape: tuple[int, int], fvc, background) -> tuple[np.ndarray, np.ndarray]:
+def _check_ground(spec: SceneSpec, shape: tuple[int, int], fvc: np.ndarray,
+                  background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     fvc = np.asarray(fvc)
     background = np.asarray(background)
     for name, a in (("fvc", fvc), ("background", background)):
@@ -214,7 +215,8 @@ def _check_ground(spec: SceneSpec, shape: tuple[int, int], fvc, background) -> t
         raise ValueError(f"{spec.item_id}: fvc must be within 0..1, got {lo:.4g}..{hi:.4g}")
     fvc = np.clip(fvc, 0.0, 1.0)
     if not np.issubdtype(background.dtype, np.integer):
-        raise ValueError(f"{spec.item_id}: background must be an integer array of SOIL/ROCK/WATER, got {background.dtype}")
+        raise ValueError(f"{spec.item_id}: background must be an integer array of SOIL/ROCK/WATER, "
+                         f"got {background.dtype}")
     bad = (background < 0) | (background > WATER)
     if bad.any():
         raise ValueError(f"{spec.item_id}: background values must be SOIL={SOIL}, ROCK={ROCK} or WATER={WATER}; "
@@ -250,7 +252,8 @@ def _smooth_field(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         nh, nw = int(math.ceil(h / step)) + 2, int(math.ceil(w / step)) + 2
         lattice = rng.standard_normal((nh, nw))
         if spacing_m == CLOUD_SCALE_M:                # soften the coarse lattice a little more
-            lattice = (lattice + np.roll(lattice, 1, 0) + np.roll(lattice, 1, 1) + np.roll(lattice, (1, 1), (0, 1))) / 2.0
+            lattice = (lattice + np.roll(lattice, 1, 0) + np.roll(lattice, 1, 1)
+                       + np.roll(lattice, (1, 1), (0, 1))) / 2.0
         out += amp * (_interp_matrix(h, nh, step) @ lattice @ _interp_matrix(w, nw, step).T)
     return out
 
@@ -349,13 +352,13 @@ def _to_dn(refl: np.ndarray, offset: int) -> np.ndarray:
     return np.clip(dn, 1, 65535).astype(np.uint16)
 
 
-def _noise(rng: np.random.Generator, shape) -> np.ndarray:
+def _noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     n = rng.standard_normal(shape, dtype=np.float32) * np.float32(NOISE_SIGMA)
     lim = np.float32(NOISE_CLIP_SIGMAS * NOISE_SIGMA)
     return np.clip(n, -lim, lim)
 
 
-def _write_cog(path: Path, arr: np.ndarray, transform, epsg: int, categorical: bool,
+def _write_cog(path: Path, arr: np.ndarray, transform: Affine, epsg: int, categorical: bool,
                nodata: int | None = 0) -> None:
     h, w = arr.shape
     # overviews down to about one block, at least one level (none only for a 1-pixel image)
@@ -423,7 +426,7 @@ def _asset_defs(has_offset: bool, cloud: bool = False) -> dict[str, dict]:
     return out
 
 
-def _footprint(epsg: int, bounds) -> tuple[dict, list[float]]:
+def _footprint(epsg: int, bounds: tuple[float, float, float, float]) -> tuple[dict, list[float]]:
     minx, miny, maxx, maxy = bounds
     # counter-clockwise ring (RFC 7946), edges densified so the lon/lat polygon follows
     # the projected square closely
@@ -488,7 +491,7 @@ def write_scene(out_dir: Path, spec: SceneSpec, fvc: np.ndarray, background: np.
 
     minx, miny, maxx, maxy = (float(round(v)) for v in spec.bounds)
     rng = _rng(spec.seed, 2)
-    arrays: dict[str, tuple[np.ndarray, object, bool]] = {}
+    arrays: dict[str, tuple[np.ndarray, Affine, bool]] = {}
     t10 = Affine(10.0, 0.0, minx, 0.0, -10.0, maxy)
     t20 = Affine(20.0, 0.0, minx, 0.0, -20.0, maxy)
     for i, key in enumerate(REFLECTANCE_BANDS):
@@ -498,7 +501,7 @@ def write_scene(out_dir: Path, spec: SceneSpec, fvc: np.ndarray, background: np.
             refl, tr = _block_mean(truth[..., i]), t20
         arrays[key] = (_to_dn(refl + _noise(rng, refl.shape), offset), tr, False)
     arrays["scl"] = (scl, t20, True)
-    keys = BANDS_10M + BANDS_20M
+    keys: tuple[str, ...] = BANDS_10M + BANDS_20M
     if spec.cloud_probability:
         arrays["cloud"] = (_cloud_prob(clouds, h, w), t20, True)
         keys += ("cloud",)
@@ -578,7 +581,8 @@ def write_collection(catalog_dir: Path, items: list[pystac.Item]) -> Path:
     (catalog_dir / "items").mkdir(parents=True, exist_ok=True)
 
     bboxes = np.array([it.bbox for it in items], dtype=np.float64)
-    times = sorted(it.datetime.astimezone(timezone.utc) for it in items)
+    # pystac types datetime Optional (for ranges); every synthetic scene has one
+    times = sorted(it.datetime.astimezone(timezone.utc) for it in items)  # type: ignore[union-attr]
     has_offset = all(baseline_has_offset(it.properties.get("s2:processing_baseline", "05.10")) for it in items)
     coll = {
         "type": "Collection",
@@ -594,7 +598,8 @@ def write_collection(catalog_dir: Path, items: list[pystac.Item]) -> Path:
                         "swir16, swir22, scl (20 m); DN with the +1000 offset from baseline 04.00."),
         "keywords": ["sentinel", "copernicus", "esa", "msi", "l2a", "synthetic"],
         "license": "proprietary",
-        "links": [{"rel": "license", "href": _LICENSE_HREF, "title": "Legal notice on the use of Copernicus Sentinel Data"}],
+        "links": [{"rel": "license", "href": _LICENSE_HREF,
+                   "title": "Legal notice on the use of Copernicus Sentinel Data"}],
         "extent": {
             "spatial": {"bbox": [[float(bboxes[:, 0].min()), float(bboxes[:, 1].min()),
                                   float(bboxes[:, 2].max()), float(bboxes[:, 3].max())]]},

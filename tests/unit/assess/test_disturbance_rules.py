@@ -37,7 +37,8 @@ def px(r0, r1, c0, c1):
 
 
 BOUNDARY = px(5, 25, 5, 25)
-RIGHT = MiningRight("C1", "h", "m", date(2020, 1, 1), date(2030, 1, 1), "990000", coords.transform(BOUNDARY, 32649, 4490))
+RIGHT = MiningRight("C1", "h", "m", date(2020, 1, 1), date(2030, 1, 1), "990000",
+                    coords.transform(BOUNDARY, 32649, 4490))
 
 
 def evidence(units_utm, as_of=date(2026, 11, 1), n_cur=6):

@@ -31,7 +31,8 @@ def test_region_from_county_code_and_province_override(table, tmp_path):
     assert table.lookup("1104").measure == "water" and table.lookup("1207").measure == "bare"
     p = tmp_path / "t.yaml"
     p.write_text("rows:\n  - {region: default, land_class: '04', measure: fvc, value: 0.5, source: a}\n"
-                 "  - {region: '15', land_class: '0404', measure: fvc, value: 0.35, season: '07-15/09-30', source: b}\n",
+                 "  - {region: '15', land_class: '0404', measure: fvc, value: 0.35, season: '07-15/09-30',"
+                 " source: b}\n",
                  encoding="utf-8")
     t = load_thresholds(p)
     assert t.lookup("0404", county_code="150622").value == 0.35

@@ -163,7 +163,8 @@ def test_season_composites_by_hand_with_cloudy_dates_excluded():
     # high reflectance, and (to be sure the mask, not the value, excludes it) a high NDVI.
     red = np.array([[[0.10, 0.20, 0.05]], [[0.12, 0.22, 0.06]], [[0.50, 0.50, 0.07]], [[0.08, 0.18, 0.04]]], np.float32)
     nir = np.array([[[0.30, 0.25, 0.40]], [[0.32, 0.24, 0.41]], [[0.55, 0.55, 0.42]], [[0.36, 0.26, 0.43]]], np.float32)
-    ndvi = np.array([[[0.50, 0.10, 0.70]], [[0.45, 0.05, 0.72]], [[0.95, 0.95, 0.71]], [[0.60, 0.15, 0.83]]], np.float32)
+    ndvi = np.array([[[0.50, 0.10, 0.70]], [[0.45, 0.05, 0.72]], [[0.95, 0.95, 0.71]], [[0.60, 0.15, 0.83]]],
+                    np.float32)
     refl = np.stack([red, nir], axis=1)                        # (T, B, H, W)
     clear = np.ones((4, 1, 3), bool)
     clear[2, 0, :2] = False                                    # the cloud

@@ -27,7 +27,8 @@ def test_html_is_chinese_and_self_contained(tmp_path):
               "无法判定"):
         assert s in text, s
     assert '<meta charset="utf-8">' in text
-    assert not re.search(r'(src|href)\s*=\s*"(https?:|//|file:)', text) and "<link" not in text and "<script" not in text
+    assert not re.search(r'(src|href)\s*=\s*"(https?:|//|file:)', text)
+    assert "<link" not in text and "<script" not in text
     imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
     assert len(imgs) == 1 + 3                      # map + one chart per unit with observations (not damage:1)
     for b in imgs:

@@ -177,7 +177,7 @@ def test_not_a_zip_and_truncated_zip(clean, tmp_path):
     (tmp_path / "a.xlsx").write_bytes(b"PK\x03\x04garbage")
     (tmp_path / "b.xlsx").write_bytes(clean.read_bytes()[:2000])
     for name in ("a.xlsx", "b.xlsx"):
-        e = _bounded(lambda: read_plan_xlsx(tmp_path / name))
+        e = _bounded(lambda name=name: read_plan_xlsx(tmp_path / name))
         assert isinstance(e, PlanFormatError), e
 
 

@@ -48,7 +48,6 @@ def _damage(path: Path) -> None:
             if mr.min_row >= idx:
                 mr.shift(0, 1)
 
-    rows = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
     header = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 4).value == "修复后地类")
     first = header + 1
     # restored row 1: full-width seq and coordinates, area with unit, √ for 是

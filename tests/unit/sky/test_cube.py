@@ -6,11 +6,11 @@ import numpy as np
 import pystac
 import pytest
 import rasterio
+import shapely
 from pyproj import Transformer
 from rasterio.enums import Resampling
 from rasterio.windows import from_bounds
 from shapely.geometry import box
-from shapely.ops import transform as shp_transform
 
 from minewatch.promised import coords
 from minewatch.sky import catalog, cube
@@ -32,7 +32,8 @@ def test_unit_pixels_agree_with_rasterio_windowed_reads(sample_loaded):
     assert len(items) >= 5
     refl = cube.to_reflectance(cube.load_window(items, grid)).compute()
 
-    ug = shp_transform(Transformer.from_crs(4490, epsg, always_xy=True).transform, unit.geometry)
+    ug = shapely.transform(unit.geometry, Transformer.from_crs(4490, epsg, always_xy=True).transform,
+                           interleaved=False)
     minx, miny, maxx, maxy = (round(v / 10) * 10 for v in ug.bounds)   # the unit's rect is on the 10 m grid
     r0, c0 = round((grid.bounds[3] - maxy) / 10), round((minx - grid.bounds[0]) / 10)
     h, w = int(round((maxy - miny) / 10)), int(round((maxx - minx) / 10))

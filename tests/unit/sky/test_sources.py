@@ -53,7 +53,8 @@ def test_both_catalogues_give_the_same_bands_and_projection(migrate):
     assert {it.properties["proj:epsg"] for it in pc} == {32646, 32647}
     # PC's B11 became swir16, at its own 20 m grid; the 10 m red stayed 10 m
     p = pc[0]
-    assert p.assets["swir16"].href.endswith("_B11_20m.tif") and p.assets["swir16"].extra_fields["proj:shape"] == [5490, 5490]
+    assert p.assets["swir16"].href.endswith("_B11_20m.tif")
+    assert p.assets["swir16"].extra_fields["proj:shape"] == [5490, 5490]
     assert p.assets["red"].href.endswith("_B04_10m.tif") and p.assets["scl"].href.endswith("_SCL_20m.tif")
     assert "B04" not in p.assets and "B11" not in p.assets and "SCL" not in p.assets
     assert "B05" in p.assets       # assets we do not use are left alone
