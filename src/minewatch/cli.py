@@ -144,27 +144,28 @@ def preflight(args: argparse.Namespace) -> tuple[Settings, date, Path]:
     return s, run_date, out
 
 
-class _OneLineFormatter(logging.Formatter):
-    """The console shows a Prefect error as its message line; the traceback stays in the run's logs."""
+def one_line_console_errors() -> None:
+    """In the terminal an error is its message line; the traceback stays in the run's Prefect logs.
 
-    def __init__(self, inner: logging.Formatter | None) -> None:
-        super().__init__()
-        self.inner = inner or logging.Formatter()
+    Prefect prints a failed flow's traceback, and minewatch each failed mine's, on the console:
+    for a province that is a screen per mine. `--log-level DEBUG` keeps them.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
 
-    def format(self, record: logging.LogRecord) -> str:
+    inner = PrefectConsoleHandler.format
+    if getattr(inner, "one_line", False):
+        return
+
+    def format(self: logging.Handler, record: logging.LogRecord) -> str:
         saved = record.exc_info, record.exc_text, record.stack_info
-        record.exc_info = record.exc_text = record.stack_info = None
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
         try:
-            return self.inner.format(record)
+            return inner(self, record)
         finally:
             record.exc_info, record.exc_text, record.stack_info = saved
 
-
-def quiet_prefect_tracebacks() -> None:
-    """Prefect logs a failed flow's traceback to the terminal; the CLI prints one line instead."""
-    for h in logging.getLogger("prefect").handlers:
-        if type(h).__name__ == "PrefectConsoleHandler" and not isinstance(h.formatter, _OneLineFormatter):
-            h.setFormatter(_OneLineFormatter(h.formatter))
+    format.one_line = True  # type: ignore[attr-defined]
+    PrefectConsoleHandler.format = format  # type: ignore[method-assign]
 
 
 def log_level(args: argparse.Namespace, default: str = "INFO") -> str:
@@ -199,7 +200,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.setLevel(level)                 # per-mine and per-scene lines reach the run log
     from minewatch.flow.nightly import NightFailed, nightly
 
-    quiet_prefect_tracebacks()
+    if level != "DEBUG":
+        one_line_console_errors()
     try:
         summary = nightly(config=str(Path(args.config).resolve()), run_date=run_date, out_dir=str(out))
     except NightFailed as e:             # every mine failed; the outputs are written all the same
