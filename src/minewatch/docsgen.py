@@ -73,7 +73,7 @@ def _default(f: Any) -> str:
     if f.default is PydanticUndefined and f.default_factory is None:
         return "(required)"
     v = f.default_factory() if f.default_factory is not None else f.default
-    if isinstance(v, Path) and v.is_absolute() and v.parent == packaged(".").parent:
+    if isinstance(v, Path) and v.is_absolute() and v.parent == packaged("x").parent:
         return f"the packaged `minewatch/data/{v.name}`"
     if v is None:
         return "`null`"
