@@ -34,7 +34,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
 
 
-def cmd_catalog(args) -> int:
+def cmd_catalog(args: argparse.Namespace) -> int:
     from minewatch import localstac
 
     s = _settings(args)
@@ -241,7 +241,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sample(args) -> int:
+def cmd_sample(args: argparse.Namespace) -> int:
     from minewatch.synth import sample
 
     root = Path(args.dir)
@@ -319,7 +319,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 1 if any(f.severity == ERROR for f in findings) else 0
 
 
-def cmd_eval(args) -> int:
+def cmd_eval(args: argparse.Namespace) -> int:
     """Labelled scenarios (generated if missing) through the STAC catalogue and the pipeline."""
     from minewatch import evaluate
 

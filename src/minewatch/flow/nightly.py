@@ -10,12 +10,15 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from minewatch import job, notify, ops
 from minewatch.config import Settings, load_settings
+from minewatch.pipeline import MineResult
+from minewatch.promised.models import MiningRight
 
 
 class NightFailed(RuntimeError):
@@ -39,7 +42,8 @@ def load_promises(config: str, plan_year: int) -> job.Promises:
 
 # retries are set per night from Settings.run (`with_options` in the flow body)
 @task(name="mine", task_run_name="mine-{right.license_no}", cache_policy=NO_CACHE)
-def mine(right, promises: job.Promises, config: str, as_of: date, plan_year: int, state_dir: str):
+def mine(right: MiningRight, promises: job.Promises, config: str, as_of: date, plan_year: int,
+         state_dir: str) -> MineResult:
     # results are cached by minewatch itself (job.ResultCache: plan version + scene ids),
     # not by Prefect, which would hash the whole registry on every task
     return job.run_mine(right, promises, load_settings(config), as_of, plan_year, reraise_transient=True,
@@ -47,8 +51,9 @@ def mine(right, promises: job.Promises, config: str, as_of: date, plan_year: int
 
 
 @task(name="write-outputs")
-def write_outputs(results, out_dir: str, as_of: date, plan_year: int, promises: job.Promises) -> dict:
-    return job.write_run(results, out_dir, as_of, plan_year, promises)
+def write_outputs(results: list[MineResult], out_dir: str, as_of: date, plan_year: int,
+                  promises: job.Promises) -> dict:
+    return job.write_run(results, Path(out_dir), as_of, plan_year, promises)
 
 
 class _NightProgress:
@@ -60,7 +65,7 @@ class _NightProgress:
         self.live = sys.stderr.isatty() and ops.log.isEnabledFor(logging.INFO)
         self.artifact = ops.start_progress_artifact(total) if total else None
 
-    def __call__(self, future) -> None:
+    def __call__(self, future: Any) -> None:
         try:
             result = future.result(raise_on_failure=False)
         except BaseException as e:  # noqa: BLE001 - crashed states raise here; gathered later
