@@ -196,7 +196,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_catalog(c.url, c.timeout_s, retries=min(c.retries, 2), backoff_s=c.backoff_s)
     level = log_level(args, s.run.log_level)
     prefect_offline_defaults()
-    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING" if level in ("WARNING", "ERROR") else level
+    prefect_level = "WARNING" if level in ("WARNING", "ERROR") else level
+    if args.quiet or args.log_level:          # asked for on the command line: it wins
+        os.environ["PREFECT_LOGGING_LEVEL"] = prefect_level
+    else:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", prefect_level)
     log.setLevel(level)                 # per-mine and per-scene lines reach the run log
     from minewatch.flow.nightly import NightFailed, nightly
 
