@@ -293,17 +293,28 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     """`minewatch plan check FILE... [--registry REG] [--json]`: 1 when any error, else 0."""
     from minewatch.promised.findings import ERROR, format_finding
-    from minewatch.promised.registry import RegistryError, read_registry
+    from minewatch.promised.planreader import PlanReadResult
+    from minewatch.promised.registry import read_registry
     from minewatch.promised.validate import check_files
 
     rights = None
+    registry: list[PlanReadResult] = []     # its bad rows, listed like a file's findings
     if args.registry:
         try:
-            rights = {r.license_no: r for r in read_registry(args.registry)}
-        except (RegistryError, OSError) as e:
+            reg = read_registry(args.registry)
+        except OSError as e:
             print(f"错误 error: 采矿权登记库无法读取 / registry unreadable: {e}", file=sys.stderr)
             return 2
-    results = check_files(args.files, rights, area_tolerance=args.area_tolerance)
+        if not reg.rights and any(f.severity == ERROR for f in reg.findings):
+            print(f"错误 error: 采矿权登记库无法使用 / registry unusable (no good row): {args.registry}",
+                  file=sys.stderr)
+            for f in reg.findings:
+                print("  " + format_finding(f), file=sys.stderr)
+            return 2
+        rights = {r.license_no: r for r in reg.rights}
+        if reg.findings:
+            registry = [PlanReadResult(None, reg.findings, str(args.registry))]
+    results = registry + check_files(args.files, rights, area_tolerance=args.area_tolerance)
     findings = [f for r in results for f in r.findings]
     if args.json:
         from dataclasses import asdict
@@ -339,6 +350,48 @@ def _logging_options(p: argparse.ArgumentParser, top: bool) -> None:
                    "run.log_level in the config, INFO)", **({"default": None} if top else dflt))
     p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only, one summary line",
                    **({"default": False} if top else dflt))
+# ---------------------------------------------------------------- minewatch ledger (issue 13)
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    """`minewatch ledger ingest [PATH...] [--rebuild]` | `minewatch ledger show LICENCE`."""
+    from minewatch.ledger.db import ledger_url, open_engine
+
+    s = _settings(args)
+    engine = open_engine(ledger_url(s))
+    try:
+        if args.ledger_action == "show":
+            from minewatch.ledger.timeline import format_timeline, timeline
+
+            print(format_timeline(args.licence, timeline(engine, args.licence)))
+            return 0
+        from minewatch.ledger.ingest import ingest_paths
+        from minewatch.promised.findings import ERROR, format_finding
+
+        rep = ingest_paths(engine, args.paths or [s.plans], iou_min=s.ledger.iou_min,
+                           related_min=s.ledger.related_min, area_tolerance=s.plan.area_tolerance,
+                           rebuild=args.rebuild)
+        for line in rep.added:
+            print(f"入账 ingested {line}")
+        for f in rep.findings:
+            print("  " + format_finding(f))
+        print(f"共入账 {len(rep.added)} 份计划 plans ingested, {len(rep.skipped)} 份已在台账 already in the ledger, "
+              f"{len(rep.findings)} 条提示 findings")
+        return 1 if any(f.severity == ERROR for f in rep.findings) else 0
+    finally:
+        engine.dispose()
+
+
+def add_ledger_parser(sub: argparse._SubParsersAction) -> None:
+    lg = sub.add_parser("ledger", help="the unit ledger across plan years (全流程跟踪台账)")
+    lg_sub = lg.add_subparsers(dest="ledger_action", required=True)
+    li = lg_sub.add_parser("ingest", help="read every year's plans into the ledger (oldest first; idempotent)")
+    li.add_argument("paths", nargs="*", metavar="PATH", help=".xlsx plans or folders (default: plans from the config)")
+    li.add_argument("--rebuild", action="store_true", help="forget every filing first and re-ingest all given")
+    li.add_argument("--config", default=DEFAULT_CONFIG)
+    ls = lg_sub.add_parser("show", help="print one mining right's unit timeline")
+    ls.add_argument("licence", metavar="LICENCE", help="采矿权证证号")
+    ls.add_argument("--config", default=DEFAULT_CONFIG)
+    lg.set_defaults(func=cmd_ledger)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -398,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--config", default=DEFAULT_CONFIG)
     ev.add_argument("--only", help="comma-separated scenario names")
     ev.set_defaults(func=cmd_eval)
+
+    add_ledger_parser(sub)
     for action in sub.choices.values():
         _logging_options(action, top=False)
     return p
@@ -407,10 +462,9 @@ def _known_error(e: BaseException) -> str | None:
     """The one line for a failure that is bad input, not a bug; None for a bug."""
     from minewatch.assess.thresholds import ThresholdError
     from minewatch.localstac import CatalogServerError
-    from minewatch.promised.registry import RegistryError
 
-    if isinstance(e, (BadInput, ConfigError, CatalogServerError, ThresholdError, RegistryError)):
-        return " ".join(str(e).split("\n")[0].split()) if isinstance(e, RegistryError) else str(e)
+    if isinstance(e, (BadInput, ConfigError, CatalogServerError, ThresholdError)):
+        return str(e)
     if isinstance(e, OSError):
         return disk_error_line(e)
     return None

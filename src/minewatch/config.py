@@ -207,6 +207,23 @@ class NotifySettings(_Strict):
     on_repeat_failure: bool = True     # a mine failed tonight and in the previous run
     on_new_high: bool = True           # anomalies of severity `high` whose status is `new` tonight
     max_listed: int = Field(20, ge=1)  # mines / anomalies named in one message; the rest are counted
+class LedgerSettings(_Strict):
+    """The unit ledger (minewatch.ledger): where it lives and how plan rows find their unit."""
+    # None: SQLite at OUT/state/ledger.sqlite; else an SQLAlchemy URL, e.g. the compose stack's
+    # PostgreSQL "postgresql+psycopg://minewatch@db:5432/minewatch"
+    url: str | None = None
+    # a row is the same ground as a unit of an earlier plan when intersection/union reaches this
+    iou_min: float = Field(0.5, gt=0, le=1)
+    # overlap (intersection / smaller area) from which a row and a unit are related at all:
+    # two related units for one row is a merge, two rows for one unit a split (findings, not guesses)
+    related_min: float = Field(0.25, gt=0, le=1)
+
+
+class ReportSettings(_Strict):
+    """What the nightly run gives inspectors beside the HTML reports (minewatch.outputs)."""
+    # a PDF per mine printed by headless Chromium (Debian chromium); off where it is not installed
+    pdf: bool = True
+    pdf_timeout_s: float = Field(120.0, gt=0)   # one mine's print; Chromium's first start is the slow part
 
 
 class Settings(BaseSettings):
@@ -225,6 +242,8 @@ class Settings(BaseSettings):
     run: RunSettings = RunSettings()
     plan: PlanSettings = PlanSettings()
     notify: NotifySettings = NotifySettings()
+    ledger: LedgerSettings = LedgerSettings()
+    report: ReportSettings = ReportSettings()
     base_dir: Path = Path(".")                # the config file's folder; set by load_settings
 
     @classmethod

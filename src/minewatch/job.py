@@ -9,22 +9,28 @@ import hashlib
 import json
 import logging
 import pickle
+import shutil
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
 from minewatch import __version__, ops
-from minewatch.assess.planchecks import plan_anomalies
+from minewatch.assess.anomaly import with_unique_keys
+from minewatch.assess.planchecks import plan_anomalies, unreadable_files
 from minewatch.assess.rules import unit_key
+from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import Settings
 from minewatch.outputs import runfolder
+from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.outputs.composites import write_composites
-from minewatch.outputs.disclosure import public_profile
+from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
+from minewatch.outputs.fieldexport import write_field_exports
 from minewatch.outputs.geojson import feature_collection
 from minewatch.outputs.lifecycle import apply_lifecycle
-from minewatch.outputs.onemap import write_onemap
+from minewatch.outputs.onemap import night_unit_status, write_onemap
+from minewatch.outputs.overview import write_overview
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
 from minewatch.pipeline import MineResult, process_mine, scenes_for
@@ -39,28 +45,33 @@ log = logging.getLogger("minewatch")
 class Promises:
     rights: list[MiningRight]
     plans: dict[str, AnnualPlan]          # license_no -> plan for the plan year
-    findings: list = field(default_factory=list)   # plan-reading findings (all files)
+    findings: list = field(default_factory=list)   # registry and plan-reading findings (all files)
     thresholds: ThresholdTable | None = None
     plan_results: list = field(default_factory=list)   # PlanReadResult per file, for PLAN_* anomalies
+    settings: Settings | None = None      # the night's settings, for what the outputs show (season, PDF)
 
 
 def load_promises(s: Settings, plan_year: int) -> Promises:
     """Registry, every plan file validated against it (receipts from plans/receipts.csv), thresholds."""
+    from minewatch.promised.filings import is_superseded, mark_superseded
     from minewatch.promised.planreader import read_plans
     from minewatch.promised.registry import read_registry
     from minewatch.promised.validate import apply_receipts, read_receipts, validate_plan
 
-    rights = read_registry(s.registry)
+    registry = read_registry(s.registry)        # bad rows are findings; every good right runs
+    rights = registry.rights
     by_lic = {r.license_no: r for r in rights}
-    receipts, findings = read_receipts(s.plans)
-    results = apply_receipts(read_plans(s.plans, area_tolerance=s.plan.area_tolerance), receipts)
+    receipts, receipt_findings = read_receipts(s.plans)
+    findings = registry.findings + receipt_findings
+    results = mark_superseded(apply_receipts(read_plans(s.plans, area_tolerance=s.plan.area_tolerance), receipts))
     plans: dict[str, AnnualPlan] = {}
     for r in results:
         r.findings = validate_plan(r, by_lic, area_tolerance=s.plan.area_tolerance)
         findings += r.findings
-        if r.plan is not None and r.plan.plan_year == plan_year:
+        if r.plan is not None and r.plan.plan_year == plan_year and not is_superseded(r):
             plans[r.plan.license_no] = r.plan
-    return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results)
+    return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results,
+                    settings=s)
 
 
 def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
@@ -147,7 +158,12 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
 
 def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_year: int,
               promises: Promises | None = None) -> dict:
-    """The run folder OUT/<date>/, every file atomic; `latest` points at it when complete.
+    """The run folder OUT/<date>/, published as one unit; `latest` points at it when complete.
+
+    Every file is written into a fresh staging folder beside it, which then replaces the
+    dated folder in one step (`runfolder.publish`), so a run killed half way leaves the
+    previous folder whole and a rerun never mixes its files with an earlier run's. What
+    killed runs left under OUT is removed first.
 
     anomalies.geojson (with new/ongoing/resolved against the previous run), onemap.gpkg
     (CGCS2000), spot_check.csv/.xlsx, reports/<licence>.html, composites/<licence>_{ndvi_max,median}.tif
@@ -155,19 +171,49 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
     unjudged.csv, and run_summary.json written last.
     """
     out_dir = Path(out_dir)
-    run_dir = runfolder.run_dir(out_dir, run_date)
+    runfolder.remove_leftovers(out_dir)
+    run_dir = runfolder.staging_dir(out_dir, run_date)
+    try:
+        summary = _write_files(results, out_dir, run_dir, run_date, plan_year, promises)
+        final = runfolder.publish(out_dir, run_dir, run_date)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    runfolder.update_latest(out_dir, final)
+    # the work this run did depends on the state it found, not on the inputs: reported
+    # (CLI, run artifact, log) but kept out of run_summary.json so a rerun writes the same bytes
+    summary["run_dir"] = str(final)
+    summary["steps_read"] = sum(r.steps_read for r in results if not r.reused)
+    summary["steps_from_store"] = sum(r.steps_stored for r in results if not r.reused)
+    summary["mines_reused"] = sum(1 for r in results if r.reused)
+    return summary
+
+
+def not_judged(results: list[MineResult]) -> dict[tuple[str, str | None], str]:
+    """What tonight could not look at, for the lifecycle: failed mines, unjudged units."""
+    out: dict[tuple[str, str | None], str] = {(u.license_no, u.unit): u.reason_zh
+                                              for r in results for u in r.unjudged}
+    out.update({(r.license_no, None): r.error for r in results if r.error})
+    return out
+
+
+def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_date: date, plan_year: int,
+                 promises: Promises | None) -> dict:
+    """Every file of the night into `run_dir` (the staging folder), run_summary.json last."""
     results = sorted(results, key=lambda r: r.license_no)
     anomalies = [a for r in results for a in r.anomalies]
     if promises is not None:
         anomalies += plan_anomalies(promises.rights, promises.plan_results, plan_year=plan_year, as_of=run_date)
+    anomalies = with_unique_keys(anomalies)     # ids are merge keys: never two findings with one
     prev = runfolder.previous_run(out_dir, run_date)
     prev_fc = (json.loads((prev / "anomalies.geojson").read_text(encoding="utf-8"))
                if prev and (prev / "anomalies.geojson").is_file() else None)
     fc = apply_lifecycle(feature_collection(anomalies), prev_fc, run_date,
-                         previous_run_date=date.fromisoformat(prev.name) if prev else None)
+                         previous_run_date=date.fromisoformat(prev.name) if prev else None,
+                         not_judged=not_judged(results))
     write_text(run_dir / "anomalies.geojson", json.dumps(fc, ensure_ascii=False, indent=1) + "\n")
     # low-confidence flags are not sent to inspectors by default, but nothing is silently dropped
-    held = feature_collection([a for r in results for a in r.held_back])
+    held = feature_collection(with_unique_keys([a for r in results for a in r.held_back]))
     write_text(run_dir / "anomalies_low_confidence.geojson", json.dumps(held, ensure_ascii=False, indent=1) + "\n")
     for r in results:      # the season's composites, COGs for reports and GIS
         c = r.composite
@@ -175,27 +221,38 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
             write_composites(run_dir / "composites", r.license_no, c.period, c.transform, c.epsg,
                              c.ndvi_max, c.median, list(c.bands))
     if promises is not None:
-        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, None, run_date=run_date)
+        status = night_unit_status(fc, {r.license_no: r.series for r in results if r.series is not None},
+                                   [asdict(u) for r in results for u in r.unjudged], run_date)
+        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, status, run_date=run_date)
         spot = spot_check_list(fc, promises.rights)
         write_spot_check(spot, run_dir / "spot_check.csv", run_dir / "spot_check.xlsx")
-        # public-disclosure profile: no contact data, no field marked confidential
+        # public-disclosure profile: no contact data by key or by value, no field marked confidential
+        personal = personal_values(promises.rights, [r.plan for r in promises.plan_results if r.plan is not None])
         write_text(run_dir / "public" / "anomalies.geojson",
-                   json.dumps(public_profile(fc), ensure_ascii=False, indent=1) + "\n")
-        write_spot_check(public_profile(spot), run_dir / "public" / "spot_check.csv", None)
+                   json.dumps(public_profile(fc, personal=personal), ensure_ascii=False, indent=1) + "\n")
+        write_spot_check(public_spot_check(spot, personal), run_dir / "public" / "spot_check.csv", None)
+        write_field_exports(fc, run_dir / "field", run_date.isoformat(),
+                            {x.license_no: x.boundary for x in promises.rights})
         for r in results:
             plan = promises.plans.get(r.license_no)
             if plan is not None and r.composite is not None:
-                write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date)
+                write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
+                             right=next((x for x in promises.rights if x.license_no == r.license_no), None),
+                             s=promises.settings)
+        write_overview(fc, promises.rights, run_dir)
 
     import pandas as pd
     frames = [r.series.assign(license_no=r.license_no) for r in results if r.series is not None]
     if frames:
         df = pd.concat(frames, ignore_index=True)
-        write_text(run_dir / "unit_series.csv", df.to_csv(index=False, float_format="%.4f"))
+        write_text(run_dir / "unit_series.csv", spreadsheet_safe_frame(df).to_csv(index=False, float_format="%.4f"))
     unj = pd.DataFrame([asdict(u) for r in results for u in r.unjudged],
                        columns=["license_no", "unit", "reason", "reason_zh", "n_clear"])
-    write_text(run_dir / "unjudged.csv", unj.to_csv(index=False))
+    write_text(run_dir / "unjudged.csv", spreadsheet_safe_frame(unj).to_csv(index=False))
 
+    from minewatch.promised.registry import RULE_PREFIX
+    registry_findings = [asdict(f) for f in (promises.findings if promises else [])
+                         if f.rule.startswith(RULE_PREFIX)]
     by_type: dict[str, int] = {}
     for a in anomalies:
         by_type[a.type] = by_type.get(a.type, 0) + 1
@@ -206,30 +263,38 @@ def write_run(results: list[MineResult], out_dir: Path, run_date: date, plan_yea
         "anomalies": len(anomalies), "anomalies_by_type": dict(sorted(by_type.items())),
         "failures": [{"license_no": r.license_no, "mine_name": r.mine_name, "error": r.error}
                      for r in results if r.error],
+        # the registry rows left out tonight; the key only when there are any, so a clean
+        # registry's summary keeps its bytes
+        **({"registry_findings": registry_findings} if registry_findings else {}),
         "outputs": sorted({str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
                            if p.is_file() and not p.name.startswith(".")} | {"run_summary.json"}),
     }
+    unreadable = unreadable_files(promises.plan_results) if promises is not None else []
+    if unreadable:        # plan files that gave no plan, and why (PLAN_UNREADABLE / plan check)
+        summary["plan_files_unreadable"] = unreadable
     write_text(run_dir / "run_summary.json", json.dumps(summary, ensure_ascii=False, indent=1) + "\n")
-    runfolder.update_latest(out_dir, run_dir)
-    # the work this run did depends on the state it found, not on the inputs: reported
-    # (CLI, run artifact, log) but kept out of run_summary.json so a rerun writes the same bytes
-    summary["run_dir"] = str(run_dir)
-    summary["steps_read"] = sum(r.steps_read for r in results if not r.reused)
-    summary["steps_from_store"] = sum(r.steps_stored for r in results if not r.reused)
-    summary["mines_reused"] = sum(1 for r in results if r.reused)
     return summary
 
 
-def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date: date) -> Path:
-    """The inspector's per-mine report from what the pipeline kept for it."""
+def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date: date,
+                 right: MiningRight | None = None, s: Settings | None = None) -> Path:
+    """The inspector's per-mine report (and its PDF when `s.report.pdf`) from what the pipeline
+    kept for it: the season window and clear-date rule from the night's settings, the
+    licence boundary for the zone and corners, the ring's series from the unit series."""
     units = [ReportUnit(key=unit_key(u), section=u.section, seq=u.seq, geometry=r.units_utm[unit_key(u)],
                         land_class=u.land_class) for u in plan.units if unit_key(u) in (r.units_utm or {})]
     c = r.composite
     notes = [f"季节合成影像 (COG, {c.period}): ../composites/{r.license_no}_ndvi_max.tif 生长季最大NDVI; "
              f"../composites/{r.license_no}_median.tif 生长季反射率中值 ({', '.join(c.bands)})"]
+    a = s.assess if s is not None else None
+    season = Season.of(plan.plan_year, a.season_start, a.season_end) if a is not None else None
     data = MineReportData.from_plan(
-        plan, rgb=c.rgb, fvc=c.fvc, transform=c.transform, epsg=c.epsg, units=units,
+        plan, right, rgb=c.rgb, fvc=c.fvc, transform=c.transform, epsg=c.epsg, units=units,
         anomalies=[f for f in fc["features"] if f["properties"]["license_no"] == r.license_no],
         series=r.series, thresholds=r.thresholds,
-        unjudged=[asdict(u) for u in r.unjudged], image_date=c.period, run_date=run_date, notes=notes)
-    return render_report(data, path)
+        unjudged=[asdict(u) for u in r.unjudged], image_date=c.period, run_date=run_date, notes=notes,
+        boundary=right.boundary if right is not None else None,
+        season=(season.start, season.end) if season is not None else None,
+        min_clear_fraction=a.min_clear_fraction if a is not None else 0.0)
+    pdf = bool(s is not None and s.report.pdf)
+    return render_report(data, path, pdf=pdf, pdf_timeout=s.report.pdf_timeout_s if s is not None else 120)

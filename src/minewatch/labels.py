@@ -5,7 +5,10 @@ artifact, the outputs and the rules all take their wording from here.
 """
 from __future__ import annotations
 
-__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "SEVERITY_ZH", "TYPES_ZH"]
+from dataclasses import dataclass
+
+__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH", "RULES_ZH", "SECTION_ZH", "SEVERITY_ZH",
+           "TYPES_ZH", "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
 
 # English code -> Chinese label (the regulation's wording where it has one)
 TYPES_ZH = {
@@ -19,8 +22,129 @@ TYPES_ZH = {
     "TEMPORARY_LAND_NOT_RESTORED": "临时用地未复垦",
     "PLAN_MISSING": "未报送年度计划",
     "PLAN_DATA_INCONSISTENT": "年度计划数据不一致",
+    "PLAN_UNREADABLE": "年度计划无法读取",
 }
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
 # Confidence classes as Global Forest Watch alerts (DOMAIN.md §6); see assess/confidence.py
 CONFIDENCE_LEVELS = ("low", "high", "highest")
 CONFIDENCE_ZH = {"low": "低", "high": "高", "highest": "最高"}
+# A plan unit the night judged and found nothing on (the one-map latest_status); flagged
+# units take the anomaly type, unjudged ones the reason code
+UNIT_STATUS_ZH = {"OK": "未见异常"}
+# the plan table's sections (minewatch.promised.models) as the unit ledger shows them
+SECTION_ZH = {"restored": "上年度已修复", "damage": "损毁情况", "planned": "本年度计划"}
+# how the ledger tied a plan row to its unit (minewatch.ledger.matching.METHODS)
+LEDGER_MATCH_ZH = {
+    "iou": "按位置匹配往年单元",
+    "new": "新单元",
+    "split": "疑似拆分（新编号，待人工确认）",
+    "merge": "疑似合并（新编号，待人工确认）",
+    "below_threshold": "部分重叠低于阈值（新编号，待人工确认）",
+}
+
+
+@dataclass(frozen=True)
+class FieldLabel:
+    """How an observed/expected field is shown to people: label, unit, what it means."""
+    zh: str
+    unit: str = ""        # "" for plain numbers and text
+    rule: str = ""        # one plain-language sentence: what the value is, or how it is used
+
+
+# Observed / expected keys of the anomalies (assess/) -> label, unit, meaning. One table for the
+# report, the spot-check sheet's 字段说明 and the data dictionary.
+FIELDS: dict[str, FieldLabel] = {
+    # vegetation and soil measures
+    "fvc": FieldLabel("植被覆盖度", "", "评估季内各晴空日期单元均值的中位数, 0 为裸地, 1 为全覆盖"),
+    "fvc_mean": FieldLabel("植被覆盖度均值", "", "单元内晴空像元植被覆盖度的平均值"),
+    "fvc_min": FieldLabel("植被覆盖度下限", "", "该地类修复后应达到的最低植被覆盖度"),
+    "ndvi": FieldLabel("归一化植被指数", "", "评估季内晴空日期 NDVI 的中位数"),
+    "bsi": FieldLabel("裸土指数", "", "评估季内晴空日期裸土指数的中位数, 越高越裸露"),
+    "water_fraction": FieldLabel("水体比例", "", "单元内判为水体的像元比例"),
+    "statistic": FieldLabel("统计方法", "", "观测值由哪些日期、如何汇总得到"),
+    "clear_observations": FieldLabel("晴空观测数", "次", "无云、无云影的有效影像日期数"),
+    "n_clear": FieldLabel("晴空观测数", "次", "无云、无云影的有效影像日期数"),
+    "clear_dates_current": FieldLabel("本季晴空日期数", "次", "本评估季有效影像日期数"),
+    "previous_clear_observations": FieldLabel("上季晴空观测数", "次", "上一评估季有效影像日期数"),
+    "agreeing_dates": FieldLabel("一致日期比例", "", "各晴空日期中同样低于要求的比例, 越高越可信"),
+    "pixels": FieldLabel("像元数", "个", "10 m 像元个数 (每个 0.01 hm²)"),
+    # the reference ring (周边自然植被)
+    "reference_fvc": FieldLabel("周边参照植被覆盖度", "", "矿区外围自然植被环本评估季的植被覆盖度"),
+    "reference_fvc_baseline": FieldLabel("周边参照基期覆盖度", "", "参照环在基期评估季的植被覆盖度"),
+    "relative_to_reference": FieldLabel("相对周边比值", "", "单元植被覆盖度 ÷ 周边参照植被覆盖度"),
+    "reference_factor": FieldLabel("年景修正系数", "", "参照环本季 ÷ 基期覆盖度 (不超过 1): 干旱年份相应放宽要求"),
+    "reference_gain_remaining": FieldLabel("参照环剩余增长倍数", "", "参照环上一年从今日到季末的覆盖度增长倍数"),
+    "relative_min": FieldLabel("相对周边比值下限", "", "要求值 ÷ 参照环覆盖度"),
+    "relative_previous": FieldLabel("上季相对周边比值", "", "上一评估季单元覆盖度 ÷ 参照环覆盖度"),
+    "relative_now": FieldLabel("本季相对周边比值", "", "本评估季单元覆盖度 ÷ 参照环覆盖度"),
+    "relative_drop": FieldLabel("相对周边比值下降", "", "上季比值 − 本季比值"),
+    # requirements
+    "measure": FieldLabel("考核指标", "", "按地类考核的指标"),
+    "min": FieldLabel("要求下限", "", "该地类修复后应达到的最低值 (来自阈值表)"),
+    "min_adjusted": FieldLabel("修正后要求下限", "", "要求下限 × 年景修正系数; 低于此值判为不达标"),
+    "land_class": FieldLabel("目标地类", "", "第三次全国国土调查地类代码"),
+    "region": FieldLabel("适用区域", "", "阈值所适用的行政区划"),
+    "source": FieldLabel("依据", "", "阈值或判定方法的出处"),
+    "provisional": FieldLabel("暂定阈值", "", "是: 阈值尚未经省级主管部门确认"),
+    "rule": FieldLabel("判定规则", "", "发现该异常所用的规则"),
+    "bare_fvc_max": FieldLabel("裸地覆盖度上限", "", "临时用地覆盖度低于此值视为仍为裸地"),
+    "fvc_previous_season": FieldLabel("上季植被覆盖度", "", "上一评估季的植被覆盖度"),
+    "fvc_drop": FieldLabel("覆盖度下降", "", "上季覆盖度 − 本季覆盖度"),
+    "degradation_fvc_drop": FieldLabel("退化下降阈值", "", "覆盖度下降达到此值视为退化"),
+    "degradation_rel_drop": FieldLabel("相对退化阈值", "", "相对周边比值下降达到此值视为退化"),
+    "previous_period": FieldLabel("上一评估季", "", "对比的上一评估季起止日期"),
+    "season": FieldLabel("评估季", "", "本年度评估季起止日期"),
+    "days_left": FieldLabel("季末剩余天数", "天", "距评估季结束的天数"),
+    "slope_fvc_per_day": FieldLabel("近期增长速率", "每天", "近期植被覆盖度的日增长 (线性拟合)"),
+    "projected_best_fvc": FieldLabel("季末最乐观预测", "", "按物候与近期趋势, 季末可能达到的最高覆盖度"),
+    # disturbance
+    "ndvi_baseline": FieldLabel("基期NDVI", "", "基期同一季节的 NDVI 中位数"),
+    "ndvi_current": FieldLabel("当前NDVI", "", "本评估季的 NDVI 中位数"),
+    "ndvi_drop": FieldLabel("NDVI下降", "", "基期 NDVI − 当前 NDVI"),
+    "ndvi_drop_min": FieldLabel("NDVI下降阈值", "", "NDVI 下降达到此值才视为损毁"),
+    "bare_ndvi_max": FieldLabel("裸露NDVI上限", "", "NDVI 低于此值视为裸露地表"),
+    "min_clear_obs": FieldLabel("最少晴空观测", "次", "判定所需的最少有效影像日期数"),
+    "min_area_hm2": FieldLabel("最小上图面积", "hm²", "小于此面积的变化不作为异常"),
+    "baseline_period": FieldLabel("基期", "", "作为对比的基期评估季起止日期"),
+    "measured_bare_hm2": FieldLabel("实测裸露面积", "hm²", "与申报损毁单元相连的裸露地表面积"),
+    "excess_hm2": FieldLabel("超出面积", "hm²", "实测裸露面积 − 申报损毁面积"),
+    "declared_hm2": FieldLabel("申报损毁面积", "hm²", "年度计划中申报的损毁面积"),
+    "allowed_excess_hm2": FieldLabel("允许超出面积", "hm²", "在申报面积之外可容忍的面积"),
+    "damage_tolerance": FieldLabel("损毁面积容差", "", "允许超出申报面积的比例"),
+    "area_hm2": FieldLabel("面积", "hm²", "图斑面积 (CGCS2000 椭球面积)"),
+    # plan checks
+    "file": FieldLabel("计划文件", "", "报送的年度计划文件名"),
+    "sheet": FieldLabel("工作表", "", "文件中的工作表"),
+    "row": FieldLabel("行号", "", "工作表中的行号"),
+    "field": FieldLabel("字段", "", "有问题的字段"),
+    "value": FieldLabel("填报值", "", "计划中填写的值"),
+    "severity": FieldLabel("问题等级", "", "检查发现问题的严重程度"),
+    "message_zh": FieldLabel("问题说明", "", "检查发现的问题"),
+    "plan_found": FieldLabel("已收到计划", "", "是否收到本年度计划"),
+    "days_overdue": FieldLabel("逾期天数", "天", "超过报送期限的天数"),
+    "due": FieldLabel("报送期限", "", "年度计划应报送的日期"),
+}
+
+# Code values that appear inside observed/expected -> Chinese (the code stays as secondary text)
+VALUES_ZH: dict[str, str] = {
+    "fvc": "植被覆盖度", "water": "水体比例", "bare": "裸地", "none": "无要求",
+    "median of clear-date unit means": "晴空日期单元均值的中位数",
+    "high": "高", "medium": "中", "low": "低", "error": "错误", "warning": "警告",
+}
+
+# The rule behind each anomaly type in one plain sentence (the `rule` text of expected is the
+# machine's wording and is kept as secondary text).
+RULES_ZH: dict[str, str] = {
+    "RESTORATION_SHORTFALL": "本年度计划修复单元在评估季末的植被覆盖度低于该地类要求 (已按周边自然植被的年景修正)",
+    "AT_RISK": "按周边自然植被的物候和本单元近期趋势, 评估季末最乐观也达不到要求",
+    "CLAIMED_RESTORATION_NOT_OBSERVED": "上年度申报已修复的单元, 本评估季植被覆盖度仍低于该地类要求",
+    "VEGETATION_DEGRADATION": "已验收的修复单元植被覆盖度较上一评估季明显下降, 且降幅超过周边自然植被",
+    "UNDECLARED_DISTURBANCE": "矿区范围内、申报单元以外, 植被较基期同季明显减少且持续裸露",
+    "DAMAGE_EXCEEDS_DECLARED": "与申报损毁单元相连的裸露面积超出申报面积加允许容差",
+    "OUT_OF_BOUNDARY_DISTURBANCE": "矿区范围以外紧邻处植被较基期同季明显减少且持续裸露",
+    "TEMPORARY_LAND_NOT_RESTORED": "计划复垦的临时用地在评估季仍为裸地",
+    "PLAN_MISSING": "年度计划超过报送期限仍未收到",
+    "PLAN_DATA_INCONSISTENT": "年度计划的填报数据与登记信息或自身不一致",
+    "PLAN_UNREADABLE": "已报送的年度计划文件无法读取（文件损坏或不是附表格式），需补报可读文件",
+}
+YES_NO_ZH = {True: "是", False: "否"}

@@ -73,10 +73,11 @@ def test_not_a_table_gets_a_clear_message(tmp_path, capsys):
     assert "Traceback" not in out
 
 
-def test_bad_registry_exits_2(tmp_path, capsys):
+def test_a_registry_without_a_good_row_exits_2_with_its_findings(tmp_path, capsys):
     (tmp_path / "r.csv").write_text("license_no\nX\n", encoding="utf-8")
     assert main(["plan", "check", str(BROKEN), "--registry", str(tmp_path / "r.csv")]) == 2
-    assert "registry" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "registry unusable" in err and "r.csv 第1行 holder=\"\": 缺少列 / missing column (REGISTRY_MISSING_COLUMN)" in err
 
 
 def test_as_a_command(registry):
@@ -84,3 +85,35 @@ def test_as_a_command(registry):
                           "--registry", registry], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 1
     assert "NOT_A_PLAN_TABLE" in out.stdout and "Traceback" not in out.stdout + out.stderr
+
+
+BOW_TIE = ("1,4329626.62,39518165.92\n2,4330736.80,39518163.35\n3,4329624.67,39517300.87\n"
+           "4,4330734.85,39517298.43\n*,,,,1")
+
+
+def test_a_gbk_registry_with_a_bad_row_prints_findings_and_checks_against_the_good_rows(tmp_path, capsys):
+    import csv
+    import io
+    rights = [sample.mining_right(m) for m in sample.MINES]
+    text = write_registry_csv(rights, tmp_path / "clean.csv").read_text("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    rows[1]["corner_points"] = BOW_TIE              # row 3 of the spreadsheet: the second mine
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    reg = tmp_path / "registry.csv"
+    reg.write_bytes(buf.getvalue().encode("gbk"))   # as Chinese Excel saves "CSV (逗号分隔)"
+    plan = write_plan_xlsx(sample.annual_plan(sample.MINES[0]), tmp_path / "p.xlsx")
+    rc = main(["plan", "check", str(plan), "--registry", str(reg)])
+    out, err = capsys.readouterr()
+    assert rc == 1 and err == "" and "Traceback" not in out
+    lines = out.splitlines()
+    assert lines[0] == f"== {reg}: 1 个错误 errors, 1 个警告 warnings"
+    assert lines[1] == ('  警告 registry.csv encoding="GB18030/GBK": 文件编码为GB18030/GBK, 已按此读取(建议另存为UTF-8) '
+                        '/ read as gb18030 (REGISTRY_ENCODING)')
+    assert lines[2].startswith("  错误 registry.csv 第3行 corner_points=") and "(REGISTRY_BAD_BOUNDARY)" in lines[2]
+    assert "自相交" in lines[2]
+    # the plan of the first mine is checked against its (good) registry row: no registry errors
+    assert lines[3].startswith("== ") and lines[3].endswith(f"({rights[0].license_no} 2026年度, 4 个单元 units)")
+    assert "0 个错误 errors" in lines[3]

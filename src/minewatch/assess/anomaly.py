@@ -1,14 +1,16 @@
 """What a finding is: one anomaly an inspector can act on."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from shapely.geometry.base import BaseGeometry
 
 from minewatch.labels import TYPES_ZH
 
-__all__ = ["Anomaly"]
+__all__ = ["Anomaly", "with_unique_keys"]
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,20 @@ class RuleResult:
     findings: tuple[Anomaly, ...] = ()
     unjudged: tuple[Unjudged, ...] = ()
     fvc_minimums: dict[str, float] = field(default_factory=dict)   # unit key -> FVC minimum used (reports)
+
+
+def with_unique_keys(anomalies: Iterable[Anomaly]) -> list[Anomaly]:
+    """The anomalies in their order, every id distinct: a finding whose id an earlier one
+    already has gets ``#2``, ``#3``... appended to its key (so its id differs too), in the
+    order given. Ids are what the lifecycle, the GeoPackage upsert key and the platform
+    merge on; two findings must never share one."""
+    out: list[Anomaly] = []
+    seen: set[str] = set()
+    for a in anomalies:
+        n, b = 1, a
+        while b.id in seen:
+            n += 1
+            b = dataclasses.replace(a, key=f"{a.key}#{n}")
+        seen.add(b.id)
+        out.append(b)
+    return out

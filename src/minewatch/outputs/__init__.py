@@ -3,7 +3,10 @@
 ``geojson`` (RFC 7946 anomalies), ``lifecycle`` (new / ongoing / resolved across nights),
 ``onemap`` (the CGCS2000 GeoPackage for the one-map platform), ``report`` (the per-mine
 Chinese HTML report), ``spotcheck`` (the ranked list), ``composites`` (season COGs),
-``disclosure`` (the public profile), ``runfolder`` (dated run folders and `latest`).
+``disclosure`` (the public profile), ``runfolder`` (dated run folders and `latest`),
+``navigation`` (anomaly coordinates for the field), ``fieldexport`` (KML/GPX), ``pdf``
+(reproducible Chromium PDFs), ``overview`` (the run folder's index.html).
 """
 
-__all__ = ["composites", "disclosure", "geojson", "lifecycle", "onemap", "report", "runfolder", "spotcheck"]
+__all__ = ["composites", "disclosure", "fieldexport", "geojson", "lifecycle", "navigation", "onemap", "overview", "pdf",
+           "report", "runfolder", "spotcheck"]

@@ -15,7 +15,7 @@ from minewatch.assess.anomaly import Anomaly
 from minewatch.labels import SEVERITY_ZH
 from minewatch.plumbing.atomic import write_text
 
-COORD_DECIMALS = 7   # ~1 cm: well below a 10 m pixel
+COORD_DECIMALS = 6   # ~0.1 m: RFC 7946 §11.2 (6 decimals), well below a 10 m pixel
 
 
 def rfc7946_geometry(geom) -> dict:

@@ -19,6 +19,7 @@ to a temp file beside the target, then renamed.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -30,12 +31,15 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
+from minewatch.labels import UNIT_STATUS_ZH
 from minewatch.plumbing.atomic import write_text
+from minewatch.promised.coords import format_corner_points, gk3_epsg
 from minewatch.promised.models import AnnualPlan, MiningRight
 
 EPSG = 4490
@@ -46,14 +50,29 @@ _GEOD = Geod(a=6378137.0, rf=298.257222101)   # CGCS2000 ellipsoid
 _CONFIG_LOCK = threading.Lock()               # OGR_CURRENT_DATE is process-global
 
 
+# Standards the platform's loaders follow; each field names the one it is taken from.
+STD_GHSJK = "国土空间规划数据库规范（自然资源部《市级国土空间总体规划数据库规范（试行）》）"
+STD_SANDIAO = "三调数据库标准（《第三次全国国土调查技术规程》TD/T 1055-2019 及其数据库标准）"
+STD_XZQ = "GB/T 2260 中华人民共和国行政区划代码"
+STD_KYQ = "DZ/T 0443 矿业权登记数据规范"
+STD_PLAN = "年度矿区生态修复计划附表（三张表）"
+STD_MW = "minewatch"
+
+# 要素代码 (YSDM) per layer. The standards' code tables have no entry for remote-sensing
+# findings or plan units, so these are minewatch's own, in their 10-digit form; the
+# platform maps them (docs/data-dictionary.md).
+YSDM = {"anomalies": "2099010100", "restoration_units": "2099020100", "mines": "2099030100"}
+
+
 @dataclass(frozen=True)
 class Field:
     layer: str
     name: str
     alias_zh: str
-    type: str           # TEXT, INTEGER, REAL, BOOLEAN, DATE (TEXT YYYY-MM-DD), MULTIPOLYGON
+    type: str           # TEXT, INTEGER, REAL, BOOLEAN, DATE, MULTIPOLYGON
     unit: str
     meaning: str
+    standard: str = STD_MW
     shp: str = ""       # shapefile name when `name` is longer than 10 characters
     confidential: bool = False
 
@@ -62,21 +81,41 @@ class Field:
         return self.shp or self.name
 
 
+def _platform_fields(layer: str, what: str) -> tuple[Field, ...]:
+    """BSM, YSDM, XZQDM, XZQMC: the four fields every layer of the platform carries first."""
+    return (
+        Field(layer, "BSM", "标识码", "INTEGER", "",
+              f"Stable integer id of the {what}: int(sha1(layer|upsert_key)[:8], 16) mod 10^9", STD_SANDIAO),
+        Field(layer, "YSDM", "要素代码", "TEXT", "", f"Feature code of this layer: {YSDM[layer]}", STD_GHSJK),
+        Field(layer, "XZQDM", "行政区代码", "TEXT", "", "6-digit county code (registry county_code)", STD_XZQ),
+        Field(layer, "XZQMC", "行政区名称", "TEXT", "", "County name, when the caller gives county_names", STD_XZQ),
+    )
+
+
 F = Field
+LIC = "采矿许可证号"
 DICTIONARY: tuple[Field, ...] = (
     # anomalies
+    *_platform_fields("anomalies", "finding"),
     F("anomalies", "upsert_key", "更新键", "TEXT", "", "Merge key for the platform: the anomaly id"),
     F("anomalies", "id", "异常编号", "TEXT", "", "sha1(license_no|plan_year|type|key)[:16]; stable across runs"),
     F("anomalies", "type", "异常类型代码", "TEXT", "", "Anomaly code (see schemas/anomaly.schema.json)"),
     F("anomalies", "type_zh", "异常类型", "TEXT", "", "Anomaly type in Chinese"),
     F("anomalies", "severity", "严重程度代码", "TEXT", "", "high | medium | low"),
     F("anomalies", "severity_zh", "严重程度", "TEXT", "", "高 | 中 | 低", shp="sev_zh"),
-    F("anomalies", "license_no", "采矿权证证号", "TEXT", "", "Mining licence number"),
-    F("anomalies", "mine_name", "矿山名称", "TEXT", "", "Mine name"),
-    F("anomalies", "plan_year", "计划年度", "INTEGER", "year", "Annual plan year the finding is judged against"),
-    F("anomalies", "unit_section", "计划表分区", "TEXT", "", "restored | damage | planned; empty when not about one unit", shp="unit_sect"),
-    F("anomalies", "unit_seq", "序号", "INTEGER", "", "Row number (序号) in the plan table; empty when not about one unit"),
-    F("anomalies", "target_land_class", "目标地类", "TEXT", "", "三调 land-class code, as a string", shp="tgt_lclass"),
+    F("anomalies", "confidence", "置信度", "TEXT", "", "low | high | highest (docs/assessment.md)"),
+    F("anomalies", "license_no", LIC, "TEXT", "", "Mining licence number (the key to the mines layer)", STD_KYQ),
+    F("anomalies", "mine_name", "矿山名称", "TEXT", "", "Mine name", STD_KYQ),
+    F("anomalies", "plan_year", "计划年度", "INTEGER", "year", "Annual plan year the finding is judged against",
+      STD_PLAN),
+    F("anomalies", "unit_section", "计划表分区", "TEXT", "",
+      "restored | damage | planned; empty when not about one unit",
+      STD_PLAN, shp="unit_sect"),
+    F("anomalies", "unit_seq", "序号", "INTEGER", "",
+      "Row number (序号) in the plan table; empty when not about one unit",
+      STD_PLAN),
+    F("anomalies", "target_land_class", "目标地类", "TEXT", "", "三调 land-class code, as a string", STD_SANDIAO,
+      shp="tgt_lclass"),
     F("anomalies", "area_hm2", "面积", "REAL", "hm²", "Area of the finding on the CGCS2000 ellipsoid, 4 decimals"),
     F("anomalies", "period", "证据时段", "TEXT", "", "YYYY-MM-DD/YYYY-MM-DD the evidence covers"),
     F("anomalies", "observed", "观测值", "TEXT", "", "JSON object: what the imagery showed"),
@@ -84,52 +123,78 @@ DICTIONARY: tuple[Field, ...] = (
     F("anomalies", "evidence_scenes", "证据影像", "TEXT", "", "JSON array of Sentinel-2 scene ids", shp="evidence"),
     F("anomalies", "notes_zh", "说明", "TEXT", "", "Note for the inspector"),
     F("anomalies", "status", "状态", "TEXT", "", "new | ongoing | resolved (vs the previous run)"),
-    F("anomalies", "first_seen", "首次发现日期", "DATE (TEXT YYYY-MM-DD)", "", "Run date the finding was first reported"),
-    F("anomalies", "last_seen", "最近发现日期", "DATE (TEXT YYYY-MM-DD)", "", "Last run date that reported it"),
-    F("anomalies", "resolved_on", "消除日期", "DATE (TEXT YYYY-MM-DD)", "", "Run date it was no longer reported", shp="resolved"),
+    F("anomalies", "first_seen", "首次发现日期", "DATE", "", "Run date the finding was first reported"),
+    F("anomalies", "last_seen", "最近发现日期", "DATE", "", "Last run date that reported it"),
+    F("anomalies", "resolved_on", "消除日期", "DATE", "", "Run date it was no longer reported", shp="resolved"),
     F("anomalies", "geom", "图形", "MULTIPOLYGON", "EPSG:4490", "Finding outline, CGCS2000 lon/lat"),
     # restoration units
+    *_platform_fields("restoration_units", "plan unit"),
     F("restoration_units", "upsert_key", "更新键", "TEXT", "", "license_no|plan_year|section|seq"),
-    F("restoration_units", "license_no", "采矿权证证号", "TEXT", "", "Mining licence number"),
-    F("restoration_units", "plan_year", "计划年度", "INTEGER", "year", "Year of the annual plan the row comes from"),
-    F("restoration_units", "section", "计划表分区代码", "TEXT", "", "restored | damage | planned"),
-    F("restoration_units", "section_zh", "计划表分区", "TEXT", "", "上年度已修复 | 现状损毁 | 本年度计划修复"),
-    F("restoration_units", "seq", "序号", "INTEGER", "", "Row number (序号) in that section of the table"),
-    F("restoration_units", "is_temporary", "是否为临时用地", "BOOLEAN", "", "Temporary land (临时用地)", shp="is_temp"),
-    F("restoration_units", "land_class", "地类", "TEXT", "", "修复后地类 / 目标地类 (三调 code)"),
-    F("restoration_units", "area_hm2", "面积(申报)", "REAL", "hm²", "Area as declared in the plan, 4 decimals"),
-    F("restoration_units", "area_hm2_drawn", "面积(图形)", "REAL", "hm²", "Area of the declared outline on the CGCS2000 ellipsoid", shp="area_drawn"),
-    F("restoration_units", "quality", "质量", "TEXT", "", "Quality as declared"),
-    F("restoration_units", "accepted", "是否完成验收", "BOOLEAN", "", "Acceptance done (restored section only)"),
-    F("restoration_units", "problem_type", "问题类型", "TEXT", "", "Problem type (damage section only)", shp="prob_type"),
-    F("restoration_units", "damage_degree", "损毁程度", "TEXT", "", "Damage degree (damage section only)", shp="dmg_degree"),
-    F("restoration_units", "measures", "主要工程措施", "TEXT", "", "Main engineering measures (planned section only)"),
-    F("restoration_units", "n_anomalies", "异常数", "INTEGER", "", "Findings on this unit still reported in this run", shp="n_anomaly"),
-    F("restoration_units", "latest_status", "最新状态代码", "TEXT", "", "Latest status given by the caller (unit_status)", shp="lt_status"),
+    F("restoration_units", "license_no", LIC, "TEXT", "", "Mining licence number", STD_KYQ),
+    F("restoration_units", "plan_year", "计划年度", "INTEGER", "year", "Year of the annual plan the row comes from",
+      STD_PLAN),
+    F("restoration_units", "section", "计划表分区代码", "TEXT", "", "restored | damage | planned", STD_PLAN),
+    F("restoration_units", "section_zh", "计划表分区", "TEXT", "",
+      "上年度已修复 | 现状损毁 | 本年度计划修复", STD_PLAN),
+    F("restoration_units", "seq", "序号", "INTEGER", "", "Row number (序号) in that section of the table", STD_PLAN),
+    F("restoration_units", "is_temporary", "是否为临时用地", "BOOLEAN", "", "Temporary land (临时用地)", STD_PLAN,
+      shp="is_temp"),
+    F("restoration_units", "land_class", "地类", "TEXT", "", "修复后地类 / 目标地类 (三调 code)", STD_SANDIAO),
+    F("restoration_units", "area_hm2", "面积(申报)", "REAL", "hm²",
+      "Area as declared in the plan, 4 decimals", STD_PLAN),
+    F("restoration_units", "area_hm2_drawn", "面积(图形)", "REAL", "hm²",
+      "Area of the declared outline on the CGCS2000 ellipsoid, 4 decimals", shp="area_drawn"),
+    F("restoration_units", "quality", "质量", "TEXT", "", "Quality as declared", STD_PLAN),
+    F("restoration_units", "accepted", "是否完成验收", "BOOLEAN", "",
+      "Acceptance done (restored section only)", STD_PLAN),
+    F("restoration_units", "problem_type", "问题类型", "TEXT", "", "Problem type (damage section only)", STD_PLAN,
+      shp="prob_type"),
+    F("restoration_units", "damage_degree", "损毁程度", "TEXT", "", "Damage degree (damage section only)", STD_PLAN,
+      shp="dmg_degree"),
+    F("restoration_units", "measures", "主要工程措施", "TEXT", "", "Main engineering measures (planned section only)",
+      STD_PLAN),
+    F("restoration_units", "corner_points", "拐点坐标", "TEXT", "",
+      "The unit's outline as 点号,X,Y lines in the licence's 3° Gauss-Krüger zone (promised.coords)", STD_KYQ,
+      shp="corner_pts"),
+    F("restoration_units", "n_anomalies", "异常数", "INTEGER", "", "Findings on this unit still reported in this run",
+      shp="n_anomaly"),
+    F("restoration_units", "latest_status", "最新状态代码", "TEXT", "",
+      "Tonight's status: the most severe active finding's type, the reason it was not judged, or OK", shp="lt_status"),
     F("restoration_units", "latest_status_zh", "最新状态", "TEXT", "", "Latest status in Chinese", shp="lt_stat_zh"),
-    F("restoration_units", "latest_fvc", "最新植被覆盖度", "REAL", "0-1", "Latest season FVC (dimidiate pixel model)"),
-    F("restoration_units", "latest_as_of", "状态日期", "DATE (TEXT YYYY-MM-DD)", "", "Date of the latest status", shp="lt_as_of"),
+    F("restoration_units", "latest_fvc", "最新植被覆盖度", "REAL", "0-1",
+      "Unit-mean FVC (dimidiate pixel model, clear pixels) of its latest observation with clear pixels"),
+    F("restoration_units", "latest_as_of", "状态日期", "DATE", "",
+      "Date of that observation (the run date when there is none)", shp="lt_as_of"),
     F("restoration_units", "geom", "图形", "MULTIPOLYGON", "EPSG:4490", "范围(拐点坐标) as filed, CGCS2000 lon/lat"),
     # mines
+    *_platform_fields("mines", "mining right"),
     F("mines", "upsert_key", "更新键", "TEXT", "", "license_no"),
-    F("mines", "license_no", "采矿权证证号", "TEXT", "", "Mining licence number"),
-    F("mines", "holder", "采矿权人名称", "TEXT", "", "Holder of the mining right"),
-    F("mines", "mine_name", "矿山名称", "TEXT", "", "Mine name"),
-    F("mines", "county_code", "县级行政区划代码", "TEXT", "", "6-digit administrative code", shp="county"),
-    F("mines", "mineral", "开采矿种", "TEXT", "", "Mineral"),
-    F("mines", "mining_method", "开采方式", "TEXT", "", "Mining method", shp="min_method"),
-    F("mines", "valid_from", "有效期起", "DATE (TEXT YYYY-MM-DD)", "", "Licence valid from"),
-    F("mines", "valid_to", "有效期止", "DATE (TEXT YYYY-MM-DD)", "", "Licence valid to"),
+    F("mines", "license_no", LIC, "TEXT", "", "Mining licence number: the layer's key", STD_KYQ),
+    F("mines", "holder", "采矿权人", "TEXT", "", "Holder of the mining right", STD_KYQ),
+    F("mines", "mine_name", "矿山名称", "TEXT", "", "Mine name", STD_KYQ),
+    F("mines", "mineral", "开采矿种", "TEXT", "", "Mineral", STD_KYQ),
+    F("mines", "mining_method", "开采方式", "TEXT", "", "Mining method", STD_KYQ, shp="min_method"),
+    F("mines", "valid_from", "有效期起始日期", "DATE", "", "Licence valid from", STD_KYQ),
+    F("mines", "valid_to", "有效期截止日期", "DATE", "", "Licence valid to", STD_KYQ),
+    F("mines", "corner_points", "拐点坐标", "TEXT", "",
+      "Mining-right boundary as 点号,X,Y lines in its 3° Gauss-Krüger zone (promised.coords)", STD_KYQ,
+      shp="corner_pts"),
     F("mines", "abnormal_list", "列入异常名录", "BOOLEAN", "", "On the abnormal list (异常名录)", shp="abnormal"),
-    F("mines", "seriously_dishonest", "严重失信主体", "BOOLEAN", "", "Judged seriously dishonest (严重失信主体)", shp="dishonest"),
-    F("mines", "plan_year", "计划年度", "INTEGER", "year", "Year of the annual plan in this package"),
-    F("mines", "plan_status", "年度计划状态", "TEXT", "", "submitted | missing", shp="plan_stat"),
-    F("mines", "plan_submitted", "计划报送日期", "DATE (TEXT YYYY-MM-DD)", "", "Date the county bureau received the plan", shp="plan_subm"),
+    F("mines", "seriously_dishonest", "严重失信主体", "BOOLEAN", "", "Judged seriously dishonest (严重失信主体)",
+      shp="dishonest"),
+    F("mines", "plan_year", "计划年度", "INTEGER", "year", "Year of the annual plan in this package", STD_PLAN),
+    F("mines", "plan_status", "年度计划状态", "TEXT", "", "submitted | missing", STD_PLAN, shp="plan_stat"),
+    F("mines", "plan_submitted", "计划报送日期", "DATE", "", "Date the county bureau received the plan", STD_PLAN,
+      shp="plan_subm"),
     F("mines", "n_anomalies", "异常数", "INTEGER", "", "Findings still reported in this run", shp="n_anomaly"),
-    F("mines", "area_hm2_anomalies", "异常面积", "REAL", "hm²", "Sum of the findings' areas, 4 decimals", shp="area_anom"),
-    F("mines", "contact_name", "联系人", "TEXT", "", "Personal data: only with include_personal", shp="ct_name", confidential=True),
-    F("mines", "contact_phone", "联系电话", "TEXT", "", "Personal data: only with include_personal", shp="ct_phone", confidential=True),
-    F("mines", "contact_address", "联系地址", "TEXT", "", "Personal data: only with include_personal", shp="ct_addr", confidential=True),
+    F("mines", "area_hm2_anomalies", "异常面积", "REAL", "hm²",
+      "Sum of the findings' areas, 4 decimals", shp="area_anom"),
+    F("mines", "contact_name", "联系人", "TEXT", "", "Personal data: only with include_personal", shp="ct_name",
+      confidential=True),
+    F("mines", "contact_phone", "联系电话", "TEXT", "", "Personal data: only with include_personal", shp="ct_phone",
+      confidential=True),
+    F("mines", "contact_address", "联系地址", "TEXT", "", "Personal data: only with include_personal", shp="ct_addr",
+      confidential=True),
     F("mines", "geom", "图形", "MULTIPOLYGON", "EPSG:4490", "Mining-right boundary, CGCS2000 lon/lat"),
 )
 CONFIDENTIAL_FIELDS = frozenset(f.name for f in DICTIONARY if f.confidential)
@@ -142,28 +207,35 @@ def layer_fields(layer: str, include_personal: bool = False) -> list[Field]:
 
 def data_dictionary_frame() -> pd.DataFrame:
     return pd.DataFrame([{"layer": f.layer, "field": f.name, "alias_zh": f.alias_zh, "type": f.type,
-                          "unit": f.unit, "meaning": f.meaning, "shapefile_field": f.shp_name,
+                          "unit": f.unit, "meaning": f.meaning, "standard": f.standard,
+                          "shapefile_field": f.shp_name,
                           "confidential": int(f.confidential)} for f in DICTIONARY])
 
 
 def data_dictionary_markdown() -> str:
     """docs/data-dictionary.md, generated from DICTIONARY (a test keeps the file in sync)."""
     lines = ["# Data dictionary (数据字典)", "",
-             "Generated from `minewatch.outputs.onemap.DICTIONARY`; the same rows are in the",
-             "GeoPackage's non-spatial `data_dictionary` table. CRS of every layer: CGCS2000",
-             "(EPSG:4490), lon/lat. Areas in hm² with 4 decimals. Dates are text `YYYY-MM-DD`.",
-             "`upsert_key` is the column to merge on. Fields marked confidential are left out of",
-             "the package unless asked for and are stripped by `disclosure.public_profile`.",
-             "The anomaly GeoJSON (`anomalies.geojson`, schema `schemas/anomaly.schema.json`)",
-             "carries the `anomalies` fields as GeoJSON properties, with `observed`, `expected`",
-             "and `evidence_scenes` as JSON values instead of text.", ""]
+             "Generated from `minewatch.outputs.onemap.DICTIONARY`, the layer definition the GeoPackage and",
+             "shapefile writers use; the same rows are in the package's non-spatial `data_dictionary` table.",
+             "CRS of every layer: CGCS2000 (EPSG:4490), lon/lat. Areas in hm² and money in 万元, REAL with",
+             "4 decimals; dates are typed DATE fields. `upsert_key` is the column to merge on; `BSM` is the",
+             "same integer for the same feature night after night. Fields marked confidential are left out",
+             "of the package unless asked for and are stripped by `disclosure.public_profile`.",
+             "The anomaly GeoJSON (`anomalies.geojson`, schema `schemas/anomaly.schema.json`) carries the",
+             "`anomalies` fields with minewatch's English keys (not BSM/YSDM/XZQDM/XZQMC), with `observed`,",
+             "`expected` and `evidence_scenes` as JSON values instead of text.", "",
+             "要素代码 (YSDM): " + ", ".join(f"`{k}` {v}" for k, v in YSDM.items()) + ". The standards' code",
+             "tables have no entry for remote-sensing findings or plan units: these codes are minewatch's own",
+             "in the 10-digit form, for the platform to map.", "",
+             "Standards cited:", *[f"- {x}" for x in (STD_GHSJK, STD_SANDIAO, STD_XZQ, STD_KYQ, STD_PLAN)], ""]
     for layer in LAYERS:
-        lines += [f"## {layer}", "", "| field | 中文 | type | unit | meaning | shapefile |",
-                  "|---|---|---|---|---|---|"]
+        lines += [f"## {layer}", "", "| field | 中文 | type | unit | meaning | standard | shapefile |",
+                  "|---|---|---|---|---|---|---|"]
         for f in DICTIONARY:
             if f.layer == layer:
-                meaning = f.meaning + (" **(confidential)**" if f.confidential else "")
-                lines.append(f"| `{f.name}` | {f.alias_zh} | {f.type} | {f.unit} | {meaning} | `{f.shp_name}` |")
+                meaning = f.meaning.replace("|", "\\|") + (" **(confidential)**" if f.confidential else "")
+                lines.append(f"| `{f.name}` | {f.alias_zh} | {f.type} | {f.unit} | {meaning} | {f.standard} "
+                             f"| `{f.shp_name}` |")
         lines.append("")
     return "\n".join(lines)
 
@@ -190,14 +262,34 @@ def _geodesic_hm2(g: BaseGeometry) -> float:
 
 
 _PANDAS = {"TEXT": "string", "INTEGER": "Int32", "REAL": "Float64", "BOOLEAN": "boolean"}
+_DATE = pd.ArrowDtype(pa.date32())      # written through Arrow: OGR's Date type, not text
 
 
-def _typed(rows: list[dict], layer: str, geoms: list, include_personal: bool = False) -> gpd.GeoDataFrame:
-    fields = layer_fields(layer, include_personal)
+def bsm(layer: str, upsert_key: str) -> int:
+    """标识码: an integer that depends only on the feature's stable key (fits a 32-bit field)."""
+    return int(hashlib.sha1(f"{layer}|{upsert_key}".encode()).hexdigest()[:8], 16) % 1_000_000_000
+
+
+def _date(v: date | str | None) -> date | None:
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return None
+    return v if isinstance(v, date) else date.fromisoformat(str(v)[:10])
+
+
+def _typed(rows: list[dict], layer: str, geoms: list, include_personal: bool = False,
+           county_names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
+    """Rows -> the layer's columns in DICTIONARY order and types; the platform fields are
+    derived here (each row's `XZQDM` is given, BSM from its upsert_key)."""
+    for r in rows:
+        r.update(BSM=bsm(layer, r["upsert_key"]), YSDM=YSDM[layer],
+                 XZQMC=(county_names or {}).get(r.get("XZQDM") or ""))
     data = {}
-    for f in fields:
-        dtype = _PANDAS.get(f.type, "string")
-        data[f.name] = pd.array([r.get(f.name) for r in rows], dtype=dtype)
+    for f in layer_fields(layer, include_personal):
+        values = [r.get(f.name) for r in rows]
+        if f.type == "DATE":
+            data[f.name] = pd.array([_date(v) for v in values], dtype=_DATE)
+        else:
+            data[f.name] = pd.array(values, dtype=_PANDAS.get(f.type, "string"))
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([_multi(g) for g in geoms], crs=EPSG), crs=EPSG)
 
 
@@ -205,7 +297,9 @@ def _active(anomalies_fc: dict) -> list[dict]:
     return [f for f in anomalies_fc.get("features", []) if f["properties"].get("status") != "resolved"]
 
 
-def anomalies_frame(anomalies_fc: dict) -> gpd.GeoDataFrame:
+def anomalies_frame(anomalies_fc: dict, county: dict[str, str] | None = None,
+                    county_names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
+    """`county`: licence -> county code (from the registry)."""
     rows, geoms = [], []
     for f in sorted(anomalies_fc.get("features", []),
                     key=lambda f: (f["properties"]["license_no"], f["properties"]["id"])):
@@ -213,9 +307,10 @@ def anomalies_frame(anomalies_fc: dict) -> gpd.GeoDataFrame:
         for k in ("observed", "expected", "evidence_scenes"):
             p[k] = json.dumps(p.get(k), ensure_ascii=False, sort_keys=True)
         p["upsert_key"] = p["id"]
+        p["XZQDM"] = (county or {}).get(p["license_no"])
         rows.append(p)
         geoms.append(shape(f["geometry"]))
-    return _typed(rows, "anomalies", geoms)
+    return _typed(rows, "anomalies", geoms, county_names=county_names)
 
 
 def _latest_status(unit_status: pd.DataFrame | None) -> dict[tuple[str, str], dict]:
@@ -233,9 +328,52 @@ def _latest_status(unit_status: pd.DataFrame | None) -> dict[tuple[str, str], di
     return out
 
 
+_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def night_unit_status(anomalies_fc: dict, series: dict[str, pd.DataFrame],
+                      unjudged: list[dict], run_date: date) -> pd.DataFrame:
+    """Each plan unit's status after tonight, in `units_frame`'s `unit_status` shape.
+
+    status: the most severe active finding's type on the unit; else the reason it could not
+    be judged (`unjudged` rows); else ``OK`` when the series has the unit. fvc: the unit-mean
+    FVC (clear pixels) of its latest observation with any clear pixel; as_of: that date, or
+    the run date when the unit has no clear observation. `series`: licence -> per-unit series.
+    """
+    rows: dict[tuple[str, str], dict] = {}
+    for lic in sorted(series):
+        df = series[lic]
+        if df is None or df.empty or "fvc_mean" not in df.columns:
+            continue
+        df = df[df["fvc_mean"].notna()]
+        if "clear_fraction" in df.columns:
+            df = df[df["clear_fraction"] > 0]
+        for unit, g in df.sort_values(["unit", "datetime"]).groupby("unit", sort=True):
+            if unit == "reference":
+                continue
+            last = g.iloc[-1]
+            rows[(lic, str(unit))] = {"status": "OK", "status_zh": UNIT_STATUS_ZH["OK"],
+                                      "fvc": round(float(last["fvc_mean"]), 4),
+                                      "as_of": pd.Timestamp(last["datetime"]).date().isoformat()}
+    for u in sorted(unjudged, key=lambda u: (u["license_no"], u["unit"])):
+        r = rows.setdefault((u["license_no"], u["unit"]), {"fvc": None, "as_of": run_date.isoformat()})
+        r.update(status=u["reason"], status_zh=u["reason_zh"])
+    flagged = sorted((f["properties"] for f in _active(anomalies_fc) if f["properties"].get("unit_seq") is not None),
+                     key=lambda p: (_SEVERITY_RANK.get(p["severity"], 9), p["type"], p["id"]), reverse=True)
+    for p in flagged:   # most severe last, so it wins
+        r = rows.setdefault((p["license_no"], f"{p['unit_section']}:{p['unit_seq']}"),
+                            {"fvc": None, "as_of": run_date.isoformat()})
+        r.update(status=p["type"], status_zh=p["type_zh"])
+    return pd.DataFrame([{"license_no": lic, "unit": unit, **r} for (lic, unit), r in sorted(rows.items())],
+                        columns=["license_no", "unit", "status", "status_zh", "fvc", "as_of"])
+
+
 def units_frame(plans: dict[str, AnnualPlan], anomalies_fc: dict,
-                unit_status: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+                unit_status: pd.DataFrame | None = None, rights: list[MiningRight] | None = None,
+                county_names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
+    """`rights` give each unit its county and the 3° zone its 拐点坐标 are written in (the licence's)."""
     status = _latest_status(unit_status)
+    by_lic = {r.license_no: r for r in rights or []}
     counts: dict[tuple, int] = {}
     for f in _active(anomalies_fc):
         p = f["properties"]
@@ -243,14 +381,25 @@ def units_frame(plans: dict[str, AnnualPlan], anomalies_fc: dict,
             k = (p["license_no"], p["plan_year"], p["unit_section"], p["unit_seq"])
             counts[k] = counts.get(k, 0) + 1
     rows, geoms = [], []
+    keys: set[str] = set()
     for lic in sorted(plans):
         plan = plans[lic]
+        right = by_lic.get(plan.license_no)
+        zone = gk3_epsg(right.boundary.centroid.x) if right else None
         for u in sorted(plan.units, key=lambda u: (u.section, u.seq)):
             st = status.get((plan.license_no, f"{u.section}:{u.seq}"), {})
             fvc = st.get("fvc")
+            key = base = f"{plan.license_no}|{plan.plan_year}|{u.section}|{u.seq}"
+            n = 1
+            while key in keys:     # a 序号 filed twice: the second row gets #2, never the same key
+                n += 1
+                key = f"{base}#{n}"
+            keys.add(key)
             rows.append({
-                "upsert_key": f"{plan.license_no}|{plan.plan_year}|{u.section}|{u.seq}",
-                "license_no": plan.license_no, "plan_year": plan.plan_year, "section": u.section,
+                "upsert_key": key,
+                "XZQDM": right.county_code if right else None,
+                "corner_points": format_corner_points(u.geometry, zone), "license_no": plan.license_no,
+                "plan_year": plan.plan_year, "section": u.section,
                 "section_zh": SECTION_ZH.get(u.section, u.section), "seq": u.seq,
                 "is_temporary": u.is_temporary, "land_class": u.land_class or None,
                 "area_hm2": None if u.area_hm2 is None else round(u.area_hm2, 4),
@@ -263,11 +412,11 @@ def units_frame(plans: dict[str, AnnualPlan], anomalies_fc: dict,
                 "latest_as_of": st.get("as_of"),
             })
             geoms.append(u.geometry)
-    return _typed(rows, "restoration_units", geoms)
+    return _typed(rows, "restoration_units", geoms, county_names=county_names)
 
 
 def mines_frame(rights: list[MiningRight], plans: dict[str, AnnualPlan], anomalies_fc: dict,
-                include_personal: bool = False) -> gpd.GeoDataFrame:
+                include_personal: bool = False, county_names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     n: dict[str, int] = {}
     area: dict[str, float] = {}
     for f in _active(anomalies_fc):
@@ -278,21 +427,21 @@ def mines_frame(rights: list[MiningRight], plans: dict[str, AnnualPlan], anomali
     for r in sorted(rights, key=lambda r: r.license_no):
         plan = plans.get(r.license_no)
         rows.append({
-            "upsert_key": r.license_no, "license_no": r.license_no, "holder": r.holder,
-            "mine_name": r.mine_name, "county_code": r.county_code, "mineral": r.mineral or None,
-            "mining_method": r.mining_method or None, "valid_from": r.valid_from.isoformat(),
-            "valid_to": r.valid_to.isoformat(), "abnormal_list": r.abnormal_list,
+            "upsert_key": r.license_no, "XZQDM": r.county_code, "license_no": r.license_no, "holder": r.holder,
+            "mine_name": r.mine_name, "mineral": r.mineral or None,
+            "mining_method": r.mining_method or None, "valid_from": r.valid_from, "valid_to": r.valid_to,
+            "corner_points": format_corner_points(r.boundary), "abnormal_list": r.abnormal_list,
             "seriously_dishonest": r.seriously_dishonest,
             "plan_year": plan.plan_year if plan else None,
             "plan_status": "submitted" if plan else "missing",
-            "plan_submitted": plan.submitted.isoformat() if plan and plan.submitted else None,
+            "plan_submitted": plan.submitted if plan and plan.submitted else None,
             "n_anomalies": n.get(r.license_no, 0), "area_hm2_anomalies": round(area.get(r.license_no, 0.0), 4),
             "contact_name": r.contact_name or (plan.contact_name if plan else None) or None,
             "contact_phone": r.contact_phone or (plan.contact_phone if plan else None) or None,
             "contact_address": r.contact_address or (plan.contact_address if plan else None) or None,
         })
         geoms.append(r.boundary)
-    return _typed(rows, "mines", geoms, include_personal)
+    return _typed(rows, "mines", geoms, include_personal, county_names)
 
 
 # ---------------------------------------------------------------- writers
@@ -317,7 +466,7 @@ class _CurrentDate:
 def _gpkg_temp(path: Path):
     """Like atomic.atomic_path, but the temp name ends in .gpkg (GDAL checks the extension)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp.gpkg"
+    tmp = path.parent / f".{path.name}.pid{os.getpid()}.{threading.get_ident()}.tmp.gpkg"
     tmp.unlink(missing_ok=True)
     try:
         yield tmp
@@ -327,22 +476,31 @@ def _gpkg_temp(path: Path):
         raise
 
 
+def layer_frames(anomalies_fc: dict, rights: list[MiningRight], plans: dict[str, AnnualPlan],
+                 unit_status: pd.DataFrame | None = None, include_personal: bool = False,
+                 county_names: dict[str, str] | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """The three feature layers, from the one layer definition (DICTIONARY)."""
+    county = {r.license_no: r.county_code for r in rights}
+    return {
+        "anomalies": anomalies_frame(anomalies_fc, county, county_names),
+        "restoration_units": units_frame(plans, anomalies_fc, unit_status, rights, county_names),
+        "mines": mines_frame(rights, plans, anomalies_fc, include_personal, county_names),
+    }
+
+
 def write_onemap(path: str | Path, anomalies_fc: dict, rights: list[MiningRight],
                  plans: dict[str, AnnualPlan], unit_status: pd.DataFrame | None = None, *,
-                 run_date: date | None = None, include_personal: bool = False) -> Path:
+                 run_date: date | None = None, include_personal: bool = False,
+                 county_names: dict[str, str] | None = None) -> Path:
     """Write the one-map GeoPackage atomically; `run_date` stamps gpkg_contents.last_change
     (1970-01-01 when not given, so the bytes still depend only on the inputs)."""
-    frames = {
-        "anomalies": anomalies_frame(anomalies_fc),
-        "restoration_units": units_frame(plans, anomalies_fc, unit_status),
-        "mines": mines_frame(rights, plans, anomalies_fc, include_personal),
-    }
+    frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names)
     path = Path(path)
     with _gpkg_temp(path) as tmp, _CurrentDate(run_date):
         for name in LAYERS:
             pyogrio.write_dataframe(frames[name], tmp, layer=name, driver="GPKG", geometry_type="MultiPolygon",
                                     promote_to_multi=True, append=tmp.exists(), VERSION="1.2",
-                                    SPATIAL_INDEX="YES", GEOMETRY_NAME="geom", FID="fid")
+                                    SPATIAL_INDEX="YES", GEOMETRY_NAME="geom", FID="fid", use_arrow=True)
         pyogrio.write_dataframe(data_dictionary_frame(), tmp, layer="data_dictionary", driver="GPKG",
                                 append=True)
     return path
@@ -350,7 +508,7 @@ def write_onemap(path: str | Path, anomalies_fc: dict, rights: list[MiningRight]
 
 def write_shapefiles(directory: str | Path, anomalies_fc: dict, rights: list[MiningRight],
                      plans: dict[str, AnnualPlan], unit_status: pd.DataFrame | None = None, *,
-                     include_personal: bool = False) -> list[Path]:
+                     include_personal: bool = False, county_names: dict[str, str] | None = None) -> list[Path]:
     """One shapefile per layer (UTF-8 with a .cpg), field names shortened per DICTIONARY.
 
     Shapefile text fields hold 254 bytes at most, so long observed/expected JSON is cut:
@@ -359,18 +517,14 @@ def write_shapefiles(directory: str | Path, anomalies_fc: dict, rights: list[Min
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    frames = {
-        "anomalies": anomalies_frame(anomalies_fc),
-        "restoration_units": units_frame(plans, anomalies_fc, unit_status),
-        "mines": mines_frame(rights, plans, anomalies_fc, include_personal),
-    }
+    frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names)
     out = []
     for name in LAYERS:
         df = frames[name].rename(columns={f.name: f.shp_name for f in layer_fields(name, include_personal)})
         with tempfile.TemporaryDirectory(dir=directory, prefix=f".{name}.") as tmpdir:
             tmp = Path(tmpdir) / f"{name}.shp"
             pyogrio.write_dataframe(df, tmp, driver="ESRI Shapefile", geometry_type="MultiPolygon",
-                                    promote_to_multi=True, ENCODING="UTF-8")
+                                    promote_to_multi=True, ENCODING="UTF-8", use_arrow=True)
             for part in sorted(Path(tmpdir).iterdir()):
                 os.replace(part, directory / part.name)
         out.append(directory / f"{name}.shp")

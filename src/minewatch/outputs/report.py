@@ -6,18 +6,22 @@ Charts use matplotlib with Noto Sans CJK (Debian fonts-noto-cjk); without it Chi
 would come out as boxes, so rendering stops with a clear error instead.
 
 Contents: header from the annual plan (采矿权人, 证号, 矿山名称, 有效期限, 计划年度), true
-colour and FVC maps with units outlined and labelled by 序号 and findings in red, one FVC
-chart per unit (threshold line, reference ring when given), the anomaly table, and the
-units that could not be judged with their reasons.
+colour and FVC maps (units outlined and labelled by 序号, findings in red labelled A1, A2 … as
+in the tables; scale bar, north arrow, lon/lat ticks), where each anomaly is (its GeoJSON id,
+centroid in CGCS2000 lon/lat and 3° Gauss-Krüger X/Y, nearest licence corner, datum note), the
+evidence with Chinese field labels (`minewatch.labels.FIELDS`; English keys only as small
+secondary text), one FVC chart per unit as the assessment sees it (threshold, the reference
+ring's series, clear dates filled, the season window shaded), and the units that could not be
+judged. Printed (or `pdf.html_to_pdf`) it is A4 portrait with a header and page numbers, and
+no table row is split across pages.
 """
 from __future__ import annotations
 
 import base64
 import html
 import io
+import math
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -34,16 +38,18 @@ from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from minewatch.assess.reference import REFERENCE
+from minewatch.labels import CONFIDENCE_ZH, FIELDS, RULES_ZH, VALUES_ZH, YES_NO_ZH
+from minewatch.outputs.lifecycle import STATUS_ZH
+from minewatch.outputs.navigation import DATUM_NOTE_ZH, Location, locate, mine_zone_epsg, report_order
+from minewatch.outputs.pdf import html_to_pdf
 from minewatch.plumbing.atomic import write_text
+
+__all__ = ["MineReportData", "ReportUnit", "anomaly_label", "cjk_font", "render_html", "render_report",
+           "scene_date"]
 
 SECTION_ZH = {"restored": "上年度已修复", "damage": "现状损毁", "planned": "本年度计划"}
 SECTION_ORDER = {"planned": 0, "restored": 1, "damage": 2}
-KEY_ZH = {
-    "fvc": "植被覆盖度", "fvc_min": "植被覆盖度下限", "fvc_mean": "植被覆盖度", "ndvi": "NDVI",
-    "ndvi_current": "当前NDVI", "ndvi_baseline": "基期NDVI", "bsi": "裸土指数", "n_clear": "晴空观测数",
-    "clear_observations": "晴空观测数", "min_clear_obs": "最少晴空观测", "pixels": "像元数",
-    "area_hm2": "面积(hm²)", "source": "依据", "rule": "规则", "land_class": "地类",
-}
 CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK HK", "Noto Sans CJK KR")
 
 
@@ -94,6 +100,8 @@ class MineReportData:
     min_clear_fraction: float = 0.0        # dates below it are drawn hollow (not used by the rules)
     scene_dates: dict[str, str] = field(default_factory=dict)  # scene id -> YYYY-MM-DD
     notes: list[str] = field(default_factory=list)          # extra lines for 说明
+    boundary: BaseGeometry | None = None   # licence boundary, EPSG:4490: the zone and the nearest corner
+    season: tuple[date, date] | None = None  # the assessment season, shaded on the charts
 
     @classmethod
     def from_plan(cls, plan, right=None, **kw) -> "MineReportData":
@@ -130,46 +138,123 @@ def _patch(geom: BaseGeometry, **kw) -> PathPatch:
     return PathPatch(MplPath(verts, codes), **kw)
 
 
-def _anomaly_geoms(data: MineReportData) -> list[tuple[dict, BaseGeometry]]:
+def _anomaly_geoms(data: MineReportData, anomalies: list[dict]) -> list[BaseGeometry]:
+    """The anomalies' geometries (GeoJSON lon/lat) in the raster CRS, in table order."""
     if data.epsg in (4326, 4490):
         to = None
     else:
         to = Transformer.from_crs(4490, data.epsg, always_xy=True).transform
     out = []
-    for f in data.anomalies:
+    for f in anomalies:
         g = shape(f["geometry"])
-        out.append((f, shapely.transform(g, lambda x, y: to(x, y), interleaved=False) if to else g))
+        out.append(shapely.transform(g, lambda x, y: to(x, y), interleaved=False) if to else g)
     return out
 
 
-def _map_png(data: MineReportData, font: str) -> str:
+def anomaly_label(i: int) -> str:
+    """The label of the i-th anomaly (1-based) on the map and in the tables."""
+    return f"A{i}"
+
+
+def _nice_length(span_m: float) -> float:
+    """A round scale-bar length near a fifth of the map width (1, 2 or 5 x 10^n m)."""
+    target = span_m / 5.0
+    exp = 10 ** math.floor(math.log10(target))
+    return max(m * exp for m in (1, 2, 5) if m * exp <= target)
+
+
+def _scale_bar(ax, extent: tuple[float, float, float, float]) -> None:
+    x0, x1, y0, y1 = extent
+    length = _nice_length(x1 - x0)
+    bx, by = x0 + 0.04 * (x1 - x0), y0 + 0.05 * (y1 - y0)
+    h = 0.012 * (y1 - y0)
+    for k, colour in enumerate(("black", "white")):       # two halves, as on topographic maps
+        ax.add_patch(matplotlib.patches.Rectangle((bx + k * length / 2, by), length / 2, h, facecolor=colour,
+                                                  edgecolor="black", linewidth=0.8))
+    text = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    ax.text(bx + length / 2, by + 2.2 * h, text, ha="center", va="bottom", fontsize=8,
+            bbox=dict(boxstyle="round,pad=0.1", facecolor="white", alpha=0.7, linewidth=0))
+
+
+def _north_arrow(ax) -> None:
+    # grids are north-up UTM: grid north is within a degree or two of true north here
+    ax.annotate("北 N", xy=(0.94, 0.95), xytext=(0.94, 0.80), xycoords="axes fraction", ha="center", va="top",
+                fontsize=9, fontweight="bold", arrowprops=dict(facecolor="black", width=3, headwidth=9, headlength=9),
+                bbox=dict(boxstyle="round,pad=0.1", facecolor="white", alpha=0.7, linewidth=0))
+
+
+def _nice_step(span_deg: float) -> float:
+    for step in (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0):
+        if span_deg / step <= 5:
+            return step
+    return 1.0
+
+
+def _edge_ticks(a: float, b: float) -> np.ndarray:
+    step = _nice_step(b - a)
+    return np.arange(math.ceil(a / step) * step, b, step)
+
+
+def _lonlat_ticks(ax, extent: tuple[float, float, float, float], epsg: int) -> None:
+    """Lon/lat ticks on the bottom and left edges of a projected map (exact on the edges)."""
+    x0, x1, y0, y1 = extent
+    if epsg in (4326, 4490):
+        return
+    to_ll = Transformer.from_crs(epsg, 4490, always_xy=True)
+    to_xy = Transformer.from_crs(4490, epsg, always_xy=True)
+    lon0, lat0 = to_ll.transform(x0, y0)            # the bottom-left corner: both edges start here
+    lons = _edge_ticks(lon0, to_ll.transform(x1, y0)[0])
+    lats = _edge_ticks(lat0, to_ll.transform(x0, y1)[1])
+    ax.set_xticks([to_xy.transform(lo, lat0)[0] for lo in lons], [f"{lo:.3f}°E" for lo in lons], fontsize=7)
+    ax.set_yticks([to_xy.transform(lon0, la)[1] for la in lats], [f"{la:.3f}°N" for la in lats], fontsize=7)
+
+
+def _map_png(data: MineReportData, anomalies: list[dict], font: str) -> str:
     extent = _extent(data.transform, data.fvc.shape)
     rgb = np.clip(np.nan_to_num(np.asarray(data.rgb, dtype=float), nan=0.0), 0, 1)
-    anomalies = _anomaly_geoms(data)
+    geoms = _anomaly_geoms(data, anomalies)
     with rc_context({"font.family": [font], "axes.unicode_minus": False}):
-        fig = Figure(figsize=(12, 5.6))
+        fig = Figure(figsize=(12, 5.8))
         axes = fig.subplots(1, 2)
         axes[0].imshow(rgb, extent=extent, interpolation="nearest")
         cmap = matplotlib.colormaps["YlGn"].with_extremes(bad="#d9d9d9")
         im = axes[1].imshow(np.ma.masked_invalid(data.fvc), extent=extent, cmap=cmap, vmin=0, vmax=1,
                             interpolation="nearest")
-        fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.02, label="植被覆盖度 FVC")
-        for ax, title, edge in ((axes[0], "真彩色影像", "#ffd400"), (axes[1], "植被覆盖度 (FVC)", "#1f3b73")):
-            for f, g in anomalies:
-                ax.add_patch(_patch(g, facecolor=(1, 0, 0, 0.35), edgecolor="red", linewidth=2.0))
+        fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.02, label="植被覆盖度")
+        for ax, title, edge in ((axes[0], "真彩色影像", "#ffd400"), (axes[1], "植被覆盖度", "#1f3b73")):
             for u in data.units:
                 ax.add_patch(_patch(u.geometry, facecolor="none", edgecolor=edge, linewidth=1.4,
                                     linestyle="--" if u.section == "damage" else "-"))
                 p = u.geometry.representative_point()
                 ax.text(p.x, p.y, u.text, ha="center", va="center", fontsize=9, color="black",
                         bbox=dict(boxstyle="round,pad=0.15", facecolor="white", alpha=0.8, linewidth=0))
+            for i, g in enumerate(geoms, 1):
+                ax.add_patch(_patch(g, facecolor=(1, 0, 0, 0.35), edgecolor="red", linewidth=2.0))
+                b = g.bounds
+                ax.text(b[2], b[3], anomaly_label(i), ha="left", va="bottom", fontsize=9, color="white",
+                        fontweight="bold", bbox=dict(boxstyle="round,pad=0.15", facecolor="#b00000", linewidth=0))
             ax.set_title(title + (f"  {data.image_date}" if data.image_date else ""))
             ax.set_xlim(extent[0], extent[1])
             ax.set_ylim(extent[2], extent[3])
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_xlabel(f"EPSG:{data.epsg}  红色: 异常图斑  黄/蓝框: 修复单元(数字为序号, 虚线为损毁区)", fontsize=8)
+            _lonlat_ticks(ax, extent, data.epsg)
+            _scale_bar(ax, extent)
+            _north_arrow(ax)
+            ax.set_xlabel("红色 A1…: 异常图斑 (编号同下表)  黄/蓝框: 修复单元 (数字为序号, 虚线为损毁区)", fontsize=8)
         return _png(fig, dpi=90)
+
+
+def _reference_rows(data: MineReportData, unit_key_: str) -> pd.DataFrame | None:
+    """The ring's series for a unit: the mine's ring (unit REFERENCE in the series frame) or
+    a per-unit ring given in `data.reference`."""
+    if data.reference is not None and not data.reference.empty:
+        r = data.reference[data.reference["unit"].isin([unit_key_, REFERENCE])]
+        if not r.empty:
+            return r.sort_values("datetime")
+    if data.series is not None and "unit" in data.series:
+        r = data.series[data.series["unit"] == REFERENCE]
+        if not r.dropna(subset=["fvc_mean"]).empty:
+            return r.sort_values("datetime")
+    return None
 
 
 def _unit_chart_png(data: MineReportData, unit: ReportUnit, s: pd.DataFrame, ref: pd.DataFrame | None,
@@ -177,23 +262,31 @@ def _unit_chart_png(data: MineReportData, unit: ReportUnit, s: pd.DataFrame, ref
     with rc_context({"font.family": [font], "axes.unicode_minus": False}):
         fig = Figure(figsize=(10, 3.0))
         ax = fig.subplots()
+        if data.season is not None:      # every year's season window in the span shown
+            t_all = pd.to_datetime(s["datetime"])
+            for year in range(t_all.min().year, t_all.max().year + 1):
+                a = pd.Timestamp(data.season[0].replace(year=year), tz=t_all.dt.tz)
+                b = pd.Timestamp(data.season[1].replace(year=year), tz=t_all.dt.tz)
+                ax.axvspan(a, b, color="#fff0b3", alpha=0.7, linewidth=0,
+                           label="评估季" if year == t_all.max().year else None)
         t = pd.to_datetime(s["datetime"])
         y = s["fvc_mean"].astype(float)
         ok = s["clear_fraction"].astype(float) >= data.min_clear_fraction
         ax.plot(t, y, color="#2c7a3f", linewidth=1, alpha=0.6)
-        ax.plot(t[ok], y[ok], "o", color="#2c7a3f", markersize=4, label="单元均值")
+        ax.plot(t[ok], y[ok], "o", color="#2c7a3f", markersize=4, label="晴空日期 (计入判定)")
         if (~ok).any():
-            ax.plot(t[~ok], y[~ok], "o", markerfacecolor="none", color="#2c7a3f", markersize=4, label="云量过多(未采用)")
+            ax.plot(t[~ok], y[~ok], "o", markerfacecolor="none", color="#2c7a3f", markersize=4,
+                    label="云量过多 (未计入)")
         if ref is not None and not ref.empty:
-            ax.plot(pd.to_datetime(ref["datetime"]), ref["fvc_mean"].astype(float), "-", color="#888888",
+            ax.plot(pd.to_datetime(ref["datetime"]), ref["fvc_mean"].astype(float), "-", color="#555555",
                     linewidth=1.2, label="周边参照环")
         thr = data.thresholds.get(unit.key)
         if thr is not None:
-            ax.axhline(thr, color="red", linestyle="--", linewidth=1.2, label=f"阈值 {thr:.2f}")
+            ax.axhline(thr, color="red", linestyle="--", linewidth=1.2, label=f"要求下限 {thr:.2f}")
         ax.set_ylim(0, 1)
         ax.set_ylabel("植被覆盖度")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", ncol=4, frameon=False)
+        ax.legend(fontsize=7, loc="upper left", ncol=5, frameon=False)
         fig.autofmt_xdate()
         return _png(fig, dpi=90)
 
@@ -212,12 +305,42 @@ def _fmt_value(v) -> str:
     return str(v)
 
 
-def _fmt_dict(d) -> str:
+def _code(key: str) -> str:
+    """An English key or code as secondary text (small, grey; `.code` in the CSS)."""
+    return f'<span class="code">{_e(key)}</span>'
+
+
+def _value_html(v) -> str:
+    if isinstance(v, bool):
+        return _e(YES_NO_ZH[v])
+    if isinstance(v, str) and v in VALUES_ZH:
+        return f"{_e(VALUES_ZH[v])} {_code(v)}"
+    return _e(_fmt_value(v))
+
+
+def fields_html(d: dict | None, anomaly_type: str = "") -> str:
+    """Observed/expected as `中文标签: 值 单位` lines, the English key as secondary text.
+
+    The machine's `rule` text is replaced by the plain-language rule of the anomaly type
+    (`labels.RULES_ZH`), the original kept as secondary text."""
     if not d:
         return "—"
     if not isinstance(d, dict):
         return _e(d)
-    return "<br>".join(f"{_e(KEY_ZH.get(k, k))}: {_e(_fmt_value(v))}" for k, v in d.items())
+    lines = []
+    for k, v in d.items():
+        if v is None:
+            continue
+        lab = FIELDS.get(k)
+        name = lab.zh if lab else "其他"
+        unit = f" {lab.unit}" if lab and lab.unit and not isinstance(v, (str, bool)) else ""
+        if k == "rule" and anomaly_type in RULES_ZH:
+            val = f"{_e(RULES_ZH[anomaly_type])} {_code(str(v))}"
+        else:
+            val = _value_html(v)
+        title = f' title="{_e(lab.rule)}"' if lab and lab.rule else ""
+        lines.append(f'<span class="lbl"{title}>{_e(name)}</span>: {val}{_e(unit)} {_code(k)}')
+    return "<br>".join(lines) or "—"
 
 
 _DATE_IN_ID = re.compile(r"(20\d{2})(\d{2})(\d{2})")
@@ -244,20 +367,97 @@ CSS = """
 body{font-family:"Noto Sans CJK SC","Noto Sans SC","Microsoft YaHei","PingFang SC",sans-serif;margin:24px auto;
 max-width:1160px;color:#1a1a1a;background:#fff;font-size:14px;line-height:1.5}
 h1{font-size:22px;border-bottom:3px solid #1f3b73;padding-bottom:6px}
-h2{font-size:17px;color:#1f3b73;margin-top:28px;border-left:5px solid #1f3b73;padding-left:8px}
-h3{font-size:15px;margin:14px 0 4px}
+h2{font-size:17px;color:#1f3b73;margin-top:28px;border-left:5px solid #1f3b73;padding-left:8px;break-after:avoid}
+h3{font-size:15px;margin:14px 0 4px;break-after:avoid}
 table{border-collapse:collapse;width:100%;margin:8px 0}
 th,td{border:1px solid #b7c0cc;padding:4px 6px;vertical-align:top;text-align:left}
 th{background:#e8edf4}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+thead{display:table-header-group}
+tr,img,.chart,.sum{break-inside:avoid;page-break-inside:avoid}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.head th{width:16%}
 .sum{background:#fff4e5;border:1px solid #f0b46a;padding:8px 12px;margin:10px 0}
 .sev-high{color:#b00000;font-weight:bold}
 .muted{color:#666;font-size:12px}
+.code{color:#888;font-size:10px;font-family:monospace}
+.lbl{font-weight:bold}
+.aid{font-family:monospace;font-size:10px;word-break:break-all}
 img{max-width:100%}
-.chart{page-break-inside:avoid;margin-bottom:10px}
-@media print{body{margin:0;max-width:none}}
+.chart{margin-bottom:10px}
+@page{size:A4 portrait;margin:16mm 10mm 14mm 10mm;
+@top-left{content:var(--head);font-size:9px;color:#555}
+@bottom-right{content:"第 " counter(page) " 页 / 共 " counter(pages) " 页";font-size:9px;color:#555}}
+@media print{body{margin:0;max-width:none;font-size:11px}h1{font-size:18px}h2{font-size:14px}
+td,th{padding:2px 4px}}
 """
+
+
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def _page_css(data: MineReportData) -> str:
+    """The print header (mine, licence, night) for the @page margin box of this report."""
+    night = data.run_date.isoformat() if data.run_date else ""
+    head = f"{data.mine_name} {data.license_no} 核查日期 {night}"
+    # margin boxes do not see custom properties in every engine: write the string in place
+    return CSS.replace("var(--head)", _css_string(head)).replace("</", "<\\/")
+
+
+def _sorted_anomalies(data: MineReportData) -> list[dict]:
+    return sorted(data.anomalies, key=report_order)
+
+
+def _locations(data: MineReportData, anomalies: list[dict]) -> list[Location]:
+    if not anomalies:
+        return []
+    first = shape(anomalies[0]["geometry"]).centroid.x
+    epsg = mine_zone_epsg(data.boundary, first)
+    return [locate(f["geometry"], data.boundary, epsg) for f in anomalies]
+
+
+def _location_table(anomalies: list[dict], locs: list[Location], units: dict[str, ReportUnit]) -> list[str]:
+    zone = locs[0].gk_epsg
+    h = ["<table><thead><tr><th>编号</th><th>异常类型</th><th>严重程度 / 可信度 / 状态</th><th>单元</th>"
+         "<th>面积(hm²)</th><th>中心点经纬度 (CGCS2000)</th>"
+         f"<th>中心点 X / Y (3度带 EPSG:{zone})</th><th>最近矿界拐点</th></tr></thead><tbody>"]
+    for i, (f, loc) in enumerate(zip(anomalies, locs), 1):
+        p = f["properties"]
+        sec, seq = p.get("unit_section"), p.get("unit_seq")
+        unit = _unit_name(f"{sec}:{seq}", units) if seq is not None else "—"
+        sev = p.get("severity", "")
+        aid = str(f.get("id") or p.get("id") or "")
+        status = STATUS_ZH.get(p.get("status", ""), "")
+        h.append(f'<tr data-anomaly-id="{_e(aid)}"><td><b>{anomaly_label(i)}</b><br>'
+                 f'<span class="aid" title="GeoJSON id">{_e(aid)}</span></td>'
+                 f"<td>{_e(p.get('type_zh') or p.get('type'))}<br>{_code(p.get('type', ''))}</td>"
+                 f'<td><span class="sev-{_e(sev)}">{_e(p.get("severity_zh") or sev)}</span> / '
+                 f"{_e(CONFIDENCE_ZH.get(p.get('confidence', ''), ''))}"
+                 f"{' / ' + _e(status) if status else ''}</td><td>{_e(unit)}</td>"
+                 f'<td class="num">{float(p.get("area_hm2") or 0):.4f}</td>'
+                 f'<td class="num" data-lon="{loc.lon:.6f}" data-lat="{loc.lat:.6f}">'
+                 f"{loc.lon:.6f}°E<br>{loc.lat:.6f}°N</td>"
+                 f'<td class="num" data-x="{loc.x:.2f}" data-y="{loc.y:.2f}">X {loc.x:.2f}<br>Y {loc.y:.2f}</td>'
+                 f"<td>{_e(loc.corner_text)}</td></tr>")
+    h.append("</tbody></table>")
+    h.append(f'<p class="muted">{_e(DATUM_NOTE_ZH)}</p>')
+    return h
+
+
+def _evidence_table(data: MineReportData, anomalies: list[dict]) -> list[str]:
+    h = ["<table><thead><tr><th>编号</th><th>目标地类</th><th>观测值</th><th>应达值与判定规则</th>"
+         "<th>证据影像 (日期)</th><th>说明</th></tr></thead><tbody>"]
+    for i, f in enumerate(anomalies, 1):
+        p = f["properties"]
+        kind = p.get("type", "")
+        ev = "<br>".join(f"{_e(s)} ({_e(scene_date(s, data.scene_dates))})" for s in p.get("evidence_scenes", []))
+        rule = RULES_ZH.get(kind, "")
+        h.append(f"<tr><td><b>{anomaly_label(i)}</b></td><td>{_e(p.get('target_land_class') or '—')}</td>"
+                 f"<td>{fields_html(p.get('observed'), kind)}</td>"
+                 f"<td>{'<b>规则</b>: ' + _e(rule) + '<br>' if rule else ''}{fields_html(p.get('expected'), kind)}</td>"
+                 f"<td>{ev or '—'}</td><td>{_e(p.get('notes_zh') or '')}</td></tr>")
+    h.append("</tbody></table>")
+    return h
 
 
 def render_html(data: MineReportData) -> str:
@@ -265,12 +465,12 @@ def render_html(data: MineReportData) -> str:
     units = {u.key: u for u in data.units}
     ordered = sorted(data.units, key=lambda u: (SECTION_ORDER.get(u.section, 9), u.seq))
     unj = data.unjudged.to_dict("records") if isinstance(data.unjudged, pd.DataFrame) else list(data.unjudged)
-    anomalies = sorted(data.anomalies, key=lambda f: (f["properties"].get("unit_section") or "~",
-                                                      f["properties"].get("unit_seq") or 0, f["properties"]["type"]))
+    anomalies = _sorted_anomalies(data)
+    title = f"{_e(data.mine_name)} {data.plan_year}年度矿区生态修复遥感核查报告"
     h = ["<!DOCTYPE html>", '<html lang="zh-CN"><head><meta charset="utf-8">',
-         f"<title>{_e(data.mine_name)} {data.plan_year}年度矿区生态修复遥感核查报告</title>",
-         f"<style>{CSS}</style></head><body>",
-         f"<h1>{_e(data.mine_name)} {data.plan_year}年度矿区生态修复遥感核查报告</h1>",
+         f"<title>{title}</title>",
+         f"<style>{_page_css(data)}</style></head><body>",
+         f"<h1>{title}</h1>",
          '<table class="head">',
          f"<tr><th>采矿权人名称</th><td>{_e(data.holder)}</td><th>采矿权证证号</th><td>{_e(data.license_no)}</td></tr>",
          f"<tr><th>矿山名称</th><td>{_e(data.mine_name)}</td><th>采矿权有效期限</th><td>{_e(data.validity)}</td></tr>",
@@ -283,59 +483,57 @@ def render_html(data: MineReportData) -> str:
              f"异常总面积 <b>{area:.4f}</b> hm²；无法判定的单元 <b>{len(unj)}</b> 个。</div>")
 
     h.append("<h2>一、影像图</h2>")
-    h.append(f'<img alt="真彩色与植被覆盖度影像图" src="data:image/png;base64,{_map_png(data, font)}">')
+    h.append(f'<img alt="真彩色与植被覆盖度影像图" src="data:image/png;base64,{_map_png(data, anomalies, font)}">')
 
-    h.append("<h2>二、异常清单</h2>")
+    h.append("<h2>二、异常位置</h2>")
     if anomalies:
-        h.append("<table><tr><th>#</th><th>异常类型</th><th>严重程度</th><th>单元</th><th>目标地类</th>"
-                 "<th>观测值</th><th>应达值</th><th>面积(hm²)</th><th>证据影像(日期)</th><th>说明</th></tr>")
-        for i, f in enumerate(anomalies, 1):
-            p = f["properties"]
-            sec, seq = p.get("unit_section"), p.get("unit_seq")
-            unit = _unit_name(f"{sec}:{seq}", units) if seq is not None else "—"
-            ev = "<br>".join(f"{_e(s)} ({_e(scene_date(s, data.scene_dates))})" for s in p.get("evidence_scenes", []))
-            sev = p.get("severity", "")
-            h.append(f"<tr><td>{i}</td><td>{_e(p.get('type_zh') or p.get('type'))}</td>"
-                     f'<td class="sev-{_e(sev)}">{_e(p.get("severity_zh") or sev)}</td><td>{_e(unit)}</td>'
-                     f"<td>{_e(p.get('target_land_class') or '—')}</td>"
-                     f"<td>{_fmt_dict(p.get('observed'))}</td><td>{_fmt_dict(p.get('expected'))}</td>"
-                     f'<td class="num">{float(p.get("area_hm2") or 0):.4f}</td><td>{ev or "—"}</td>'
-                     f"<td>{_e(p.get('notes_zh') or '')}</td></tr>")
-        h.append("</table>")
+        h += _location_table(anomalies, _locations(data, anomalies), units)
+        h.append("<h2>三、异常证据</h2>")
+        h += _evidence_table(data, anomalies)
     else:
         h.append("<p>本次核查未发现异常。</p>")
 
-    h.append("<h2>三、各单元植被覆盖度变化</h2>")
+    h.append("<h2>四、各单元植被覆盖度变化</h2>")
     series = data.series if data.series is not None else pd.DataFrame(columns=["unit", "datetime", "fvc_mean",
                                                                                "clear_fraction"])
     for u in ordered:
         s = series[series["unit"] == u.key].sort_values("datetime")
-        head = f"{SECTION_ZH.get(u.section, u.section)} 序号{u.seq}" + (f"（地类 {u.land_class}）" if u.land_class else "")
-        h.append(f'<div class="chart"><h3>{_e(head)}</h3>')
+        head = f"{SECTION_ZH.get(u.section, u.section)} 序号{u.seq}" + (
+            f"（地类 {u.land_class}）" if u.land_class else "")
+        h.append(f'<div class="chart" data-unit="{_e(u.key)}"><h3>{_e(head)}</h3>')
         if s.dropna(subset=["fvc_mean"]).empty:
             h.append('<p class="muted">无有效观测。</p></div>')
             continue
-        ref = None
-        if data.reference is not None:
-            ref = data.reference[data.reference["unit"] == u.key].sort_values("datetime")
+        ref = _reference_rows(data, u.key)
+        n_ok = int((s["clear_fraction"].astype(float) >= data.min_clear_fraction).sum())
+        cap = [f"晴空日期 {n_ok} 个 (共 {len(s)} 个影像日期)"]
+        if ref is not None:
+            cap.append(f'<span class="ref-ring">周边参照环: {len(ref)} 个日期</span>')
+        if data.season is not None:
+            cap.append(f"评估季 {data.season[0].isoformat()} 至 {data.season[1].isoformat()} (黄色底)")
+        thr = data.thresholds.get(u.key)
+        if thr is not None:
+            cap.append(f"要求下限 {thr:.2f} (红色虚线)")
         h.append(f'<img alt="{_e(head)} 植被覆盖度时间序列" '
-                 f'src="data:image/png;base64,{_unit_chart_png(data, u, s, ref, font)}"></div>')
+                 f'src="data:image/png;base64,{_unit_chart_png(data, u, s, ref, font)}">'
+                 f'<p class="muted">{"; ".join(cap)}</p></div>')
 
-    h.append("<h2>四、无法判定的单元</h2>")
+    h.append("<h2>五、无法判定的单元</h2>")
     if unj:
-        h.append("<table><tr><th>单元</th><th>原因</th><th>晴空观测数</th></tr>")
+        h.append("<table><thead><tr><th>单元</th><th>原因</th><th>晴空观测数</th></tr></thead><tbody>")
         for r in unj:
             n = r.get("n_clear")
             h.append(f"<tr><td>{_e(_unit_name(str(r.get('unit', '')), units))}</td>"
-                     f"<td>{_e(r.get('reason_zh') or r.get('reason'))}</td>"
+                     f"<td>{_e(r.get('reason_zh') or r.get('reason'))} {_code(str(r.get('reason') or ''))}</td>"
                      f'<td class="num">{"" if n is None or pd.isna(n) else int(n)}</td></tr>')
-        h.append("</table>")
+        h.append("</tbody></table>")
     else:
         h.append("<p>所有单元均已判定。</p>")
 
     h.append("<h2>说明</h2><ul class=\"muted\">")
     for line in ["影像: Sentinel-2 L2A 地表反射率, 10 m; 已掩膜云、云影及卷云。",
-                 "植被覆盖度 (FVC) 按像元二分模型由 NDVI 计算; 单元值为晴空日期单元均值的季节中位数。",
+                 "植被覆盖度按像元二分模型由 NDVI 计算; 单元值为晴空日期单元均值的季节中位数。",
+                 "周边参照环: 矿区外围未受扰动的自然植被, 用于扣除年景 (干旱、物候) 的影响。",
                  "面积单位 hm², 保留4位小数; 坐标系 CGCS2000。",
                  "本报告为遥感核查线索, 需经实地核实后认定。", *data.notes]:
         h.append(f"<li>{_e(line)}</li>")
@@ -343,37 +541,9 @@ def render_html(data: MineReportData) -> str:
     return "\n".join(h) + "\n"
 
 
-def render_report(data: MineReportData, path: str | Path, *, pdf: bool = False) -> Path:
+def render_report(data: MineReportData, path: str | Path, *, pdf: bool = False, pdf_timeout: float = 120) -> Path:
     """Write the HTML report atomically (and `<path>.pdf` beside it when `pdf`)."""
     out = write_text(path, render_html(data))
     if pdf:
-        html_to_pdf(out, Path(out).with_suffix(".pdf"))
+        html_to_pdf(out, Path(out).with_suffix(".pdf"), timeout=pdf_timeout)
     return out
-
-
-def chromium_binary() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        p = shutil.which(name)
-        if p:
-            return p
-    return None
-
-
-def chromium_args(binary: str) -> list[str]:
-    return [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", "--hide-scrollbars"]
-
-
-def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 120) -> Path:
-    """Print the HTML with headless Chromium (Debian package chromium), atomically."""
-    binary = chromium_binary()
-    if binary is None:
-        raise FileNotFoundError("headless Chromium not found: install Debian package chromium for PDF output")
-    from minewatch.plumbing.atomic import atomic_path
-    with atomic_path(pdf_path) as tmp:
-        subprocess.run(chromium_args(binary) + ["--no-pdf-header-footer", f"--print-to-pdf={tmp}",
-                                                Path(html_path).resolve().as_uri()],
-                       check=True, capture_output=True, timeout=timeout)
-        if tmp.stat().st_size == 0:
-            raise RuntimeError("Chromium wrote an empty PDF")
-    return Path(pdf_path)

@@ -17,7 +17,9 @@ Files: the CSV is UTF-8 with a BOM (Excel in a Chinese locale opens it correctly
 single header row whose cells are ``key|中文`` (e.g. ``license_no|采矿权证证号``):
 machines split on ``|``, people read the Chinese. Booleans are ``true``/``false``.
 The XLSX has Chinese headers on sheet 抽查清单 and the keys, meanings and the formula on
-sheet 字段说明. Both are written atomically.
+sheet 字段说明. Both are written atomically. Text that a spreadsheet would run as a
+formula (a holder named ``=HYPERLINK(..)``) gets a leading ``'`` in both
+(:mod:`minewatch.plumbing.cells`).
 """
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from minewatch.labels import FIELDS
 from minewatch.plumbing.atomic import write_text, write_workbook
+from minewatch.plumbing.cells import spreadsheet_safe, spreadsheet_safe_frame
 from minewatch.promised.models import MiningRight
 
 
@@ -121,7 +125,7 @@ def spot_check_list(anomalies_fc: dict, rights: list[MiningRight],
 
 def _csv_text(df: pd.DataFrame) -> str:
     zh = {k: z for k, z, _ in COLUMNS}
-    out = df[KEYS].copy()
+    out = spreadsheet_safe_frame(df[KEYS])      # holder and mine names are the companies' text
     for c in ("abnormal_list", "seriously_dishonest"):
         out[c] = out[c].map({True: "true", False: "false"})
     out.columns = [f"{k}|{zh[k]}" for k in KEYS]
@@ -151,6 +155,20 @@ def write_spot_check(df: pd.DataFrame, csv_path: str | Path | None, xlsx_path: s
     return written
 
 
+def _print_setup(ws, title: str) -> None:
+    """A4 landscape, all columns on one page width, the title row on every page, page numbers."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0          # as many pages down as the rows need
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+    ws.print_options.gridLines = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.oddHeader.center.text = f"矿山生态修复遥感核查 {title}"
+    ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
+
+
 def _write_xlsx(df: pd.DataFrame, path: Path, weights: RiskWeights) -> Path:
     from datetime import datetime
 
@@ -170,7 +188,7 @@ def _write_xlsx(df: pd.DataFrame, path: Path, weights: RiskWeights) -> Path:
                 v = "是" if v else "否"
             elif isinstance(v, float) and math.isnan(v):
                 v = None
-            vals.append(v)
+            vals.append(spreadsheet_safe(v))     # ws.append turns "=..." text into a live formula
         ws.append(vals)
     head_fill = PatternFill("solid", fgColor="E8EDF4")
     for c in ws[1]:
@@ -190,6 +208,8 @@ def _write_xlsx(df: pd.DataFrame, path: Path, weights: RiskWeights) -> Path:
                     c.number_format = "0.0000"
     ws.freeze_panes = "C2"
     ws.auto_filter.ref = ws.dimensions
+    _print_setup(ws, f"{ws.title}")
+
 
     doc = wb.create_sheet("字段说明")
     doc.append(["key", "中文", "meaning"])
@@ -202,5 +222,17 @@ def _write_xlsx(df: pd.DataFrame, path: Path, weights: RiskWeights) -> Path:
                 f"+ {weights.dishonest_bonus} x 严重失信主体; source: {weights.source}"])
     for col, w in zip("ABC", (22, 18, 90)):
         doc.column_dimensions[col].width = w
+    _print_setup(doc, doc.title)
+
+    # the anomalies' observed/expected fields as the reports show them (labels.FIELDS)
+    fields = wb.create_sheet("异常字段说明")
+    fields.append(["中文名称", "单位", "含义", "字段代码"])
+    for k, lab in FIELDS.items():
+        fields.append([lab.zh, lab.unit, lab.rule, k])
+    for c in fields[1]:
+        c.font = Font(bold=True)
+    for col, w in zip("ABCD", (22, 8, 70, 26)):
+        fields.column_dimensions[col].width = w
+    _print_setup(fields, fields.title)
 
     return write_workbook(path, wb)

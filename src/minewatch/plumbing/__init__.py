@@ -1,3 +1,4 @@
-"""Plumbing under every stage: ``atomic`` (atomic file writes, the deterministic zip writer)."""
+"""Plumbing under every stage: atomic file writes and the deterministic zip writer (``atomic``),
+spreadsheet cells that cannot run as formulas (``cells``)."""
 
-__all__ = ["atomic"]
+__all__ = ["atomic", "cells"]

@@ -16,7 +16,8 @@ def atomic_path(path: str | Path):
     """Yield a temp path beside `path`; on success it replaces `path` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the pid in the name lets runfolder.remove_leftovers tell a killed run's temp from a live one's
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; outputs are for others to read
     try:

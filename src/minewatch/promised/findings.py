@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Finding", "ERROR", "WARNING", "format_finding", "spreadsheet_safe"]
+__all__ = ["Finding", "ERROR", "WARNING", "format_finding"]
 
 ERROR = "error"
 WARNING = "warning"
@@ -39,13 +39,3 @@ def format_finding(f: Finding) -> str:
     field = f" {f.field}=\"{value}\"" if f.field else ""
     return f"{sev} {where}{field}: {f.message_zh} ({f.rule})"
 
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(text: str) -> str:
-    """Filed text made safe for a CSV a spreadsheet will open: a leading ``=``, ``+``,
-    ``-``, ``@``, tab or CR gets a ``'`` so it is shown, never run as a formula
-    (OWASP CSV injection). The .xlsx writer stores such text as a string cell instead."""
-    s = str(text)
-    return "'" + s if s.startswith(_FORMULA_START) else s

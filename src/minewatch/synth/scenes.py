@@ -545,7 +545,10 @@ def write_scene(out_dir: Path, spec: SceneSpec, fvc: np.ndarray, background: np.
         "geometry": geometry,
         "bbox": bbox,
         "properties": props,
-        "links": [{"rel": "license", "href": _LICENSE_HREF}],
+        # rel=collection: STAC 1.1 requires it whenever `collection` is set; relative to
+        # write_collection's layout (items/<id>.json beside ../collection.json)
+        "links": [{"rel": "collection", "href": "../collection.json", "type": "application/json"},
+                  {"rel": "license", "href": _LICENSE_HREF}],
         "assets": assets,
         "collection": COLLECTION_ID,
     }

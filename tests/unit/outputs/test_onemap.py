@@ -14,11 +14,17 @@ from tests.support.paths import REPO
 from minewatch.outputs.onemap import (
     DICTIONARY,
     LAYERS,
+    STD_KYQ,
+    STD_SANDIAO,
+    YSDM,
+    bsm,
     data_dictionary_markdown,
     layer_fields,
+    night_unit_status,
     write_onemap,
     write_shapefiles,
 )
+from minewatch.promised.coords import parse_corner_points
 
 ROOT = REPO
 
@@ -64,7 +70,8 @@ def test_contents_keys_and_status(tmp_path):
     un = pyogrio.read_dataframe(p, layer="restoration_units")
     assert len(un) == 4 and un.upsert_key.is_unique
     u1 = un.set_index("upsert_key").loc["C1400002010011120000001|2026|planned|1"]
-    assert u1.latest_status == "OK" and u1.latest_fvc == pytest.approx(0.55) and u1.latest_as_of == "2026-09-15"
+    assert u1.latest_status == "OK" and u1.latest_fvc == pytest.approx(0.55)
+    assert u1.latest_as_of == pd.Timestamp("2026-09-15")
     assert u1.land_class == "0404" and u1.measures == "覆土、撒播草籽" and u1.area_hm2 == pytest.approx(3.8012)
     assert 3.0 < u1.area_hm2_drawn < 4.5       # 0.002° x 0.002° at 39°N ≈ 3.8 hm²
     u2 = un.set_index("upsert_key").loc["C1400002010011120000001|2026|planned|2"]
@@ -78,7 +85,7 @@ def test_contents_keys_and_status(tmp_path):
 
     dd = pyogrio.read_dataframe(p, layer="data_dictionary")
     assert len(dd) == len(DICTIONARY) and {"field", "alias_zh", "type", "unit", "meaning"} <= set(dd.columns)
-    assert "采矿权证证号" in set(dd.alias_zh)
+    assert "采矿许可证号" in set(dd.alias_zh) and set(dd.standard) >= {STD_KYQ, STD_SANDIAO}
 
 
 def test_personal_data_only_when_asked(tmp_path):
@@ -121,3 +128,74 @@ def test_shapefiles_utf8(tmp_path):
     un = pyogrio.read_dataframe(tmp_path / "shp" / "restoration_units.shp")
     assert "is_temp" in un.columns and "覆土、撒播草籽" in set(un.measures)
     assert not [x for x in (tmp_path / "shp").iterdir() if x.name.startswith(".")]
+
+
+def test_night_unit_status_fills_the_latest_columns(tmp_path):
+    """Tonight's findings, unjudged units and series give every unit a status, FVC and date."""
+    rights, plans = rights_and_plans()
+    lic = rights[0].license_no
+    t = pd.to_datetime(["2026-08-06", "2026-09-10", "2026-09-12"])
+    series = pd.DataFrame({"unit": ["planned:1"] * 3 + ["planned:2"] * 3 + ["reference"] * 3,
+                           "datetime": list(t) * 3, "fvc_mean": [0.5, 0.61234, None, 0.1, 0.12, 0.2, .7, .7, .7],
+                           "clear_fraction": [1.0, 0.9, 0.0, 1.0, 1.0, 0.0, 1, 1, 1]})
+    unj = [{"license_no": lic, "unit": "restored:1", "reason": "INSUFFICIENT_OBSERVATIONS",
+            "reason_zh": "有效观测不足 (2 < 3)", "n_clear": 2}]
+    fc = anomalies_fc()
+    st = night_unit_status(fc, {lic: series}, unj, date(2026, 10, 2))
+    assert list(st.unit) == ["planned:1", "planned:2", "restored:1"]
+    by = st.set_index("unit")
+    assert by.loc["planned:1", "status"] == "OK" and by.loc["planned:1", "fvc"] == 0.6123
+    assert by.loc["planned:1", "as_of"] == "2026-09-10"          # 09-12 had no clear pixel
+    assert by.loc["planned:2", "status"] == "RESTORATION_SHORTFALL" and by.loc["planned:2", "fvc"] == 0.12
+    assert by.loc["restored:1", "status_zh"].startswith("有效观测不足")
+    assert by.loc["restored:1", "as_of"] == "2026-10-02"
+    p = write_onemap(tmp_path / "m.gpkg", fc, rights, plans, st, run_date=date(2026, 10, 2))
+    un = pyogrio.read_dataframe(p, layer="restoration_units").set_index("upsert_key")
+    row = un.loc[f"{lic}|2026|planned|2"]
+    assert row.latest_status == "RESTORATION_SHORTFALL" and row.latest_status_zh == "修复不达标"
+    assert row.latest_fvc == pytest.approx(0.12)
+    assert un.latest_status.notna().sum() == 3                  # damage:1 has neither series nor finding
+    an = pyogrio.read_dataframe(p, layer="anomalies")
+    assert set(an.confidence) == {"high"}
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="ogrinfo (Debian gdal-bin) not installed")
+def test_platform_fields_and_types(tmp_path):
+    """BSM/YSDM/XZQDM first on every layer, typed dates, REAL areas, licence-form 拐点坐标."""
+    p = _write(tmp_path / "onemap.gpkg", county_names={"140100": "太原市"})
+    out = subprocess.run(["ogrinfo", "-ro", "-so", "-al", str(p)], capture_output=True, text=True, check=True).stdout
+    types = {}
+    for layer in LAYERS:
+        block = out.split(f"Layer name: {layer}")[1].split("Layer name:")[0]
+        types[layer] = dict(line.split(": ", 1) for line in block.splitlines()
+                            if ": " in line and line.split(": ")[0] in {f.name for f in layer_fields(layer)})
+        assert [k for k in types[layer]][:4] == ["BSM", "YSDM", "XZQDM", "XZQMC"]
+        assert types[layer]["BSM"].startswith("Integer (")
+    assert types["anomalies"]["first_seen"].startswith("Date (") and types["mines"]["valid_to"].startswith("Date (")
+    assert types["restoration_units"]["latest_as_of"].startswith("Date (")
+    assert types["restoration_units"]["area_hm2"].startswith("Real (")
+    assert types["restoration_units"]["is_temporary"].startswith("Integer(Boolean)")
+    un = pyogrio.read_dataframe(p, layer="restoration_units")
+    mi = pyogrio.read_dataframe(p, layer="mines").set_index("license_no")
+    an = pyogrio.read_dataframe(p, layer="anomalies")
+    assert set(un.YSDM) == {YSDM["restoration_units"]} and set(an.YSDM) == {YSDM["anomalies"]}
+    assert set(an.XZQDM) == {"140100"} and set(an.XZQMC) == {"太原市"}
+    assert mi.loc["C1500002012011120000002", "XZQDM"] == "150200"
+    assert mi.loc["C1500002012011120000002", "XZQMC"] is None
+    for df, layer in ((un, "restoration_units"), (an, "anomalies"), (mi.reset_index(), "mines")):
+        assert df.BSM.is_unique and list(df.BSM) == [bsm(layer, k) for k in df.upsert_key]
+    # 拐点坐标 read back to the same outline (licence's 3° zone, 0.01 m)
+    u1 = un.set_index("upsert_key").loc["C1400002010011120000001|2026|planned|1"]
+    back = parse_corner_points(u1.corner_points)
+    assert back.hausdorff_distance(u1.geometry) < 1e-6                        # ~0.1 m
+    assert u1.corner_points.splitlines()[0].split(",")[2].startswith("37")      # zone 37 prefix (111°E)
+
+
+def test_bsm_stable_night_after_night(tmp_path):
+    a = pyogrio.read_dataframe(_write(tmp_path / "a.gpkg"), layer="anomalies").set_index("id").BSM
+    rights, plans = rights_and_plans()
+    fc = anomalies_fc(run_date=date(2026, 10, 9))
+    fc["features"] = fc["features"][1:]                              # one finding gone
+    b = pyogrio.read_dataframe(write_onemap(tmp_path / "b.gpkg", fc, rights, plans, run_date=date(2026, 10, 9)),
+                               layer="anomalies").set_index("id").BSM
+    assert len(b) == 1 and b.iloc[0] == a.loc[b.index[0]]

@@ -2,64 +2,21 @@
 import base64
 import re
 import subprocess
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from affine import Affine
 from matplotlib.image import imread
 from pyproj import Transformer
 from shapely.geometry import box
+from tests.support.report_data import EPSG
+from tests.support.report_data import report_data as _data
 
-from minewatch.assess.anomaly import Anomaly
 from minewatch.outputs import report
-from minewatch.outputs.geojson import feature
-from minewatch.outputs.report import MineReportData, ReportUnit, chromium_args, chromium_binary, render_report
-from minewatch.promised.models import AnnualPlan
-
-EPSG = 32649                    # UTM 49N around 111°E, 39°N
-X0, Y0, RES, N = 500000.0, 4317000.0, 10.0, 200
-
-
-def _data(**kw) -> MineReportData:
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:N, 0:N]
-    fvc = np.clip(0.5 + 0.3 * np.sin(xx / 15) * np.cos(yy / 20) + rng.normal(0, 0.03, (N, N)), 0, 1)
-    fvc[60:100, 40:80] = 0.05                                    # bare unit
-    fvc[:5, :5] = np.nan
-    rgb = np.stack([0.35 - 0.2 * fvc, 0.3 + 0.1 * fvc, 0.25 - 0.1 * fvc], axis=-1)
-    t = Affine(RES, 0, X0, 0, -RES, Y0)
-    ux = lambda c0, r0, c1, r1: box(X0 + c0 * RES, Y0 - r1 * RES, X0 + c1 * RES, Y0 - r0 * RES)
-    units = [ReportUnit("planned:1", "planned", 1, ux(110, 30, 160, 80), "0404"),
-             ReportUnit("planned:2", "planned", 2, ux(40, 60, 80, 100), "0305"),
-             ReportUnit("restored:1", "restored", 1, ux(120, 120, 170, 170), "0404"),
-             ReportUnit("damage:1", "damage", 1, ux(10, 140, 60, 190))]
-    to_ll = Transformer.from_crs(EPSG, 4490, always_xy=True).transform
-    a = Anomaly("RESTORATION_SHORTFALL", "high", "C1400002010011120000001", "示例煤矿", 2026,
-                shapely.transform(units[1].geometry, lambda x, y: to_ll(x, y), interleaved=False), 16.0012, "2026-07-01/2026-09-15",
-                {"fvc": 0.05, "n_clear": 7}, {"fvc_min": 0.4, "source": "灌木林地 cover >= 40%"},
-                ("S2B_49SFA_20260712_0_L2A", "S2A_49SFA_20260806_0_L2A"), unit_seq=2, unit_section="planned",
-                target_land_class="0305", key="planned:2")
-    dates = [date(2025, 4, 1) + timedelta(days=10 * i) for i in range(58)]
-    rows, ref = [], []
-    for u, peak in (("planned:1", 0.7), ("planned:2", 0.08), ("restored:1", 0.65)):
-        for i, d in enumerate(dates):
-            season = np.interp(d.timetuple().tm_yday, [1, 100, 175, 240, 290, 366], [0.15, 0.15, 1, 1, 0.3, 0.15])
-            rows.append({"unit": u, "datetime": pd.Timestamp(d, tz="UTC"), "fvc_mean": peak * season,
-                         "clear_fraction": 0.3 if i % 7 == 0 else 0.95})
-            ref.append({"unit": u, "datetime": pd.Timestamp(d, tz="UTC"), "fvc_mean": 0.6 * season})
-    plan = AnnualPlan(2026, "C1400002010011120000001", "示例矿业有限公司", "示例煤矿",
-                      validity="2020年1月1日至2030年12月31日")
-    args = dict(rgb=rgb, fvc=fvc, transform=t, epsg=EPSG, units=units, anomalies=[feature(a)],
-                series=pd.DataFrame(rows), reference=pd.DataFrame(ref),
-                thresholds={"planned:1": 0.45, "planned:2": 0.40, "restored:1": 0.45},
-                unjudged=[{"license_no": "C1400002010011120000001", "unit": "damage:1", "reason": "NOT_ASSESSED",
-                           "reason_zh": "损毁区不作植被判定", "n_clear": 0}],
-                image_date="2026-08-06", run_date=date(2026, 10, 2), min_clear_fraction=0.5)
-    args.update(kw)
-    return MineReportData.from_plan(plan, **args)
+from minewatch.outputs.pdf import chromium_args, chromium_binary
+from minewatch.outputs.report import render_report
 
 
 def test_html_is_chinese_and_self_contained(tmp_path):
@@ -117,3 +74,66 @@ def test_pdf(tmp_path):
     render_report(_data(), tmp_path / "report.html", pdf=True)
     pdf = (tmp_path / "report.pdf").read_bytes()
     assert pdf[:5] == b"%PDF-" and len(pdf) > 20_000
+
+
+def _visible_text(html_text: str) -> str:
+    """The report's text as read: no tags, no style block, no secondary `.code` spans."""
+    body = re.sub(r"<style>.*?</style>", "", html_text, flags=re.S)
+    body = re.sub(r'<span class="code">[^<]*</span>', "", body)
+    body = re.sub(r"<[^>]+>", " ", body)
+    import html as html_mod
+    return html_mod.unescape(body)
+
+
+def test_no_raw_english_key_in_rendered_text(tmp_path):
+    from minewatch.labels import FIELDS
+    text = _visible_text(render_report(_data(), tmp_path / "r.html").read_text(encoding="utf-8"))
+    words = set(re.findall(r"[A-Za-z_]+", text))
+    keys = {k for k in FIELDS if "_" in k or k in ("fvc", "ndvi", "bsi", "rule", "source", "min")}
+    assert not (words & keys), words & keys
+    assert "True" not in words and "False" not in words and "RESTORATION_SHORTFALL" not in words
+    for s in (r"植被覆盖度\s*:\s*0.05", r"晴空观测数\s*:\s*7\s*次",
+              "本年度计划修复单元在评估季末的植被覆盖度低于该地类要求"):
+        assert re.search(s, text), s
+
+
+def test_anomaly_rows_carry_id_and_coordinates_that_round_trip(tmp_path):
+    from shapely.geometry import shape
+    d = _data(boundary=box(110.99, 38.98, 111.03, 39.0))
+    text = render_report(d, tmp_path / "r.html").read_text(encoding="utf-8")
+    f = d.anomalies[0]
+    row = re.search(r'<tr data-anomaly-id="([0-9a-f]+)">(.*?)</tr>', text, flags=re.S)
+    assert row and row.group(1) == f["id"] and f["id"] in row.group(2)
+    lon, lat = (float(v) for v in re.search(r'data-lon="([\d.]+)" data-lat="([\d.]+)"', row.group(2)).groups())
+    x, y = (float(v) for v in re.search(r'data-x="([\d.]+)" data-y="([\d.]+)"', row.group(2)).groups())
+    assert f"{lon:.6f}°E" in row.group(2) and f"X {x:.2f}" in row.group(2)
+    # the centroid of the anomaly, independently: in UTM (the raster CRS), compared in metres
+    c = shapely.transform(shape(f["geometry"]), lambda a, b: Transformer.from_crs(4490, EPSG, always_xy=True)
+                          .transform(a, b), interleaved=False).centroid
+    ux, uy = Transformer.from_crs(4490, EPSG, always_xy=True).transform(lon, lat)
+    assert np.hypot(ux - c.x, uy - c.y) < 1.0
+    gx, gy = Transformer.from_crs(4525, EPSG, always_xy=True).transform(y, x)   # GK3 zone 37: Y east, X north
+    assert np.hypot(gx - c.x, gy - c.y) < 1.0
+    assert re.search(r"拐点\d+ 向\S+ \d+ m", row.group(2))
+    assert "GCJ-02" in text and "CGCS2000" in text
+
+
+def test_reference_ring_shown_where_the_assessment_used_it(tmp_path):
+    from minewatch.assess.reference import REFERENCE
+    d = _data(reference=None)
+    ring = d.series[d.series.unit == "planned:1"].assign(unit=REFERENCE)   # the mine's ring, as the pipeline keeps it
+    d.series = pd.concat([d.series, ring], ignore_index=True)
+    d.season = (date(2026, 7, 1), date(2026, 9, 15))
+    text = render_report(d, tmp_path / "r.html").read_text(encoding="utf-8")
+    charts = re.findall(r'<div class="chart" data-unit="([^"]+)">(.*?)</div>', text, flags=re.S)
+    with_obs = [(u, c) for u, c in charts if "<img" in c]
+    assert [u for u, _ in with_obs] == ["planned:1", "planned:2", "restored:1"]
+    for _, c in with_obs:
+        assert f"周边参照环: {len(ring)} 个日期" in c and "评估季 2026-07-01 至 2026-09-15" in c
+    no_ring = render_report(_data(reference=None), tmp_path / "n.html").read_text(encoding="utf-8")
+    assert "ref-ring" not in no_ring
+
+
+def test_every_anomaly_type_has_its_label_and_rule_sentence():
+    from minewatch.labels import RULES_ZH, TYPES_ZH
+    assert set(RULES_ZH) == set(TYPES_ZH)

@@ -105,3 +105,18 @@ def test_public_profile_on_frames():
     assert list(flat.columns) == ["license_no"]
     with pytest.raises(TypeError):
         public_profile("not data")
+
+
+def test_xlsx_prints_on_a4_landscape_fit_to_width(tmp_path):
+    from minewatch.labels import FIELDS
+    rights, _ = rights_and_plans()
+    write_spot_check(spot_check_list(anomalies_fc(), rights), None, tmp_path / "s.xlsx")
+    wb = load_workbook(tmp_path / "s.xlsx")
+    for ws in wb.worksheets:
+        ps = ws.page_setup
+        assert (ps.paperSize, ps.orientation, ps.fitToWidth, ps.fitToHeight) == (9, "landscape", 1, 0), ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.print_title_rows == "$1:$1"
+        assert "&P" in ws.oddFooter.center.text
+    f = wb["异常字段说明"]
+    rows = {r[3]: r for r in f.iter_rows(min_row=2, values_only=True)}
+    assert set(rows) == set(FIELDS) and rows["clear_observations"][:2] == ("晴空观测数", "次")

@@ -32,7 +32,7 @@ def test_written_scenario_reads_back(tmp_path):
     root = sc.write_scenarios(tmp_path, pit)
     labels = yaml.safe_load((root / "labels.yaml").read_text(encoding="utf-8"))
     assert [x["scenario"] for x in labels["scenarios"]] == ["pit_lake", "baseline_mix"]
-    rights = read_registry(root / "registry.csv")
+    rights = read_registry(root / "registry.csv").rights
     plans = [r.plan for r in read_plans(root / "plans")]
     assert len(rights) == 2 and all(p is not None and p.plan_year == 2026 for p in plans)
     items = sorted((root / "catalog" / "items").glob("*.json"))

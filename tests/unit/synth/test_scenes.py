@@ -460,19 +460,6 @@ def test_bad_fvc_values_raise(tmp_path):
         s2.write_scene(tmp_path, spec(), np.zeros((H, W), np.float32), np.zeros((H, W), np.float32))
 
 
-def test_a_300px_scene_is_fast(tmp_path):
-    fvc, bg = quadrants()
-    sp = spec(cloud_fraction=0.3, seed=9)
-    s2.write_scene(tmp_path, sp, fvc, bg)              # warm-up (imports, GDAL driver)
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        s2.write_scene(tmp_path, sp, fvc, bg)
-        times.append(time.perf_counter() - t0)
-    # target is well under 0.2 s on 2 cores; a loose bound so a busy CI machine does not flake
-    assert min(times) < 0.5, times
-
-
 @pytest.mark.parametrize("side_m", [20, 40, 6000])
 def test_tiny_and_large_scenes_are_valid_cogs(tmp_path, side_m):
     n = side_m // 10
