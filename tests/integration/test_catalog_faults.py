@@ -16,7 +16,7 @@ import rasterio.errors
 import requests
 
 from minewatch import ops
-from minewatch.cli import check_catalog
+from minewatch.cli import BadInput, check_catalog
 from minewatch.config import Settings
 from minewatch.sky.catalog import CatalogError, MalformedAnswerError, open_catalog, search_scenes, shortfall
 
@@ -154,7 +154,7 @@ def test_a_body_that_stays_malformed_is_a_transient_catalog_error(proxy):
 def test_a_503_once_on_the_landing_page_waits_instead_of_failing_the_cli(proxy):
     proxy.faults["/"] = [503]
     s = Settings(registry="r.csv", plans="plans", catalog={"url": proxy.url, "backoff_s": 0.05, "timeout_s": 5})
-    assert check_catalog(s) == 0 and proxy.hits["/"] == 2
+    assert check_catalog(s) is None and proxy.hits["/"] == 2
     assert open_catalog(proxy.url, 5, backoff_s=0.05).id
 
 
@@ -162,9 +162,10 @@ def test_a_catalogue_that_stays_down_is_exit_2_with_one_line(proxy, capsys):
     proxy.faults["/"] = [503] * 20
     s = Settings(registry="r.csv", plans="plans",
                  catalog={"url": proxy.url, "backoff_s": 0.05, "timeout_s": 5, "retries": 2})
-    assert check_catalog(s) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and proxy.url in err[0] and "503" in err[0]
+    with pytest.raises(BadInput, match="无法连接影像目录") as e:     # main() prints it as one line, exit 2
+        check_catalog(s)
+    line = str(e.value)
+    assert "\n" not in line and proxy.url in line and "503" in line
 
 
 def test_a_dropped_next_link_marks_the_evidence_incomplete(proxy, caplog):
