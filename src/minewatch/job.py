@@ -243,7 +243,7 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
                 write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
                              right=next((x for x in promises.rights if x.license_no == r.license_no), None),
                              s=promises.settings)
-        write_overview(fc, promises.rights, run_dir)
+        write_overview(fc, promises.rights, run_dir, run_date.isoformat())
 
     import pandas as pd
     frames = [r.series.assign(license_no=r.license_no) for r in results if r.series is not None]
