@@ -52,7 +52,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def prefect_offline_defaults() -> None:
-    """A first run without a Prefect server must work offline (DOMAIN.md §5)."""
+    """A first run without a Prefect server must work offline (docs/domain.md §5)."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_UI_ENABLED", "false")

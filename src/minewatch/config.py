@@ -63,7 +63,7 @@ class LocalCatalogSettings(_Strict):
 
 class ImagerySettings(_Strict):
     resolution: float = Field(10.0, gt=0)    # metres per pixel of the window cube
-    # SCL classes masked (DOMAIN.md §4): never 5 (bare ground is the signal)
+    # SCL classes masked (docs/domain.md §4): never 5 (bare ground is the signal)
     mask_classes: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
     mask_dilation_px: int = Field(2, ge=0)   # masked pixels grow by this many pixels (cloud edges)
     chunk_time: int = Field(16, ge=1)        # time steps per dask chunk: memory per read

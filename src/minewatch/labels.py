@@ -25,7 +25,7 @@ TYPES_ZH = {
     "PLAN_UNREADABLE": "年度计划无法读取",
 }
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
-# Confidence classes as Global Forest Watch alerts (DOMAIN.md §6); see assess/confidence.py
+# Confidence classes as Global Forest Watch alerts (docs/domain.md §6); see assess/confidence.py
 CONFIDENCE_LEVELS = ("low", "high", "highest")
 CONFIDENCE_ZH = {"low": "低", "high": "高", "highest": "最高"}
 # Why a mine's evidence is short tonight (unjudged.csv rows for the whole mine, unit "")

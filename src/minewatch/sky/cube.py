@@ -2,7 +2,7 @@
 
 The grid is always explicit (the mine's UTM zone, fixed resolution, snapped bounds):
 stackstac reads only `proj:epsg` while pystac 1.15 writes `proj:code`, and without an
-explicit grid it either refuses or builds a misaligned one (DOMAIN.md §5).
+explicit grid it either refuses or builds a misaligned one (docs/domain.md §5).
 
 What `load_window` returns, per time step:
 
