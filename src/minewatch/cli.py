@@ -1,13 +1,33 @@
-"""Command line: `minewatch catalog up|load|down`, `minewatch sample`, `minewatch run`, `minewatch serve`."""
+"""Command line: `minewatch init|catalog|sample|run|serve|plan|eval` (docs/operations.md).
+
+Exit codes of `run` (and of every command's bad input): 0 done, 3 some mines failed (listed),
+2 bad input (a path, the date, the config), catalogue unreachable, disk full or read-only
+output folder: one line naming the path or value, nothing started; 1 only for a bug
+(a traceback). `plan check` is a linter: 1 when a plan has errors.
+"""
 from __future__ import annotations
 
 import argparse
+import errno
+import json
+import logging
+import os
 import sys
+import tempfile
+from datetime import date, datetime, timezone
 from pathlib import Path
 
+from minewatch import __version__
 from minewatch.config import ConfigError, PlanSettings, Settings, load_settings
 
 DEFAULT_CONFIG = "configs/sample.yaml"
+EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_SOME_FAILED = 0, 1, 2, 3
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+log = logging.getLogger("minewatch")
+
+
+class BadInput(Exception):
+    """A mistake of the operator's or the machine's: one line, exit 2, nothing started."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -32,42 +52,128 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def prefect_offline_defaults() -> None:
-    """A first run without a Prefect server must work offline (DOMAIN.md §5)."""
-    import os
+    """A first run without a Prefect server must work offline (docs/domain.md §5)."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_UI_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "minewatch")
 
 
-def check_catalog(url: str, timeout: float) -> None:
-    """Fail fast, with what to do, when the STAC API cannot be reached."""
-    import pystac_client
+def check_catalog(s: Settings) -> None:
+    """Fail fast, with what to do, when the STAC API cannot be reached: a 503 or a body that is
+    not JSON is retried like a search's calls (`sky.catalog.open_catalog`), then one line, exit 2."""
+    from minewatch.sky.catalog import CatalogError, open_catalog
 
+    c = s.catalog
     try:
-        pystac_client.Client.open(url, timeout=timeout)
-    except Exception as e:  # noqa: BLE001 - any failure here means the same to the user
-        raise SystemExit(f"错误 error: 无法连接影像目录 STAC API unreachable at {url} ({type(e).__name__}: {e}). "
-                         f"Start the local one with `minewatch catalog up` or fix catalog.url in the config.") from e
+        open_catalog(c.url, c.timeout_s, retries=c.retries, backoff_s=c.backoff_s, max_total_s=c.max_search_s)
+    except CatalogError as e:
+        raise BadInput(f"无法连接影像目录 {' '.join(str(e).split())[:300]}. Start the local one with "
+                       f"`minewatch catalog up` or fix catalog.url in the config.") from e
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from datetime import date
+def run_date_of(text: str | None, tz: str) -> date:
+    """`--date` as a date, or today in `tz` (run.timezone) when not given."""
+    from minewatch.ops import local_run_date
 
+    if not text:
+        return local_run_date(tz, datetime.now(timezone.utc))
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"无效的运行日期 invalid --date {text!r}: expected an existing day as YYYY-MM-DD") from None
+
+
+def writable_folder(folder: Path, zh: str, what: str) -> None:
+    """`folder` exists as a folder, or its parent does (it is made there); a probe file can be written."""
+    probe_dir = folder if folder.exists() else folder.parent
+    if not probe_dir.exists():
+        raise BadInput(f"{zh}的上级目录不存在 parent of the {what} does not exist: {probe_dir}")
+    if not probe_dir.is_dir():
+        raise BadInput(f"{zh}不是目录 {what} is not a folder: {probe_dir}")
+    try:
+        with tempfile.NamedTemporaryFile(dir=probe_dir, prefix=".minewatch-probe-") as fh:
+            fh.write(b"minewatch")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as e:
+        raise BadInput(disk_error_line(e, probe_dir) or f"{zh}无法写入 cannot write to {probe_dir}: "
+                       f"{e.strerror or e}") from e
+
+
+def disk_error_line(e: BaseException, fallback: Path | None = None) -> str | None:
+    """One line for a full disk or a read-only folder anywhere in `e`'s chain, else None."""
+    seen = 0
+    cur: BaseException | None = e
+    while cur is not None and seen < 8:
+        seen += 1
+        if isinstance(cur, OSError) and cur.errno is not None:
+            where = cur.filename or fallback
+            if cur.errno in (errno.ENOSPC, errno.EDQUOT):
+                return f"磁盘已满 disk full: no space left for {where}"
+            if cur.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                return f"输出目录只读 output folder is read-only: cannot write {where} ({cur.strerror})"
+        text = str(cur)
+        if fallback is not None and ("No space left" in text or "Seek error" in text or "Write error" in text):
+            import shutil
+            if "No space left" in text or shutil.disk_usage(fallback).free < 1 << 20:
+                return f"磁盘已满 disk full: no space left for {fallback} ({' '.join(text.split())[:120]})"
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def preflight(args: argparse.Namespace) -> tuple[Settings, date, Path]:
+    """Every path and the date checked before anything starts (one line each, exit 2)."""
+    if not Path(args.config).is_file():
+        raise BadInput(f"配置文件不存在 config file not found: {args.config}")
     s = _settings(args)
-    run_date = date.fromisoformat(args.date) if args.date else date.today()
-    check_catalog(s.catalog.url, s.catalog.timeout_s)
-    prefect_offline_defaults()
-    import logging
-    logging.getLogger("minewatch").setLevel(logging.INFO)   # per-mine and per-scene lines reach the run log
-    from minewatch.flow.nightly import NightFailed, nightly
+    run_date = run_date_of(args.date, s.run.timezone)
+    if not s.registry.is_file():
+        raise BadInput(f"采矿权登记库不存在 registry not found: {s.registry} (registry in {args.config})")
+    if not s.plans.exists():
+        raise BadInput(f"年度计划目录不存在 plans not found: {s.plans} (plans in {args.config})")
+    if not s.assess.thresholds.is_file():
+        raise BadInput(f"阈值表不存在 thresholds file not found: {s.assess.thresholds} (assess.thresholds)")
+    out = Path(args.out).resolve() if args.out else s.output_dir
+    writable_folder(out, "输出目录", "output folder")
+    return s, run_date, out
 
-    try:
-        summary = nightly(config=str(Path(args.config).resolve()), run_date=run_date,
-                          out_dir=str(Path(args.out).resolve()) if args.out else None)
-    except NightFailed as e:             # every mine failed; the outputs are written all the same
-        summary = e.summary
+
+def one_line_console_errors() -> None:
+    """In the terminal an error is its message line; the traceback stays in the run's Prefect logs.
+
+    Prefect prints a failed flow's traceback, and minewatch each failed mine's, on the console:
+    for a province that is a screen per mine. `--log-level DEBUG` keeps them.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    inner = PrefectConsoleHandler.format
+    if getattr(inner, "one_line", False):
+        return
+
+    def format(self: logging.Handler, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return inner(self, record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+    format.one_line = True  # type: ignore[attr-defined]
+    PrefectConsoleHandler.format = format  # type: ignore[method-assign]
+
+
+def log_level(args: argparse.Namespace, default: str = "INFO") -> str:
+    if getattr(args, "quiet", False):
+        return "WARNING"
+    return getattr(args, "log_level", None) or default
+
+
+def print_summary(summary: dict, quiet: bool) -> None:
+    if quiet:
+        print(f"运行完成 run finished: {summary['mines']} mines, {summary['mines_failed']} failed, "
+              f"{summary['anomalies']} anomalies; {summary['run_dir']}")
+        return
     print(f"\n运行完成 run finished: {summary['mines']} 座矿山 mines, {summary['scenes_read']} 景影像 scenes "
           f"(新读取 read {summary.get('steps_read', 0)} 个时相 steps, "
           f"缓存 stored {summary.get('steps_from_store', 0)}), "
@@ -77,17 +183,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"输出 outputs in {summary['run_dir']}:")
     for name in summary["outputs"]:
         print(f"  {Path(summary['run_dir']) / name}")
-    return 3 if summary["failures"] else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    s, run_date, out = preflight(args)
+    check_catalog(s)
+    level = log_level(args, s.run.log_level)
+    prefect_offline_defaults()
+    prefect_level = "WARNING" if level in ("WARNING", "ERROR") else level
+    if args.quiet or args.log_level:          # asked for on the command line: it wins
+        os.environ["PREFECT_LOGGING_LEVEL"] = prefect_level
+    else:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", prefect_level)
+    log.setLevel(level)                 # per-mine and per-scene lines reach the run log
+    from minewatch.flow.nightly import NightFailed, nightly
+
+    if level != "DEBUG":
+        one_line_console_errors()
+    try:
+        summary = nightly(config=str(Path(args.config).resolve()), run_date=run_date, out_dir=str(out))
+    except NightFailed as e:             # every mine failed; the outputs are written all the same
+        summary = e.summary
+    except OSError as e:
+        line = disk_error_line(e, out)
+        if line is None:
+            raise
+        raise BadInput(line) from e
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=1, sort_keys=True))
+    else:
+        print_summary(summary, bool(args.quiet))
+    return EXIT_SOME_FAILED if summary["failures"] else EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Register the scheduled deployment on PREFECT_API_URL and run its flow runs (blocks)."""
-    import os
-
     from minewatch.flow.deploy import ServeError, serve_nightly
 
+    if not Path(args.config).is_file():
+        raise BadInput(f"配置文件不存在 config file not found: {args.config}")
     s = _settings(args)                      # a bad config fails now, not at 02:00
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    if args.out:
+        writable_folder(Path(args.out).resolve(), "输出目录", "output folder")
+    # flow runs are subprocesses of this one: minewatch's loggers reach Prefect there too
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", log_level(args, s.run.log_level))
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "minewatch")
     print(f"serving minewatch-nightly: cron '{args.cron}' {args.tz}, config {Path(args.config).resolve()}, "
           f"dask {s.dask.scheduler_address or 'local threads'}")
     try:
@@ -111,10 +251,41 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+STARTER = {   # packaged file -> name in the operator's folder
+    "minewatch.yaml": "minewatch.yaml",
+    "thresholds.yaml": "thresholds.yaml",
+    "plan_template.xlsx": "年度矿区生态修复情况表_模板.xlsx",
+}
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """`minewatch init DIR`: a starter config, the thresholds table and the blank plan template."""
+    from importlib import resources
+
+    root = Path(args.dir)
+    if root.exists() and not root.is_dir():
+        raise BadInput(f"不是目录 not a folder: {root}")
+    writable_folder(root.resolve(), "目标目录", "target folder")
+    clash = [root / name for name in STARTER.values() if (root / name).exists()]
+    if clash and not args.force:
+        raise BadInput(f"文件已存在 already exists (use --force to overwrite): {clash[0]}")
+    from minewatch.plumbing.atomic import atomic_path
+
+    data = resources.files("minewatch").joinpath("data")
+    (root / "plans").mkdir(parents=True, exist_ok=True)
+    for packaged, name in STARTER.items():
+        with atomic_path(root / name) as tmp:
+            tmp.write_bytes(data.joinpath(packaged).read_bytes())
+        print(root / name)
+    print(f"已创建 created {root}: edit minewatch.yaml (registry, catalog.url), put the registry at "
+          f"{root / 'registry.csv'} and the plans in {root / 'plans'}, then "
+          f"`minewatch plan check {root / 'plans'} --registry {root / 'registry.csv'}` and "
+          f"`minewatch run --config {root / 'minewatch.yaml'}`")
+    return EXIT_OK
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     """`minewatch plan check FILE... [--registry REG] [--json]`: 1 when any error, else 0."""
-    import json
-
     from minewatch.promised.findings import ERROR, format_finding
     from minewatch.promised.planreader import PlanReadResult
     from minewatch.promised.registry import read_registry
@@ -156,6 +327,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
               + ("" if rights is not None else "; 未给出 --registry, 未核对登记库 registry rules skipped"))
     return 1 if any(f.severity == ERROR for f in findings) else 0
 
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Labelled scenarios (generated if missing) through the STAC catalogue and the pipeline."""
     from minewatch import evaluate
@@ -165,6 +337,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _logging_options(p: argparse.ArgumentParser, top: bool) -> None:
+    # accepted before and after the command; the subcommand's copy only counts when given
+    dflt = {} if top else {"default": argparse.SUPPRESS}
+    p.add_argument("--log-level", type=str.upper, choices=LEVELS, help="minewatch's log level (default: "
+                   "run.log_level in the config, INFO)", **({"default": None} if top else dflt))
+    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only, one summary line",
+                   **({"default": False} if top else dflt))
 # ---------------------------------------------------------------- minewatch ledger (issue 13)
 
 def cmd_ledger(args: argparse.Namespace) -> int:
@@ -211,7 +390,14 @@ def add_ledger_parser(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="minewatch", description="矿区生态修复卫星监管 minewatch")
+    p.add_argument("--version", action="version", version=f"minewatch {__version__}")
+    _logging_options(p, top=True)
     sub = p.add_subparsers(dest="command", required=True)
+
+    it = sub.add_parser("init", help="write a starter config, thresholds table and blank plan template into DIR")
+    it.add_argument("dir", metavar="DIR")
+    it.add_argument("--force", action="store_true", help="overwrite the starter files if present")
+    it.set_defaults(func=cmd_init)
 
     c = sub.add_parser("catalog", help="local STAC catalogue (pgstac + stac-fastapi on 127.0.0.1)")
     c.add_argument("action", choices=["up", "load", "down"])
@@ -221,8 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run the nightly job once (Prefect flow)")
     r.add_argument("--config", default=DEFAULT_CONFIG)
-    r.add_argument("--date", help="run date YYYY-MM-DD (default today); the plan year is its year")
+    r.add_argument("--date", help="run date YYYY-MM-DD (default: today in run.timezone, Asia/Shanghai); "
+                                  "the plan year is its year")
     r.add_argument("--out", help="output folder (default: output_dir from the config)")
+    r.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
     r.set_defaults(func=cmd_run)
 
     from minewatch.ops import DEFAULT_CRON, DEFAULT_TZ, DEPLOYMENT_NAME
@@ -235,8 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--out", help="output folder (default: output_dir from the config)")
     sv.set_defaults(func=cmd_serve)
 
-    sm = sub.add_parser("sample",
-                        help="generate the bundled sample's scenes (first use) and print the catalogue folder")
+    sm = sub.add_parser("sample", help="generate the bundled sample's scenes (first use) and print the "
+                                       "catalogue folder")
     sm.add_argument("--dir", default="sample_scenes")
     sm.add_argument("--promises", action="store_true", help="also rewrite registry, plans and truths")
     sm.set_defaults(func=cmd_sample)
@@ -259,25 +447,39 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     add_ledger_parser(sub)
+    for action in sub.choices.values():
+        _logging_options(action, top=False)
     return p
+
+
+def _known_error(e: BaseException) -> str | None:
+    """The one line for a failure that is bad input, not a bug; None for a bug."""
+    from minewatch.assess.thresholds import ThresholdError
+    from minewatch.localstac import CatalogServerError
+
+    if isinstance(e, (BadInput, ConfigError, CatalogServerError, ThresholdError)):
+        return str(e)
+    if isinstance(e, OSError):
+        return disk_error_line(e)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    level = log_level(args)
+    if args.command not in ("run", "serve"):      # Prefect configures logging for those
+        logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     if getattr(args, "action", None) == "load" and not args.dir:
         print("错误 error: catalog load needs a folder", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     try:
         return args.func(args)
-    except ConfigError as e:
-        print(f"错误 error: {e}", file=sys.stderr)
-        return 2
     except Exception as e:  # noqa: BLE001 - known failures get one clear line, not a traceback
-        from minewatch.localstac import CatalogServerError
-        if isinstance(e, CatalogServerError):
-            print(f"错误 error: {e}", file=sys.stderr)
-            return 2
-        raise
+        line = _known_error(e)
+        if line is None:
+            raise                               # a bug: the traceback, exit 1
+        print(f"错误 error: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

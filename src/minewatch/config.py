@@ -8,8 +8,10 @@ default. Nothing reads the environment anywhere else.
 """
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -20,13 +22,18 @@ class ConfigError(Exception):
     """A config file that is missing or does not validate; the message says which and why."""
 
 
+def packaged(name: str) -> Path:
+    """A file shipped in the package (minewatch/data/NAME): what a run needs, wherever it is installed."""
+    return Path(str(resources.files("minewatch").joinpath("data", name)))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CatalogSettings(_Strict):
     url: str = "http://127.0.0.1:8082"          # STAC API root
-    collection: str = "sentinel-2-l2a"
+    collection: str = "sentinel-2-l2a"          # the STAC collection of Sentinel-2 L2A scenes
     max_cloud_cover: float = Field(80.0, ge=0, le=100)   # scene-level eo:cloud_cover filter
     buffer_m: float = Field(300.0, ge=0)         # search/load window around the boundary
     timeout_s: float = Field(30.0, gt=0)        # every HTTP call to the STAC API
@@ -43,23 +50,23 @@ class CatalogSettings(_Strict):
     cloud_probability: bool = False              # also load the source's cloud-probability asset if it has one
     # every COG read (minewatch.sky.reader.gdal_env): GDAL's own per-request timeout and retries of 429/5xx
     gdal_http_timeout_s: int = Field(30, gt=0)
-    gdal_http_max_retry: int = Field(3, ge=0, le=10)
-    gdal_http_retry_delay_s: float = Field(2.0, ge=0)
+    gdal_http_max_retry: int = Field(3, ge=0, le=10)        # GDAL_HTTP_MAX_RETRY
+    gdal_http_retry_delay_s: float = Field(2.0, ge=0)       # GDAL_HTTP_RETRY_DELAY, seconds
 
 
 class LocalCatalogSettings(_Strict):
     """The loopback pgstac + stac-fastapi server (`minewatch catalog up`)."""
-    data_dir: Path = Path(".minewatch/catalog")
-    pg_port: int = 54329
-    api_port: int = 8082
+    data_dir: Path = Path(".minewatch/catalog")   # the postgres cluster and server logs
+    pg_port: int = 54329                          # postgres on 127.0.0.1
+    api_port: int = 8082                          # the STAC API on 127.0.0.1
 
 
 class ImagerySettings(_Strict):
-    resolution: float = Field(10.0, gt=0)
-    # SCL classes masked (DOMAIN.md §4): never 5 (bare ground is the signal)
+    resolution: float = Field(10.0, gt=0)    # metres per pixel of the window cube
+    # SCL classes masked (docs/domain.md §4): never 5 (bare ground is the signal)
     mask_classes: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
-    mask_dilation_px: int = Field(2, ge=0)
-    chunk_time: int = Field(16, ge=1)
+    mask_dilation_px: int = Field(2, ge=0)   # masked pixels grow by this many pixels (cloud edges)
+    chunk_time: int = Field(16, ge=1)        # time steps per dask chunk: memory per read
     # Also mask pixels whose cloud probability (percent) exceeds this, before the dilation: it
     # catches thin cloud edges SCL calls clear. Needs catalog.cloud_probability and a source with
     # the asset; pixels without a probability keep the SCL decision. None: SCL only.
@@ -79,9 +86,9 @@ class ImagerySettings(_Strict):
 
 
 class IndexSettings(_Strict):
-    # dimidiate pixel model end-members for FVC
-    ndvi_soil: float = 0.05
-    ndvi_veg: float = 0.80
+    """End-members of the dimidiate pixel model: FVC = (NDVI - soil) / (veg - soil)."""
+    ndvi_soil: float = 0.05                  # NDVI of bare soil (FVC 0)
+    ndvi_veg: float = 0.80                   # NDVI of full vegetation cover (FVC 1)
 
 
 class DisturbanceSettings(_Strict):
@@ -97,7 +104,7 @@ class DisturbanceSettings(_Strict):
 
 class ReferenceSettings(_Strict):
     """The natural-vegetation ring around each mine (reference normalisation)."""
-    enabled: bool = True
+    enabled: bool = True                      # normalise by the natural-vegetation ring
     inner_m: float = Field(100.0, ge=0)       # ring starts this far outside the boundary
     outer_m: float = Field(600.0, gt=0)       # ... and ends here
     stable_ndvi_min: float = 0.3              # a ring pixel must be this green in the baseline season
@@ -116,10 +123,11 @@ class ConfidenceSettings(_Strict):
 
 
 class AssessSettings(_Strict):
-    thresholds: Path = Path("thresholds.yaml")
+    # the (region, land class) threshold table; a config that names none uses the packaged one
+    thresholds: Path = Field(default_factory=lambda: packaged("thresholds.yaml"))
     region: str = "default"                   # used when a county code maps to no region
     season_start: str = "07-01"               # MM-DD: assessment season (peak growing season)
-    season_end: str = "09-15"
+    season_end: str = "09-15"                 # MM-DD: the season's last day
     min_clear_obs: int = Field(3, ge=1)       # fewer clear dates than this: cannot judge
     min_clear_fraction: float = Field(0.8, gt=0, le=1)  # a date counts for a unit if this much is clear
     at_risk_from: str = "06-01"               # MM-DD: AT_RISK is judged from here to the season's end
@@ -137,7 +145,7 @@ class DaskSettings(_Strict):
     # None: the local threaded scheduler in the flow process. "tcp://dask-scheduler:8786":
     # a distributed cluster; its workers must reach the same COG hrefs as the flow.
     scheduler_address: str | None = None
-    connect_timeout: str = "30s"
+    connect_timeout: str = "30s"              # how long to wait for the scheduler (dask duration)
 
 
 class RunSettings(_Strict):
@@ -148,6 +156,22 @@ class RunSettings(_Strict):
     mine_retry_jitter: float = Field(0.5, ge=0, le=1)  # +- share of each wait, so mines do not retry together
     # a backstop only: a task thread cannot interrupt a blocking GDAL read (docs/operations.md)
     mine_timeout_s: float | None = Field(None, gt=0)
+    # IANA zone whose calendar gives the default run date (a UTC container at 02:00 Shanghai is still "yesterday")
+    timezone: str = "Asia/Shanghai"
+    # without a terminal, a progress log line every this many finished mines ... or this many seconds
+    progress_every_mines: int = Field(50, ge=1)
+    progress_every_s: float = Field(60.0, gt=0)   # seconds between progress lines
+    # level of minewatch's own loggers in the night's log (`--log-level`/`-q` on the command line win)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown IANA time zone {v!r} (e.g. Asia/Shanghai)") from e
+        return v
 
 
 class PlanSettings(_Strict):
@@ -155,6 +179,34 @@ class PlanSettings(_Strict):
     area_tolerance: float = Field(0.05, ge=0, le=1)   # declared vs computed unit area, relative
 
 
+class WebhookSettings(_Strict):
+    """One HTTP endpoint told about a bad night (minewatch.notify)."""
+    url: str = Field(pattern=r"^https?://")   # a DingTalk/WeCom robot URL carries its access token
+    # json: minewatch's own payload; dingtalk / wecom: the bureaus' group-robot "markdown" message
+    format: Literal["json", "dingtalk", "wecom"] = "json"
+    timeout_s: float = Field(10.0, gt=0)      # seconds for the whole request
+
+
+class EmailSettings(_Strict):
+    """SMTP delivery of the same message (minewatch.notify)."""
+    host: str                                     # the SMTP server
+    port: int = Field(25, ge=1, le=65535)         # 25 plain / starttls, 465 ssl
+    sender: str                                   # the From address
+    to: tuple[str, ...] = Field(min_length=1)     # recipients
+    username: str | None = None                   # login only when set
+    password: str | None = None                   # better from MINEWATCH_NOTIFY__EMAIL__PASSWORD than the file
+    security: Literal["none", "starttls", "ssl"] = "none"   # how the connection is encrypted
+    timeout_s: float = Field(10.0, gt=0)          # seconds per SMTP operation
+
+
+class NotifySettings(_Strict):
+    """Telling someone when a night goes wrong; nothing is sent when no channel is set."""
+    webhooks: tuple[WebhookSettings, ...] = ()   # HTTP endpoints (a list of `notify.webhooks[]` entries)
+    email: EmailSettings | None = None            # SMTP delivery (`notify.email.*`); none: no email
+    on_night_failed: bool = True       # every mine failed (or the night stopped before its outputs)
+    on_repeat_failure: bool = True     # a mine failed tonight and in the previous run
+    on_new_high: bool = True           # anomalies of severity `high` whose status is `new` tonight
+    max_listed: int = Field(20, ge=1)  # mines / anomalies named in one message; the rest are counted
 class LedgerSettings(_Strict):
     """The unit ledger (minewatch.ledger): where it lives and how plan rows find their unit."""
     # None: SQLite at OUT/state/ledger.sqlite; else an SQLAlchemy URL, e.g. the compose stack's
@@ -178,9 +230,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", frozen=True, env_prefix="MINEWATCH_",
                                       env_nested_delimiter="__")
 
-    registry: Path
+    registry: Path                            # 采矿权登记库: .csv / .geojson / .gpkg
     plans: Path                               # a folder of .xlsx plans, or one file
-    output_dir: Path = Path("out")
+    output_dir: Path = Path("out")            # one dated folder per night, `latest` at the newest
     catalog: CatalogSettings = CatalogSettings()
     local_catalog: LocalCatalogSettings = LocalCatalogSettings()
     imagery: ImagerySettings = ImagerySettings()
@@ -189,6 +241,7 @@ class Settings(BaseSettings):
     dask: DaskSettings = DaskSettings()
     run: RunSettings = RunSettings()
     plan: PlanSettings = PlanSettings()
+    notify: NotifySettings = NotifySettings()
     ledger: LedgerSettings = LedgerSettings()
     report: ReportSettings = ReportSettings()
     base_dir: Path = Path(".")                # the config file's folder; set by load_settings

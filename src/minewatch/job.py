@@ -243,7 +243,7 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
                 write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
                              right=next((x for x in promises.rights if x.license_no == r.license_no), None),
                              s=promises.settings)
-        write_overview(fc, promises.rights, run_dir)
+        write_overview(fc, promises.rights, run_dir, run_date.isoformat())
 
     import pandas as pd
     frames = [r.series.assign(license_no=r.license_no) for r in results if r.series is not None]
@@ -270,6 +270,13 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         # the registry rows left out tonight; the key only when there are any, so a clean
         # registry's summary keeps its bytes
         **({"registry_findings": registry_findings} if registry_findings else {}),
+        # what some mines were judged without (keys present only when something was: benign nights keep their bytes)
+        **({"scenes_skipped": [{"license_no": r.license_no, "scene": sk.id, "reason": sk.reason}
+                               for r in results for sk in r.scenes_skipped]}
+           if any(r.scenes_skipped for r in results) else {}),
+        **({"evidence_incomplete": [{"license_no": r.license_no, "reason": r.evidence_incomplete}
+                                    for r in results if r.evidence_incomplete]}
+           if any(r.evidence_incomplete for r in results) else {}),
         "outputs": sorted({str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
                            if p.is_file() and not p.name.startswith(".")} | {"run_summary.json"}),
     }

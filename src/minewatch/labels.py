@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH", "RULES_ZH", "SECTION_ZH", "SEVERITY_ZH",
-           "TYPES_ZH", "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
+__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH", "RULES_ZH", "SECTION_ZH",
+           "SEVERITY_ZH", "TYPES_ZH", "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
 
 # English code -> Chinese label (the regulation's wording where it has one)
 TYPES_ZH = {
@@ -25,9 +25,14 @@ TYPES_ZH = {
     "PLAN_UNREADABLE": "年度计划无法读取",
 }
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
-# Confidence classes as Global Forest Watch alerts (DOMAIN.md §6); see assess/confidence.py
+# Confidence classes as Global Forest Watch alerts (docs/domain.md §6); see assess/confidence.py
 CONFIDENCE_LEVELS = ("low", "high", "highest")
 CONFIDENCE_ZH = {"low": "低", "high": "高", "highest": "最高"}
+# Why a mine's evidence is short tonight (unjudged.csv rows for the whole mine, unit "")
+EVIDENCE_ZH = {
+    "SCENES_SKIPPED": "部分影像文件无法读取，已跳过",
+    "EVIDENCE_INCOMPLETE": "影像目录返回的景数少于其匹配数，证据不完整",
+}
 # A plan unit the night judged and found nothing on (the one-map latest_status); flagged
 # units take the anomaly type, unjudged ones the reason code
 UNIT_STATUS_ZH = {"OK": "未见异常"}

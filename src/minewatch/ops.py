@@ -27,8 +27,11 @@ from __future__ import annotations
 import errno
 import logging
 import re
-from collections.abc import Iterable, Iterator
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +45,7 @@ DEFAULT_TZ = "Asia/Shanghai"        # ... China Standard Time (no DST)
 FLOW_NAME = "minewatch-nightly"     # @flow(name=...) in minewatch.flow.nightly
 DEPLOYMENT_NAME = "nightly"
 ARTIFACT_KEY = "minewatch-nightly-run"   # lowercase letters, digits, dashes only
+PROGRESS_KEY = "minewatch-nightly-progress"
 
 # --------------------------------------------------------------------------- run date
 
@@ -77,12 +81,16 @@ _TRANSIENT_NAMES = frozenset({
     "TimeoutException", "ConnectError", "ReadError", "RemoteProtocolError", "NetworkError",
     "ChunkedEncodingError", "ProtocolError", "IncompleteRead", "ReadTimeoutError",
     "NewConnectionError", "MaxRetryError", "CommClosedError", "ServerDisconnectedError",
+    "MalformedAnswerError",       # sky.catalog: 2xx bodies cut short or not JSON, after its own retries
 })
 # GDAL / CURL text, as rasterio's RasterioIOError / CPLE_HttpResponseError carry it
 _TRANSIENT_TEXT = re.compile(
     r"HTTP response code: (408|425|429|5\d\d)\b|timed? ?out|Connection (reset|refused)|"
     r"Could not resolve host|CURL error|Operation too slow|SSL_read|Empty reply from server",
     re.IGNORECASE)
+# GDAL says an HTTP href it could not fetch in time "does not exist in the file system"; on a
+# local path the same words mean the file is missing (permanent)
+_HTTP_MISSING = re.compile(r"(/vsicurl/|https?://)\S* does not exist in the file system", re.IGNORECASE)
 
 
 def _status_code(exc: BaseException) -> int | None:
@@ -115,7 +123,8 @@ def is_transient(exc: BaseException) -> bool:
             return code in TRANSIENT_HTTP              # 4xx other than those: a real answer
         if any(c.__name__ in _TRANSIENT_NAMES for c in type(e).__mro__):
             return True
-        if type(e).__module__.startswith("rasterio") and _TRANSIENT_TEXT.search(str(e)):
+        if type(e).__module__.startswith("rasterio") and (_TRANSIENT_TEXT.search(str(e))
+                                                          or _HTTP_MISSING.search(str(e))):
             return True
         e = e.__cause__ or e.__context__
     return False
@@ -150,11 +159,13 @@ def mine_task_options(retries: int, backoff_s: float, jitter: float = 0.5,
             "timeout_seconds": timeout_s}
 
 
-def submit_bounded(submit: Any, items: Iterable[Any], limit: int) -> list[Any]:
+def submit_bounded(submit: Any, items: Iterable[Any], limit: int,
+                   on_done: Callable[[Any], None] | None = None) -> list[Any]:
     """`submit(item)` for every item, never more than `limit` unfinished at once.
 
     Peak memory then follows `limit`, not the size of the registry, whatever the task
-    runner's pool size; the futures come back in the items' order."""
+    runner's pool size; the futures come back in the items' order. With `on_done`, it is
+    called with each future as it finishes (progress), and this returns when all have."""
     from prefect.futures import as_completed
 
     futures: list[Any] = []
@@ -163,10 +174,119 @@ def submit_bounded(submit: Any, items: Iterable[Any], limit: int) -> list[Any]:
         while len(running) >= limit:
             done = next(as_completed(running))
             running = [f for f in running if f is not done]
+            if on_done is not None:
+                on_done(done)
         f = submit(item)
         futures.append(f)
         running.append(f)
+    if on_done is not None:
+        for done in as_completed(running):
+            on_done(done)
     return futures
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+@dataclass
+class Progress:
+    """Mines done of the night, scenes read, failures and the time left, for logs and a live line.
+
+    `update` takes each finished mine's result (a MineResult or the exception) and returns a
+    line when one is due: every `every_mines` mines or `every_s` seconds, and at the last mine.
+    """
+    total: int
+    every_mines: int = 50
+    every_s: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    done: int = 0
+    failed: int = 0
+    scenes: int = 0
+    started: float = field(default=0.0)
+    _last_t: float = field(default=0.0, repr=False)
+    _last_n: int = field(default=0, repr=False)
+
+    def __post_init__(self) -> None:
+        self.started = self._last_t = self.clock()
+
+    def update(self, result: Any) -> str | None:
+        self.done += 1
+        if isinstance(result, BaseException) or getattr(result, "error", None):
+            self.failed += 1
+        self.scenes += len(getattr(result, "scenes", None) or ())
+        now = self.clock()
+        due = (self.done - self._last_n >= self.every_mines or now - self._last_t >= self.every_s
+               or self.done >= self.total)
+        if not due:
+            return None
+        self._last_t, self._last_n = now, self.done
+        return self.line()
+
+    def left_s(self) -> float | None:
+        if not self.done:
+            return None
+        return (self.clock() - self.started) / self.done * max(self.total - self.done, 0)
+
+    def line(self) -> str:
+        left = self.left_s()
+        eta = "?" if left is None else _clock(left)
+        return (f"进度 progress: {self.done}/{self.total} 座矿山 mines, {self.scenes} 景影像 scenes, "
+                f"{self.failed} 失败 failed, 预计剩余 time left {eta}")
+
+    @property
+    def fraction(self) -> float:
+        return 100.0 * self.done / self.total if self.total else 100.0
+
+
+def live_line(text: str, stream: Any = None, final: bool = False) -> None:
+    """Rewrite one terminal line in place (`\r`, erase to the end); a newline after the last."""
+    stream = stream or sys.stderr
+    stream.write("\r\x1b[K" + text + ("\n" if final else ""))
+    stream.flush()
+
+
+def start_progress_artifact(total: int, key: str = PROGRESS_KEY) -> Any:
+    """A Prefect progress artifact of the flow run (0 %); None outside a run or on any error."""
+    try:
+        from prefect.artifacts import create_progress_artifact
+        return create_progress_artifact(progress=0.0, key=key,
+                                        description=f"minewatch: mines done of {total}")
+    except Exception as e:  # noqa: BLE001 - progress must never fail the night
+        log.debug("no progress artifact: %s", e)
+        return None
+
+
+def update_progress_artifact(artifact_id: Any, percent: float, text: str) -> None:
+    if artifact_id is None:
+        return
+    try:
+        from prefect.artifacts import update_progress_artifact as update
+        update(artifact_id=artifact_id, progress=percent, description=text)
+    except Exception as e:  # noqa: BLE001
+        log.debug("progress artifact not updated: %s", e)
+
+
+def ensure_prefect_logging(level: str) -> None:
+    """minewatch's loggers reach Prefect (task run logs, the UI) whoever started the flow run.
+
+    `minewatch run` sets PREFECT_LOGGING_EXTRA_LOGGERS before Prefect loads; a flow run
+    started by `serve`, a worker or `prefect deployment run` may not have it, and Prefect
+    leaves an unset logger at the root's WARNING: the per-mine INFO lines were lost there.
+    """
+    logger = logging.getLogger("minewatch")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(level)
+    try:
+        from prefect.logging.handlers import APILogHandler
+    except Exception:  # noqa: BLE001
+        return
+    if not any(isinstance(h, APILogHandler) for h in logger.handlers):
+        logger.addHandler(APILogHandler())
 
 
 # --------------------------------------------------------------------------- isolation

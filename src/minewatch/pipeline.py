@@ -7,6 +7,7 @@ maps `process_mine` over the registry; tests and the benchmark call it directly.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,11 +28,12 @@ from minewatch.assess.judge import judge
 from minewatch.assess.rules import unit_key
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
+from minewatch.labels import EVIDENCE_ZH
 from minewatch.outputs import composites
 from minewatch.promised import coords
 from minewatch.promised.models import AnnualPlan, MiningRight
 from minewatch.sky import catalog, cube, indices, masks, series
-from minewatch.sky.pixels import IngestReport, PixelStore
+from minewatch.sky.pixels import IngestReport, PixelStore, SkippedScene
 
 if TYPE_CHECKING:
     import pystac
@@ -71,6 +73,10 @@ class MineResult:
     held_back: list[Anomaly] = field(default_factory=list)   # flags under assess.confidence.report_min
     steps_read: int = 0                 # time steps read from the catalogue's files this run
     steps_stored: int = 0               # time steps taken from the pixel store (read on earlier runs)
+    # scenes left out tonight because an asset could not be read (tried again next run); tuples, so
+    # results pickled before these fields existed still read
+    scenes_skipped: tuple[SkippedScene, ...] = ()
+    evidence_incomplete: str | None = None   # the catalogue matched more scenes than it paged: why
 
 
 def _bbox_lonlat(grid: cube.Grid) -> tuple[float, float, float, float]:
@@ -99,20 +105,31 @@ def find_scenes(right: MiningRight, grid: cube.Grid, start: date, end: date, s: 
                                  source=src, cloud_prob=c.cloud_probability)
 
 
-def load_pixels(license_no: str, items: list[pystac.Item], grid: cube.Grid, s: Settings,
-                store: PixelStore | None = None,
-                keep_from: date | None = None) -> tuple[xr.DataArray, IngestReport | None]:
-    """The window's lazy (time, band, y, x) cube as `cube.load_window` gives it.
+def load_pixels(license_no: str, items: list[pystac.Item], grid: cube.Grid, s: Settings, store: PixelStore,
+                keep_from: date | None = None) -> tuple[xr.DataArray, IngestReport]:
+    """The window's lazy (time, band, y, x) cube as `cube.load_window` gives it, less the scenes
+    whose assets cannot be read (`IngestReport.skipped`).
 
-    With `store`, only the steps the store lacks are read from the catalogue (then kept
-    there); the cube is read back from the store. Reads go through `reader.WindowReader`
-    (the same pixels as stackstac's reader, without a WarpedVRT per asset)."""
+    Only the steps the store lacks are read from the catalogue (then kept there); the cube
+    is read back from the store. Reads go through `reader.WindowReader` (the same pixels as
+    stackstac's reader, without a WarpedVRT per asset)."""
     ct = s.imagery.chunk_time
-    if store is None:
-        return cube.load_window(items, grid, chunk_time=ct, reader=WindowReader, gdal_env=gdal_env(s.catalog)), None
     rep = store.ingest(license_no, items, grid, chunk_time=ct, reader=WindowReader, gdal_env=gdal_env(s.catalog),
                        keep_from=keep_from)
-    return store.open(license_no, items, grid, chunk_time=ct, headers=rep.headers), rep
+    return store.open(license_no, store.usable(items, rep), grid, chunk_time=ct, headers=rep.headers), rep
+
+
+def evidence_gaps(res: MineResult) -> list[Unjudged]:
+    """unjudged.csv rows (unit "": the whole mine) for scenes skipped and a search cut short."""
+    rows = []
+    if res.scenes_skipped:
+        rows.append(Unjudged(res.license_no, "", "SCENES_SKIPPED",
+                             f"{EVIDENCE_ZH['SCENES_SKIPPED']}: {len(res.scenes_skipped)} 景 "
+                             f"({', '.join(sk.id for sk in res.scenes_skipped)})", 0))
+    if res.evidence_incomplete:
+        rows.append(Unjudged(res.license_no, "", "EVIDENCE_INCOMPLETE",
+                             f"{EVIDENCE_ZH['EVIDENCE_INCOMPLETE']} ({res.evidence_incomplete})", 0))
+    return rows
 
 
 class Observed(NamedTuple):
@@ -185,8 +202,12 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
     `others`: other mines' boundaries (EPSG:4490) kept out of the reference ring. `items`
     skips the search when the caller already has them. Flags under
     `assess.confidence.report_min` go to `held_back` (and a LOW_CONFIDENCE row in
-    `unjudged`), not to `anomalies`. `pixels`: the pixel store; only steps it lacks are read.
+    `unjudged`), not to `anomalies`. `pixels`: the pixel store; only steps it lacks are read
+    (None: a store for this call only, so the reads and their fault rules are the night's).
     """
+    if pixels is None:
+        with tempfile.TemporaryDirectory(prefix="minewatch-pixels-") as d:
+            return process_mine(right, plan, thresholds, s, as_of, plan_year, others, items, PixelStore(d))
     res = MineResult(right.license_no, right.mine_name)
     boundary_utm, epsg, grid = mine_grid(right, s)
     units = plan.units if plan else ()
@@ -195,16 +216,21 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
     if items is None:
         items = find_scenes(right, grid, search_start(s, plan_year), as_of, s)
     res.scenes = [it.id for it in items]
-    log.info("mine %s: %d scenes", right.license_no, len(items))
+    res.evidence_incomplete = catalog.shortfall(items)
+    log.info("mine %s: %d scenes%s", right.license_no, len(items),
+             f" (evidence incomplete: {res.evidence_incomplete})" if res.evidence_incomplete else "")
     if not items:
         res.error = "NO_SCENES"
         return res
 
     raw, rep = load_pixels(right.license_no, items, grid, s, pixels, keep_from=search_start(s, plan_year))
-    res.steps_read, res.steps_stored = (len(rep.read), len(rep.stored)) if rep else (raw.sizes["time"], 0)
-    if rep is not None:
-        log.info("mine %s: %d time steps read from the catalogue, %d from the pixel store%s", right.license_no,
-                 res.steps_read, res.steps_stored, f", {len(rep.pruned)} old steps dropped" if rep.pruned else "")
+    res.steps_read, res.steps_stored = len(rep.read), len(rep.stored)
+    res.scenes_skipped = tuple(rep.skipped)
+    res.scenes = [it.id for it in pixels.usable(items, rep)]     # what the mine is judged on
+    log.info("mine %s: %d time steps read from the catalogue, %d from the pixel store%s%s", right.license_no,
+             res.steps_read, res.steps_stored, f", {len(rep.pruned)} old steps dropped" if rep.pruned else "",
+             f", {len(rep.skipped)} scenes skipped (unreadable: {', '.join(sk.id for sk in rep.skipped)})"
+             if rep.skipped else "")
     obs = observe(raw, grid, units_utm or {"boundary": boundary_utm}, s)
     t = obs.indices.time.values
     dates = evidence.Dates.of(t, plan_year, s.assess)
@@ -221,5 +247,6 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
                         ids=obs.indices.id.values, dates=dates, others=others, as_of=as_of, plan_year=plan_year, s=s)
     j = judge(ev, right, plan, thresholds, s)
     res.series, res.units_utm, res.thresholds = ev.series, units_utm, j.fvc_minimums
-    res.anomalies, res.held_back, res.unjudged = list(j.anomalies), list(j.held_back), list(j.unjudged)
+    res.anomalies, res.held_back = list(j.anomalies), list(j.held_back)
+    res.unjudged = list(j.unjudged) + evidence_gaps(res)
     return res

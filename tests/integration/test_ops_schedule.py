@@ -142,6 +142,10 @@ from minewatch.config import load_settings
 @flow(name="minewatch-nightly")
 def nightly(config: str, run_date: date | None = None, out_dir: str | None = None) -> dict:
     s = load_settings(config)
+    ops.ensure_prefect_logging(s.run.log_level)     # as the real flow does first
+    art = ops.start_progress_artifact(1)
+    logging.getLogger("minewatch").info("mine %s: %d scenes, %d anomalies", "M-TEST", 0, 0)
+    ops.update_progress_artifact(art, 100.0, "进度 progress: 1/1")
     as_of = run_date or ops.local_run_date()
     run_dir = Path(out_dir or s.output_dir) / as_of.isoformat()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -254,6 +258,11 @@ def _serve_and_check(server: dict, tmp: Path, cfg: Path, flow_ref: str | None, p
                         break
                     time.sleep(0.5)
                 assert any("M-TEST (测试矿) failed" in m for m in msgs), msgs
+                # INFO lines too: under serve an unset "minewatch" logger fell to the root's WARNING
+                assert any("mine M-TEST: 0 scenes, 0 anomalies" in m for m in msgs), msgs
+                prog = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(
+                    any_=[ops.PROGRESS_KEY])), flow_run_filter=FlowRunFilter(id={"any_": [fr.id]}))
+                assert len(prog) == 1 and prog[0].type == "progress" and float(prog[0].data) == 100.0, prog
 
         # stopping the served process must not pause the nightly schedule
         _stop(serve)

@@ -27,7 +27,7 @@ def run_folder(tmp_path):
     (run / "reports" / "C1400002010011120000001.html").write_text(
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>示例煤矿报告</title></head>'
         "<body><h1>示例煤矿 报告</h1></body></html>", encoding="utf-8")
-    return write_overview(nxt, rights, run), nxt
+    return write_overview(nxt, rights, run, "2026-10-03"), nxt
 
 
 @pytest.fixture

@@ -32,3 +32,23 @@ def test_submit_bounded_keeps_at_most_limit_in_flight_and_the_order(limit):
 
     assert f() == [i * i for i in range(9)]
     assert now["peak"] == limit
+
+
+def test_submit_bounded_reports_each_finished_future_once_before_returning():
+    """`on_done` (the night's progress) sees every mine as it finishes, within the limit."""
+    seen: list[int] = []
+
+    @task
+    def work(i: int) -> int:
+        time.sleep(0.05 * (3 - i % 3))
+        return i
+
+    @flow
+    def f() -> list[int]:
+        futures = ops.submit_bounded(lambda i: work.submit(i), range(7), 2,
+                                     on_done=lambda fu: seen.append(fu.result()))
+        assert len(seen) == 7                      # all reported when submit_bounded returns
+        return [fu.result() for fu in futures]
+
+    assert f() == list(range(7))
+    assert sorted(seen) == list(range(7))

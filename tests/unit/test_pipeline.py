@@ -20,6 +20,7 @@ from minewatch.assess.thresholds import load_thresholds
 from minewatch.config import Settings
 from minewatch.promised import coords
 from minewatch.promised.models import PLANNED, AnnualPlan, MiningRight, Unit
+from minewatch.sky.pixels import IngestReport
 from minewatch.sky.sources import BANDS
 
 ROOT = REPO
@@ -70,7 +71,8 @@ def world():
 @pytest.fixture(scope="module")
 def result(world):
     mp = pytest.MonkeyPatch()
-    mp.setattr(pipeline, "load_pixels", lambda *a, **k: (world.raw, None))
+    read = IngestReport(read=[f"S2_{d}" for d in world.dates])     # every step read, none skipped
+    mp.setattr(pipeline, "load_pixels", lambda *a, **k: (world.raw, read))
     try:
         items = [SimpleNamespace(id=f"S2_{d}") for d in world.dates]
         yield pipeline.process_mine(world.right, world.plan, load_thresholds(ROOT / "configs" / "thresholds.yaml"),

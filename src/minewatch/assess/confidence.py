@@ -1,4 +1,4 @@
-"""Confidence of a flag: low | high | highest (the classes of GFW alerts, DOMAIN.md §6).
+"""Confidence of a flag: low | high | highest (the classes of GFW alerts, docs/domain.md §6).
 
 One rule for every flag type, from three numbers the flag already carries:
 

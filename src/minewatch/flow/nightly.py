@@ -6,14 +6,18 @@ minewatch.flow.deploy (`minewatch serve`).
 """
 from __future__ import annotations
 
+import logging
+import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from minewatch import job, ops
-from minewatch.config import load_settings
+from minewatch import job, notify, ops
+from minewatch.config import Settings, load_settings
+from minewatch.pipeline import MineResult
 from minewatch.promised.models import MiningRight
 
 
@@ -24,10 +28,11 @@ class NightFailed(RuntimeError):
 
 @task(name="catalog-ready", retries=3, retry_delay_seconds=[60, 300, 900], retry_jitter_factor=0.2)
 def catalog_ready(url: str, timeout: float) -> None:
-    """A catalogue outage at 02:00 waits up to ~20 min here instead of failing every mine."""
-    import pystac_client
+    """A catalogue outage at 02:00 waits up to ~20 min here instead of failing every mine
+    (each try already retries a 5xx or a body that is not JSON, as a search's calls do)."""
+    from minewatch.sky.catalog import open_catalog
 
-    pystac_client.Client.open(url, timeout=timeout)
+    open_catalog(url, timeout)
 
 
 @task(name="load-promises")
@@ -38,7 +43,7 @@ def load_promises(config: str, plan_year: int) -> job.Promises:
 # retries are set per night from Settings.run (`with_options` in the flow body)
 @task(name="mine", task_run_name="mine-{right.license_no}", cache_policy=NO_CACHE)
 def mine(right: MiningRight, promises: job.Promises, config: str, as_of: date, plan_year: int,
-         state_dir: str) -> job.MineResult:
+         state_dir: str) -> MineResult:
     # results are cached by minewatch itself (job.ResultCache: plan version + scene ids),
     # not by Prefect, which would hash the whole registry on every task
     return job.run_mine(right, promises, load_settings(config), as_of, plan_year, reraise_transient=True,
@@ -46,16 +51,51 @@ def mine(right: MiningRight, promises: job.Promises, config: str, as_of: date, p
 
 
 @task(name="write-outputs")
-def write_outputs(results: list[job.MineResult], out_dir: str, as_of: date, plan_year: int,
+def write_outputs(results: list[MineResult], out_dir: str, as_of: date, plan_year: int,
                   promises: job.Promises) -> dict:
-    return job.write_run(results, out_dir, as_of, plan_year, promises)
+    return job.write_run(results, Path(out_dir), as_of, plan_year, promises)
+
+
+class _NightProgress:
+    """Each finished mine: a live terminal line, a log line when due, the Prefect progress artifact."""
+
+    def __init__(self, total: int, every_mines: int, every_s: float) -> None:
+        self.p = ops.Progress(total, every_mines, every_s)
+        # a live line only in a terminal and when INFO is shown (`-q` hides it)
+        self.live = sys.stderr.isatty() and ops.log.isEnabledFor(logging.INFO)
+        self.artifact = ops.start_progress_artifact(total) if total else None
+
+    def __call__(self, future: Any) -> None:
+        try:
+            result = future.result(raise_on_failure=False)
+        except BaseException as e:  # noqa: BLE001 - crashed states raise here; gathered later
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            result = e
+        line = self.p.update(result)
+        if self.live:
+            ops.live_line(self.p.line(), final=self.p.done >= self.p.total)
+        if line is not None:
+            if not self.live:
+                ops.log.info("%s", line)
+            ops.update_progress_artifact(self.artifact, self.p.fraction, line)
 
 
 @flow(name=ops.FLOW_NAME)
 def nightly(config: str, run_date: date | None = None, out_dir: str | None = None) -> dict:
-    as_of = run_date or ops.local_run_date(ops.DEFAULT_TZ)   # the scheduled night in Asia/Shanghai
-    plan_year = as_of.year
     s = load_settings(config)
+    ops.ensure_prefect_logging(s.run.log_level)     # minewatch's lines reach Prefect under serve too
+    as_of = run_date or ops.local_run_date(s.run.timezone)   # the scheduled night in run.timezone
+    try:
+        return _night(config, s, as_of, out_dir)
+    except Exception as e:
+        if not isinstance(e, NightFailed):   # NightFailed was told about with its summary
+            notify.notify_crash(as_of.isoformat(), e, s.notify)
+        raise
+
+
+def _night(config: str, s: Settings, as_of: date, out_dir: str | None) -> dict:
+    plan_year = as_of.year
     out = out_dir or str(s.output_dir)
     logger = get_run_logger()
     promises = load_promises(config, plan_year)
@@ -67,11 +107,12 @@ def nightly(config: str, run_date: date | None = None, out_dir: str | None = Non
         mine_t = mine.with_options(**ops.mine_task_options(run.mine_retries, run.mine_retry_backoff_s,
                                                              run.mine_retry_jitter, run.mine_timeout_s))
         state_dir = str(Path(out) / "state")
+        progress = _NightProgress(len(promises.rights), run.progress_every_mines, run.progress_every_s)
         # at most run.max_concurrent_mines in flight, so peak memory follows it, not the registry
         futures = ops.submit_bounded(
             lambda right: mine_t.submit(right, promises=promises, config=config, as_of=as_of,
                                         plan_year=plan_year, state_dir=state_dir),
-            promises.rights, run.max_concurrent_mines)
+            promises.rights, run.max_concurrent_mines, on_done=progress)
         # a mine still failing after its retries is recorded; the others finish
         results = [job.failed_mine(right, r) if isinstance(r, BaseException) else r
                    for right, r in zip(promises.rights, ops.gather_isolated(futures))]
@@ -81,6 +122,7 @@ def nightly(config: str, run_date: date | None = None, out_dir: str | None = Non
                     f", FAILED: {r.error}" if r.error else "")
     summary = write_outputs(results, out, as_of, plan_year, promises)
     ops.publish_run_artifact(summary)
+    notify.notify_night(summary, out, s.notify)      # after the outputs; never fails the night
     if ops.night_failed(summary):   # the flow run ends Failed, so Prefect notifications fire
         e = NightFailed(f"all {summary['mines']} mines failed; see {summary['run_dir']}/run_summary.json")
         e.summary = summary

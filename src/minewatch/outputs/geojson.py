@@ -1,6 +1,6 @@
 """Anomaly GeoJSON (RFC 7946): WGS 84 lon/lat, right-hand rings, one feature per finding.
 
-CGCS2000 (EPSG:4490) and WGS 84 differ by centimetres here (DOMAIN.md §2), so lon/lat
+CGCS2000 (EPSG:4490) and WGS 84 differ by centimetres here (docs/domain.md §2), so lon/lat
 are written as they are. Output is deterministic: features sorted by id, fixed rounding.
 """
 from __future__ import annotations

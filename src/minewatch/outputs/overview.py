@@ -146,8 +146,9 @@ def overview_html(fc: dict, rights: list[MiningRight], night: str, reports: set[
         "</body></html>"]) + "\n"
 
 
-def write_overview(fc: dict, rights: list[MiningRight], run_dir: str | Path) -> Path:
-    """`run_dir`/index.html, linking the reports that exist in `run_dir`/reports."""
+def write_overview(fc: dict, rights: list[MiningRight], run_dir: str | Path, night: str) -> Path:
+    """`run_dir`/index.html, linking the reports that exist in `run_dir`/reports. `night` is the
+    run date: the folder written into may be a staging folder whose name must not show."""
     run_dir = Path(run_dir)
     reports = {p.stem for p in (run_dir / "reports").glob("*.html")}
-    return write_text(run_dir / "index.html", overview_html(fc, rights, run_dir.name, reports))
+    return write_text(run_dir / "index.html", overview_html(fc, rights, night, reports))

@@ -1,6 +1,6 @@
 """拐点坐标: CGCS2000 Gauss-Krüger corner points as written in mining licences.
 
-Conventions (DOMAIN.md §2):
+Conventions (docs/domain.md §2):
 
 * EPSG:4490 is CGCS2000 geographic; every geometry this module returns is in
   EPSG:4490 with x = longitude, y = latitude (``always_xy``).

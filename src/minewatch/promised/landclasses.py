@@ -1,6 +1,6 @@
 """三调 land classes (GB/T 21010-2017 plus the Third National Land Survey working classes).
 
-The checked list lives in ``minewatch/data/landclasses.csv`` (DOMAIN.md §3). Codes are
+The checked list lives in ``minewatch/data/landclasses.csv`` (docs/domain.md §3). Codes are
 strings and keep their suffixes (``0201K``, ``1104A``, ``05H1``); ``09`` 特殊用地 has no
 subclasses. Groups follow the two-digit code prefix (GB/T 21010 first-level classes); the
 三调 "00 湿地" group (0303, 0304, 0306, 0402, 0603, 1105, 1106, 1108) is not modelled.

@@ -5,6 +5,14 @@ a timeout, 429/5xx answers, dropped connections and timeouts are retried with ex
 backoff (`backoff_s`, 2 x `backoff_s`, 4 x ...) up to `retries` times per call and never past
 `max_total_s` for the whole search (a call already in flight may add one `timeout`). What still
 fails raises `CatalogError` for that search (the pipeline isolates mines, so one mine only).
+
+Answers that are not transient-looking are treated like a 5xx all the same: a body cut short
+or not JSON (an HTML page from a proxy, with status 200) is asked for again on the same
+backoff and deadline (`MalformedAnswerError` when it stays so, which `ops.is_transient`
+counts as transient). A search that pages fewer items than the API matched (`numberMatched`
+or `context.matched`; without them, a count query when the last page came back full and
+without a `next` link) returns its items as `Scenes` with `shortfall()` saying so, and items
+whose footprint does not touch the searched box are dropped and logged.
 """
 from __future__ import annotations
 
@@ -14,8 +22,10 @@ from datetime import date, datetime, time, timezone
 from typing import Any, Sequence
 
 import pystac
+import requests
 from pystac_client import Client
 from pystac_client.conformance import ConformanceClasses
+from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from urllib3.util.retry import Retry
 
@@ -30,6 +40,29 @@ RETRY_STATUS = (429, 500, 502, 503, 504)
 
 class CatalogError(Exception):
     """The STAC API could not be searched (unreachable, unknown collection, HTTP error); names the URL."""
+
+
+class MalformedAnswerError(Exception):
+    """The API answered 2xx with a body that is not STAC JSON (cut short, HTML), after every retry."""
+
+
+class Scenes(list):
+    """Items of a search, and how many the API said it matched (None: it did not say)."""
+
+    def __init__(self, items: Sequence[pystac.Item] = (), matched: int | None = None, paged: int = 0) -> None:
+        super().__init__(items)
+        self.matched, self.paged = matched, paged
+
+    def shortfall(self) -> str | None:
+        """Why this window's evidence is incomplete (the API matched more than it paged), else None."""
+        if self.matched is None or self.paged >= self.matched:
+            return None
+        return f"STAC search matched {self.matched} items but paged only {self.paged}"
+
+
+def shortfall(items: Sequence[pystac.Item]) -> str | None:
+    """`Scenes.shortfall` of a search's result; None for any other list of items."""
+    return items.shortfall() if isinstance(items, Scenes) else None
 
 
 def _instant(d: date | datetime, end: bool) -> datetime:
@@ -86,12 +119,81 @@ class _DeadlineRetry(Retry):
         return super().is_exhausted() or self._left() <= 0
 
 
+class _PatientIO(StacApiIO):
+    """StacApiIO whose JSON reads retry a 2xx body that is cut short or not JSON, like a 5xx."""
+
+    def __init__(self, *args: Any, retries: int, backoff_s: float, deadline: float, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.retries, self.backoff_s, self.deadline = retries, backoff_s, deadline
+
+    def read_json(self, source: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        n = 0
+        while True:
+            try:
+                d = super().read_json(source, *args, **kwargs)
+                if isinstance(d, dict):
+                    return d
+                why: BaseException = ValueError(f"a JSON {type(d).__name__}, not an object")
+            except ValueError as e:         # JSONDecodeError: HTML, a body cut at its declared length
+                why = e
+            except APIError as e:           # a body cut short of its Content-Length; HTTP errors pass
+                if e.status_code is not None or not isinstance(e.__context__, requests.exceptions.RequestException) \
+                        or isinstance(e.__context__, requests.exceptions.ConnectionError):
+                    raise
+                why = e
+            left = self.deadline - _time.monotonic()
+            if n >= self.retries or left <= 0:
+                raise MalformedAnswerError(f"{_href(source)} answered {n + 1} times with a body that is not "
+                                           f"STAC JSON ({type(why).__name__}: {str(why)[:120]})") from why
+            wait = min(self.backoff_s * 2 ** n, left)
+            log.warning("STAC answer from %s is not JSON (%s); retrying in %.1f s", _href(source),
+                        type(why).__name__, wait)
+            _time.sleep(wait)
+            n += 1
+
+
+def _href(source: Any) -> str:
+    return str(getattr(source, "href", source))
+
+
 def _stac_io(timeout: float, retries: int, backoff_s: float, deadline: float) -> StacApiIO:
     retry = _DeadlineRetry(total=retries, connect=retries, read=retries, status=retries, other=retries,
                            redirect=5, allowed_methods=None,   # POST /search is idempotent: retry it too
                            status_forcelist=RETRY_STATUS, raise_on_status=False,
                            backoff_s=backoff_s, deadline=deadline)
-    return StacApiIO(timeout=timeout, max_retries=retry)
+    return _PatientIO(timeout=timeout, max_retries=retry, retries=retries, backoff_s=backoff_s, deadline=deadline)
+
+
+def open_catalog(url: str, timeout: float = _DEFAULTS.timeout_s, *, retries: int = _DEFAULTS.retries,
+                 backoff_s: float = _DEFAULTS.backoff_s, max_total_s: float = _DEFAULTS.max_search_s) -> Client:
+    """The API's landing page under the search's retries (5xx, dropped connections, bodies that
+    are not JSON); CatalogError naming the URL when it still fails. For checks before a night."""
+    began = _time.monotonic()
+    try:
+        return Client.open(url, stac_io=_stac_io(timeout, retries, backoff_s, began + max_total_s), timeout=timeout)
+    except Exception as e:  # noqa: BLE001 - any failure here means "the catalogue is not there"
+        status = getattr(e, "status_code", None)
+        raise CatalogError(f"STAC API unreachable at {url} after {_time.monotonic() - began:.1f} s "
+                           f"(up to {retries} retries per call): {type(e).__name__}"
+                           f"{f' HTTP {status}' if status else ''}: {e}") from e
+
+
+def _matched(page: dict[str, Any]) -> int | None:
+    n = page.get("numberMatched", (page.get("context") or {}).get("matched"))
+    return n if isinstance(n, int) else None
+
+
+def _has_next(page: dict[str, Any]) -> bool:
+    return any(lk.get("rel") == "next" for lk in page.get("links") or [])
+
+
+def _touches(item: pystac.Item, box: Any) -> bool:
+    from shapely.geometry import box as make_box
+    from shapely.geometry import shape
+    if item.geometry:
+        return shape(item.geometry).intersects(box)
+    b = item.bbox
+    return b is not None and len(b) >= 4 and bool(make_box(*b[:2], *b[-2:]).intersects(box))
 
 
 def _when(item: pystac.Item) -> datetime:
@@ -105,10 +207,11 @@ def search_scenes(url: str, collection: str, bbox: tuple[float, float, float, fl
                   page_size: int = _DEFAULTS.page_size, retries: int = _DEFAULTS.retries,
                   backoff_s: float = _DEFAULTS.backoff_s, max_total_s: float = _DEFAULTS.max_search_s,
                   client_side_cloud_filter: bool | None = _DEFAULTS.client_side_cloud_filter,
-                  source: Source | None = None, cloud_prob: bool = False) -> list[pystac.Item]:
+                  source: Source | None = None, cloud_prob: bool = False) -> Scenes:
     """Items of `collection` intersecting bbox (lon/lat) between start and end (dates: whole days,
     inclusive), with scene cloud cover <= max_cloud_cover (None: no limit); sorted by (datetime, id),
-    one per id. The other defaults are `CatalogSettings()`'s (`timeout`: `timeout_s`,
+    one per id (as `Scenes`: a list that also knows whether the API matched more than it paged).
+    The other defaults are `CatalogSettings()`'s (`timeout`: `timeout_s`,
     `max_total_s`: `max_search_s`).
 
     Cloud cover: sent to the API as a `query` only where it declares the STAC query conformance
@@ -138,12 +241,23 @@ def search_scenes(url: str, collection: str, bbox: tuple[float, float, float, fl
         search = client.search(
             collections=[collection], bbox=bbox, datetime=f"{_rfc3339(t0)}/{_rfc3339(t1)}", limit=limit,
             query={"eo:cloud_cover": {"lte": max_cloud_cover}} if send_query else None)
-        items = []
-        for page in search.pages():
-            items.extend(page.items)
+        items: list[pystac.Item] = []
+        sizes: list[int] = []
+        matched: int | None = None
+        last: dict[str, Any] = {}
+        for last in search.pages_as_dicts():
+            matched = _matched(last) if not sizes else matched
+            sizes.append(len(last.get("features", [])))
+            items.extend(pystac.ItemCollection.from_dict(last, preserve_dict=False, root=client).items)
             if _time.monotonic() > deadline:
                 raise CatalogError(f"STAC search at {url} took longer than {max_total_s:g} s "
                                    f"({len(items)} items so far); giving up")
+        # no count in the answer: a full last page without `next` may be a dropped link, so count
+        if matched is None and sizes and not _has_next(last) and sizes[-1] >= min(limit, max(sizes[:-1] or [limit])):
+            probe = client.search(collections=[collection], bbox=bbox, datetime=f"{_rfc3339(t0)}/{_rfc3339(t1)}",
+                                  limit=len(items) + 1, query=search.get_parameters().get("query"))
+            n = sum(len(p.get("features", [])) for p in probe.pages_as_dicts())
+            matched = n if n > len(items) else None
     except CatalogError:
         raise
     except Exception as e:  # APIError, connection errors, non-STAC answers: all "the catalogue failed"
@@ -151,6 +265,17 @@ def search_scenes(url: str, collection: str, bbox: tuple[float, float, float, fl
         raise CatalogError(f"STAC search at {url} failed after {_time.monotonic() - began:.1f} s "
                            f"(up to {retries} retries per call): {type(e).__name__}"
                            f"{f' HTTP {status}' if status else ''}: {e}") from e
+    paged = len(items)
+    from shapely.geometry import box as make_box
+    window = make_box(*bbox)
+    outside = [it.id for it in items if not _touches(it, window)]
+    if outside:     # an API that ignored bbox: these would only be NaN steps (or misaligned grids)
+        log.warning("STAC search at %s returned %d items outside the window %s, dropped: %s", url, len(outside),
+                    bbox, ", ".join(outside[:5]) + (" ..." if len(outside) > 5 else ""))
+        items = [it for it in items if it.id not in set(outside)]
+    if matched is not None and paged < matched:
+        log.warning("STAC search at %s matched %d items but paged only %d (a `next` link lost?): "
+                    "the evidence of this window is incomplete", url, matched, paged)
     if max_cloud_cover is not None:
         # Some APIs ignore `query`; items without eo:cloud_cover cannot be shown to meet the
         # limit and pgstac drops them server-side too, so the result is the same either way.
@@ -160,4 +285,4 @@ def search_scenes(url: str, collection: str, bbox: tuple[float, float, float, fl
     items = list({it.id: it for it in items}.values())    # an item repeated across pages counts once
     if source is not None:
         items = normalise_items(items, source, cloud_prob=cloud_prob)
-    return sorted(items, key=lambda it: (_when(it), it.id))
+    return Scenes(sorted(items, key=lambda it: (_when(it), it.id)), matched=matched, paged=paged)

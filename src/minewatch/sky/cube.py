@@ -2,7 +2,7 @@
 
 The grid is always explicit (the mine's UTM zone, fixed resolution, snapped bounds):
 stackstac reads only `proj:epsg` while pystac 1.15 writes `proj:code`, and without an
-explicit grid it either refuses or builds a misaligned one (DOMAIN.md §5).
+explicit grid it either refuses or builds a misaligned one (docs/domain.md §5).
 
 What `load_window` returns, per time step:
 
@@ -38,6 +38,7 @@ from rasterio.enums import Resampling
 from shapely.geometry.base import BaseGeometry
 from stackstac.rio_env import LayeredEnv
 
+from minewatch.sky.reader import ERRORS_AS_NODATA
 from minewatch.sky.sources import BANDS, CLOUD_PROB, DN_OFFSET_PROP
 from minewatch.sky.sources import dn_offset as _dn_offset_from_metadata
 
@@ -146,6 +147,7 @@ def stack_dn(ordered: list[pystac.Item], grid: Grid, assets: list[str], chunk_ti
         xy_coords="center",
         properties=False,
         band_coords=False,
+        errors_as_nodata=ERRORS_AS_NODATA,   # a bad asset raises, over HTTP as on disk (sky.reader)
         **({"reader": reader} if reader is not None else {}),
         **({"gdal_env": gdal_env} if gdal_env is not None else {}),
     )

@@ -1,4 +1,4 @@
-"""Spectral indices (formulas in DOMAIN.md §4).
+"""Spectral indices (formulas in docs/domain.md §4).
 
 Each index is one `xr.apply_ufunc` of a numpy function run plane by plane (`_by_plane`):
 on whole (mine, time, y, x) arrays every numpy operation is a pass over memory, and every

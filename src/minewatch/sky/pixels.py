@@ -12,9 +12,17 @@ the stored steps back as the same lazy (time, band, y, x) array `load_window` re
 chunked along time, so everything downstream runs unchanged and memory stays bounded.
 
 Files are lossless: the values are integers in the files (DN, SCL classes, percent), kept
-as int16 (int32 if a value does not fit) with the type's minimum for NaN. A step file is written
-atomically and never half present; a killed ingest resumes at the first missing step. A different grid (another
+as int16 (int32 if a value does not fit) with the type's minimum for NaN. A step file is
+written atomically and never half present; a killed ingest resumes at the first missing step. A different grid (another
 buffer or resolution in the config) or band list starts the mine's store afresh.
+
+A scene with an asset that cannot be read (`reader.AssetReadError`: missing, 404, not a
+TIFF, truncated, a damaged block) is skipped, never stored: `ingest` finds it (the failing
+time chunk, then its steps, then the scenes of a merged step), reads every other step, and
+reports it in `IngestReport.skipped` with the reason; a step merged from several tiles is
+stored with the tiles that could be read. A skipped scene is not in the store, so the next
+ingest tries it again. Only when nothing at all of the window could be read does the first
+error propagate (the catalogue's files are down, not one bad file).
 """
 from __future__ import annotations
 
@@ -38,6 +46,7 @@ from stackstac.rio_env import LayeredEnv
 
 from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.sky import cube
+from minewatch.sky.reader import AssetReadError
 
 log = logging.getLogger("minewatch")
 
@@ -75,11 +84,19 @@ def steps_of(items: list[pystac.Item]) -> list[Step]:
     return out
 
 
+@dataclass(frozen=True)
+class SkippedScene:
+    """A scene left out of a window because one of its assets could not be read."""
+    id: str
+    reason: str          # the href and what is wrong with it, one line
+
+
 @dataclass
 class IngestReport:
     read: list[str] = field(default_factory=list)      # step keys read from the catalogue this time
     stored: list[str] = field(default_factory=list)    # step keys already in the store, not read
     pruned: list[str] = field(default_factory=list)    # step files dropped (before `keep_from`)
+    skipped: list[SkippedScene] = field(default_factory=list)   # scenes whose assets could not be read
     headers: dict = field(default_factory=dict, repr=False)   # step key -> stored header, for `open`
 
 
@@ -172,21 +189,14 @@ class PixelStore:
                 rep.stored.append(st.key)
                 rep.headers[st.key] = h
         if todo:
-            raw = cube.load_window([it for st in todo for it in st.items], grid, assets=assets,
-                                   chunk_time=chunk_time, reader=reader, gdal_env=gdal_env)
-            if list(raw.id.values) != [st.id for st in todo]:     # the same grouping, or a bug
-                raise RuntimeError(f"mine {license_no}: steps read do not match the steps planned")
-            # one task per time chunk reads it and writes its steps: reading and compressing
-            # overlap across the scheduler's threads, and only a few chunks are in memory at once
-            writes = []
-            for t0 in range(0, len(todo), chunk_time):
-                part = raw.isel(time=slice(t0, t0 + chunk_time))
-                bare = [replace(st, items=()) for st in todo[t0:t0 + chunk_time]]
-                writes.append(dask.delayed(self._write_chunk, pure=True)(
-                    license_no, bare, part.data, part.time.values, part.n_scenes.values))
-            for st, h in zip(todo, [h for hs in dask.compute(*writes) for h in hs]):
-                rep.headers[st.key] = h
-            rep.read = [st.key for st in todo]
+            read = Reading(self, license_no, grid, assets, chunk_time, reader, gdal_env)
+            try:
+                rep.headers.update(read.steps(todo))
+                rep.read = [st.key for st in todo]
+            except AssetReadError as e:
+                headers, rep.skipped = read.around(todo, e, anything_stored=bool(rep.stored))
+                rep.headers.update(headers)
+                rep.read = list(headers)
         if keep_from is not None:
             wanted = {st.key for st in steps}
             for p in sorted(self.dir(license_no).glob("*.npz")):
@@ -195,6 +205,11 @@ class PixelStore:
                     p.unlink()
                     rep.pruned.append(p.stem)
         return rep
+
+    def usable(self, items: list[pystac.Item], rep: IngestReport) -> list[pystac.Item]:
+        """`items` less the scenes `ingest` skipped: what `open` gives back."""
+        gone = {sk.id for sk in rep.skipped}
+        return [it for it in items if it.id not in gone]
 
     # -- reading
     def open(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *, chunk_time: int = 16,
@@ -230,6 +245,87 @@ class PixelStore:
                     "id": ("time", np.array([hh["id"] for hh in step_headers], dtype=object)),
                     "n_scenes": ("time", np.array([hh["n_scenes"] for hh in step_headers], dtype="int16")),
                     "epsg": grid.epsg})
+
+
+@dataclass
+class Reading:
+    """One ingest's reads from the catalogue into the store: all at once, or around bad scenes."""
+    store: PixelStore
+    license_no: str
+    grid: cube.Grid
+    assets: list[str]
+    chunk_time: int
+    reader: type | None
+    gdal_env: LayeredEnv | None
+
+    def _cube(self, items: list[pystac.Item]) -> xr.DataArray:
+        return cube.load_window(items, self.grid, assets=self.assets, chunk_time=self.chunk_time,
+                                reader=self.reader, gdal_env=self.gdal_env)
+
+    def steps(self, todo: list[Step]) -> dict[str, dict]:
+        """Read `todo` and store each step; its headers by step key. AssetReadError if any asset fails."""
+        raw = self._cube([it for st in todo for it in st.items])
+        if list(raw.id.values) != [st.id for st in todo]:     # the same grouping, or a bug
+            raise RuntimeError(f"mine {self.license_no}: steps read do not match the steps planned")
+        # one task per time chunk reads it and writes its steps: reading and compressing
+        # overlap across the scheduler's threads, and only a few chunks are in memory at once
+        writes = []
+        ct = self.chunk_time
+        for t0 in range(0, len(todo), ct):
+            part = raw.isel(time=slice(t0, t0 + ct))
+            bare = [replace(st, items=()) for st in todo[t0:t0 + ct]]
+            writes.append(dask.delayed(self.store._write_chunk, pure=True)(
+                self.license_no, bare, part.data, part.time.values, part.n_scenes.values))
+        return {st.key: h for st, h in zip(todo, [h for hs in dask.compute(*writes) for h in hs])}
+
+    def around(self, todo: list[Step], first: AssetReadError, *,
+               anything_stored: bool) -> tuple[dict[str, dict], list[SkippedScene]]:
+        """After `steps(todo)` failed: read what can be read, chunk by chunk, then step by step,
+        and find the scenes that cannot (a merged step is tried scene by scene)."""
+        headers: dict[str, dict] = {}
+        bad: dict[str, str] = {}
+        for t0 in range(0, len(todo), self.chunk_time):
+            chunk = [st for st in todo[t0:t0 + self.chunk_time] if not self._keep(st, headers)]
+            try:
+                headers.update(self.steps(chunk) if chunk else {})
+                continue
+            except AssetReadError:
+                pass
+            for st in chunk:
+                try:
+                    headers.update(self.steps([st]))
+                except AssetReadError as e:
+                    bad.update(self._culprits(st, e))
+        # merged steps that lost a tile: the rest of that overpass, as one step again
+        rest = steps_of([it for st in todo for it in st.items if it.id not in bad])
+        again = [st for st in rest if not self._keep(st, headers)]
+        if again:
+            headers.update(self.steps(again))
+        if not headers and not anything_stored:
+            raise first              # nothing of the window is readable: not one bad file
+        for sid, why in bad.items():
+            log.warning("mine %s: scene %s skipped, an asset cannot be read: %s", self.license_no, sid, why)
+        return headers, [SkippedScene(sid, why) for sid, why in sorted(bad.items())]
+
+    def _keep(self, st: Step, headers: dict[str, dict]) -> bool:
+        """True when `st` is already stored in this version (a chunk written before the failure)."""
+        h = headers.get(st.key)
+        h = h if h is not None and h["id"] == st.id else self.store._current(self.license_no, st)
+        if h is not None and h["fingerprint"] == st.fingerprint:
+            headers[st.key] = h
+            return True
+        return False
+
+    def _culprits(self, st: Step, e: AssetReadError) -> dict[str, str]:
+        if len(st.items) == 1:
+            return {st.items[0].id: str(e)}
+        bad = {}
+        for it in st.items:
+            try:
+                self._cube([it]).compute()
+            except AssetReadError as e1:
+                bad[it.id] = str(e1)
+        return bad or {it.id: str(e) for it in st.items}
 
 
 def read_steps(paths: tuple[str, ...]) -> np.ndarray:

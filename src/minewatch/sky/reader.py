@@ -15,6 +15,12 @@ night's read (`pipeline.load_pixels`, `pixels.PixelStore.ingest`):
 - `gdal_env`: stackstac's default GDAL options plus the HTTP timeout and per-request
   retries from `CatalogSettings`. stackstac hands it to every reader it builds, and it is
   pickled with the graph, so dask workers read under the same options.
+
+The rule for an asset that cannot be read (missing, 404, not a TIFF, truncated, a damaged
+block), the same for local files and HTTP: nothing becomes no data silently. stackstac's
+default `errors_as_nodata` turns an HTTP 404 into NaN (and a missing local file into an
+error); `cube.stack_dn` passes `ERRORS_AS_NODATA = ()` and `WindowReader` raises
+`AssetReadError` naming the href, so `pixels` can skip that scene and count it.
 """
 from __future__ import annotations
 
@@ -32,6 +38,27 @@ from stackstac.raster_spec import RasterSpec
 from stackstac.rio_env import LayeredEnv
 
 from minewatch.config import CatalogSettings
+
+ERRORS_AS_NODATA: tuple[Exception, ...] = ()   # no read error is ever taken for no data
+
+
+class AssetReadError(Exception):
+    """One asset of one scene could not be read (open or block read); names the href."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(url, reason)
+        self.url, self.reason = url, reason
+
+    def __str__(self) -> str:
+        return f"cannot read {self.url}: {self.reason}"
+
+
+def _why(e: BaseException) -> str:
+    # the innermost GDAL text says what is wrong with the file; stackstac's wrapper only adds the window
+    while e.__cause__ is not None:
+        e = e.__cause__
+    msg = " ".join(str(e).split())
+    return f"{type(e).__name__}: {msg}"[:300] if msg else type(e).__name__
 
 
 def gdal_http_options(c: CatalogSettings) -> dict[str, Any]:
@@ -156,6 +183,14 @@ class WindowReader:
 
     # -- stackstac Reader protocol
     def read(self, window: Window) -> np.ndarray:
+        try:
+            return self._read(window)
+        except AssetReadError:
+            raise
+        except Exception as e:   # any failure of this asset: its scene is skipped (module doc)
+            raise AssetReadError(self.url, _why(e)) from e
+
+    def _read(self, window: Window) -> np.ndarray:
         if self._fallback is None:
             try:
                 o = DATASETS.get(self.url, self.gdal_env)

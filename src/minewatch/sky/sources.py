@@ -122,7 +122,7 @@ def processing_baseline(item: pystac.Item) -> tuple[int, int] | None:
 def dn_offset(item: pystac.Item) -> float:
     """DN offset to subtract before scaling (reflectance = (DN - offset) / 10000).
 
-    1000 from processing baseline 04.00 on, 0 before (DOMAIN.md §4), decided from the baseline,
+    1000 from processing baseline 04.00 on, 0 before (docs/domain.md §4), decided from the baseline,
     not from the date. If the catalogue says the shift was already removed from the pixels
     (Earth Search `earthsearch:boa_offset_applied: true`) it is 0, whatever `raster:bands` says.
     Without any baseline metadata, a scene acquired after baseline 04.00 started must have it;

@@ -7,7 +7,7 @@ from Earth Search v1 looks like to the pipeline:
 - one COG per asset (`blue green red nir` at 10 m, `swir16 swir22 scl` at 20 m), DEFLATE,
   tiled, with overviews, nodata 0, byte-identical for identical inputs;
 - digital numbers as the ESA products carry them: DN = round(reflectance * 10000), plus
-  1000 from processing baseline 04.00 on (the BOA_ADD_OFFSET, DOMAIN.md §4); DN 0 = no data;
+  1000 from processing baseline 04.00 on (the BOA_ADD_OFFSET, docs/domain.md §4); DN 0 = no data;
 - a Sen2Cor-like scene classification (SCL) that agrees with the pixels: clouds (9 cores,
   8 thin edges), their shadows (3), water (6), vegetation (4), bare soil and rock (5);
   optionally (`SceneSpec.scl_missed_alpha`) the faintest cloud edges labelled as the ground
@@ -96,7 +96,7 @@ SHADOW_OFFSET_M = (-180.0, 240.0)
 SHADOW_FACTOR = 0.30             # ground reflectance multiplier under a shadow
 SUN_AZIMUTH_DEG = round((math.degrees(math.atan2(-SHADOW_OFFSET_M[0], -SHADOW_OFFSET_M[1]))) % 360, 2)
 
-# Sen2Cor scene classification codes (DOMAIN.md §4)
+# Sen2Cor scene classification codes (docs/domain.md §4)
 SCL_NODATA, SCL_SHADOW, SCL_VEG, SCL_BARE, SCL_WATER = 0, 3, 4, 5, 6
 SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH, SCL_CIRRUS = 8, 9, 10
 SCL_VEG_NDVI = 0.40              # Sen2Cor-like NDVI threshold for class 4

@@ -1,4 +1,4 @@
-"""拐点坐标: zones, parsing, formatting, areas (CGCS2000 Gauss-Krüger, DOMAIN.md §2)."""
+"""拐点坐标: zones, parsing, formatting, areas (CGCS2000 Gauss-Krüger, docs/domain.md §2)."""
 from __future__ import annotations
 
 import math

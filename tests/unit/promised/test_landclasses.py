@@ -1,4 +1,4 @@
-"""三调 land-class catalogue (DOMAIN.md §3)."""
+"""三调 land-class catalogue (docs/domain.md §3)."""
 from __future__ import annotations
 
 import csv
@@ -9,7 +9,7 @@ import pytest
 
 from minewatch.promised.landclasses import MEASURES, LandClass, all_classes, group_of_name, groups, lookup
 
-# every code DOMAIN.md §3 lists
+# every code docs/domain.md §3 lists
 DOMAIN_CODES = """0101 0102 0103 0201 0202 0203 0204 0201K 0202K 0203K 0204K 0301 0302 0303 0304 0305
 0306 0307 0301K 0302K 0307K 0401 0402 0403 0403K 0404 05H1 0508 0601 0602 0603 0701 0702 08H1 08H2
 0809 0810 0810A 09 1001 1002 1003 1004 1005 1006 1007 1008 1009 1101 1102 1103 1104 1104A 1104K 1105

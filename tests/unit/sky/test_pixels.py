@@ -147,3 +147,137 @@ def test_values_beyond_int16_and_nan_round_trip_exactly(tmp_path):
         with np.load(st._path("M1", step.key)) as z:
             assert z["values"].dtype == (np.int16 if np.nanmax(v) < 40000 else np.int32)
         np.testing.assert_array_equal(read_steps((str(st._path("M1", step.key)),))[0], v)
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 18 item 5: one unreadable asset of one scene costs that scene, never the mine, on
+# disk as over HTTP (a real server on 127.0.0.1 with Range requests); the files are damaged
+# for real.
+# ---------------------------------------------------------------------------------------
+
+DAMAGES = ("truncated", "random", "missing", "corrupt")
+
+
+def _damage(path, how):
+    data = path.read_bytes()
+    rng = np.random.default_rng(7)
+    if how == "truncated":
+        path.write_bytes(data[:len(data) * 2 // 5])
+    elif how == "random":
+        path.write_bytes(rng.integers(0, 256, len(data), dtype=np.uint8).tobytes())
+    elif how == "missing":
+        path.unlink()
+    else:       # a valid header, its compressed tile bytes overwritten
+        cut = len(data) // 2
+        path.write_bytes(data[:cut] + rng.integers(0, 256, len(data) - cut, dtype=np.uint8).tobytes())
+
+
+def _over_http(items, cogs, base):
+    out = []
+    for it in items:
+        it = it.clone()
+        for a in it.assets.values():
+            a.href = base + "/" + str(pystac.utils.make_relative_href(a.href, str(cogs) + "/", start_is_dir=True))
+        out.append(it)
+    return out
+
+
+@pytest.fixture(params=["file", "http"])
+def transport(request, scenes):
+    """(items a, b, c with hrefs of this transport, the COG folder)."""
+    from tests.support.http_files import serve_files
+    cogs, a, b, c = scenes
+    if request.param == "file":
+        yield [a, b, c], cogs
+        return
+    with serve_files(cogs) as base:
+        yield _over_http([a, b, c], cogs, base), cogs
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_an_unreadable_band_skips_its_scene_and_the_rest_is_stored(transport, tmp_path, grid, how):
+    from minewatch.sky.reader import DATASETS
+    (a, b, c), cogs = transport
+    clean = cube.load_window([a, b], grid, reader=WindowReader).compute()
+    DATASETS.clear()
+    _damage(cogs / c.id / "red.tif", how)
+    st = PixelStore(tmp_path / "px")
+    rep = st.ingest("M1", [a, b, c], grid, chunk_time=2, reader=WindowReader)
+    assert [sk.id for sk in rep.skipped] == [c.id]
+    assert c.assets["red"].href in rep.skipped[0].reason
+    assert rep.read == ["sentinel-2a_2023-07-05"]
+    assert not (st.dir("M1") / "sentinel-2a_2023-07-15.npz").exists()     # never stored as if good
+    _same(st.open("M1", st.usable([a, b, c], rep), grid), clean)          # the rest, exactly
+    DATASETS.clear()
+
+
+def test_a_bad_tile_of_a_merged_day_keeps_the_other_tile_and_is_retried_once_repaired(scenes, tmp_path, grid):
+    from minewatch.sky.reader import DATASETS
+    cogs, a, b, c = scenes
+    good = (cogs / b.id / "nir.tif").read_bytes()
+    _damage(cogs / b.id / "nir.tif", "truncated")
+    st = PixelStore(tmp_path / "px")
+    rep = st.ingest("M1", [a, b, c], grid, chunk_time=16, reader=WindowReader)
+    assert [sk.id for sk in rep.skipped] == [b.id] and "nir.tif" in rep.skipped[0].reason
+    assert sorted(rep.read) == ["sentinel-2a_2023-07-05", "sentinel-2a_2023-07-15"]
+    _same(st.open("M1", st.usable([a, b, c], rep), grid), cube.load_window([a, c], grid, reader=WindowReader))
+    # the provider repairs the file: the next night reads that day again, merged, and skips nothing
+    (cogs / b.id / "nir.tif").write_bytes(good)
+    DATASETS.clear()
+    again = st.ingest("M1", [a, b, c], grid, chunk_time=16, reader=WindowReader)
+    assert again.read == ["sentinel-2a_2023-07-05"] and again.skipped == []
+    _same(st.open("M1", [a, b, c], grid), cube.load_window([a, b, c], grid, reader=WindowReader))
+    DATASETS.clear()
+
+
+def test_nothing_readable_still_fails(scenes, tmp_path, grid):
+    from minewatch.sky.reader import AssetReadError
+    cogs, a, _, _ = scenes
+    _damage(cogs / a.id / "scl.tif", "missing")
+    with pytest.raises(AssetReadError, match="scl.tif"):
+        PixelStore(tmp_path / "px").ingest("M1", [a], grid, reader=WindowReader)
+
+
+def test_an_http_404_is_an_error_in_stackstacs_own_reader_too(scenes, grid):
+    """stackstac's default `errors_as_nodata` makes a 404 NaN; the cube passes () so it raises."""
+    from tests.support.http_files import serve_files
+    cogs, a, _, _ = scenes
+    (cogs / a.id / "red.tif").unlink()
+    with serve_files(cogs) as base:
+        (it,) = _over_http([a], cogs, base)
+        with pytest.raises(RuntimeError, match="404"):
+            cube.load_window([it], grid, assets=["red"]).compute()
+
+
+@pytest.mark.slow
+def test_a_mine_with_one_damaged_scene_is_judged_on_the_rest_and_says_so(sample_config, tmp_path):
+    from minewatch.assess.thresholds import load_thresholds
+    from minewatch.config import load_settings
+    from minewatch.job import write_run
+    from minewatch.pipeline import process_mine, scenes_for
+    from minewatch.sky.catalog import Scenes
+    from minewatch.synth import sample
+
+    s = load_settings(sample_config)
+    m = sample.MINES[2]
+    right, plan = sample.mining_right(m), sample.annual_plan(m)
+    as_of, th = date(2026, 11, 20), load_thresholds(s.assess.thresholds)
+    items = scenes_for(right, s, as_of, 2026)
+    one = [st for st in steps_of(items) if len(st.items) == 1][len(items) // 2].items[0]
+    bad = pystac.Item.from_dict(one.to_dict(transform_hrefs=False))
+    src = bad.assets["nir"].href
+    (tmp_path / "nir.tif").write_bytes(open(src, "rb").read()[:3000])           # truncated, a real COG cut
+    bad.assets["nir"].href = str(tmp_path / "nir.tif")
+    damaged = Scenes([bad if it.id == one.id else it for it in items], matched=len(items) + 3, paged=len(items))
+    got = process_mine(right, plan, th, s, as_of, 2026, items=damaged)
+    ref = process_mine(right, plan, th, s, as_of, 2026, items=[it for it in items if it.id != one.id])
+    assert got.error is None and [sk.id for sk in got.scenes_skipped] == [one.id]
+    assert "nir.tif" in got.scenes_skipped[0].reason and one.id not in got.scenes
+    assert sorted(a.key for a in got.anomalies) == sorted(a.key for a in ref.anomalies) and got.anomalies
+    assert got.evidence_incomplete == f"STAC search matched {len(items) + 3} items but paged only {len(items)}"
+    summary = write_run([got], tmp_path / "out", as_of, 2026)
+    assert summary["scenes_skipped"] == [{"license_no": right.license_no, "scene": one.id,
+                                          "reason": got.scenes_skipped[0].reason}]
+    assert summary["evidence_incomplete"][0]["license_no"] == right.license_no
+    unj = (tmp_path / "out" / as_of.isoformat() / "unjudged.csv").read_text(encoding="utf-8")
+    assert "SCENES_SKIPPED" in unj and one.id in unj and "EVIDENCE_INCOMPLETE" in unj
