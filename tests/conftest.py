@@ -15,6 +15,9 @@ from tests.support.paths import REPO
 
 # CI runs the property tests on hypothesis' fixed examples: a landing never depends on luck
 # (locally they stay random, to keep finding new cases)
+# flows run in the tests start Prefect's ephemeral server; on a loaded 2-core machine it needs
+# longer than Prefect's default to come up (the CLI sets the same for operators)
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")

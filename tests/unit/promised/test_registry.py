@@ -258,5 +258,9 @@ def test_damaged_registry_gives_rights_or_findings_never_a_traceback(tmp_path_fa
         data = path.read_bytes()                               # detected: the text as written
         assert data.decode(reg.encoding) == data.decode(encoding)
     if not reg.findings:
-        with path.open(encoding=reg.encoding, newline="") as fh:
-            assert len(lics) == sum(1 for _ in csv.DictReader(fh))
+        old = csv.field_size_limit(2**31 - 1)     # the oracle reads a huge cell too, as the reader does
+        try:
+            with path.open(encoding=reg.encoding, newline="") as fh:
+                assert len(lics) == sum(1 for _ in csv.DictReader(fh))
+        finally:
+            csv.field_size_limit(old)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pystac
@@ -266,7 +267,7 @@ def test_a_mine_with_one_damaged_scene_is_judged_on_the_rest_and_says_so(sample_
     one = [st for st in steps_of(items) if len(st.items) == 1][len(items) // 2].items[0]
     bad = pystac.Item.from_dict(one.to_dict(transform_hrefs=False))
     src = bad.assets["nir"].href
-    (tmp_path / "nir.tif").write_bytes(open(src, "rb").read()[:3000])           # truncated, a real COG cut
+    (tmp_path / "nir.tif").write_bytes(Path(src).read_bytes()[:3000])           # truncated, a real COG cut
     bad.assets["nir"].href = str(tmp_path / "nir.tif")
     damaged = Scenes([bad if it.id == one.id else it for it in items], matched=len(items) + 3, paged=len(items))
     got = process_mine(right, plan, th, s, as_of, 2026, items=damaged)
