@@ -235,13 +235,14 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         write_text(run_dir / "public" / "anomalies.geojson",
                    json.dumps(public_profile(fc, personal=personal), ensure_ascii=False, indent=1) + "\n")
         write_spot_check(public_spot_check(spot, personal), run_dir / "public" / "spot_check.csv", None)
+        rights = {x.license_no: x for x in promises.rights}      # looked up once per mine below
         write_field_exports(fc, run_dir / "field", run_date.isoformat(),
-                            {x.license_no: x.boundary for x in promises.rights})
+                            {lic: x.boundary for lic, x in rights.items()})
         for r in results:
             plan = promises.plans.get(r.license_no)
             if plan is not None and r.composite is not None:
                 write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
-                             right=next((x for x in promises.rights if x.license_no == r.license_no), None),
+                             right=rights.get(r.license_no),
                              s=promises.settings)
         write_overview(fc, promises.rights, run_dir, run_date.isoformat())
 

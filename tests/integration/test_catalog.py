@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
+from contextlib import ExitStack
 from datetime import date, datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pystac_client
 import pytest
+from tests.support.loopback import loopback_server
 from tests.support.paths import SHARED
 
 from minewatch import localstac
@@ -314,9 +315,8 @@ class FlakyStac:
             def do_POST(self):
                 self._handle("POST")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._stack = ExitStack()
+        self.server, self.url = self._stack.enter_context(loopback_server(H))
 
     def answer(self, method, path, body):
         u = self.url
@@ -344,8 +344,7 @@ class FlakyStac:
         return 404, {"code": "NotFound", "description": path}
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._stack.close()
 
 
 @pytest.fixture()

@@ -7,13 +7,14 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import threading
+from contextlib import ExitStack
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import rasterio.errors
 import requests
+from tests.support.loopback import loopback_server
 
 from minewatch import ops
 from minewatch.cli import BadInput, check_catalog
@@ -104,13 +105,11 @@ class FaultProxy:
             def do_POST(self):
                 self._handle("POST")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._stack = ExitStack()
+        self.server, self.url = self._stack.enter_context(loopback_server(H))
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._stack.close()
 
 
 @pytest.fixture()

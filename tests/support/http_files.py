@@ -1,11 +1,12 @@
 """A real HTTP file server on 127.0.0.1 with Range requests (GDAL's /vsicurl/ reads COGs by range)."""
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from tests.support.loopback import loopback_server
 
 
 def _handler(root: Path) -> type[BaseHTTPRequestHandler]:
@@ -53,10 +54,5 @@ def _handler(root: Path) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def serve_files(root: Path) -> Iterator[str]:
     """Serve `root` over HTTP on a free loopback port; yields the base URL (no trailing slash)."""
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _handler(Path(root).resolve()))
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    with loopback_server(_handler(Path(root).resolve())) as (_, url):
+        yield url

@@ -7,14 +7,16 @@ the collection are real enough for pystac-client.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.loopback import loopback_server
 
 COLLECTION = "sentinel-2-l2a"
 CONFORMS = ["https://api.stacspec.org/v1.0.0/core", "https://api.stacspec.org/v1.0.0/item-search",
             "https://api.stacspec.org/v1.0.0/collections"]
+
 
 
 def _handler(base: str, search: str) -> type[BaseHTTPRequestHandler]:
@@ -73,13 +75,6 @@ def _handler(base: str, search: str) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def stub_stac(search: str = "empty") -> Iterator[str]:
     """The stub's root URL while the block runs."""
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    base = f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.RequestHandlerClass = _handler(base, search)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
+    with loopback_server(BaseHTTPRequestHandler) as (srv, base):
+        srv.RequestHandlerClass = _handler(base, search)     # the answers name the server's own URL
         yield base
-    finally:
-        srv.shutdown()
-        srv.server_close()

@@ -4,12 +4,13 @@ fails the night."""
 from __future__ import annotations
 
 import json
-import threading
+from contextlib import ExitStack
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from tests.support.loopback import loopback_server
 
 from minewatch import notify
 from minewatch.config import EmailSettings, NotifySettings, WebhookSettings
@@ -36,13 +37,11 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self._stack = ExitStack()
+        self.srv, self.url = self._stack.enter_context(loopback_server(H))
 
     def close(self) -> None:
-        self.srv.shutdown()
-        self.srv.server_close()
+        self._stack.close()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +13,7 @@ import pytest
 import stackstac
 from pyproj import Transformer
 from rasterio.enums import Resampling
+from tests.support.loopback import loopback_server
 
 from minewatch.config import CatalogSettings
 from minewatch.sky import cube
@@ -143,15 +144,11 @@ def http_cogs(scenes):
     folder = scenes[0]
     release = threading.Event()
     handler = type("Files", (_Files,), {"root": folder, "release": release})
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}", folder, scenes[1]
+        with loopback_server(handler) as (_, url):
+            yield url, folder, scenes[1]
     finally:
         release.set()
-        srv.shutdown()
-        srv.server_close()
 
 
 def _over_http(item, base: str, folder: Path, prefix: str, tag: str):
