@@ -25,7 +25,7 @@ def _damage_member(path, member="xl/worksheets/sheet1.xml"):
 
 def test_truncated_and_damaged_plans_are_unreadable_not_missing(tmp_path, anomaly_validator):
     s = sample_copy(tmp_path)
-    files = sorted(s.plans.glob("*.xlsx"))
+    files = sorted(s.plans.glob("*_2026.xlsx"))   # the sample has 2025 plans too
     truncated, damaged, fine = files
     truncated.write_bytes(truncated.read_bytes()[:3000])      # a cut-off upload
     _damage_member(damaged)
@@ -59,7 +59,7 @@ def test_truncated_and_damaged_plans_are_unreadable_not_missing(tmp_path, anomal
 
 def test_an_unreadable_file_naming_no_licence_is_named_by_every_missing_plan(tmp_path):
     s = sample_copy(tmp_path)
-    victim = sorted(s.plans.glob("*.xlsx"))[0]
+    victim = sorted(s.plans.glob("*_2026.xlsx"))[0]   # the sample has 2025 plans too
     (s.plans / "scan.xlsx").write_bytes(victim.read_bytes()[:3000])
     victim.unlink()
     p = job.load_promises(s, 2026)
@@ -71,7 +71,7 @@ def test_an_unreadable_file_naming_no_licence_is_named_by_every_missing_plan(tmp
 
 def test_an_unreadable_file_of_another_year_does_not_count_for_this_one(tmp_path):
     s = sample_copy(tmp_path)
-    victim = sorted(s.plans.glob("*.xlsx"))[0]
+    victim = sorted(s.plans.glob("*_2026.xlsx"))[0]   # the sample has 2025 plans too
     lic = victim.name.split("_")[0]
     (s.plans / f"{lic}_2025.xlsx").write_bytes(victim.read_bytes()[:3000])
     victim.unlink()
