@@ -3,7 +3,10 @@
 Every scenario is one mine on a 200 x 200 px (2 km) scene window, two growing seasons of
 scenes (previous year and plan year, every 8 days, mid-April to September) written with
 `synth.scenes.write_scene`, a registry row, a plan in the official table, and the labels
-(mine, unit or planted area, type) the pipeline must report, nothing else.
+(mine, unit or planted area, type) the pipeline must report, nothing else. The multi-year
+scenarios (`MULTIYEAR`) also file the previous year's plan: a flag about a unit the plan
+year does not list is labelled by the earlier mention it rests on ("restored:1@2025", as
+the anomaly's key). Every unit a plan reports accepted has a 合格 record in acceptance.csv.
 
 Ground model: natural cover = a smooth peak field (0.5-0.75) x climate(d), where
 climate(d) = phenology(d - shift) x year_factor: a drought year lowers year_factor, a late
@@ -29,7 +32,8 @@ from shapely.geometry.base import BaseGeometry
 from minewatch.promised import coords
 from minewatch.promised.models import DAMAGE, PLANNED, RESTORED, AnnualPlan, MiningRight, in_table_order
 from minewatch.synth import scenes as s2
-from minewatch.synth.sample import filed_unit
+from minewatch.synth.acceptancefile import accepted_rows, write_acceptance_csv
+from minewatch.synth.sample import HISTORY_RULES, filed_unit
 
 PLAN_YEAR = 2026
 HALF_M = 1000                 # scenes cover the centre +- 1 km (200 x 200 px)
@@ -60,6 +64,12 @@ TRAJ = {
                                   if d < MAY15 else 0.10 * c) + 0 * nat,
     "stripped": lambda d, c, nat: nat if d < MAY15 else 0.02 + 0 * nat,
     "water": lambda d, c, nat: 0.0 + 0 * nat,
+    # restored before the previous year and accepted: full cover through both seasons ...
+    "accepted_green": lambda d, c, nat: np.maximum(0.02, 0.70 * c) + 0 * nat,
+    # ... abandoned from May of the plan year: sparse grass, degraded but not bare (no loss)
+    "abandoned": lambda d, c, nat: (np.maximum(0.02, 0.70 * c) if d < MAY1 else 0.05 + 0.20 * c) + 0 * nat,
+    # ... stripped again in mid-May of the plan year (re-mined, 违法占用)
+    "accepted_stripped": lambda d, c, nat: (np.maximum(0.02, 0.70 * c) if d < MAY15 else 0.02) + 0 * nat,
 }
 
 
@@ -97,9 +107,12 @@ class Scenario:
     cloud: str = "normal"                     # normal | heavy | shadowy
     baselines: str = "05.10"                  # "mixed": 03.01 and 05.10 alternate
     county_code: str = "150622"
+    earlier: tuple[UnitSpec, ...] = ()        # the previous year's plan (filed when not empty)
+    valid_to: date = date(2035, 12, 31)       # the mining right's validity end
+    needs: str | None = None                  # the module whose rules the labels need
 
 
-SCENARIOS: tuple[Scenario, ...] = (
+BASE: tuple[Scenario, ...] = (
     Scenario("drought", "plan year at 55% of normal cover: restored grass follows the weather",
              (Patch("p1", (-300, -200, -150, -50), "recover"), Patch("p2", (0, -200, 150, -50), "shortfall"),
               Patch("r1", (150, 50, 300, 200), "restored_ok")),
@@ -162,6 +175,54 @@ SCENARIOS: tuple[Scenario, ...] = (
               UnitSpec(DAMAGE, 2, (100, -200, 300, 0), problem_type="挖损")),
              (("damage:1", "DAMAGE_EXCEEDS_DECLARED"),)),
 )
+
+A1, A2, A3, A4 = (-300, -200, -150, -50), (0, -200, 150, -50), (150, 50, 300, 200), (-300, 50, -150, 200)
+EXPIRED = date(PY, 6, 30)            # a right that ran out mid plan year (as_of is in November)
+
+
+def _multi(name: str, what: str, patches: tuple[Patch, ...], earlier: tuple[UnitSpec, ...],
+           units: tuple[UnitSpec, ...], labels: tuple[tuple[str, str], ...], valid_to: date = date(2035, 12, 31),
+           ) -> Scenario:
+    return Scenario(name, what, patches, units, labels, earlier=earlier, valid_to=valid_to, needs=HISTORY_RULES)
+
+
+# Multi-year scenarios: each rule that needs history, with its negative twin beside it.
+MULTIYEAR: tuple[Scenario, ...] = (
+    _multi("omitted_accepted_degrades",
+           "accepted in the previous year's plan, omitted by this one: one abandoned (degrades), one kept green",
+           (Patch("a1", A1, "abandoned"), Patch("a2", A2, "accepted_green"), Patch("p1", A3, "restored_ok"),
+            Patch("p2", A4, "recover")),
+           (UnitSpec(RESTORED, 1, A1, "0404", accepted=True), UnitSpec(RESTORED, 2, A2, "0404", accepted=True),
+            UnitSpec(PLANNED, 1, A3, "0404")),
+           (UnitSpec(RESTORED, 1, A3, "0404", accepted=True), UnitSpec(PLANNED, 1, A4, "0404")),
+           ((f"restored:1@{LY}", "VEGETATION_DEGRADATION"),)),
+    _multi("plan_not_executed",
+           "last year's plan: one unit never done and dropped, one reported restored, one planned again",
+           (Patch("n1", A1, "bare"), Patch("n2", A2, "restored_ok"), Patch("n3", A3, "recover")),
+           (UnitSpec(PLANNED, 1, A1, "0404"), UnitSpec(PLANNED, 2, A2, "0404"), UnitSpec(PLANNED, 3, A3, "0404")),
+           (UnitSpec(RESTORED, 1, A2, "0404"), UnitSpec(PLANNED, 1, A3, "0404")),
+           ((f"planned:1@{LY}", "PLAN_NOT_EXECUTED"),)),
+    _multi("restored_land_redisturbed",
+           "two units accepted last year, omitted this year: one stripped again in May, one kept green",
+           (Patch("s1", A1, "accepted_stripped"), Patch("s2", A2, "accepted_green"), Patch("p1", A3, "recover")),
+           (UnitSpec(RESTORED, 1, A1, "0404", accepted=True), UnitSpec(RESTORED, 2, A2, "0404", accepted=True)),
+           (UnitSpec(PLANNED, 1, A3, "0404"),),
+           ((f"restored:1@{LY}", "RESTORED_LAND_REDISTURBED"),)),
+    _multi("expired_outstanding",
+           "the right ran out on 30 June with a planned unit still bare (planned both years)",
+           (Patch("o1", A1, "bare"), Patch("r1", A2, "restored_ok")),
+           (UnitSpec(PLANNED, 1, A1, "0404"), UnitSpec(PLANNED, 2, A2, "0404")),
+           (UnitSpec(RESTORED, 1, A2, "0404", accepted=True), UnitSpec(PLANNED, 1, A1, "0404")),
+           (("planned:1", "RESTORATION_SHORTFALL"), ("planned:1", "RESTORATION_OVERDUE_AT_EXPIRY")),
+           valid_to=EXPIRED),
+    _multi("expired_all_restored",
+           "the right ran out on 30 June with everything it planned restored and accepted",
+           (Patch("r1", A1, "restored_ok"), Patch("r2", A2, "restored_ok")),
+           (UnitSpec(PLANNED, 1, A1, "0404"), UnitSpec(PLANNED, 2, A2, "0404")),
+           (UnitSpec(RESTORED, 1, A1, "0404", accepted=True), UnitSpec(RESTORED, 2, A2, "0404", accepted=True)),
+           (), valid_to=EXPIRED),
+)
+SCENARIOS: tuple[Scenario, ...] = BASE + MULTIYEAR
 
 
 def license_no(i: int) -> str:
@@ -254,27 +315,37 @@ def mining_right(i: int, sc: Scenario) -> MiningRight:
     return _right(license_no(i), f"评估场景{i:02d}", sc, Frame.of(i))
 
 
-def annual_plan(i: int, sc: Scenario) -> AnnualPlan:
-    return _plan(license_no(i), f"评估场景{i:02d}", sc, Frame.of(i))
+def annual_plan(i: int, sc: Scenario, year: int = PY) -> AnnualPlan:
+    """Scenario `sc`'s plan of `year`: PY (its units) or LY (its earlier units)."""
+    return _plan(license_no(i), f"评估场景{i:02d}", sc, Frame.of(i), year)
+
+
+def plan_years(sc: Scenario) -> tuple[int, ...]:
+    return (LY, PY) if sc.earlier else (PY,)
 
 
 def _right(lic: str, name: str, sc: Scenario, fr: Frame) -> MiningRight:
     return MiningRight(license_no=lic, holder=f"{name}矿业有限公司", mine_name=f"{name}-{sc.name}",
-                       valid_from=date(2021, 1, 1), valid_to=date(2035, 12, 31), county_code=sc.county_code,
+                       valid_from=date(2021, 1, 1), valid_to=sc.valid_to, county_code=sc.county_code,
                        boundary=fr.geo(BOUNDARY), mineral="煤", mining_method="露天开采")
 
 
-def _plan(lic: str, name: str, sc: Scenario, fr: Frame) -> AnnualPlan:
+def _plan(lic: str, name: str, sc: Scenario, fr: Frame, year: int = PY) -> AnnualPlan:
     units = in_table_order(
         filed_unit(u.section, u.seq, fr.geo(u.rect), is_temporary=u.is_temporary, land_class=u.land_class,
                    quality="合格" if u.section == RESTORED else "", accepted=u.accepted,
                    problem_type=u.problem_type, damage_degree="重度" if u.section == DAMAGE else "",
                    measures="覆土、撒播草籽" if u.section == PLANNED else "")
-        for u in sc.units)
-    return AnnualPlan(plan_year=PY, license_no=lic, holder=f"{name}矿业有限公司",
-                      mine_name=f"{name}-{sc.name}", validity="2021-01-01至2035-12-31",
+        for u in (sc.units if year == PY else sc.earlier))
+    return AnnualPlan(plan_year=year, license_no=lic, holder=f"{name}矿业有限公司",
+                      mine_name=f"{name}-{sc.name}", validity=f"2021-01-01至{sc.valid_to.isoformat()}",
                       units=units, fees_last_year_drawn=10.0, fees_last_year_used=9.0,
                       fees_this_year_planned_draw=10.0, fees_this_year_planned_use=9.0)
+
+
+# when the units a plan reports accepted were applied for and accepted: a LY plan's before it
+# was due (restored the year before), a PY plan's in the autumn of LY (restored that summer)
+ACCEPTED_ON = {LY: (date(LY - 1, 12, 20), date(LY, 3, 10)), PY: (date(LY, 9, 1), date(LY, 10, 20))}
 
 
 def mine_scenes(scene_dir: Path, sc: Scenario, i: int, fr: Frame, dates: list[date],
@@ -296,7 +367,8 @@ def mine_scenes(scene_dir: Path, sc: Scenario, i: int, fr: Frame, dates: list[da
 
 
 def write_scenarios(root: Path, scenarios: tuple[Scenario, ...] = SCENARIOS) -> Path:
-    """registry.csv, plans/*.xlsx, labels.yaml, scenes/ and catalog/ under root; returns root.
+    """registry.csv, plans/*.xlsx (both years of a multi-year scenario), acceptance.csv,
+    labels.yaml, scenes/ and catalog/ under root; returns root.
 
     Skips the work if root/catalog/.complete exists.
     """
@@ -307,19 +379,24 @@ def write_scenarios(root: Path, scenarios: tuple[Scenario, ...] = SCENARIOS) -> 
     if (root / "catalog" / ".complete").exists():
         return root
     (root / "plans").mkdir(parents=True, exist_ok=True)
-    rights, labels, items = [], [], []
+    rights, labels, items, accepted = [], [], [], []
     idx = {sc.name: i for i, sc in enumerate(SCENARIOS)}
     for sc in scenarios:
         i = idx[sc.name]
         fr = Frame.of(i)
         rights.append(mining_right(i, sc))
-        write_plan_xlsx(annual_plan(i, sc), root / "plans" / f"{license_no(i)}_{PY}.xlsx")
+        for y in plan_years(sc):
+            plan = annual_plan(i, sc, y)
+            write_plan_xlsx(plan, root / "plans" / f"{license_no(i)}_{y}.xlsx")
+            accepted += accepted_rows(plan, *ACCEPTED_ON[y])
         labels.append({"scenario": sc.name, "what": sc.what, "license_no": license_no(i),
-                       "as_of": sc.as_of.isoformat(),
+                       "as_of": sc.as_of.isoformat(), "plan_years": list(plan_years(sc)),
                        "labels": [{"unit": k, "type": t} for k, t in sc.labels],
-                       "areas": {p.name: list(fr.geo(p.rect).bounds) for p in sc.patches}})
+                       "areas": {p.name: list(fr.geo(p.rect).bounds) for p in sc.patches}}
+                      | ({"needs": sc.needs} if sc.needs else {}))
         items += mine_scenes(root / "scenes", sc, i, fr, scene_dates())
     write_registry_csv(rights, root / "registry.csv")
+    write_acceptance_csv(accepted, root / "acceptance.csv")
     (root / "labels.yaml").write_text(
         "# Labels of the evaluation scenarios (minewatch.synth.scenarios): exactly these flags.\n"
         + yaml.safe_dump({"plan_year": PY, "scenarios": labels}, allow_unicode=True, sort_keys=False),
@@ -359,7 +436,7 @@ def many_dates(steps: int) -> list[date]:
 
 def _many_mine(args: tuple[Path, int, int]) -> tuple[MiningRight, AnnualPlan, list[pystac.Item]]:
     scene_dir, k, steps = args
-    sc, fr = SCENARIOS[k % len(SCENARIOS)], many_frame(k)
+    sc, fr = BASE[k % len(BASE)], many_frame(k)     # the single-year ten: the benchmark's mix
     name = f"基准{k:05d}"
     return (_right(many_license_no(k), name, sc, fr), _plan(many_license_no(k), name, sc, fr),
             mine_scenes(scene_dir, sc, k, fr, many_dates(steps), tile=MANY_TILE))
