@@ -177,7 +177,9 @@ BASE: tuple[Scenario, ...] = (
 )
 
 A1, A2, A3, A4 = (-300, -200, -150, -50), (0, -200, 150, -50), (150, 50, 300, 200), (-300, 50, -150, 200)
+WIDE, CUT = (-350, -200, -50, -50), (-230, -200, -200, -50)   # a 4.5 hm² unit and a 30 m strip of it
 EXPIRED = date(PY, 6, 30)            # a right that ran out mid plan year (as_of is in November)
+OVERDUE = "overdue"                  # the key of a right's RESTORATION_OVERDUE_AT_EXPIRY
 
 
 def _multi(name: str, what: str, patches: tuple[Patch, ...], earlier: tuple[UnitSpec, ...],
@@ -202,18 +204,22 @@ MULTIYEAR: tuple[Scenario, ...] = (
            (UnitSpec(PLANNED, 1, A1, "0404"), UnitSpec(PLANNED, 2, A2, "0404"), UnitSpec(PLANNED, 3, A3, "0404")),
            (UnitSpec(RESTORED, 1, A2, "0404"), UnitSpec(PLANNED, 1, A3, "0404")),
            ((f"planned:1@{LY}", "PLAN_NOT_EXECUTED"),)),
+    # a tenth of s1 dug up (0.45 hm², over the minimum mapping unit): new disturbance on accepted
+    # land, while the unit's median cover falls too little to call it degraded (one finding)
     _multi("restored_land_redisturbed",
-           "two units accepted last year, omitted this year: one stripped again in May, one kept green",
-           (Patch("s1", A1, "accepted_stripped"), Patch("s2", A2, "accepted_green"), Patch("p1", A3, "recover")),
-           (UnitSpec(RESTORED, 1, A1, "0404", accepted=True), UnitSpec(RESTORED, 2, A2, "0404", accepted=True)),
+           "two units accepted last year, omitted this year: a strip of one dug up again in May, one kept green",
+           (Patch("s1", WIDE, "accepted_green"), Patch("cut", CUT, "accepted_stripped"),
+            Patch("s2", A2, "accepted_green"), Patch("p1", A3, "recover")),
+           (UnitSpec(RESTORED, 1, WIDE, "0404", accepted=True), UnitSpec(RESTORED, 2, A2, "0404", accepted=True)),
            (UnitSpec(PLANNED, 1, A3, "0404"),),
            ((f"restored:1@{LY}", "RESTORED_LAND_REDISTURBED"),)),
+    # RESTORATION_OVERDUE_AT_EXPIRY is one finding per right (key "overdue"): the outstanding area
     _multi("expired_outstanding",
            "the right ran out on 30 June with a planned unit still bare (planned both years)",
            (Patch("o1", A1, "bare"), Patch("r1", A2, "restored_ok")),
            (UnitSpec(PLANNED, 1, A1, "0404"), UnitSpec(PLANNED, 2, A2, "0404")),
            (UnitSpec(RESTORED, 1, A2, "0404", accepted=True), UnitSpec(PLANNED, 1, A1, "0404")),
-           (("planned:1", "RESTORATION_SHORTFALL"), ("planned:1", "RESTORATION_OVERDUE_AT_EXPIRY")),
+           (("planned:1", "RESTORATION_SHORTFALL"), (OVERDUE, "RESTORATION_OVERDUE_AT_EXPIRY")),
            valid_to=EXPIRED),
     _multi("expired_all_restored",
            "the right ran out on 30 June with everything it planned restored and accepted",

@@ -19,7 +19,7 @@ def test_every_scenario_has_labels_with_known_types_and_units():
     assert len(names) == len(set(names))
     for s in sc.SCENARIOS:
         keys = ({f"{u.section}:{u.seq}" for u in s.units} | {f"area:{p.name}" for p in s.patches}
-                | {f"{u.section}:{u.seq}@{sc.LY}" for u in s.earlier})
+                | {f"{u.section}:{u.seq}@{sc.LY}" for u in s.earlier} | {sc.OVERDUE})
         for unit, t in s.labels:
             assert (t in TYPES_ZH or t in HISTORY_TYPES) and unit in keys, (s.name, unit, t)
             assert s.needs or t not in HISTORY_TYPES, (s.name, t)

@@ -1,6 +1,7 @@
 """The multi-year evaluation scenarios: each history rule's case beside its negative twin, both
 plan years filed, every accepted claim with its record, labels keyed on the earlier mention."""
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,11 +33,11 @@ def _rect(s: sc.Scenario, key: str) -> tuple[float, float, float, float]:
     return next(u.rect for u in units if f"{u.section}:{u.seq}" == unit)
 
 
-def test_every_history_rule_is_labelled_with_the_contract_key():
+def test_every_history_rule_is_labelled_with_the_contract_key() -> None:
     assert {s.name for s in sc.MULTIYEAR} <= set(BY_NAME) and sc.SCENARIOS[:len(sc.BASE)] == sc.BASE
     labels = sorted((s.name, k, t) for s in sc.MULTIYEAR for k, t in s.labels)
     assert labels == [
-        ("expired_outstanding", "planned:1", "RESTORATION_OVERDUE_AT_EXPIRY"),
+        ("expired_outstanding", "overdue", "RESTORATION_OVERDUE_AT_EXPIRY"),
         ("expired_outstanding", "planned:1", "RESTORATION_SHORTFALL"),
         ("omitted_accepted_degrades", "restored:1@2025", "VEGETATION_DEGRADATION"),
         ("plan_not_executed", "planned:1@2025", "PLAN_NOT_EXECUTED"),
@@ -55,14 +56,15 @@ def test_every_history_rule_is_labelled_with_the_contract_key():
 @pytest.mark.parametrize(("name", "flagged", "twin", "flagged_2026", "twin_2026"), [
     # accepted, omitted: abandoned to sparse grass (not bare: no vegetation *loss*) vs kept green
     ("omitted_accepted_degrades", "restored:1@2025", "restored:2@2025", (0.2, 0.26), (0.69, 0.71)),
-    # stripped bare in May vs kept green
-    ("restored_land_redisturbed", "restored:1@2025", "restored:2@2025", (0.0, 0.03), (0.69, 0.71)),
+    # a tenth dug up in May (the unit's cover falls by ~0.07, under degradation_fvc_drop) vs kept green
+    ("restored_land_redisturbed", "restored:1@2025", "restored:2@2025", (0.62, 0.64), (0.69, 0.71)),
     # planned last year: still bare vs reported restored (green) vs planned again and recovering
     ("plan_not_executed", "planned:1@2025", "planned:2@2025", (0.0, 0.03), (0.69, 0.71)),
     # expired: a planned unit still bare vs restored
     ("expired_outstanding", "planned:1", "restored:1", (0.0, 0.03), (0.69, 0.71)),
 ])
-def test_the_ground_is_what_the_labels_say(name, flagged, twin, flagged_2026, twin_2026):
+def test_the_ground_is_what_the_labels_say(name: str, flagged: str, twin: str, flagged_2026: tuple[float, float],
+                                          twin_2026: tuple[float, float]) -> None:
     s = BY_NAME[name]
     lo, hi = flagged_2026
     assert lo <= _season_fvc(s, _rect(s, flagged), 2026) <= hi
@@ -70,9 +72,11 @@ def test_the_ground_is_what_the_labels_say(name, flagged, twin, flagged_2026, tw
     assert lo <= _season_fvc(s, _rect(s, twin), 2026) <= hi
     if name != "plan_not_executed" and "@" in flagged:      # green at acceptance, the season before
         assert _season_fvc(s, _rect(s, flagged), 2025) == pytest.approx(0.70, abs=0.01)
+    if name == "restored_land_redisturbed":                  # the strip itself is bare
+        assert _season_fvc(s, sc.CUT, 2026) == pytest.approx(0.02)
 
 
-def test_written_multiyear_scenario_files_both_years_and_its_acceptance_list(tmp_path):
+def test_written_multiyear_scenario_files_both_years_and_its_acceptance_list(tmp_path: Path) -> None:
     s = BY_NAME["omitted_accepted_degrades"]
     root = sc.write_scenarios(tmp_path, (s,))
     i = [x.name for x in sc.SCENARIOS].index(s.name)
