@@ -153,6 +153,8 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
             cache.put(right.license_no, key, res)
         return res
     except Exception as e:  # noqa: BLE001 - isolation is the point
+        if ops.disk_fault(e) is not None:
+            raise                       # the disk is full for every mine and the outputs: the night stops
         if reraise_transient and ops.is_transient(e):
             log.warning("mine %s (%s): transient failure, will retry: %s", right.license_no,
                         right.mine_name, ops.failure_text(e))
