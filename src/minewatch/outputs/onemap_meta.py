@@ -108,9 +108,10 @@ def metadata_xml(frames: Mapping[str, gpd.GeoDataFrame], info: PackageInfo, run_
     lineage = _sub(quality, "数据志")
     _sub(lineage, "软件", info.software)
     _sub(lineage, "运行编号", info.run_id or day)
-    source = _sub(lineage, "数据源", 名称="Sentinel-2 L2A", 景数=str(len(info.scenes)))
-    for s in sorted(set(info.scenes)):
-        _sub(source, "影像", 标识=s)
+    scenes = sorted(set(info.scenes))        # a scene several mines share is listed once
+    source = _sub(lineage, "数据源", 名称="Sentinel-2 L2A", 景数=str(len(scenes)))
+    for scene in scenes:
+        _sub(source, "影像", 标识=scene)
     _sub(lineage, "数据源", 名称="采矿权登记库与年度矿区生态修复计划 (三张表)")
     _sub(lineage, "处理过程", "影像按 SCL 掩膜云与阴影, 计算 NDVI 与植被覆盖度 (像元二分模型), 按修复单元统计, "
                           "与周边自然植被参照环对比后按 docs/assessment.md 的规则判定。")
