@@ -49,7 +49,7 @@ LAYERS = ("anomalies", "restoration_units", "mines")
 SECTION_ZH = {"restored": "上年度已修复", "damage": "现状损毁", "planned": "本年度计划修复"}
 PERSONAL_FIELDS = ("contact_name", "contact_phone", "contact_address")
 _GEOD = Geod(a=6378137.0, rf=298.257222101)   # CGCS2000 ellipsoid
-_CONFIG_LOCK = threading.Lock()               # OGR_CURRENT_DATE is process-global
+_CONFIG_LOCK = threading.Lock()               # GDAL config options are process-global
 
 
 # Standards the platform's loaders follow; each field names the one it is taken from.
@@ -465,20 +465,22 @@ def mines_frame(rights: list[MiningRight], plans: dict[str, AnnualPlan], anomali
 
 # ---------------------------------------------------------------- writers
 
-class _CurrentDate:
-    """Pin OGR_CURRENT_DATE (GeoPackage last_change) for the duration of a write."""
+@contextmanager
+def gdal_config(options: dict[str, str]) -> Iterator[None]:
+    """GDAL config options for the duration of one write, then the old values back; the options
+    are process-global, so one such write at a time."""
+    with _CONFIG_LOCK:
+        old = {k: pyogrio.get_gdal_config_option(k) for k in options}
+        pyogrio.set_gdal_config_options(options)
+        try:
+            yield
+        finally:
+            pyogrio.set_gdal_config_options(old)
 
-    def __init__(self, run_date: date | None):
-        self.value = f"{(run_date or date(1970, 1, 1)).isoformat()}T00:00:00.000Z"
 
-    def __enter__(self) -> None:
-        _CONFIG_LOCK.acquire()
-        self.old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": self.value})
-
-    def __exit__(self, *exc: object) -> None:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": self.old})
-        _CONFIG_LOCK.release()
+def _current_date(run_date: date | None) -> dict[str, str]:
+    """OGR_CURRENT_DATE pins GeoPackage last_change to the run date."""
+    return {"OGR_CURRENT_DATE": f"{(run_date or date(1970, 1, 1)).isoformat()}T00:00:00.000Z"}
 
 
 @contextmanager
@@ -519,7 +521,7 @@ def write_onemap(path: str | Path, anomalies_fc: dict, rights: list[MiningRight]
     frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names)
     layers = dict(frames) | (project_layers(frames, gk_epsg) if gk_epsg is not None else {})
     path = Path(path)
-    with _gpkg_temp(path) as tmp, _CurrentDate(run_date):
+    with _gpkg_temp(path) as tmp, gdal_config(_current_date(run_date)):
         for name, df in layers.items():
             pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", geometry_type="MultiPolygon",
                                     promote_to_multi=True, append=tmp.exists(), VERSION="1.2",

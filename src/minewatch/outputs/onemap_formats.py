@@ -17,8 +17,8 @@ gives the rows. `write_package` writes what ``onemap.formats`` asks for into the
   BOOLEAN fields are 0/1 integers, as in the File Geodatabase (GDAL 3.6 reads a DBF logical as text).
 
 With ``onemap.gk_layers`` every format also gets the ``<layer>_gk`` layers (onemap_gk).
-GeoPackage and shapefile bytes depend only on the inputs (the DBF header's date is the
-run date); the File Geodatabase is compared by its ``ogrinfo -al`` text.
+All three formats' bytes depend only on the inputs: the DBF header's date is the run date,
+and the File Geodatabase's item GUIDs come from GDAL's reproducible counter.
 """
 from __future__ import annotations
 
@@ -34,7 +34,14 @@ import pandas as pd
 import pyogrio
 
 from minewatch.config import OnemapSettings
-from minewatch.outputs.onemap import LAYERS, data_dictionary_frame, layer_fields, layer_frames, write_onemap
+from minewatch.outputs.onemap import (
+    LAYERS,
+    data_dictionary_frame,
+    gdal_config,
+    layer_fields,
+    layer_frames,
+    write_onemap,
+)
 from minewatch.outputs.onemap_gk import GK_SUFFIX, night_zone_epsg, project_layers
 from minewatch.outputs.onemap_meta import PackageInfo
 from minewatch.promised.models import AnnualPlan, MiningRight
@@ -49,7 +56,9 @@ _DETAIL_COLUMNS = ["BSM", "FIELD", "PART", "TEXT"]
 
 def split_utf8(text: str, limit: int = DBF_TEXT_BYTES) -> list[str]:
     """`text` in pieces of at most `limit` UTF-8 bytes, never splitting a character."""
-    pieces, current, size = [], [], 0
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
     for ch in text:
         n = len(ch.encode("utf-8"))
         if size + n > limit:
@@ -140,12 +149,14 @@ def write_filegdb(path: str | Path, frames: dict[str, gpd.GeoDataFrame]) -> Path
     tmp = path.parent / f".{path.name}.pid{os.getpid()}.tmp.gdb"     # the driver wants the .gdb ending
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        for name, df in frames.items():
-            pyogrio.write_dataframe(_datetimes(name, df), tmp, layer=name, driver="OpenFileGDB",
-                                    geometry_type="MultiPolygon", promote_to_multi=True, use_arrow=True)
-        # int32: the classic File Geodatabase has no 64-bit integer
-        pyogrio.write_dataframe(data_dictionary_frame().astype({"confidential": "int32"}), tmp, layer="data_dictionary",
-                                driver="OpenFileGDB")
+        # GDAL's item GUIDs from a counter instead of at random: the same layers give the same bytes
+        with gdal_config({"OPENFILEGDB_REPRODUCIBLE_UUID": "YES"}):
+            for name, df in frames.items():
+                pyogrio.write_dataframe(_datetimes(name, df), tmp, layer=name, driver="OpenFileGDB",
+                                        geometry_type="MultiPolygon", promote_to_multi=True, use_arrow=True)
+            # int32: the classic File Geodatabase has no 64-bit integer
+            pyogrio.write_dataframe(data_dictionary_frame().astype({"confidential": "int32"}), tmp,
+                                    layer="data_dictionary", driver="OpenFileGDB")
         old = path.parent / f".{path.name}.pid{os.getpid()}.old"
         if path.exists():
             os.replace(path, old)

@@ -136,6 +136,7 @@ def test_two_writes_are_identical(tmp_path):
     _write(tmp_path / "b")
     assert (tmp_path / "a" / "onemap.gpkg").read_bytes() == (tmp_path / "b" / "onemap.gpkg").read_bytes()
     assert _digests(tmp_path / "a" / "shapefile") == _digests(tmp_path / "b" / "shapefile")
+    assert _digests(tmp_path / "a" / "onemap.gdb") == _digests(tmp_path / "b" / "onemap.gdb")
     text = [_ogrinfo(tmp_path / d / "onemap.gdb", "-al").replace(str(tmp_path / d), "") for d in "ab"]
     assert text[0] == text[1] and "OGRFeature(anomalies):1" in text[0]
     _write(tmp_path / "a")                                         # overwrite in place
