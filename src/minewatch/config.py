@@ -236,6 +236,9 @@ class OnemapSettings(_Strict):
     # the zone's EPSG: 4513-4533 (easting with zone prefix, as 拐点坐标) or 4534-4554 ("CM", 500 km false
     # easting); None: the prefixed zone holding most of the night's mines' centroids
     gk_epsg: int | None = Field(None, ge=4513, le=4554)
+    # which ArcGIS the File Geodatabase is for: arcgis10 writes dates as the classic Date type (a date-time at
+    # 00:00; read by every ArcGIS and GDAL >= 3.6); pro3.2 as date-only Date fields (ArcGIS Pro 3.2+, GDAL 3.8+)
+    filegdb_target: Literal["arcgis10", "pro3.2"] = "arcgis10"
     # 负责单位 named in the package's metadata record
     responsible_party: str = "矿山生态修复遥感监测 (minewatch)"
 

@@ -6,7 +6,8 @@ gives the rows. `write_package` writes what ``onemap.formats`` asks for into the
 - ``gpkg``: ``onemap.gpkg`` (`onemap.write_onemap`, with the metadata record);
 - ``filegdb``: ``onemap.gdb``, GDAL's OpenFileGDB driver. Dates are the File Geodatabase's
   classic Date type (esriFieldTypeDate: a date-time, written at 00:00), which every ArcGIS
-  and GDAL ≥ 3.6 reads; the date-only type needs ArcGIS Pro 3.2 and GDAL 3.8.
+  and GDAL ≥ 3.6 reads; ``onemap.filegdb_target: pro3.2`` writes the date-only type instead,
+  which needs ArcGIS Pro 3.2 and GDAL 3.8 to read.
 - ``shapefile``: ``shapefile/<layer>.shp`` (UTF-8, with a ``.cpg``), field names from
   `Field.shp_name` (10 characters, never GDAL's laundering). A DBF text field holds 254
   bytes, so the long text fields (`Field.detail`: the JSON of what was observed and expected,
@@ -141,9 +142,11 @@ def _datetimes(layer: str, df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def write_filegdb(path: str | Path, frames: dict[str, gpd.GeoDataFrame]) -> Path:
+def write_filegdb(path: str | Path, frames: dict[str, gpd.GeoDataFrame], target: str = "arcgis10") -> Path:
     """`onemap.gdb` with one feature class per layer of `frames` and the data_dictionary table;
-    built under a temp name beside it, then renamed into place."""
+    built under a temp name beside it, then renamed into place. `target`: `onemap.filegdb_target`."""
+    pro = target == "pro3.2"
+    opts = {"TARGET_ARCGIS_VERSION": "ARCGIS_PRO_3_2_OR_LATER"} if pro else {}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.pid{os.getpid()}.tmp.gdb"     # the driver wants the .gdb ending
@@ -152,11 +155,11 @@ def write_filegdb(path: str | Path, frames: dict[str, gpd.GeoDataFrame]) -> Path
         # GDAL's item GUIDs from a counter instead of at random: the same layers give the same bytes
         with gdal_config({"OPENFILEGDB_REPRODUCIBLE_UUID": "YES"}):
             for name, df in frames.items():
-                pyogrio.write_dataframe(_datetimes(name, df), tmp, layer=name, driver="OpenFileGDB",
-                                        geometry_type="MultiPolygon", promote_to_multi=True, use_arrow=True)
+                pyogrio.write_dataframe(df if pro else _datetimes(name, df), tmp, layer=name, driver="OpenFileGDB",
+                                        geometry_type="MultiPolygon", promote_to_multi=True, use_arrow=True, **opts)
             # int32: the classic File Geodatabase has no 64-bit integer
             pyogrio.write_dataframe(data_dictionary_frame().astype({"confidential": "int32"}), tmp,
-                                    layer="data_dictionary", driver="OpenFileGDB")
+                                    layer="data_dictionary", driver="OpenFileGDB", **opts)
         old = path.parent / f".{path.name}.pid{os.getpid()}.old"
         if path.exists():
             os.replace(path, old)
@@ -185,7 +188,7 @@ def write_package(run_dir: str | Path, anomalies_fc: dict, rights: list[MiningRi
     frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names)
     layers = {name: frames[name] for name in LAYERS} | (project_layers(frames, gk) if gk is not None else {})
     if "filegdb" in settings.formats:
-        out.append(write_filegdb(run_dir / "onemap.gdb", layers))
+        out.append(write_filegdb(run_dir / "onemap.gdb", layers, settings.filegdb_target))
     if "shapefile" in settings.formats:
         out += write_shapefiles(run_dir / "shapefile", layers, run_date=run_date, include_personal=include_personal)
     return out

@@ -152,3 +152,17 @@ def test_formats_chosen_by_config(tmp_path):
         OnemapSettings(formats=("gpkg", "gpkg"))
     with pytest.raises(ValueError):
         OnemapSettings(formats=("kml",))
+
+
+def test_filegdb_for_arcgis_pro_has_date_only_fields(tmp_path):
+    """pro3.2: DATE fields are the date-only type (GDAL 3.8+ reads it; Debian's 3.6 ogrinfo cannot)."""
+    _write(tmp_path, OnemapSettings(formats=("filegdb",), filegdb_target="pro3.2"))
+    for layer in LAYERS:
+        info = pyogrio.read_info(tmp_path / "onemap.gdb", layer=layer)
+        types = dict(zip(info["fields"], info["dtypes"]))
+        dates = [f.name for f in layer_fields(layer) if f.type == "DATE"]
+        assert dates and {types[d] for d in dates} == {"datetime64[D]"}, layer
+    classic = pyogrio.read_info(_write(tmp_path / "c", OnemapSettings(formats=("filegdb",)))[0], layer="mines")
+    assert dict(zip(classic["fields"], classic["dtypes"]))["valid_to"] == "datetime64[ms]"
+    an = pyogrio.read_dataframe(tmp_path / "onemap.gdb", layer="anomalies")
+    assert set(an.first_seen) == {pd.Timestamp("2026-10-02")}
