@@ -8,6 +8,10 @@ Layers
   ``include_personal=True``.
 - ``data_dictionary``: non-spatial table (layer, field, alias_zh, type, unit, meaning,
   confidential) - the same rows as docs/data-dictionary.md (`data_dictionary_markdown`).
+- ``<layer>_gk`` (with `gk_epsg`): the three feature layers again in a CGCS2000 3° Gauss-Krüger
+  zone (`onemap_gk`); ``gpkg_metadata``: the package's metadata record and each table's
+  Chinese ``gpkg_contents.description`` (`onemap_meta`). The File Geodatabase and shapefile
+  writers (`onemap_formats`) take the same layers.
 
 Every layer has an ``upsert_key`` column the platform can merge on: the anomaly id,
 ``license_no|plan_year|section|seq`` for units, ``license_no`` for mines.
