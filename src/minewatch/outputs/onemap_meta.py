@@ -23,6 +23,7 @@ from pathlib import Path
 import geopandas as gpd
 
 from minewatch.config import OnemapSettings
+from minewatch.labels import ONEMAP_TABLES_ZH
 from minewatch.outputs.onemap_gk import GK_SUFFIX, zone_text_zh
 
 __all__ = ["LAYER_ZH", "MD_STANDARD_URI", "PackageInfo", "layers_extent", "metadata_xml", "write_gpkg_metadata"]
@@ -31,13 +32,7 @@ MD_STANDARD_URI = "urn:minewatch:onemap-metadata:td-t-1016-style:1"
 MD_STANDARD_ZH = "国土资源信息核心元数据 (TD/T 1016) / 地理信息 元数据 (GB/T 19710) 样式"
 _EXT_URI = "http://www.geopackage.org/spec120/#extension_metadata"
 
-# gpkg_contents.description of each table (what QGIS and the platform's loaders show)
-LAYER_ZH = {
-    "anomalies": "遥感监测异常图斑: 每条为一处年度修复计划与卫星影像不符的发现 (含新增/持续/消除状态)",
-    "restoration_units": "修复单元: 年度矿区生态修复计划三张表的每一行 (已修复、现状损毁、计划修复), 含最新监测状态",
-    "mines": "采矿权: 每个采矿许可证一条, 含年度计划报送状态与异常统计",
-    "data_dictionary": "数据字典: 各图层字段的中文名、类型、单位、来源标准与含义",
-}
+LAYER_ZH = ONEMAP_TABLES_ZH    # gpkg_contents.description of each table (what QGIS and loaders show)
 
 
 @dataclass(frozen=True)
