@@ -5,6 +5,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from contextlib import closing
 from datetime import date
+from pathlib import Path
 
 import pyogrio
 import pytest
@@ -13,6 +14,8 @@ from tests.support.outputs_data import anomalies_fc, rights_and_plans
 from minewatch.outputs.onemap import LAYERS, write_onemap
 from minewatch.outputs.onemap_meta import LAYER_ZH, MD_STANDARD_URI, PackageInfo
 
+# GDAL's own GeoPackage validator (Debian python3-gdal), run with the system Python that has osgeo
+VALIDATOR = Path("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py")
 SCENES = ("S2B_49SFA_20260712_0_L2A", "S2A_49SFA_20260806_0_L2A", "S2B_49SFA_20260712_0_L2A")
 INFO = PackageInfo(run_id="2026-10-02", scenes=SCENES, software="minewatch 0.1.0", responsible_party="某省自然资源厅")
 
@@ -85,3 +88,18 @@ def test_without_gk_no_projection_and_same_bytes(tmp_path):
     assert a.read_bytes() == _write(tmp_path / "b" / "onemap.gpkg").read_bytes()
     g = _write(tmp_path / "c" / "onemap.gpkg", gk_epsg=4525).read_bytes()
     assert g == _write(tmp_path / "d" / "onemap.gpkg", gk_epsg=4525).read_bytes()
+
+
+@pytest.mark.skipif(not VALIDATOR.is_file(), reason="GDAL's validate_gpkg.py (Debian python3-gdal) not installed")
+def test_gdals_validator_accepts_the_package(tmp_path):
+    """Every requirement of the GeoPackage spec GDAL checks, metadata extension included, warnings as errors."""
+    for gk in (None, 4525):
+        p = _write(tmp_path / str(gk) / "onemap.gpkg", gk_epsg=gk)
+        r = subprocess.run(["/usr/bin/python3", str(VALIDATOR), "-v", "--extra", "--warning-as-error", str(p)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "Checking gpkg_metadata" in r.stdout
+    with closing(sqlite3.connect(p)) as db, db:          # the validator does judge the metadata tables
+        db.execute("UPDATE gpkg_metadata_reference SET timestamp = 'yesterday'")
+    bad = subprocess.run(["/usr/bin/python3", str(VALIDATOR), "--extra", str(p)], capture_output=True, text=True)
+    assert bad.returncode != 0 and "Req 100" in bad.stderr
