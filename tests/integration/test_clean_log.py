@@ -11,6 +11,7 @@ import json
 
 import pytest
 from tests.support.cli import run_cli
+from tests.support.truths import expected_by_type
 
 pytestmark = pytest.mark.slow          # one sample night
 DATE = "2026-11-20"
@@ -30,7 +31,9 @@ def test_a_clean_sample_night_logs_no_warning(sample_config, tmp_path):
     assert any("进度 progress: 3/3" in ln for ln in lines)          # the log is the whole night's
     assert not [ln for ln in lines if "Warning" in ln or "WARNING" in ln or "Traceback" in ln], lines
     summary = json.loads((out / DATE / "run_summary.json").read_text(encoding="utf-8"))
-    # the night did its work: the sample's three planted findings, all mines judged
-    assert (summary["mines"], summary["mines_failed"], summary["scenes_read"], summary["anomalies"]) == (3, 0, 241, 3)
-    assert summary["anomalies_by_type"] == {"CLAIMED_RESTORATION_NOT_OBSERVED": 1, "RESTORATION_SHORTFALL": 1,
-                                            "UNDECLARED_DISTURBANCE": 1}
+    # the night did its work: the sample's planted findings (the cross-year ones where the history
+    # rules exist), all mines judged
+    by_type = expected_by_type()
+    assert (summary["mines"], summary["mines_failed"], summary["scenes_read"], summary["anomalies"]) == \
+        (3, 0, 241, sum(by_type.values()))
+    assert summary["anomalies_by_type"] == by_type

@@ -7,7 +7,6 @@ rules, minewatch.assess.history) is expected only where that module exists; its 
 ("restored:1@2025": the 2025 mention it rests on) is checked through the anomaly id.
 """
 import hashlib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import yaml
 from shapely.geometry import shape
 from tests.support.direct import season_ndvi_max, unit_fvc_per_scene
 from tests.support.paths import REPO
+from tests.support.truths import expected
 
 from minewatch.config import load_settings
 from minewatch.promised.planreader import read_plans
@@ -62,11 +62,6 @@ def test_run_prints_where_outputs_are(run):
     assert summary["mines"] == 3 and summary["mines_failed"] == 0 and summary["scenes_read"] > 200
 
 
-def _expected(rows: list[dict]) -> list[dict]:
-    """The truths (or twins) the rules on this branch can find."""
-    return [t for t in rows if not t.get("needs") or importlib.util.find_spec(t["needs"]) is not None]
-
-
 def _anomaly_id(p: dict, key: str) -> str:
     """Anomaly.id of a flag with these properties and key (licence|plan year|type|key)."""
     return hashlib.sha1(f"{p['license_no']}|{p['plan_year']}|{p['type']}|{key}".encode()).hexdigest()[:16]
@@ -84,7 +79,7 @@ def test_anomalies_are_exactly_the_planted_truths(run):
     fc = json.loads((run_dir / "anomalies.geojson").read_text(encoding="utf-8"))
     got = sorted((f["properties"]["license_no"], f["properties"]["type"], f["properties"]["unit_section"],
                   f["properties"]["unit_seq"]) for f in fc["features"])
-    want = _expected(truths["anomalies"])
+    want = expected(truths["anomalies"])
     assert got == sorted((t["license_no"], t["type"], t["unit_section"], t["unit_seq"]) for t in want)
     for f in fc["features"]:        # each unit flag carries its truth's key
         if f["properties"]["unit_seq"] is not None:
@@ -132,7 +127,7 @@ def test_passing_units_pass_for_the_right_reason(run):
     series = pd.read_csv(run_dir / "unit_series.csv")
     unjudged = pd.read_csv(run_dir / "unjudged.csv")
     truths = yaml.safe_load((SAMPLE / "truths.yaml").read_text(encoding="utf-8"))
-    for t in _expected(truths["passing_units"]):
+    for t in expected(truths["passing_units"]):
         key = t["key"]
         assert not ((unjudged.license_no == t["license_no"]) & (unjudged.unit == key)).any()
         s = series[(series.license_no == t["license_no"]) & (series.unit == key)]
