@@ -23,6 +23,7 @@ from minewatch.assess.rules import unit_key
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import Settings
+from minewatch.ledger.history import MineHistory, mine_histories
 from minewatch.outputs import runfolder
 from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
@@ -37,10 +38,12 @@ from minewatch.pipeline import MineResult, process_mine, scenes_for
 from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.promised.models import AnnualPlan, MiningRight
+from minewatch.promised.planreader import PlanReadResult
 from minewatch.sky.pixels import PixelStore
 
 if TYPE_CHECKING:
     import pystac
+    from sqlalchemy import Engine
 
 log = logging.getLogger("minewatch")
 
@@ -53,6 +56,8 @@ class Promises:
     thresholds: ThresholdTable = field(default_factory=lambda: ThresholdTable(()))   # none: all NO_THRESHOLD
     plan_results: list = field(default_factory=list)   # PlanReadResult per file, for PLAN_* anomalies
     settings: Settings | None = None      # the night's settings, for what the outputs show (season, PDF)
+    histories: dict[str, MineHistory] = field(default_factory=dict)   # licence -> the ledger's snapshot
+    ledger_url: str | None = None         # where the night's season observations go (None: nowhere)
 
 
 def load_promises(s: Settings, plan_year: int) -> Promises:
@@ -71,11 +76,45 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
     plans: dict[str, AnnualPlan] = {}
     for r in results:
         r.findings = validate_plan(r, by_lic, area_tolerance=s.plan.area_tolerance)
-        findings += r.findings
         if r.plan is not None and r.plan.plan_year == plan_year and not is_superseded(r):
             plans[r.plan.license_no] = r.plan
+    url, histories = load_ledger(s, [r for r in results if not is_superseded(r)])
+    for r in results:
+        findings += r.findings
     return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results,
-                    settings=s)
+                    settings=s, histories=histories, ledger_url=url)
+
+
+def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[str, MineHistory]]:
+    """Every year's plans into the night's ledger (idempotent; a changed filing rebuilds the
+    plan part), then its snapshot per mine."""
+    from minewatch.ledger.db import ledger_url
+    from minewatch.ledger.ingest import sync_results
+
+    url = ledger_url(s)
+    engine = ledger_engine(url)
+    ok = []
+    for r in results:
+        rows = [(u.section, u.seq) for u in r.plan.units] if r.plan is not None else []
+        if len(rows) != len(set(rows)):      # a 序号 twice in a section names no one row: left out
+            log.warning("ledger: %s not ingested: a 序号 appears twice in one section", Path(r.file).name)
+            continue
+        ok.append(r)
+    rep = sync_results(engine, ok, iou_min=s.ledger.iou_min, related_min=s.ledger.related_min)
+    for f in rep.findings:
+        log.warning("ledger: %s %s", f.rule, f.message_zh)
+    return url, mine_histories(engine)
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def ledger_engine(url: str) -> Engine:
+    """One migrated engine per ledger URL and process (the night opens it once, each mine writes)."""
+    from minewatch.ledger.db import open_engine
+    if url not in _ENGINES:
+        _ENGINES[url] = open_engine(url)
+    return _ENGINES[url]
 
 
 def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
@@ -90,11 +129,14 @@ def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
 def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Settings, as_of: date,
                items: list[pystac.Item]) -> str:
     """What a mine's result depends on: the right, its plan version, the settings and
-    thresholds, the run date and the scenes (id and last update)."""
+    thresholds, the run date, the scenes (id and last update) and its ledger history
+    (a new filing or acceptance record judges the mine again)."""
     scenes = sorted((it.id, str(it.properties.get("updated", "")), str(it.datetime)) for it in items)
     settings = s.model_dump_json(exclude={"output_dir", "base_dir"})
     thresholds = [r.model_dump_json() for r in p.thresholds.rows]   # pydantic pickles carry sets: unordered
-    blob = pickle.dumps((right, plan, thresholds, settings, as_of.isoformat(), scenes, __version__))
+    h = p.histories.get(right.license_no)
+    history = h.cache_part(plan.plan_year if plan else as_of.year) if h is not None else None
+    blob = pickle.dumps((right, plan, thresholds, settings, as_of.isoformat(), scenes, history, __version__))
     return hashlib.sha256(blob).hexdigest()
 
 
