@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 
 from minewatch import __version__, ops
 from minewatch.assess.anomaly import with_unique_keys
+from minewatch.assess.history import LEDGER_RULES, ledger_findings
 from minewatch.assess.planchecks import plan_anomalies, unreadable_files
 from minewatch.assess.rules import unit_key
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import Settings
-from minewatch.ledger.history import MineHistory, mine_histories
+from minewatch.ledger.history import MineHistory, mine_histories, record_seasons
 from minewatch.outputs import runfolder
 from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
@@ -87,7 +88,8 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
 
 def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[str, MineHistory]]:
     """Every year's plans into the night's ledger (idempotent; a changed filing rebuilds the
-    plan part), then its snapshot per mine."""
+    plan part), then its snapshot per mine. The ledger's plan findings (LEDGER_RESTORED_NOT_PLANNED,
+    LEDGER_UNIT_CHANGED) are added to the findings of the file they are about."""
     from minewatch.ledger.db import ledger_url
     from minewatch.ledger.ingest import sync_results
 
@@ -103,7 +105,13 @@ def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[s
     rep = sync_results(engine, ok, iou_min=s.ledger.iou_min, related_min=s.ledger.related_min)
     for f in rep.findings:
         log.warning("ledger: %s %s", f.rule, f.message_zh)
-    return url, mine_histories(engine)
+    histories = mine_histories(engine)
+    by_file = {Path(r.file).name: r for r in ok}
+    for h in histories.values():      # the ledger's plan findings join their file's findings
+        for f in ledger_findings(h, area_tolerance=s.plan.area_tolerance):
+            if f.file in by_file:
+                by_file[f.file].findings = [*by_file[f.file].findings, f]
+    return url, histories
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -115,6 +123,14 @@ def ledger_engine(url: str) -> Engine:
     if url not in _ENGINES:
         _ENGINES[url] = open_engine(url)
     return _ENGINES[url]
+
+
+def record_mine_seasons(p: Promises, res: MineResult) -> None:
+    """A judged mine's season measures into the ledger (upsert: a rerun never duplicates);
+    a failed mine writes nothing."""
+    if res.error or not p.ledger_url or not res.seasons:
+        return
+    record_seasons(ledger_engine(p.ledger_url), res.seasons)
 
 
 def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
@@ -187,12 +203,14 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
             log.info("mine %s: %d scenes, nothing new since the last run: result reused",
                      right.license_no, len(items))
             cached.reused = True
+            record_mine_seasons(p, cached)
             return cached
         others = [o.boundary for o in p.rights if o.license_no != right.license_no]
         res = process_mine(right, plan, p.thresholds, s, as_of, plan_year, others=others, items=items,
-                           pixels=cache.pixels if cache else None)
+                           pixels=cache.pixels if cache else None, history=p.histories.get(right.license_no))
         if cache:
             cache.put(right.license_no, key, res)
+        record_mine_seasons(p, res)
         return res
     except Exception as e:  # noqa: BLE001 - isolation is the point
         if reraise_transient and ops.is_transient(e):
@@ -300,6 +318,8 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     from minewatch.promised.registry import RULE_PREFIX
     registry_findings = [asdict(f) for f in (promises.findings if promises else [])
                          if f.rule.startswith(RULE_PREFIX)]
+    ledger_found = [asdict(f) for r in (promises.plan_results if promises else []) for f in r.findings
+                    if f.rule in LEDGER_RULES]
     by_type: dict[str, int] = {}
     for a in anomalies:
         by_type[a.type] = by_type.get(a.type, 0) + 1
@@ -313,6 +333,7 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         # the registry rows left out tonight; the key only when there are any, so a clean
         # registry's summary keeps its bytes
         **({"registry_findings": registry_findings} if registry_findings else {}),
+        **({"ledger_findings": ledger_found} if ledger_found else {}),
         # what some mines were judged without (keys present only when something was: benign nights keep their bytes)
         **({"scenes_skipped": [{"license_no": r.license_no, "scene": sk.id, "reason": sk.reason}
                                for r in results for sk in r.scenes_skipped]}

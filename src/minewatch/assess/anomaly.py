@@ -32,6 +32,7 @@ class Anomaly:
     key: str = ""                       # what makes the finding the same night after night
     notes_zh: str = ""
     confidence: str = "high"            # low | high | highest (assess/confidence.py)
+    unit_id: str | None = None          # the ledger's 标识码 of the unit the finding is about
 
     @property
     def id(self) -> str:
