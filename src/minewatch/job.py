@@ -119,8 +119,14 @@ _ENGINES: dict[str, Engine] = {}
 
 def ledger_engine(url: str) -> Engine:
     """One migrated engine per ledger URL and process (the night opens it once, each mine writes)."""
+    from sqlalchemy.engine import make_url
+
     from minewatch.ledger.db import open_engine
-    if url not in _ENGINES:
+    u = make_url(url)
+    gone = u.get_backend_name() == "sqlite" and bool(u.database) and not Path(str(u.database)).exists()
+    if url not in _ENGINES or gone:       # a removed ledger file is made (and migrated) anew
+        if url in _ENGINES:
+            _ENGINES.pop(url).dispose()
         _ENGINES[url] = open_engine(url)
     return _ENGINES[url]
 

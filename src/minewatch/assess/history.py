@@ -9,7 +9,8 @@
   again (nor lists split or merged), with the area promised and its FVC now against the
   target class's bar;
 - RESTORED_LAND_REDISTURBED: a restored and accepted unit (this plan's, or an omitted one in
-  its 管护期) with a same-season loss patch inside it (the disturbance loss test);
+  its 管护期) with a same-season loss patch inside it (the disturbance loss test); a unit
+  flagged VEGETATION_DEGRADATION keeps that one finding (`assess.judge.explained`);
 - RESTORATION_OVERDUE_AT_EXPIRY: the right's validity ended before as_of and the ledger still
   holds units whose latest row is damage or planned: the outstanding area.
 

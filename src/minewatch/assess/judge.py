@@ -30,10 +30,12 @@ RULES: tuple[Rule, ...] = (unit_rule, undeclared_disturbance, out_of_boundary_di
 
 
 def explained(findings: Sequence[Anomaly]) -> list[Anomaly]:
-    """The findings less a unit's VEGETATION_DEGRADATION where RESTORED_LAND_REDISTURBED was
-    found on it: the new disturbance is why its cover fell, one finding says it."""
-    redisturbed = {a.key for a in findings if a.type == "RESTORED_LAND_REDISTURBED"}
-    return [a for a in findings if not (a.type == "VEGETATION_DEGRADATION" and a.key in redisturbed)]
+    """The findings less a unit's RESTORED_LAND_REDISTURBED where VEGETATION_DEGRADATION was
+    found on it: the loss of cover over the unit is one finding, and the loss test then adds
+    nothing; the re-disturbance is reported where part of an accepted unit is dug up while
+    the unit as a whole keeps its cover (or cannot be compared)."""
+    degraded = {a.key for a in findings if a.type == "VEGETATION_DEGRADATION"}
+    return [a for a in findings if not (a.type == "RESTORED_LAND_REDISTURBED" and a.key in degraded)]
 
 
 @dataclass(frozen=True)
