@@ -10,6 +10,7 @@ import json
 import logging
 import pickle
 import shutil
+import threading
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -115,6 +116,7 @@ def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[s
 
 
 _ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
 
 
 def ledger_engine(url: str) -> Engine:
@@ -123,12 +125,13 @@ def ledger_engine(url: str) -> Engine:
 
     from minewatch.ledger.db import open_engine
     u = make_url(url)
-    gone = u.get_backend_name() == "sqlite" and bool(u.database) and not Path(str(u.database)).exists()
-    if url not in _ENGINES or gone:       # a removed ledger file is made (and migrated) anew
-        if url in _ENGINES:
-            _ENGINES.pop(url).dispose()
-        _ENGINES[url] = open_engine(url)
-    return _ENGINES[url]
+    with _ENGINES_LOCK:       # the flow's mine tasks are threads
+        gone = u.get_backend_name() == "sqlite" and bool(u.database) and not Path(str(u.database)).exists()
+        if url not in _ENGINES or gone:       # a removed ledger file is made (and migrated) anew
+            if url in _ENGINES:
+                _ENGINES.pop(url).dispose()
+            _ENGINES[url] = open_engine(url)
+        return _ENGINES[url]
 
 
 def record_mine_seasons(p: Promises, res: MineResult) -> None:
@@ -136,7 +139,11 @@ def record_mine_seasons(p: Promises, res: MineResult) -> None:
     a failed mine writes nothing."""
     if res.error or not p.ledger_url or not res.seasons:
         return
-    record_seasons(ledger_engine(p.ledger_url), res.seasons)
+    from sqlalchemy.exc import SQLAlchemyError
+    try:
+        record_seasons(ledger_engine(p.ledger_url), res.seasons)
+    except SQLAlchemyError as e:     # the mine's findings stand; its seasons are written by a later night
+        log.error("mine %s: season observations not written to the ledger: %s", res.license_no, e)
 
 
 def failed_mine(right: MiningRight, e: BaseException) -> MineResult:

@@ -100,3 +100,25 @@ def test_season_observations_upsert_without_duplicates(make_ledger, tmp_path):
     assert h.cache_part(2026) == mine_histories(engine)[LICENCE].cache_part(2026)
     assert h.cache_part(2027) != dataclasses.replace(h, units=tuple(
         dataclasses.replace(u, seasons=()) for u in h.units)).cache_part(2027)
+
+
+def test_acceptance_year_from_a_record_before_the_plans_claim(make_ledger, tmp_path):
+    from minewatch.assess.history import tracked_units
+    from minewatch.ledger.history import AcceptanceEntry
+
+    engine = make_ledger()
+    sync_results(engine, _write(tmp_path / "plans", plans()), **KW)
+    h = mine_histories(engine)[LICENCE]
+    a = h.unit(_id(3))                # A: claimed accepted in plan 2026 (so 2025); a 合格 record says 2025-04
+    rec = AcceptanceEntry(date(2025, 3, 1), date(2025, 4, 20), "合格", "验收2025-001", 1.0, "acc.csv", 2)
+    failed = dataclasses.replace(rec, result="不合格", accepted_on=date(2024, 6, 1), row=3)
+    a2 = dataclasses.replace(a, acceptances=(failed, rec))
+    assert a2.acceptance(2027) == (2025, a.mentions[1])        # the 不合格 row counts for nothing
+    early = dataclasses.replace(rec, accepted_on=date(2024, 10, 8))
+    assert dataclasses.replace(a, acceptances=(early,)).acceptance(2026) == (2024, a.mentions[1])   # record wins
+    h2 = dataclasses.replace(h, units=tuple(dataclasses.replace(u, acceptances=(early,)) if u.unit_id == _id(3)
+                                            else u for u in h.units))
+    # the 2027 plan omits A: tracked on its 2026 row, accepted by the record (2024), in its 管护期 to 2027
+    t = tracked_units(h2, 2027, 3)["restored:1@2026"]
+    assert (t.kind, t.acceptance_year, t.acceptance_source, t.unit.unit_id) == ("accepted", 2024, "record", _id(3))
+    assert "restored:1@2026" not in tracked_units(h2, 2028, 3)
