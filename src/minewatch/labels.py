@@ -160,7 +160,8 @@ RULES_ZH: dict[str, str] = {
     "RESTORATION_SHORTFALL": "本年度计划修复单元在评估季末的植被覆盖度低于该地类要求 (已按周边自然植被的年景修正)",
     "AT_RISK": "按周边自然植被的物候和本单元近期趋势, 评估季末最乐观也达不到要求",
     "CLAIMED_RESTORATION_NOT_OBSERVED": "上年度申报已修复的单元, 本评估季植被覆盖度仍低于该地类要求",
-    "VEGETATION_DEGRADATION": "已验收的修复单元植被覆盖度较上一评估季明显下降, 且降幅超过周边自然植被",
+    "VEGETATION_DEGRADATION": "已验收的修复单元植被覆盖度较上一评估季 (本年度计划未列出的管护期内单元: "
+                              "较验收时) 明显下降, 且降幅超过周边自然植被",
     "UNDECLARED_DISTURBANCE": "矿区范围内、申报单元以外, 植被较基期同季明显减少且持续裸露",
     "DAMAGE_EXCEEDS_DECLARED": "与申报损毁单元相连的裸露面积超出申报面积加允许容差",
     "OUT_OF_BOUNDARY_DISTURBANCE": "矿区范围以外紧邻处植被较基期同季明显减少且持续裸露",
