@@ -119,6 +119,14 @@ _ENGINES: dict[str, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
+def forget_ledger(url: str) -> None:
+    """Close the engine `ledger_engine` keeps for ``url`` (a temporary ledger about to be removed)."""
+    with _ENGINES_LOCK:
+        e = _ENGINES.pop(url, None)
+    if e is not None:
+        e.dispose()
+
+
 def ledger_engine(url: str) -> Engine:
     """One migrated engine per ledger URL and process (the night opens it once, each mine writes)."""
     from sqlalchemy.engine import make_url
