@@ -8,6 +8,7 @@ default. Nothing reads the environment anywhere else.
 """
 from __future__ import annotations
 
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -217,6 +218,17 @@ class LedgerSettings(_Strict):
     # overlap (intersection / smaller area) from which a row and a unit are related at all:
     # two related units for one row is a merge, two rows for one unit a split (findings, not guesses)
     related_min: float = Field(0.25, gt=0, le=1)
+    # 管护期: years after acceptance during which an accepted unit is still watched (and shown
+    # as "in management" in the one-map package)
+    management_years: int = Field(3, ge=0)
+    # the county bureau's 验收 list: one .csv/.xlsx file or a folder of them, imported by the night
+    # (and by `minewatch ledger accept`); None: no list, only what `ledger accept` imported
+    acceptance: Path | None = None
+    # the regulation's time from application to acceptance, in working days (Mon-Fri minus `holidays`)
+    acceptance_working_days: int = Field(60, ge=1)
+    # public holidays (YYYY-MM-DD) that are not working days; makeup Saturdays (调休) are not
+    # modelled, so the working-day count is approximate by a day or two
+    holidays: tuple[date, ...] = ()
 
 
 class ReportSettings(_Strict):
@@ -291,4 +303,6 @@ def load_settings(path: str | Path) -> Settings:
         "local_catalog": s.local_catalog.model_copy(
             update={"data_dir": _resolve(base, s.local_catalog.data_dir)}),
         "assess": s.assess.model_copy(update={"thresholds": _resolve(base, s.assess.thresholds)}),
+        "ledger": s.ledger.model_copy(update={
+            "acceptance": None if s.ledger.acceptance is None else _resolve(base, s.ledger.acceptance)}),
     })

@@ -24,6 +24,7 @@ from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import Settings
 from minewatch.outputs import runfolder
+from minewatch.outputs.acceptance_overdue import write_acceptance_overdue
 from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
 from minewatch.outputs.fieldexport import write_field_exports
@@ -33,6 +34,15 @@ from minewatch.outputs.onemap import night_unit_status, write_onemap
 from minewatch.outputs.overview import write_overview
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
+from minewatch.outputs.unit_history import (
+    LedgerView,
+    ledger_unit_fields,
+    outstanding_hm2,
+    overdue_counts,
+    read_ledger,
+    unit_history_frame,
+    with_unit_ids,
+)
 from minewatch.pipeline import MineResult, process_mine, scenes_for
 from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.plumbing.cells import spreadsheet_safe_frame
@@ -193,6 +203,30 @@ def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, pl
     return summary
 
 
+def night_ledger(p: Promises, run_date: date) -> tuple[LedgerView, list]:
+    """The ledger as the night's outputs show it, after importing the configured acceptance
+    lists (``ledger.acceptance``); their row-level findings and the plans' acceptance claims
+    without a 合格 record come back with it."""
+    from minewatch.ledger.acceptance import acceptance_files, claims_without_record, import_acceptance
+    from minewatch.ledger.db import ledger_url, open_engine
+
+    s = p.settings
+    assert s is not None
+    engine = open_engine(ledger_url(s))
+    try:
+        findings = []
+        if s.ledger.acceptance is not None:
+            for f in acceptance_files(s.ledger.acceptance):
+                findings += import_acceptance(engine, f, iou_min=s.ledger.iou_min).findings
+            findings += claims_without_record(engine)
+        view = read_ledger(engine, run_date, management_years=s.ledger.management_years,
+                           working_days=s.ledger.acceptance_working_days, holidays=s.ledger.holidays,
+                           thresholds=p.thresholds, county={r.license_no: r.county_code for r in p.rights})
+    finally:
+        engine.dispose()
+    return view, findings
+
+
 def not_judged(results: list[MineResult]) -> dict[tuple[str, str | None], str]:
     """What tonight could not look at, for the lifecycle: failed mines, unjudged units."""
     out: dict[tuple[str, str | None], str] = {(u.license_no, u.unit): u.reason_zh
@@ -208,7 +242,10 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     anomalies = [a for r in results for a in r.anomalies]
     if promises is not None:
         anomalies += plan_anomalies(promises.rights, promises.plan_results, plan_year=plan_year, as_of=run_date)
-    anomalies = with_unique_keys(anomalies)     # ids are merge keys: never two findings with one
+    ledger, acceptance_findings = (night_ledger(promises, run_date)
+                                   if promises is not None and promises.settings is not None else (None, []))
+    unit_ids = ledger.unit_ids if ledger is not None else {}
+    anomalies = with_unique_keys(with_unit_ids(anomalies, unit_ids))   # ids are merge keys: never two alike
     prev = runfolder.previous_run(out_dir, run_date)
     prev_fc = (json.loads((prev / "anomalies.geojson").read_text(encoding="utf-8"))
                if prev and (prev / "anomalies.geojson").is_file() else None)
@@ -217,7 +254,7 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
                          not_judged=not_judged(results))
     write_text(run_dir / "anomalies.geojson", json.dumps(fc, ensure_ascii=False, indent=1) + "\n")
     # low-confidence flags are not sent to inspectors by default, but nothing is silently dropped
-    held = feature_collection(with_unique_keys([a for r in results for a in r.held_back]))
+    held = feature_collection(with_unique_keys(with_unit_ids([a for r in results for a in r.held_back], unit_ids)))
     write_text(run_dir / "anomalies_low_confidence.geojson", json.dumps(held, ensure_ascii=False, indent=1) + "\n")
     for r in results:      # the season's composites, COGs for reports and GIS
         c = r.composite
@@ -227,8 +264,13 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     if promises is not None:
         status = night_unit_status(fc, {r.license_no: r.series for r in results if r.series is not None},
                                    [asdict(u) for r in results for u in r.unjudged], run_date)
-        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, status, run_date=run_date)
-        spot = spot_check_list(fc, promises.rights)
+        lics = sorted({x.license_no for x in promises.rights})
+        county = {x.license_no: x.county_code for x in promises.rights}
+        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, status, run_date=run_date,
+                     unit_ledger=ledger_unit_fields(ledger) if ledger is not None else None,
+                     tables={"unit_history": unit_history_frame(ledger, lics, county)} if ledger is not None else None)
+        spot = spot_check_list(fc, promises.rights, outstanding=outstanding_hm2(ledger) if ledger else None,
+                               overdue=overdue_counts(ledger) if ledger else None)
         write_spot_check(spot, run_dir / "spot_check.csv", run_dir / "spot_check.xlsx")
         # public-disclosure profile: no contact data by key or by value, no field marked confidential
         personal = personal_values(promises.rights, [r.plan for r in promises.plan_results if r.plan is not None])
@@ -243,8 +285,11 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
             if plan is not None and r.composite is not None:
                 write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
                              right=rights.get(r.license_no),
-                             s=promises.settings)
+                             s=promises.settings, ledger=ledger)
         write_overview(fc, promises.rights, run_dir, run_date.isoformat())
+        if ledger is not None:      # for the bureau: applications past the working-day limit
+            write_acceptance_overdue(ledger.overdue, {x.license_no: x.mine_name for x in promises.rights},
+                                     run_dir / "acceptance_overdue.csv")
 
     import pandas as pd
     frames = [r.series.assign(license_no=r.license_no) for r in results if r.series is not None]
@@ -281,6 +326,10 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         "outputs": sorted({str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
                            if p.is_file() and not p.name.startswith(".")} | {"run_summary.json"}),
     }
+    if ledger is not None:
+        summary["acceptance_overdue"] = len(ledger.overdue)
+    if acceptance_findings:     # the acceptance lists' row findings and claims without a record
+        summary["acceptance_findings"] = [asdict(f) for f in acceptance_findings]
     unreadable = unreadable_files(promises.plan_results) if promises is not None else []
     if unreadable:        # plan files that gave no plan, and why (PLAN_UNREADABLE / plan check)
         summary["plan_files_unreadable"] = unreadable
@@ -288,8 +337,17 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     return summary
 
 
+def _report_timeline(ledger: LedgerView, license_no: str) -> dict:
+    """The mine's part of the ledger, as MineReportData's timeline fields."""
+    events = [e for e in ledger.events if e.license_no == license_no]
+    uids = {e.unit_id for e in events}
+    return {"timeline": events, "unit_states": {u: s for u, s in ledger.states.items() if u in uids},
+            "timeline_fvc_min": {u: v for u, v in ledger.fvc_min.items() if u in uids}}
+
+
 def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date: date,
-                 right: MiningRight | None = None, s: Settings | None = None) -> Path:
+                 right: MiningRight | None = None, s: Settings | None = None,
+                 ledger: LedgerView | None = None) -> Path:
     """The inspector's per-mine report (and its PDF when `s.report.pdf`) from what the pipeline
     kept for it: the season window and clear-date rule from the night's settings, the
     licence boundary for the zone and corners, the ring's series from the unit series."""
@@ -309,6 +367,7 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
         unjudged=[asdict(u) for u in r.unjudged], image_date=c.period, run_date=run_date, notes=notes,
         boundary=right.boundary if right is not None else None,
         season=(season.start, season.end) if season is not None else None,
-        min_clear_fraction=a.min_clear_fraction if a is not None else 0.0)
+        min_clear_fraction=a.min_clear_fraction if a is not None else 0.0,
+        **(_report_timeline(ledger, r.license_no) if ledger is not None else {}))
     pdf = bool(s is not None and s.report.pdf)
     return render_report(data, path, pdf=pdf, pdf_timeout=s.report.pdf_timeout_s if s is not None else 120)

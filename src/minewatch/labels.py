@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH", "RULES_ZH", "SECTION_ZH",
-           "SEVERITY_ZH", "TYPES_ZH", "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
+           "SEVERITY_ZH", "TYPES_ZH", "UNIT_EVENT_ZH", "UNIT_STATE_ZH", "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH",
+           "FieldLabel"]
 
 # English code -> Chinese label (the regulation's wording where it has one)
 TYPES_ZH = {
@@ -38,6 +39,11 @@ EVIDENCE_ZH = {
 UNIT_STATUS_ZH = {"OK": "未见异常"}
 # the plan table's sections (minewatch.promised.models) as the unit ledger shows them
 SECTION_ZH = {"restored": "上年度已修复", "damage": "损毁情况", "planned": "本年度计划"}
+# a ledger unit's lifecycle state (minewatch.ledger.events.STATES)
+UNIT_STATE_ZH = {"damaged": "损毁", "planned": "计划修复", "restored": "已修复", "accepted": "已验收",
+                 "in_management": "管护期内"}
+# what a row of a unit's history is (minewatch.ledger.events.KINDS)
+UNIT_EVENT_ZH = {"mention": "计划记录", "acceptance": "验收记录", "season": "生长季观测"}
 # how the ledger tied a plan row to its unit (minewatch.ledger.matching.METHODS)
 LEDGER_MATCH_ZH = {
     "iou": "按位置匹配往年单元",

@@ -26,7 +26,8 @@ from minewatch.promised.findings import ERROR, WARNING, Finding
 from minewatch.promised.models import RESTORED
 from minewatch.promised.table import cell_text
 
-__all__ = ["COLUMNS", "AcceptanceReport", "read_acceptance", "import_acceptance", "claims_without_record"]
+__all__ = ["COLUMNS", "AcceptanceReport", "acceptance_files", "read_acceptance", "import_acceptance",
+           "claims_without_record"]
 
 # field -> the header as the bureau writes it
 COLUMNS = {
@@ -41,6 +42,16 @@ RESULTS = ("合格", "不合格")
 class AcceptanceReport:
     records: list[AcceptanceRecord] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+
+
+def acceptance_files(path: str | Path) -> list[Path]:
+    """The lists under ``path``: the file itself, or a folder's .csv/.xlsx files (name order;
+    Excel's ``~$`` lock files left out)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".xlsx")
+                  and not p.name.startswith(("~$", ".")))
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:

@@ -6,6 +6,8 @@ Layers
   with the latest status per unit when given.
 - ``mines``: one row per mining right; personal data (联系人, 联系电话, 联系地址) only when
   ``include_personal=True``.
+- ``unit_history``: non-spatial table, one row per plan row, acceptance record and season
+  observation of each ledger unit (outputs/unit_history.py), when the night has a ledger.
 - ``data_dictionary``: non-spatial table (layer, field, alias_zh, type, unit, meaning,
   confidential) - the same rows as docs/data-dictionary.md (`data_dictionary_markdown`).
 
@@ -24,7 +26,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -45,6 +47,7 @@ from minewatch.promised.models import AnnualPlan, MiningRight
 
 EPSG = 4490
 LAYERS = ("anomalies", "restoration_units", "mines")
+TABLES = ("unit_history",)       # tables without geometry (outputs/unit_history.py builds them)
 SECTION_ZH = {"restored": "上年度已修复", "damage": "现状损毁", "planned": "本年度计划修复"}
 PERSONAL_FIELDS = ("contact_name", "contact_phone", "contact_address")
 _GEOD = Geod(a=6378137.0, rf=298.257222101)   # CGCS2000 ellipsoid
@@ -62,7 +65,8 @@ STD_MW = "minewatch"
 # 要素代码 (YSDM) per layer. The standards' code tables have no entry for remote-sensing
 # findings or plan units, so these are minewatch's own, in their 10-digit form; the
 # platform maps them (docs/data-dictionary.md).
-YSDM = {"anomalies": "2099010100", "restoration_units": "2099020100", "mines": "2099030100"}
+YSDM = {"anomalies": "2099010100", "restoration_units": "2099020100", "mines": "2099030100",
+        "unit_history": "2099040100"}
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ DICTIONARY: tuple[Field, ...] = (
     F("anomalies", "unit_seq", "序号", "INTEGER", "",
       "Row number (序号) in the plan table; empty when not about one unit",
       STD_PLAN),
+    F("anomalies", "unit_id", "单元标识码", "TEXT", "",
+      "The ledger's 标识码 of the unit (minewatch.ledger, stable across plan years); empty when not about one unit"),
     F("anomalies", "target_land_class", "目标地类", "TEXT", "", "三调 land-class code, as a string", STD_SANDIAO,
       shp="tgt_lclass"),
     F("anomalies", "area_hm2", "面积", "REAL", "hm²", "Area of the finding on the CGCS2000 ellipsoid, 4 decimals"),
@@ -138,6 +144,13 @@ DICTIONARY: tuple[Field, ...] = (
     F("restoration_units", "section_zh", "计划表分区", "TEXT", "",
       "上年度已修复 | 现状损毁 | 本年度计划修复", STD_PLAN),
     F("restoration_units", "seq", "序号", "INTEGER", "", "Row number (序号) in that section of the table", STD_PLAN),
+    F("restoration_units", "unit_id", "单元标识码", "TEXT", "",
+      "The ledger's 标识码: the same ground keeps it across plan years (minewatch.ledger)"),
+    F("restoration_units", "lifecycle_state", "全流程状态代码", "TEXT", "",
+      "damaged | planned | restored | accepted | in_management, from the ledger's plan rows and acceptance "
+      "records at the run date (minewatch.ledger.events)", shp="lc_state"),
+    F("restoration_units", "lifecycle_state_zh", "全流程状态", "TEXT", "",
+      "损毁 | 计划修复 | 已修复 | 已验收 | 管护期内", shp="lc_stat_zh"),
     F("restoration_units", "is_temporary", "是否为临时用地", "BOOLEAN", "", "Temporary land (临时用地)", STD_PLAN,
       shp="is_temp"),
     F("restoration_units", "land_class", "地类", "TEXT", "", "修复后地类 / 目标地类 (三调 code)", STD_SANDIAO),
@@ -197,6 +210,37 @@ DICTIONARY: tuple[Field, ...] = (
     F("mines", "contact_address", "联系地址", "TEXT", "", "Personal data: only with include_personal", shp="ct_addr",
       confidential=True),
     F("mines", "geom", "图形", "MULTIPOLYGON", "EPSG:4490", "Mining-right boundary, CGCS2000 lon/lat"),
+    # unit history (no geometry: the units' outlines are in restoration_units)
+    *_platform_fields("unit_history", "history row"),
+    F("unit_history", "upsert_key", "更新键", "TEXT", "",
+      "unit_id|kind|year|section|seq|file|row: one key per plan row, acceptance record or season"),
+    F("unit_history", "license_no", LIC, "TEXT", "", "Mining licence number", STD_KYQ),
+    F("unit_history", "unit_id", "单元标识码", "TEXT", "", "The ledger's 标识码 (key to restoration_units)"),
+    F("unit_history", "kind", "记录类型代码", "TEXT", "", "mention | acceptance | season"),
+    F("unit_history", "kind_zh", "记录类型", "TEXT", "", "计划记录 | 验收记录 | 生长季观测"),
+    F("unit_history", "year", "年度", "INTEGER", "year",
+      "Plan year (mention), acceptance or else application year (acceptance), season year (season)"),
+    F("unit_history", "section", "计划表分区代码", "TEXT", "", "mention: restored | damage | planned", STD_PLAN),
+    F("unit_history", "seq", "序号", "INTEGER", "", "mention: row number (序号) in that section", STD_PLAN),
+    F("unit_history", "land_class", "地类", "TEXT", "", "mention: 修复后地类 / 目标地类 (三调 code)", STD_SANDIAO),
+    F("unit_history", "area_hm2", "面积", "REAL", "hm²",
+      "mention: area declared; acceptance: area accepted; 4 decimals"),
+    F("unit_history", "accepted", "是否完成验收", "BOOLEAN", "", "mention: acceptance as the plan claims it",
+      STD_PLAN),
+    F("unit_history", "applied_on", "申请日期", "DATE", "", "acceptance: date applied for", shp="applied"),
+    F("unit_history", "accepted_on", "验收日期", "DATE", "", "acceptance: date accepted", shp="accepted_d"),
+    F("unit_history", "result", "验收结果", "TEXT", "", "acceptance: 合格 | 不合格"),
+    F("unit_history", "certificate_no", "验收合格确认书编号", "TEXT", "", "acceptance: certificate number",
+      shp="cert_no"),
+    F("unit_history", "fvc", "植被覆盖度", "REAL", "0-1", "season: the unit's median FVC over clear dates"),
+    F("unit_history", "reference_fvc", "对照区植被覆盖度", "REAL", "0-1", "season: the reference ring's",
+      shp="ref_fvc"),
+    F("unit_history", "fvc_min", "植被覆盖度阈值", "REAL", "0-1",
+      "season: the FVC minimum of the unit's target land class (thresholds table); empty when none"),
+    F("unit_history", "clear_obs", "晴空观测数", "INTEGER", "", "season: clear dates used"),
+    F("unit_history", "observed_to", "观测截止日期", "DATE", "", "season: last clear date used", shp="obs_to"),
+    F("unit_history", "file", "来源文件", "TEXT", "", "mention: plan file; acceptance: the acceptance list"),
+    F("unit_history", "row", "行号", "INTEGER", "", "Sheet row in that file"),
 )
 CONFIDENTIAL_FIELDS = frozenset(f.name for f in DICTIONARY if f.confidential)
 
@@ -229,7 +273,7 @@ def data_dictionary_markdown() -> str:
              "tables have no entry for remote-sensing findings or plan units: these codes are minewatch's own",
              "in the 10-digit form, for the platform to map.", "",
              "Standards cited:", *[f"- {x}" for x in (STD_GHSJK, STD_SANDIAO, STD_XZQ, STD_KYQ, STD_PLAN)], ""]
-    for layer in LAYERS:
+    for layer in LAYERS + TABLES:
         lines += [f"## {layer}", "", "| field | 中文 | type | unit | meaning | standard | shapefile |",
                   "|---|---|---|---|---|---|---|"]
         for f in DICTIONARY:
@@ -277,8 +321,8 @@ def _date(v: date | str | None) -> date | None:
     return v if isinstance(v, date) else date.fromisoformat(str(v)[:10])
 
 
-def _typed(rows: list[dict], layer: str, geoms: list, include_personal: bool = False,
-           county_names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
+def table_frame(rows: list[dict], layer: str, include_personal: bool = False,
+                county_names: dict[str, str] | None = None) -> pd.DataFrame:
     """Rows -> the layer's columns in DICTIONARY order and types; the platform fields are
     derived here (each row's `XZQDM` is given, BSM from its upsert_key)."""
     for r in rows:
@@ -291,6 +335,13 @@ def _typed(rows: list[dict], layer: str, geoms: list, include_personal: bool = F
             data[f.name] = pd.array([_date(v) for v in values], dtype=_DATE)
         else:
             data[f.name] = pd.array(values, dtype=_PANDAS.get(f.type, "string"))
+    return pd.DataFrame(data)
+
+
+def _typed(rows: list[dict], layer: str, geoms: list, include_personal: bool = False,
+           county_names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
+    """`table_frame` with the rows' geometries."""
+    data = table_frame(rows, layer, include_personal, county_names)
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([_multi(g) for g in geoms], crs=EPSG), crs=EPSG)
 
 
@@ -371,8 +422,11 @@ def night_unit_status(anomalies_fc: dict, series: dict[str, pd.DataFrame],
 
 def units_frame(plans: dict[str, AnnualPlan], anomalies_fc: dict,
                 unit_status: pd.DataFrame | None = None, rights: list[MiningRight] | None = None,
-                county_names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
-    """`rights` give each unit its county and the 3° zone its 拐点坐标 are written in (the licence's)."""
+                county_names: dict[str, str] | None = None,
+                unit_ledger: Mapping[tuple[str, int, str, int], dict] | None = None) -> gpd.GeoDataFrame:
+    """`rights` give each unit its county and the 3° zone its 拐点坐标 are written in (the licence's);
+    `unit_ledger`: (licence, year, section, 序号) -> the ledger's fields of that row
+    (unit_history.ledger_unit_fields)."""
     status = _latest_status(unit_status)
     by_lic = {r.license_no: r for r in rights or []}
     counts: dict[tuple, int] = {}
@@ -411,6 +465,7 @@ def units_frame(plans: dict[str, AnnualPlan], anomalies_fc: dict,
                 "latest_status": st.get("status"), "latest_status_zh": st.get("status_zh"),
                 "latest_fvc": None if fvc is None or pd.isna(fvc) else round(float(fvc), 4),
                 "latest_as_of": st.get("as_of"),
+                **(unit_ledger or {}).get((plan.license_no, plan.plan_year, u.section, u.seq), {}),
             })
             geoms.append(u.geometry)
     return _typed(rows, "restoration_units", geoms, county_names=county_names)
@@ -479,12 +534,14 @@ def _gpkg_temp(path: Path) -> Iterator[Path]:
 
 def layer_frames(anomalies_fc: dict, rights: list[MiningRight], plans: dict[str, AnnualPlan],
                  unit_status: pd.DataFrame | None = None, include_personal: bool = False,
-                 county_names: dict[str, str] | None = None) -> dict[str, gpd.GeoDataFrame]:
+                 county_names: dict[str, str] | None = None,
+                 unit_ledger: Mapping[tuple[str, int, str, int], dict] | None = None
+                 ) -> dict[str, gpd.GeoDataFrame]:
     """The three feature layers, from the one layer definition (DICTIONARY)."""
     county = {r.license_no: r.county_code for r in rights}
     return {
         "anomalies": anomalies_frame(anomalies_fc, county, county_names),
-        "restoration_units": units_frame(plans, anomalies_fc, unit_status, rights, county_names),
+        "restoration_units": units_frame(plans, anomalies_fc, unit_status, rights, county_names, unit_ledger),
         "mines": mines_frame(rights, plans, anomalies_fc, include_personal, county_names),
     }
 
@@ -492,16 +549,24 @@ def layer_frames(anomalies_fc: dict, rights: list[MiningRight], plans: dict[str,
 def write_onemap(path: str | Path, anomalies_fc: dict, rights: list[MiningRight],
                  plans: dict[str, AnnualPlan], unit_status: pd.DataFrame | None = None, *,
                  run_date: date | None = None, include_personal: bool = False,
-                 county_names: dict[str, str] | None = None) -> Path:
+                 county_names: dict[str, str] | None = None,
+                 unit_ledger: Mapping[tuple[str, int, str, int], dict] | None = None,
+                 tables: Mapping[str, pd.DataFrame] | None = None) -> Path:
     """Write the one-map GeoPackage atomically; `run_date` stamps gpkg_contents.last_change
-    (1970-01-01 when not given, so the bytes still depend only on the inputs)."""
-    frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names)
+    (1970-01-01 when not given, so the bytes still depend only on the inputs). `unit_ledger`
+    adds the ledger's fields to restoration_units; `tables` (TABLES, e.g. unit_history from
+    outputs/unit_history.py) are written as tables without geometry."""
+    frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names, unit_ledger)
     path = Path(path)
     with _gpkg_temp(path) as tmp, _CurrentDate(run_date):
         for name in LAYERS:
             pyogrio.write_dataframe(frames[name], tmp, layer=name, driver="GPKG", geometry_type="MultiPolygon",
                                     promote_to_multi=True, append=tmp.exists(), VERSION="1.2",
                                     SPATIAL_INDEX="YES", GEOMETRY_NAME="geom", FID="fid", use_arrow=True)
+        for name in TABLES:
+            if tables and name in tables:
+                pyogrio.write_dataframe(tables[name], tmp, layer=name, driver="GPKG", append=True,
+                                        use_arrow=True)
         pyogrio.write_dataframe(data_dictionary_frame(), tmp, layer="data_dictionary", driver="GPKG",
                                 append=True)
     return path

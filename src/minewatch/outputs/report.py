@@ -12,8 +12,10 @@ centroid in CGCS2000 lon/lat and 3° Gauss-Krüger X/Y, nearest licence corner, 
 evidence with Chinese field labels (`minewatch.labels.FIELDS`; English keys only as small
 secondary text), one FVC chart per unit as the assessment sees it (threshold, the reference
 ring's series, clear dates filled, the season window shaded), and the units that could not be
-judged. Printed (or `pdf.html_to_pdf`) it is A4 portrait with a header and page numbers, and
-no table row is split across pages.
+judged; with the unit ledger, each unit's timeline across plan years (planned, reported
+restored, accepted, seasons observed against the threshold) as one chart and a table.
+Printed (or `pdf.html_to_pdf`) it is A4 portrait with a header and page numbers, and no
+table row is split across pages.
 """
 from __future__ import annotations
 
@@ -40,7 +42,8 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from minewatch.assess.reference import REFERENCE
-from minewatch.labels import CONFIDENCE_ZH, FIELDS, RULES_ZH, VALUES_ZH, YES_NO_ZH
+from minewatch.labels import CONFIDENCE_ZH, FIELDS, RULES_ZH, UNIT_STATE_ZH, VALUES_ZH, YES_NO_ZH
+from minewatch.ledger.events import ACCEPTANCE, MENTION, SEASON, UnitEvent
 from minewatch.outputs.lifecycle import STATUS_ZH
 from minewatch.outputs.navigation import DATUM_NOTE_ZH, Location, locate, mine_zone_epsg, report_order
 from minewatch.outputs.pdf import html_to_pdf
@@ -108,6 +111,11 @@ class MineReportData:
     notes: list[str] = field(default_factory=list)          # extra lines for 说明
     boundary: BaseGeometry | None = None   # licence boundary, EPSG:4490: the zone and the nearest corner
     season: tuple[date, date] | None = None  # the assessment season, shaded on the charts
+    # the unit ledger's view of this mine (outputs.unit_history.LedgerView): its units' events
+    # across plan years, their lifecycle states and each unit's FVC minimum; empty: no timeline
+    timeline: list[UnitEvent] = field(default_factory=list)
+    unit_states: dict[str, str] = field(default_factory=dict)
+    timeline_fvc_min: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_plan(cls, plan: AnnualPlan, right: MiningRight | None = None, **kw: Any) -> "MineReportData":
@@ -536,6 +544,10 @@ def render_html(data: MineReportData) -> str:
     else:
         h.append("<p>所有单元均已判定。</p>")
 
+    if data.timeline:
+        h.append("<h2>六、单元全流程跟踪</h2>")
+        h += _timeline_html(data, font)
+
     h.append("<h2>说明</h2><ul class=\"muted\">")
     for line in ["影像: Sentinel-2 L2A 地表反射率, 10 m; 已掩膜云、云影及卷云。",
                  "植被覆盖度按像元二分模型由 NDVI 计算; 单元值为晴空日期单元均值的季节中位数。",
@@ -545,6 +557,96 @@ def render_html(data: MineReportData) -> str:
         h.append(f"<li>{_e(line)}</li>")
     h.append("</ul></body></html>")
     return "\n".join(h) + "\n"
+
+
+# ---------------------------------------------------------------- unit timeline (ledger)
+
+_TIMELINE_MARKS = {   # what a plan row says, drawn on the timeline: marker, colour, legend
+    "damage": ("x", "#7f7f7f", "损毁"),
+    "planned": ("s", "#1f77b4", "计划修复"),
+    "restored": ("^", "#2c7a3f", "申报已修复"),
+}
+
+
+def _timeline_units(data: MineReportData) -> list[str]:
+    return sorted({e.unit_id for e in data.timeline})
+
+
+def _timeline_chart_png(data: MineReportData, font: str) -> str:
+    """One row per unit, one column per year: plan rows as markers, acceptance as a star
+    (hollow when 不合格), each season's FVC as a dot (green when it meets the unit's minimum,
+    red below it, grey when there is no minimum) labelled with FVC / minimum."""
+    uids = _timeline_units(data)
+    years = sorted({e.year for e in data.timeline if e.year})
+    with rc_context({"font.family": [font], "axes.unicode_minus": False}):
+        fig = Figure(figsize=(10, 0.8 + 0.55 * len(uids)))
+        ax = fig.subplots()
+        seen: set[str] = set()
+
+        def mark(x: float, y: float, m: str, c: str, label: str, **kw: Any) -> None:
+            ax.plot([x], [y], m, color=c, markersize=8, label=None if label in seen else label, **kw)
+            seen.add(label)
+
+        for i, uid in enumerate(uids):
+            for e in (e for e in data.timeline if e.unit_id == uid):
+                if e.kind == MENTION:
+                    m, c, label = _TIMELINE_MARKS[e.section]
+                    mark(e.year - 0.25, i, m, c, label)
+                elif e.kind == ACCEPTANCE:
+                    ok = e.result == "合格"
+                    mark(e.year, i, "*", "#b8860b", "验收合格" if ok else "验收不合格",
+                         **({} if ok else {"markerfacecolor": "none"}))
+                elif e.kind == SEASON and e.fvc is not None:
+                    lim = data.timeline_fvc_min.get(uid)
+                    c = "#999999" if lim is None else ("#2c7a3f" if e.fvc >= lim else "#d62728")
+                    mark(e.year + 0.25, i, "o", c, "生长季植被覆盖度" if lim is None or e.fvc >= lim else "低于阈值")
+                    ax.annotate(f"{e.fvc:.2f}" + ("" if lim is None else f"/{lim:.2f}"), (e.year + 0.25, i),
+                                textcoords="offset points", xytext=(0, 7), ha="center", fontsize=7)
+        ax.set_yticks(range(len(uids)), [f"{u} ({UNIT_STATE_ZH.get(data.unit_states.get(u, ''), '—')})"
+                                         for u in uids], fontsize=7)
+        ax.set_ylim(-0.6, len(uids) - 0.4)
+        ax.invert_yaxis()
+        if years:
+            ax.set_xticks(years, [f"{y}年" for y in years])
+            ax.set_xlim(years[0] - 0.6, years[-1] + 0.6)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=6, frameon=False)
+        return _png(fig, dpi=90)
+
+
+def _timeline_cells(events: list[UnitEvent], lim: float | None) -> tuple[str, str, str, str]:
+    """One unit's year: what was planned, reported, accepted, observed (text for the table)."""
+    planned, reported, accepted, seasons = [], [], [], []
+    for e in events:
+        area = "" if e.area_hm2 is None else f" {e.area_hm2:.4f} hm²"
+        if e.kind == MENTION and e.section in ("planned", "damage"):
+            planned.append(f"{'计划' if e.section == 'planned' else '损毁'}第{e.seq}号 {e.land_class}{area}".strip())
+        elif e.kind == MENTION:
+            reported.append(f"第{e.seq}号 {e.land_class}{area}" + ("，称已验收" if e.accepted else ""))
+        elif e.kind == ACCEPTANCE:
+            accepted.append(f"{e.result or '待验收'} {e.accepted_on or e.applied_on or ''} {e.certificate_no}".strip())
+        elif e.kind == SEASON and e.fvc is not None:
+            verdict = "" if lim is None else ("，达标" if e.fvc >= lim else "，未达标")
+            seasons.append(f"{e.fvc:.4f}" + ("" if lim is None else f"（阈值 {lim:.2f}{verdict}）"))
+    return "；".join(planned), "；".join(reported), "；".join(accepted), "；".join(seasons)
+
+
+def _timeline_html(data: MineReportData, font: str) -> list[str]:
+    """The timeline chart and its table: one row per unit and year."""
+    h = [f'<img alt="单元全流程时间轴" src="data:image/png;base64,{_timeline_chart_png(data, font)}">',
+         "<table><thead><tr><th>单元标识码</th><th>状态</th><th>年度</th><th>计划/损毁</th><th>申报已修复</th>"
+         "<th>验收</th><th>生长季植被覆盖度</th></tr></thead><tbody>"]
+    for uid in _timeline_units(data):
+        evs = [e for e in data.timeline if e.unit_id == uid]
+        state = UNIT_STATE_ZH.get(data.unit_states.get(uid, ""), "—")
+        for year in sorted({e.year for e in evs}):
+            cells = _timeline_cells([e for e in evs if e.year == year], data.timeline_fvc_min.get(uid))
+            h.append(f"<tr><td>{_e(uid)}</td><td>{_e(state)}</td><td>{year or '—'}</td>"
+                     + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    h.append("</tbody></table>")
+    h.append('<p class="muted">台账单元按位置跨年度匹配 (标识码不变)；验收以县级主管部门验收清单为准；'
+             "植被覆盖度为生长季晴空日期中位数，阈值为目标地类的要求下限。</p>")
+    return h
 
 
 def render_report(data: MineReportData, path: str | Path, *, pdf: bool = False, pdf_timeout: float = 120) -> Path:
