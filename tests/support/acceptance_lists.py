@@ -10,8 +10,13 @@ import csv
 from datetime import date
 from pathlib import Path
 
-from minewatch.ledger.acceptance import COLUMNS
-from tests.support.ledger_plans import LICENCE
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from minewatch.ledger.acceptance import COLUMNS, import_acceptance
+from minewatch.ledger.ingest import ingest_paths
+from minewatch.ledger.schema import SeasonObservation
+from tests.support.ledger_plans import LICENCE, write_plans
 
 HOLIDAYS = (date(2026, 4, 6), date(2026, 5, 1), date(2026, 5, 4), date(2026, 5, 5))   # four working days
 ROWS = [
@@ -26,3 +31,14 @@ def write_acceptance_csv(path: Path, rows: list[list[str]] = ROWS) -> Path:
     with path.open("w", encoding="utf-8-sig", newline="") as f:
         csv.writer(f).writerows([list(COLUMNS.values()), *rows])
     return path
+
+
+def fill_planted_ledger(engine: Engine, folder: Path) -> Engine:
+    """The planted plans (2025-2027) ingested, ROWS imported, one season observed on U0003
+    (2026: FVC 0.4512, ring 0.6021, 7 clear dates)."""
+    ingest_paths(engine, [write_plans(folder / "plans")], iou_min=0.5, related_min=0.25, area_tolerance=0.05)
+    import_acceptance(engine, write_acceptance_csv(folder / "验收清单.csv"), iou_min=0.5)
+    with Session(engine) as s, s.begin():
+        s.add(SeasonObservation(unit_id=f"{LICENCE}-U0003", season_year=2026, fvc=0.4512, reference_fvc=0.6021,
+                                clear_obs=7, observed_to=date(2026, 9, 10)))
+    return engine

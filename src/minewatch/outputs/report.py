@@ -602,7 +602,8 @@ def _timeline_chart_png(data: MineReportData, font: str) -> str:
                     mark(e.year + 0.25, i, "o", c, "生长季植被覆盖度" if lim is None or e.fvc >= lim else "低于阈值")
                     ax.annotate(f"{e.fvc:.2f}" + ("" if lim is None else f"/{lim:.2f}"), (e.year + 0.25, i),
                                 textcoords="offset points", xytext=(0, 7), ha="center", fontsize=7)
-        ax.set_yticks(range(len(uids)), [f"{u} ({UNIT_STATE_ZH.get(data.unit_states.get(u, ''), '—')})"
+        ax.set_yticks(range(len(uids)), [f"{u.removeprefix(data.license_no + '-')} "   # the mine is the report's
+                                         f"({UNIT_STATE_ZH.get(data.unit_states.get(u, ''), '—')})"
                                          for u in uids], fontsize=7)
         ax.set_ylim(-0.6, len(uids) - 0.4)
         ax.invert_yaxis()
@@ -618,11 +619,12 @@ def _timeline_cells(events: list[UnitEvent], lim: float | None) -> tuple[str, st
     """One unit's year: what was planned, reported, accepted, observed (text for the table)."""
     planned, reported, accepted, seasons = [], [], [], []
     for e in events:
-        area = "" if e.area_hm2 is None else f" {e.area_hm2:.4f} hm²"
+        what = " ".join(x for x in (f"第{e.seq}号", e.land_class,
+                                    "" if e.area_hm2 is None else f"{e.area_hm2:.4f} hm²") if x)
         if e.kind == MENTION and e.section in ("planned", "damage"):
-            planned.append(f"{'计划' if e.section == 'planned' else '损毁'}第{e.seq}号 {e.land_class}{area}".strip())
+            planned.append(("计划" if e.section == "planned" else "损毁") + what)
         elif e.kind == MENTION:
-            reported.append(f"第{e.seq}号 {e.land_class}{area}" + ("，称已验收" if e.accepted else ""))
+            reported.append(what + ("，称已验收" if e.accepted else ""))
         elif e.kind == ACCEPTANCE:
             accepted.append(f"{e.result or '待验收'} {e.accepted_on or e.applied_on or ''} {e.certificate_no}".strip())
         elif e.kind == SEASON and e.fvc is not None:

@@ -104,7 +104,7 @@ def spot_check_list(anomalies_fc: dict, rights: list[MiningRight],
         by_lic.setdefault(p["license_no"], []).append(p)
     reg = {r.license_no: r for r in rights}
     rows = []
-    for lic in sorted(set(reg) | set(by_lic)):
+    for lic in sorted(set(reg) | set(by_lic) | {k for k, v in outstanding.items() if v} | set(overdue)):
         r = reg.get(lic)
         finds = by_lic.get(lic, [])
         abnormal = bool(r and r.abnormal_list)

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy.orm import Session
-from tests.support.acceptance_lists import write_acceptance_csv
-from tests.support.ledger_plans import LICENCE, write_plans
+from tests.support.acceptance_lists import fill_planted_ledger
+from tests.support.ledger_plans import LICENCE
 
-from minewatch.ledger.acceptance import import_acceptance
 from minewatch.ledger.events import (
     ACCEPTANCE,
     MENTION,
@@ -19,8 +17,6 @@ from minewatch.ledger.events import (
     unit_ids_by_row,
     unit_states,
 )
-from minewatch.ledger.ingest import ingest_paths
-from minewatch.ledger.schema import SeasonObservation
 
 
 def U(n: int) -> str:
@@ -28,13 +24,7 @@ def U(n: int) -> str:
 
 
 def _ledger(make_ledger, tmp_path):
-    engine = make_ledger()
-    ingest_paths(engine, [write_plans(tmp_path / "plans")], iou_min=0.5, related_min=0.25, area_tolerance=0.05)
-    import_acceptance(engine, write_acceptance_csv(tmp_path / "验收清单.csv"), iou_min=0.5)
-    with Session(engine) as s, s.begin():
-        s.add(SeasonObservation(unit_id=U(3), season_year=2026, fvc=0.4512, reference_fvc=0.6021, clear_obs=7,
-                                observed_to=date(2026, 9, 10)))
-    return engine
+    return fill_planted_ledger(make_ledger(), tmp_path)
 
 
 def test_events_and_states(make_ledger, tmp_path):

@@ -138,3 +138,28 @@ def test_reference_ring_shown_where_the_assessment_used_it(tmp_path):
 def test_every_anomaly_type_has_its_label_and_rule_sentence():
     from minewatch.labels import RULES_ZH, TYPES_ZH
     assert set(RULES_ZH) == set(TYPES_ZH)
+
+
+def test_unit_timeline_chart_and_table(tmp_path):
+    from minewatch.ledger.events import ACCEPTANCE, MENTION, SEASON, UnitEvent
+
+    lic, u1, u2 = "C1400002010011120000001", "C1400002010011120000001-U0001", "C1400002010011120000001-U0002"
+    events = [UnitEvent(lic, u1, MENTION, 2025, section="planned", seq=1, land_class="0404", area_hm2=6.7225),
+              UnitEvent(lic, u1, MENTION, 2026, section="restored", seq=1, land_class="0404", area_hm2=6.7223,
+                        accepted=True),
+              UnitEvent(lic, u1, ACCEPTANCE, 2026, applied_on=date(2026, 3, 2), accepted_on=date(2026, 5, 20),
+                        result="合格", certificate_no="验收(2026)第7号"),
+              UnitEvent(lic, u1, SEASON, 2026, fvc=0.4512, reference_fvc=0.6021, clear_obs=7),
+              UnitEvent(lic, u2, MENTION, 2026, section="damage", seq=1, area_hm2=20.1653)]
+    plain = render_report(_data(), tmp_path / "plain.html").read_text(encoding="utf-8")
+    assert "单元全流程跟踪" not in plain                       # no ledger: no timeline
+    text = render_report(_data(timeline=events, unit_states={u1: "in_management", u2: "damaged"},
+                               timeline_fvc_min={u1: 0.5}), tmp_path / "r.html").read_text(encoding="utf-8")
+    part = text[text.index("六、单元全流程跟踪"):text.index("<h2>说明</h2>")]
+    assert len(re.findall(r'src="data:image/png;base64,', part)) == 1       # the chart across years
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>(\d+)</td>((?:<td>[^<]*</td>){4})</tr>", part)
+    assert [(r[0][-5:], r[1], r[2]) for r in rows] == [("U0001", "管护期内", "2025"), ("U0001", "管护期内", "2026"),
+                                                      ("U0002", "损毁", "2026")]
+    assert re.findall(r"<td>([^<]*)</td>", rows[1][3]) == [
+        "", "第1号 0404 6.7223 hm²，称已验收", "合格 2026-05-20 验收(2026)第7号", "0.4512（阈值 0.50，未达标）"]
+    assert "计划第1号 0404 6.7225 hm²" in rows[0][3] and "损毁第1号 20.1653 hm²" in rows[2][3]
