@@ -24,7 +24,7 @@ from minewatch.ledger.schema import AcceptanceRecord, LedgerUnit, MatchRecord, M
 from minewatch.promised.models import PLANNED, RESTORED, SECTIONS
 
 __all__ = ["MENTION", "ACCEPTANCE", "SEASON", "KINDS", "STATES", "UnitEvent", "unit_events", "unit_states",
-           "unit_ids_by_row", "target_land_classes", "superseded_units", "format_events"]
+           "unit_ids_by_row", "target_land_classes", "superseded_units", "known_at", "format_events"]
 
 MENTION, ACCEPTANCE, SEASON = "mention", "acceptance", "season"
 KINDS = (MENTION, ACCEPTANCE, SEASON)
@@ -90,12 +90,26 @@ def unit_events(engine: Engine, license_nos: Iterable[str] | None = None) -> lis
     return sorted(out, key=UnitEvent.order)
 
 
-def superseded_units(engine: Engine) -> set[str]:
-    """Units later plan rows were reported split from or merged into: their ground is now
-    those rows' units, so counting both would count the ground twice."""
+def superseded_units(engine: Engine, up_to_year: int | None = None) -> set[str]:
+    """Units later plan rows (of plans up to ``up_to_year``) were reported split from or merged
+    into: their ground is now those rows' units, so counting both would count it twice."""
     with Session(engine) as s:
-        q = select(MatchRecord.candidates).where(MatchRecord.method.in_((SPLIT, MERGE)))
+        q = (select(MatchRecord.candidates).join(Mention, Mention.id == MatchRecord.mention_id)
+             .where(MatchRecord.method.in_((SPLIT, MERGE))))
+        if up_to_year is not None:
+            q = q.where(Mention.plan_year <= up_to_year)
         return {u for c in s.scalars(q) for u in c.split(",") if u}
+
+
+def known_at(events: Iterable[UnitEvent], as_of: date) -> list[UnitEvent]:
+    """What was known on ``as_of``: plans and seasons up to its year, acceptance records dated by then
+    (a night re-run for an earlier date sees the ledger as it was)."""
+    def known(e: UnitEvent) -> bool:
+        if e.kind == ACCEPTANCE:
+            when = e.accepted_on or e.applied_on
+            return when is not None and when <= as_of
+        return e.year <= as_of.year
+    return [e for e in events if known(e)]
 
 
 def _add_years(d: date, years: int) -> date:

@@ -22,6 +22,7 @@ from minewatch.ledger.events import (
     MENTION,
     SEASON,
     UnitEvent,
+    known_at,
     superseded_units,
     target_land_classes,
     unit_events,
@@ -67,11 +68,11 @@ def fvc_minimums(events: Iterable[UnitEvent], thresholds: ThresholdTable,
 def read_ledger(engine: Engine, as_of: date, *, management_years: int, working_days: int,
                 holidays: Iterable[date], thresholds: ThresholdTable,
                 county: Mapping[str, str | None]) -> LedgerView:
-    """Everything the outputs need from the ledger, judged at ``as_of`` (the run date)."""
-    events = unit_events(engine)
-    return LedgerView(events, unit_states(events, as_of, management_years), unit_ids_by_row(events),
-                      overdue_applications(engine, as_of, working_days=working_days, holidays=holidays),
-                      fvc_minimums(events, thresholds, county), frozenset(superseded_units(engine)))
+    """Everything the outputs need from the ledger as it stood at ``as_of`` (the run date)."""
+    events = known_at(unit_events(engine), as_of)
+    late = overdue_applications(engine, as_of, working_days=working_days, holidays=holidays)
+    return LedgerView(events, unit_states(events, as_of, management_years), unit_ids_by_row(events), late,
+                      fvc_minimums(events, thresholds, county), frozenset(superseded_units(engine, as_of.year)))
 
 
 _EARLIER = re.compile(r"^(restored|damage|planned):(\d+)@(\d{4})")   # key of a finding on an earlier mention
