@@ -221,8 +221,9 @@ class LedgerSettings(_Strict):
     # 管护期: years after acceptance during which an accepted unit is still watched (and shown
     # as "in management" in the one-map package)
     management_years: int = Field(3, ge=0)
-    # the county bureau's 验收 list: one .csv/.xlsx file or a folder of them, imported by the night
-    # (and by `minewatch ledger accept`); None: no list, only what `ledger accept` imported
+    # the county bureau's 验收 list: one .csv/.xlsx file or a folder of them (not inside `plans`:
+    # every .xlsx there is read as a plan), imported by each night; None: only what
+    # `minewatch ledger accept FILE...` imported by hand
     acceptance: Path | None = None
     # the regulation's time from application to acceptance, in working days (Mon-Fri minus `holidays`)
     acceptance_working_days: int = Field(60, ge=1)

@@ -182,7 +182,10 @@ def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, pl
     anomalies.geojson (with new/ongoing/resolved against the previous run), onemap.gpkg
     (CGCS2000), spot_check.csv/.xlsx, reports/<licence>.html, composites/<licence>_{ndvi_max,median}.tif
     (season composites, COG), unit_series.csv,
-    unjudged.csv, and run_summary.json written last.
+    unjudged.csv, acceptance_overdue.csv (with the ledger: applications past the working-day
+    limit), and run_summary.json written last. With the night's settings the ledger is read
+    (after importing ``ledger.acceptance``): unit ids on the anomalies, the units' lifecycle and
+    history in onemap.gpkg, outstanding and overdue counts in the spot check, timelines in reports.
     """
     out_dir = Path(out_dir)
     runfolder.remove_leftovers(out_dir)
