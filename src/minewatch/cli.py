@@ -359,23 +359,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     engine = open_engine(ledger_url(s))
     try:
         if args.ledger_action == "show":
-            from minewatch.assess.thresholds import load_thresholds
-            from minewatch.ledger.events import format_events, target_land_classes, unit_events, unit_states
-            from minewatch.ledger.overdue import format_overdue, overdue_applications
-            from minewatch.ledger.timeline import format_timeline, timeline
-
-            print(format_timeline(args.licence, timeline(engine, args.licence)))
-            today = run_date_of(args.date, s.run.timezone)
-            events = unit_events(engine, [args.licence])
-            table = load_thresholds(s.assess.thresholds)
-            limits = {uid: t.min for uid, lc in target_land_classes(events).items()
-                      if (t := table.lookup(lc)) is not None and t.measure == "fvc"}
-            if events:
-                print(format_events(events, unit_states(events, today, s.ledger.management_years), limits))
-            late = [o for o in overdue_applications(engine, today, working_days=s.ledger.acceptance_working_days,
-                                                    holidays=s.ledger.holidays) if o.license_no == args.licence]
-            print(format_overdue(late, today, s.ledger.acceptance_working_days))
-            return 0
+            return _ledger_show(engine, args.licence, run_date_of(args.date, s.run.timezone), s)
         if args.ledger_action == "accept":
             return _ledger_accept(engine, args.files, s)
         from minewatch.ledger.ingest import ingest_paths
@@ -393,6 +377,32 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         return 1 if any(f.severity == ERROR for f in rep.findings) else 0
     finally:
         engine.dispose()
+
+
+def _ledger_show(engine: Engine, licence: str, today: date, s: Settings) -> int:
+    """`minewatch ledger show LICENCE`: the plan rows unit by unit, then each unit's state,
+    acceptance records and seasons (against its target class's FVC minimum), then the
+    mining right's acceptance applications overdue on ``today``."""
+    from minewatch.assess.thresholds import load_thresholds
+    from minewatch.ledger.events import format_events, unit_events, unit_states
+    from minewatch.ledger.overdue import format_overdue, overdue_applications
+    from minewatch.ledger.timeline import format_timeline, timeline
+    from minewatch.outputs.unit_history import fvc_minimums
+
+    print(format_timeline(licence, timeline(engine, licence)))
+    events = unit_events(engine, [licence])
+    if events:
+        county = {}      # the registry's county picks the region's threshold rows, as the night does
+        if s.registry.is_file():
+            from minewatch.promised.registry import read_registry
+
+            county = {r.license_no: r.county_code for r in read_registry(s.registry).rights}
+        limits = fvc_minimums(events, load_thresholds(s.assess.thresholds), county)
+        print(format_events(events, unit_states(events, today, s.ledger.management_years), limits))
+    late = [o for o in overdue_applications(engine, today, working_days=s.ledger.acceptance_working_days,
+                                            holidays=s.ledger.holidays) if o.license_no == licence]
+    print(format_overdue(late, today, s.ledger.acceptance_working_days))
+    return EXIT_OK
 
 
 def _ledger_accept(engine: Engine, files: list[str], s: Settings) -> int:
