@@ -225,7 +225,8 @@ def _write_xlsx(df: pd.DataFrame, path: Path, weights: RiskWeights) -> Path:
         c.font = Font(bold=True)
         c.fill = head_fill
         c.alignment = Alignment(wrap_text=True, vertical="top")
-    widths = {"license_no": 26, "holder": 24, "mine_name": 18, "types_zh": 30, "reasons_zh": 50, "types": 30}
+    widths = {"license_no": 26, "holder": 24, "mine_name": 18, "types_zh": 30, "reasons_zh": 50, "types": 30,
+              "unit_ids": 30}
     for i, k in enumerate(KEYS, 1):
         ws.column_dimensions[ws.cell(1, i).column_letter].width = widths.get(k, 11)
         if k in ("risk_score", "multiplier"):
