@@ -23,6 +23,7 @@ from minewatch.assess.rules import unit_key
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import Settings
+from minewatch.ledger.acceptance import RULE_PREFIX as ACCEPTANCE_PREFIX
 from minewatch.outputs import runfolder
 from minewatch.outputs.acceptance_overdue import write_acceptance_overdue
 from minewatch.outputs.composites import write_composites
@@ -46,11 +47,13 @@ from minewatch.outputs.unit_history import (
 from minewatch.pipeline import MineResult, process_mine, scenes_for
 from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.plumbing.cells import spreadsheet_safe_frame
+from minewatch.promised.findings import Finding
 from minewatch.promised.models import AnnualPlan, MiningRight
 from minewatch.sky.pixels import PixelStore
 
 if TYPE_CHECKING:
     import pystac
+    from sqlalchemy import Engine
 
 log = logging.getLogger("minewatch")
 
@@ -84,8 +87,22 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
         findings += r.findings
         if r.plan is not None and r.plan.plan_year == plan_year and not is_superseded(r):
             plans[r.plan.license_no] = r.plan
+    findings += night_acceptance(s)
     return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results,
                     settings=s)
+
+
+def night_acceptance(s: Settings) -> list[Finding]:
+    """`import_acceptance_lists` on the night's ledger, before any mine is judged."""
+    from minewatch.ledger.db import ledger_url, open_engine
+
+    if s.ledger.acceptance is None:
+        return []
+    engine = open_engine(ledger_url(s))
+    try:
+        return import_acceptance_lists(engine, s)
+    finally:
+        engine.dispose()
 
 
 def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
@@ -184,7 +201,7 @@ def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, pl
     (season composites, COG), unit_series.csv,
     unjudged.csv, acceptance_overdue.csv (with the ledger: applications past the working-day
     limit), and run_summary.json written last. With the night's settings the ledger is read
-    (after importing ``ledger.acceptance``): unit ids on the anomalies, the units' lifecycle and
+    (``ledger.acceptance`` was imported by load_promises): unit ids on the anomalies, the units' lifecycle and
     history in onemap.gpkg, outstanding and overdue counts in the spot check, timelines in reports.
     """
     out_dir = Path(out_dir)
@@ -206,28 +223,32 @@ def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, pl
     return summary
 
 
-def night_ledger(p: Promises, run_date: date) -> tuple[LedgerView, list]:
-    """The ledger as the night's outputs show it, after importing the configured acceptance
-    lists (``ledger.acceptance``); their row-level findings and the plans' acceptance claims
-    without a 合格 record come back with it."""
+def import_acceptance_lists(engine: Engine, s: Settings) -> list[Finding]:
+    """The lists under ``ledger.acceptance`` into the ledger (each file replaces its rows), so
+    tonight's rules and outputs see them; their row findings and the plans' acceptance claims
+    no 合格 record covers. Nothing configured: nothing imported, no findings."""
     from minewatch.ledger.acceptance import acceptance_files, claims_without_record, import_acceptance
+
+    if s.ledger.acceptance is None:
+        return []
+    findings = [f for path in acceptance_files(s.ledger.acceptance)
+                for f in import_acceptance(engine, path, iou_min=s.ledger.iou_min).findings]
+    return findings + claims_without_record(engine)
+
+
+def night_ledger(p: Promises, run_date: date) -> LedgerView:
+    """The ledger as the night's outputs show it on the run date."""
     from minewatch.ledger.db import ledger_url, open_engine
 
     s = p.settings
     assert s is not None
     engine = open_engine(ledger_url(s))
     try:
-        findings = []
-        if s.ledger.acceptance is not None:
-            for f in acceptance_files(s.ledger.acceptance):
-                findings += import_acceptance(engine, f, iou_min=s.ledger.iou_min).findings
-            findings += claims_without_record(engine)
-        view = read_ledger(engine, run_date, management_years=s.ledger.management_years,
+        return read_ledger(engine, run_date, management_years=s.ledger.management_years,
                            working_days=s.ledger.acceptance_working_days, holidays=s.ledger.holidays,
                            thresholds=p.thresholds, county={r.license_no: r.county_code for r in p.rights})
     finally:
         engine.dispose()
-    return view, findings
 
 
 def not_judged(results: list[MineResult]) -> dict[tuple[str, str | None], str]:
@@ -245,8 +266,7 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     anomalies = [a for r in results for a in r.anomalies]
     if promises is not None:
         anomalies += plan_anomalies(promises.rights, promises.plan_results, plan_year=plan_year, as_of=run_date)
-    ledger, acceptance_findings = (night_ledger(promises, run_date)
-                                   if promises is not None and promises.settings is not None else (None, []))
+    ledger = night_ledger(promises, run_date) if promises is not None and promises.settings is not None else None
     unit_ids = ledger.unit_ids if ledger is not None else {}
     anomalies = with_unique_keys(with_unit_ids(anomalies, unit_ids))   # ids are merge keys: never two alike
     prev = runfolder.previous_run(out_dir, run_date)
@@ -331,8 +351,10 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     }
     if ledger is not None:
         summary["acceptance_overdue"] = len(ledger.overdue)
+    acceptance_findings = [asdict(f) for f in (promises.findings if promises else [])
+                           if f.rule.startswith(ACCEPTANCE_PREFIX)]
     if acceptance_findings:     # the acceptance lists' row findings and claims without a record
-        summary["acceptance_findings"] = [asdict(f) for f in acceptance_findings]
+        summary["acceptance_findings"] = acceptance_findings
     unreadable = unreadable_files(promises.plan_results) if promises is not None else []
     if unreadable:        # plan files that gave no plan, and why (PLAN_UNREADABLE / plan check)
         summary["plan_files_unreadable"] = unreadable

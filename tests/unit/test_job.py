@@ -98,29 +98,30 @@ def test_the_night_shows_the_ledger(tmp_path):
     from minewatch.ledger.db import ledger_url, open_engine
     from minewatch.ledger.ingest import ingest_paths
     from minewatch.outputs.spotcheck import read_spot_check_csv
+    from minewatch.promised.registry import write_registry_csv
 
-    s = Settings(registry=tmp_path / "r.csv", plans=write_plans(tmp_path / "plans"), output_dir=tmp_path / "out",
+    s = Settings(registry=tmp_path / "registry.csv", plans=write_plans(tmp_path / "plans"),
+                 output_dir=tmp_path / "out", assess={"thresholds": ROOT / "configs" / "thresholds.yaml"},
                  ledger={"acceptance": write_acceptance_csv(tmp_path / "acceptance" / "验收清单.csv"),
                          "holidays": HOLIDAYS})
-    engine = open_engine(ledger_url(s))
-    ingest_paths(engine, [s.plans], iou_min=0.5, related_min=0.25, area_tolerance=0.05)
-    engine.dispose()
     plan = plans()[1]
     right = MiningRight(LICENCE, plan.holder, plan.mine_name, date(2021, 1, 1), date(2031, 1, 1), "130100",
                         box(117.19, 39.09, 117.24, 39.12))
+    write_registry_csv([right], s.registry)
+    engine = open_engine(ledger_url(s))
+    ingest_paths(engine, [s.plans], iou_min=0.5, related_min=0.25, area_tolerance=0.05)
+    engine.dispose()
+    p = job.load_promises(s, 2026)          # imports the acceptance list before any mine is judged
     finding = Anomaly(type="RESTORATION_SHORTFALL", severity="high", license_no=LICENCE, mine_name=plan.mine_name,
                       plan_year=2026, geometry=plan.section("planned")[1].geometry, area_hm2=3.3613,
                       period="2026-07-01/2026-09-15", observed={}, expected={}, evidence_scenes=("S2_A",),
                       unit_seq=2, unit_section="planned", key="planned:2")
-    p = job.Promises([right], {LICENCE: plan}, thresholds=load_thresholds(ROOT / "configs" / "thresholds.yaml"),
-                     settings=s)
     res = MineResult(LICENCE, plan.mine_name, anomalies=[finding], scenes=["S2_A"])
     summary = job.write_run([res], s.output_dir, date(2026, 6, 1), 2026, p)
     run = Path(summary["run_dir"])
     fc = json.loads((run / "anomalies.geojson").read_text(encoding="utf-8"))
-    # the plan was not in plan_results, so the night also says PLAN_MISSING: about no unit
-    assert {f["properties"]["type"]: f["properties"]["unit_id"] for f in fc["features"]} == {
-        "RESTORATION_SHORTFALL": f"{LICENCE}-U0006", "PLAN_MISSING": None}
+    assert [(f["properties"]["type"], f["properties"]["unit_id"]) for f in fc["features"]] == [
+        ("RESTORATION_SHORTFALL", f"{LICENCE}-U0006")]
     on_disk = json.loads((run / "run_summary.json").read_text(encoding="utf-8"))
     assert on_disk["acceptance_overdue"] == 1
     assert [f["rule"] for f in on_disk["acceptance_findings"]] == ["ACCEPTANCE_CLAIM_WITHOUT_RECORD"]

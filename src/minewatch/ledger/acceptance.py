@@ -26,7 +26,7 @@ from minewatch.promised.findings import ERROR, WARNING, Finding
 from minewatch.promised.models import RESTORED
 from minewatch.promised.table import cell_text
 
-__all__ = ["COLUMNS", "AcceptanceReport", "acceptance_files", "read_acceptance", "import_acceptance",
+__all__ = ["COLUMNS", "RULE_PREFIX", "AcceptanceReport", "acceptance_files", "read_acceptance", "import_acceptance",
            "claims_without_record"]
 
 # field -> the header as the bureau writes it
@@ -36,6 +36,7 @@ COLUMNS = {
     "certificate_no": "验收合格确认书编号", "area_hm2": "验收面积(hm²)",
 }
 RESULTS = ("合格", "不合格")
+RULE_PREFIX = "ACCEPTANCE_"      # every finding about an acceptance list or claim
 
 
 @dataclass
