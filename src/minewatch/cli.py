@@ -138,6 +138,8 @@ def preflight(args: argparse.Namespace) -> tuple[Settings, date, Path]:
         raise BadInput(f"年度计划目录不存在 plans not found: {s.plans} (plans in {args.config})")
     if not s.assess.thresholds.is_file():
         raise BadInput(f"阈值表不存在 thresholds file not found: {s.assess.thresholds} (assess.thresholds)")
+    if s.ledger.acceptance is not None and not s.ledger.acceptance.exists():
+        raise BadInput(f"验收清单不存在 acceptance list not found: {s.ledger.acceptance} (ledger.acceptance)")
     out = Path(args.out).resolve() if args.out else s.output_dir
     writable_folder(out, "输出目录", "output folder")
     return s, run_date, out
