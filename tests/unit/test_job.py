@@ -132,6 +132,7 @@ def test_the_night_shows_the_ledger(tmp_path):
     # 2026: D 20.1653, C 6.7225, B's halves 3.3613 + 3.3612, E 6.7225 still owed; U0003 accepted
     assert (spot.loc[0, "outstanding_hm2"], spot.loc[0, "n_overdue_acceptance"]) == (40.3328, 1)
     assert spot.loc[0, "unit_ids"] == f"{LICENCE}-U0006"
+    assert pyogrio.read_dataframe(run / "onemap.gpkg", layer="anomalies")["unit_id"].tolist() == [f"{LICENCE}-U0006"]
     units = pyogrio.read_dataframe(run / "onemap.gpkg", layer="restoration_units")
     assert dict(zip(units["unit_id"], units["lifecycle_state"]))[f"{LICENCE}-U0003"] == "in_management"
     # what was known on 1 June 2026: the 2025 and 2026 plans (11 rows), three acceptance rows
