@@ -103,3 +103,13 @@ def test_outstanding_overdue_and_the_spot_check(view, tmp_path):
     assert "未修复40.3327 hm²" in row["reasons_zh"] and "逾期未验收2件" in row["reasons_zh"]
     back = read_spot_check_csv(write_spot_check(spot, tmp_path / "s.csv", None)[0])
     assert (back.loc[0, "outstanding_hm2"], back.loc[0, "n_overdue_acceptance"]) == (40.3327, 2)
+
+
+def test_overdue_csv_is_formula_safe(tmp_path):
+    from minewatch.ledger.overdue import OverdueApplication
+
+    late = [OverdueApplication(LICENCE, None, "=HYPERLINK(\"http://x\")", date(2026, 3, 2), date(2026, 5, 25), 70,
+                               "验收清单.csv", 4)]
+    text = write_acceptance_overdue(late, {LICENCE: "-矿"}, tmp_path / "o.csv").read_text(encoding="utf-8-sig")
+    row = text.splitlines()[1]
+    assert row == f'{LICENCE},\'-矿,,"\'=HYPERLINK(""http://x"")",2026-03-02,2026-05-25,70,验收清单.csv,4'
