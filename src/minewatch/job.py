@@ -10,6 +10,7 @@ import json
 import logging
 import pickle
 import shutil
+import threading
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -18,12 +19,14 @@ from typing import TYPE_CHECKING
 
 from minewatch import __version__, ops
 from minewatch.assess.anomaly import with_unique_keys
+from minewatch.assess.history import LEDGER_RULES, ledger_findings
 from minewatch.assess.planchecks import plan_anomalies, unreadable_files
 from minewatch.assess.rules import unit_key
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
-from minewatch.config import Settings
+from minewatch.config import OnemapSettings, Settings
 from minewatch.ledger.acceptance import RULE_PREFIX as ACCEPTANCE_PREFIX
+from minewatch.ledger.history import MineHistory, mine_histories, record_seasons
 from minewatch.outputs import runfolder
 from minewatch.outputs.acceptance_overdue import write_acceptance_overdue
 from minewatch.outputs.composites import write_composites
@@ -31,7 +34,9 @@ from minewatch.outputs.disclosure import personal_values, public_profile, public
 from minewatch.outputs.fieldexport import write_field_exports
 from minewatch.outputs.geojson import feature_collection
 from minewatch.outputs.lifecycle import apply_lifecycle
-from minewatch.outputs.onemap import night_unit_status, write_onemap
+from minewatch.outputs.onemap import night_unit_status
+from minewatch.outputs.onemap_formats import write_package
+from minewatch.outputs.onemap_meta import PackageInfo
 from minewatch.outputs.overview import write_overview
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
@@ -49,6 +54,7 @@ from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.promised.findings import Finding
 from minewatch.promised.models import AnnualPlan, MiningRight
+from minewatch.promised.planreader import PlanReadResult
 from minewatch.sky.pixels import PixelStore
 
 if TYPE_CHECKING:
@@ -66,6 +72,8 @@ class Promises:
     thresholds: ThresholdTable = field(default_factory=lambda: ThresholdTable(()))   # none: all NO_THRESHOLD
     plan_results: list = field(default_factory=list)   # PlanReadResult per file, for PLAN_* anomalies
     settings: Settings | None = None      # the night's settings, for what the outputs show (season, PDF)
+    histories: dict[str, MineHistory] = field(default_factory=dict)   # licence -> the ledger's snapshot
+    ledger_url: str | None = None         # where the night's season observations go (None: nowhere)
 
 
 def load_promises(s: Settings, plan_year: int) -> Promises:
@@ -84,25 +92,84 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
     plans: dict[str, AnnualPlan] = {}
     for r in results:
         r.findings = validate_plan(r, by_lic, area_tolerance=s.plan.area_tolerance)
-        findings += r.findings
         if r.plan is not None and r.plan.plan_year == plan_year and not is_superseded(r):
             plans[r.plan.license_no] = r.plan
-    findings += night_acceptance(s)
+    url, histories, accepted = load_ledger(s, [r for r in results if not is_superseded(r)])
+    for r in results:
+        findings += r.findings
+    findings += accepted
     return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results,
-                    settings=s)
+                    settings=s, histories=histories, ledger_url=url)
 
 
-def night_acceptance(s: Settings) -> list[Finding]:
-    """`import_acceptance_lists` on the night's ledger, before any mine is judged."""
-    from minewatch.ledger.db import ledger_url, open_engine
+def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[str, MineHistory], list[Finding]]:
+    """Every year's plans into the night's ledger (idempotent; a changed filing rebuilds the
+    plan part), then the acceptance lists of ``ledger.acceptance`` (their findings returned),
+    then its snapshot per mine, so tonight's rules see both. The ledger's plan findings
+    (LEDGER_RESTORED_NOT_PLANNED, LEDGER_UNIT_CHANGED) are added to the findings of the file
+    they are about."""
+    from minewatch.ledger.db import ledger_url
+    from minewatch.ledger.ingest import sync_results
 
-    if s.ledger.acceptance is None:
-        return []
-    engine = open_engine(ledger_url(s))
+    url = ledger_url(s)
+    engine = ledger_engine(url)
+    ok = []
+    for r in results:
+        rows = [(u.section, u.seq) for u in r.plan.units] if r.plan is not None else []
+        if len(rows) != len(set(rows)):      # a 序号 twice in a section names no one row: left out
+            log.warning("ledger: %s not ingested: a 序号 appears twice in one section", Path(r.file).name)
+            continue
+        ok.append(r)
+    rep = sync_results(engine, ok, iou_min=s.ledger.iou_min, related_min=s.ledger.related_min)
+    for f in rep.findings:
+        log.warning("ledger: %s %s", f.rule, f.message_zh)
+    accepted = import_acceptance_lists(engine, s)
+    histories = mine_histories(engine)
+    by_file = {Path(r.file).name: r for r in ok}
+    for h in histories.values():      # the ledger's plan findings join their file's findings
+        for f in ledger_findings(h, area_tolerance=s.plan.area_tolerance):
+            if f.file in by_file:
+                by_file[f.file].findings = [*by_file[f.file].findings, f]
+    return url, histories, accepted
+
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def forget_ledger(url: str) -> None:
+    """Close the engine `ledger_engine` keeps for ``url`` (a temporary ledger about to be removed)."""
+    with _ENGINES_LOCK:
+        e = _ENGINES.pop(url, None)
+    if e is not None:
+        e.dispose()
+
+
+def ledger_engine(url: str) -> Engine:
+    """One migrated engine per ledger URL and process (the night opens it once, each mine writes)."""
+    from sqlalchemy.engine import make_url
+
+    from minewatch.ledger.db import open_engine
+    u = make_url(url)
+    with _ENGINES_LOCK:       # the flow's mine tasks are threads
+        gone = u.get_backend_name() == "sqlite" and bool(u.database) and not Path(str(u.database)).exists()
+        if url not in _ENGINES or gone:       # a removed ledger file is made (and migrated) anew
+            if url in _ENGINES:
+                _ENGINES.pop(url).dispose()
+            _ENGINES[url] = open_engine(url)
+        return _ENGINES[url]
+
+
+def record_mine_seasons(p: Promises, res: MineResult) -> None:
+    """A judged mine's season measures into the ledger (upsert: a rerun never duplicates);
+    a failed mine writes nothing."""
+    if res.error or not p.ledger_url or not res.seasons:
+        return
+    from sqlalchemy.exc import SQLAlchemyError
     try:
-        return import_acceptance_lists(engine, s)
-    finally:
-        engine.dispose()
+        record_seasons(ledger_engine(p.ledger_url), res.seasons)
+    except SQLAlchemyError as e:     # the mine's findings stand; its seasons are written by a later night
+        log.error("mine %s: season observations not written to the ledger: %s", res.license_no, e)
 
 
 def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
@@ -117,11 +184,14 @@ def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
 def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Settings, as_of: date,
                items: list[pystac.Item]) -> str:
     """What a mine's result depends on: the right, its plan version, the settings and
-    thresholds, the run date and the scenes (id and last update)."""
+    thresholds, the run date, the scenes (id and last update) and its ledger history
+    (a new filing or acceptance record judges the mine again)."""
     scenes = sorted((it.id, str(it.properties.get("updated", "")), str(it.datetime)) for it in items)
     settings = s.model_dump_json(exclude={"output_dir", "base_dir"})
     thresholds = [r.model_dump_json() for r in p.thresholds.rows]   # pydantic pickles carry sets: unordered
-    blob = pickle.dumps((right, plan, thresholds, settings, as_of.isoformat(), scenes, __version__))
+    h = p.histories.get(right.license_no)
+    history = h.cache_part(plan.plan_year if plan else as_of.year) if h is not None else None
+    blob = pickle.dumps((right, plan, thresholds, settings, as_of.isoformat(), scenes, history, __version__))
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -172,14 +242,18 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
             log.info("mine %s: %d scenes, nothing new since the last run: result reused",
                      right.license_no, len(items))
             cached.reused = True
+            record_mine_seasons(p, cached)
             return cached
         others = [o.boundary for o in p.rights if o.license_no != right.license_no]
         res = process_mine(right, plan, p.thresholds, s, as_of, plan_year, others=others, items=items,
-                           pixels=cache.pixels if cache else None)
+                           pixels=cache.pixels if cache else None, history=p.histories.get(right.license_no))
         if cache:
             cache.put(right.license_no, key, res)
+        record_mine_seasons(p, res)
         return res
     except Exception as e:  # noqa: BLE001 - isolation is the point
+        if ops.disk_fault(e) is not None:
+            raise                       # the disk is full for every mine and the outputs: the night stops
         if reraise_transient and ops.is_transient(e):
             log.warning("mine %s (%s): transient failure, will retry: %s", right.license_no,
                         right.mine_name, ops.failure_text(e))
@@ -197,7 +271,8 @@ def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, pl
     killed runs left under OUT is removed first.
 
     anomalies.geojson (with new/ongoing/resolved against the previous run), onemap.gpkg
-    (CGCS2000), spot_check.csv/.xlsx, reports/<licence>.html, composites/<licence>_{ndvi_max,median}.tif
+    (CGCS2000; onemap.gdb and shapefile/ too when `onemap.formats` asks), spot_check.csv/.xlsx,
+    reports/<licence>.html, composites/<licence>_{ndvi_max,median}.tif
     (season composites, COG), unit_series.csv,
     unjudged.csv, acceptance_overdue.csv (with the ledger: applications past the working-day
     limit), and run_summary.json written last. With the night's settings the ledger is read
@@ -238,17 +313,13 @@ def import_acceptance_lists(engine: Engine, s: Settings) -> list[Finding]:
 
 def night_ledger(p: Promises, run_date: date) -> LedgerView:
     """The ledger as the night's outputs show it on the run date."""
-    from minewatch.ledger.db import ledger_url, open_engine
-
     s = p.settings
     assert s is not None
-    engine = open_engine(ledger_url(s))
-    try:
-        return read_ledger(engine, run_date, management_years=s.ledger.management_years,
-                           working_days=s.ledger.acceptance_working_days, holidays=s.ledger.holidays,
-                           thresholds=p.thresholds, county={r.license_no: r.county_code for r in p.rights})
-    finally:
-        engine.dispose()
+    assert p.ledger_url is not None
+    return read_ledger(ledger_engine(p.ledger_url), run_date,
+                       management_years=s.ledger.management_years, working_days=s.ledger.acceptance_working_days,
+                       holidays=s.ledger.holidays, thresholds=p.thresholds,
+                       county={r.license_no: r.county_code for r in p.rights})
 
 
 def not_judged(results: list[MineResult]) -> dict[tuple[str, str | None], str]:
@@ -259,6 +330,11 @@ def not_judged(results: list[MineResult]) -> dict[tuple[str, str | None], str]:
     return out
 
 
+def night_scenes(results: list[MineResult]) -> list[str]:
+    """Every scene id some mine was judged with tonight, once, sorted."""
+    return sorted({sc for r in results for sc in r.scenes})
+
+
 def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_date: date, plan_year: int,
                  promises: Promises | None) -> dict:
     """Every file of the night into `run_dir` (the staging folder), run_summary.json last."""
@@ -266,7 +342,8 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     anomalies = [a for r in results for a in r.anomalies]
     if promises is not None:
         anomalies += plan_anomalies(promises.rights, promises.plan_results, plan_year=plan_year, as_of=run_date)
-    ledger = night_ledger(promises, run_date) if promises is not None and promises.settings is not None else None
+    # the ledger load_promises synced (Promises built by hand have none: no ledger is made for them)
+    ledger = night_ledger(promises, run_date) if promises is not None and promises.ledger_url else None
     unit_ids = ledger.unit_ids if ledger is not None else {}
     anomalies = with_unique_keys(with_unit_ids(anomalies, unit_ids))   # ids are merge keys: never two alike
     prev = runfolder.previous_run(out_dir, run_date)
@@ -287,11 +364,15 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     if promises is not None:
         status = night_unit_status(fc, {r.license_no: r.series for r in results if r.series is not None},
                                    [asdict(u) for r in results for u in r.unjudged], run_date)
+        onemap = promises.settings.onemap if promises.settings is not None else OnemapSettings()
         lics = sorted({x.license_no for x in promises.rights})
         county = {x.license_no: x.county_code for x in promises.rights}
-        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, status, run_date=run_date,
-                     unit_ledger=ledger_unit_fields(ledger) if ledger is not None else None,
-                     tables={"unit_history": unit_history_frame(ledger, lics, county)} if ledger is not None else None)
+        write_package(run_dir, fc, promises.rights, promises.plans, status, onemap, run_date=run_date,
+                      info=PackageInfo(run_id=run_date.isoformat(), scenes=tuple(night_scenes(results)),
+                                       software=f"minewatch {__version__}",
+                                       responsible_party=onemap.responsible_party),
+                      unit_ledger=ledger_unit_fields(ledger) if ledger is not None else None,
+                      tables={"unit_history": unit_history_frame(ledger, lics, county)} if ledger is not None else None)
         spot = spot_check_list(fc, promises.rights, outstanding=outstanding_hm2(ledger) if ledger else None,
                                overdue=overdue_counts(ledger) if ledger else None)
         write_spot_check(spot, run_dir / "spot_check.csv", run_dir / "spot_check.xlsx")
@@ -326,6 +407,8 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     from minewatch.promised.registry import RULE_PREFIX
     registry_findings = [asdict(f) for f in (promises.findings if promises else [])
                          if f.rule.startswith(RULE_PREFIX)]
+    ledger_found = [asdict(f) for r in (promises.plan_results if promises else []) for f in r.findings
+                    if f.rule in LEDGER_RULES]
     by_type: dict[str, int] = {}
     for a in anomalies:
         by_type[a.type] = by_type.get(a.type, 0) + 1
@@ -333,12 +416,14 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         "run_date": run_date.isoformat(), "plan_year": plan_year,
         "mines": len(results), "mines_failed": sum(1 for r in results if r.error),
         "scenes_read": sum(len(r.scenes) for r in results),
+        "scenes": night_scenes(results),     # the ids the one-map's metadata lists as its lineage
         "anomalies": len(anomalies), "anomalies_by_type": dict(sorted(by_type.items())),
         "failures": [{"license_no": r.license_no, "mine_name": r.mine_name, "error": r.error}
                      for r in results if r.error],
         # the registry rows left out tonight; the key only when there are any, so a clean
         # registry's summary keeps its bytes
         **({"registry_findings": registry_findings} if registry_findings else {}),
+        **({"ledger_findings": ledger_found} if ledger_found else {}),
         # what some mines were judged without (keys present only when something was: benign nights keep their bytes)
         **({"scenes_skipped": [{"license_no": r.license_no, "scene": sk.id, "reason": sk.reason}
                                for r in results for sk in r.scenes_skipped]}

@@ -2,6 +2,8 @@
 lifecycle, the unit_history table, the overdue list and the spot-check counts."""
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import date
 
 import pandas as pd
@@ -13,6 +15,7 @@ from tests.support.ledger_plans import LICENCE, plans
 
 from minewatch.assess.anomaly import Anomaly
 from minewatch.assess.thresholds import Threshold, ThresholdTable
+from minewatch.labels import ONEMAP_TABLES_ZH
 from minewatch.ledger.db import open_engine
 from minewatch.outputs.acceptance_overdue import write_acceptance_overdue
 from minewatch.outputs.geojson import feature_collection
@@ -69,6 +72,9 @@ def test_onemap_units_and_history(view, tmp_path):
                    ("planned", 1): (U(5), "planned", "计划修复"), ("planned", 2): (U(6), "planned", "计划修复"),
                    ("planned", 3): (U(7), "planned", "计划修复"), ("planned", 4): (U(8), "planned", "计划修复"),
                    ("restored", 1): (U(3), "in_management", "管护期内")}
+    with closing(sqlite3.connect(out)) as db:       # described like every table of the package
+        desc = dict(db.execute("SELECT table_name, description FROM gpkg_contents"))
+    assert desc["unit_history"] == ONEMAP_TABLES_ZH["unit_history"]
     hist = pyogrio.read_dataframe(out, layer="unit_history")
     assert len(hist) == 14 + 3 + 1               # plan rows 2025-2027, acceptance rows, one season
     assert hist["BSM"].is_unique and hist["upsert_key"].is_unique
