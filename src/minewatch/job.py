@@ -227,7 +227,9 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     if promises is not None:
         status = night_unit_status(fc, {r.license_no: r.series for r in results if r.series is not None},
                                    [asdict(u) for r in results for u in r.unjudged], run_date)
-        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, status, run_date=run_date)
+        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, status, run_date=run_date,
+                     previous=prev / "onemap.gpkg" if prev else None,
+                     previous_run_date=date.fromisoformat(prev.name) if prev else None)
         spot = spot_check_list(fc, promises.rights)
         write_spot_check(spot, run_dir / "spot_check.csv", run_dir / "spot_check.xlsx")
         # public-disclosure profile: no contact data by key or by value, no field marked confidential

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH", "RULES_ZH", "SECTION_ZH",
-           "SEVERITY_ZH", "TYPES_ZH", "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
+__all__ = ["CHANGE_ZH", "CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH", "RULES_ZH",
+           "SECTION_ZH", "SEVERITY_ZH", "TYPES_ZH", "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
 
 # English code -> Chinese label (the regulation's wording where it has one)
 TYPES_ZH = {
@@ -33,6 +33,8 @@ EVIDENCE_ZH = {
     "SCENES_SKIPPED": "部分影像文件无法读取，已跳过",
     "EVIDENCE_INCOMPLETE": "影像目录返回的景数少于其匹配数，证据不完整",
 }
+# the one-map package's changes table: a feature since the previous night (outputs.onemap_changes)
+CHANGE_ZH = {"new": "新增", "updated": "更新", "resolved": "消除"}
 # A plan unit the night judged and found nothing on (the one-map latest_status); flagged
 # units take the anomaly type, unjudged ones the reason code
 UNIT_STATUS_ZH = {"OK": "未见异常"}

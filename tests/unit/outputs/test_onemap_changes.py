@@ -1,0 +1,80 @@
+"""The changes table: new / updated / resolved between two nights' packages, with the upsert keys."""
+from datetime import date
+
+import pandas as pd
+import pyogrio
+from tests.support.onemap_nights import NIGHT1, NIGHT2, R1, R2, write_two_nights
+
+from minewatch.outputs.onemap import bsm, layer_fields
+from minewatch.outputs.onemap_changes import changes
+
+
+def _table(path):
+    df = pyogrio.read_dataframe(path, layer="changes")
+    return {(r.layer, r.upsert_key): r for r in df.itertuples()}
+
+
+def test_first_night_everything_is_new(tmp_path):
+    p1, _ = write_two_nights(tmp_path)
+    t = _table(p1)
+    assert len(t) == 2 + 4 + 2 and {r.status for r in t.values()} == {"new"}
+    assert {r.status_zh for r in t.values()} == {"新增"}
+    assert all(r.previous_night is pd.NaT or pd.isna(r.previous_night) for r in t.values())
+    assert {r.night for r in t.values()} == {pd.Timestamp(NIGHT1)}
+
+
+def test_second_night_lists_each_kind_with_its_keys(tmp_path):
+    p1, p2 = write_two_nights(tmp_path)
+    t = _table(p2)
+    got = {(layer, r.status) for (layer, _), r in t.items()}
+    assert sorted((r.layer, r.status, r.license_no, None if pd.isna(r.seq) else int(r.seq), r.section)
+                  for r in t.values()) == [
+        ("anomalies", "new", R2, None, None),
+        ("anomalies", "resolved", R1, None, None),
+        ("anomalies", "updated", R1, None, None),
+        ("mines", "updated", R1, None, None),
+        ("mines", "updated", R2, None, None),
+        ("restoration_units", "resolved", R1, 1, "damage"),
+        ("restoration_units", "updated", R1, 1, "planned"),
+    ], got
+    an = pyogrio.read_dataframe(p2, layer="anomalies").set_index("upsert_key")
+    for (layer, key), r in t.items():
+        assert r.BSM == bsm(layer, key)                       # the layer's own BSM, so the platform can join
+        assert (r.night, r.previous_night) == (pd.Timestamp(NIGHT2), pd.Timestamp(NIGHT1))
+        if layer == "anomalies":
+            assert r.anomaly_id == key and r.plan_year == 2026
+    upd = next(r for (layer, _), r in t.items() if layer == "anomalies" and r.status == "updated")
+    assert upd.changed_fields == "evidence_scenes,observed,period"      # not status/last_seen: bookkeeping
+    assert an.loc[upd.upsert_key, "status"] == "ongoing"
+    gone = next(r for (layer, _), r in t.items() if layer == "anomalies" and r.status == "resolved")
+    assert tuple(an.loc[gone.upsert_key, ["status", "type"]]) == ("resolved", "UNDECLARED_DISTURBANCE")
+    unit = next(r for (layer, _), r in t.items() if layer == "restoration_units" and r.status == "updated")
+    assert unit.changed_fields == "latest_as_of,latest_fvc,latest_status,latest_status_zh"
+    assert [f.name for f in layer_fields("changes")] == [c for c in pyogrio.read_dataframe(p2, layer="changes").columns
+                                                        if c != "geometry"]
+
+
+def test_rerun_of_a_night_keeps_its_bytes(tmp_path):
+    _, a = write_two_nights(tmp_path / "a")
+    _, b = write_two_nights(tmp_path / "b")
+    assert a.read_bytes() == b.read_bytes()
+
+
+def _frame(rows):
+    return pd.DataFrame([{"BSM": bsm("anomalies", r["upsert_key"]), "fid": i, **r} for i, r in enumerate(rows)])
+
+
+def test_lifecycle_bookkeeping_is_no_change_and_a_return_is_new():
+    night, before_night = date(2026, 10, 3), date(2026, 10, 2)
+    before = {"anomalies": _frame([
+        {"upsert_key": "a", "id": "a", "status": "new", "last_seen": "2026-10-02", "area_hm2": 1.0},
+        {"upsert_key": "b", "id": "b", "status": "resolved", "last_seen": "2026-10-01", "area_hm2": 2.0}])}
+    tonight = {"anomalies": _frame([            # fid order swapped too: row order is no change
+        {"upsert_key": "b", "id": "b", "status": "new", "last_seen": "2026-10-03", "area_hm2": 2.0},
+        {"upsert_key": "a", "id": "a", "status": "ongoing", "last_seen": "2026-10-03", "area_hm2": 1.0}])}
+    rows = changes(tonight, before, night, before_night)
+    assert [(r["upsert_key"], r["status"]) for r in rows] == [("b", "new")]
+    tonight["anomalies"].loc[1, "area_hm2"] = 1.5
+    rows = changes(tonight, before, night, before_night)
+    assert [(r["upsert_key"], r["status"], r["changed_fields"]) for r in rows] == [
+        ("a", "updated", "area_hm2"), ("b", "new", None)]
