@@ -69,7 +69,7 @@ def _canon(v: object) -> object:
 
 
 def _records(df: pd.DataFrame) -> dict[str, dict[str, object]]:
-    if df.empty:
+    if df.empty or "upsert_key" not in df.columns:     # a package from before the platform keys: no rows
         return {}
     cols = [c for c in df.columns if c not in BOOKKEEPING or c == "status"]
     return {str(r["upsert_key"]): {c: _canon(r[c]) for c in cols} for r in df.to_dict("records")}
@@ -100,7 +100,7 @@ def changes(tonight: Mapping[str, pd.DataFrame], previous: Mapping[str, pd.DataF
                 kind, rec = UPDATED, a
             else:   # unreachable: the key came from one of the two
                 continue
-            rows.append({"layer": layer, "BSM": rec["BSM"], "upsert_key": key,
+            rows.append({"layer": layer, "BSM": rec.get("BSM"), "upsert_key": key,
                          **{col: rec.get(field) for col, field in KEY_FIELDS.get(layer, {}).items()},
                          "status": kind, "status_zh": CHANGE_ZH[kind], "changed_fields": ",".join(changed) or None,
                          "night": night, "previous_night": previous_night})

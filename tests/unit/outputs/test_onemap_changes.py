@@ -3,10 +3,15 @@ from datetime import date
 
 import pandas as pd
 import pyogrio
+from shapely.geometry import box
+from tests.support.night import sample_copy
 from tests.support.onemap_nights import NIGHT1, NIGHT2, R1, R2, write_two_nights
 
+from minewatch import job
+from minewatch.assess.anomaly import Anomaly
 from minewatch.outputs.onemap import bsm, layer_fields
 from minewatch.outputs.onemap_changes import changes
+from minewatch.pipeline import MineResult
 
 
 def _table(path):
@@ -78,3 +83,21 @@ def test_lifecycle_bookkeeping_is_no_change_and_a_return_is_new():
     rows = changes(tonight, before, night, before_night)
     assert [(r["upsert_key"], r["status"], r["changed_fields"]) for r in rows] == [
         ("a", "updated", "area_hm2"), ("b", "new", None)]
+
+
+def test_the_night_compares_its_package_with_the_previous_run_folder(tmp_path):
+    """job.write_run hands write_onemap the previous night's package: night 2 logs the finding resolved."""
+    s = sample_copy(tmp_path)
+    p = job.load_promises(s, 2026)
+    right = p.rights[0]
+    finding = Anomaly("UNDECLARED_DISTURBANCE", "high", right.license_no, right.mine_name, 2026,
+                      box(*right.boundary.centroid.buffer(0.001).bounds), 1.5, "2026-07-01/2026-09-15",
+                      {"ndvi_current": 0.1}, {"rule": "no loss"}, ("S2A_X",), key="loss@1,2")
+    job.write_run([MineResult(right.license_no, right.mine_name, anomalies=[finding])], s.output_dir, NIGHT1, 2026, p)
+    job.write_run([MineResult(right.license_no, right.mine_name)], s.output_dir, NIGHT2, 2026, p)
+    t = pyogrio.read_dataframe(s.output_dir / NIGHT2.isoformat() / "onemap.gpkg", layer="changes")
+    an = t[t.layer == "anomalies"]
+    assert list(zip(an.anomaly_id, an.status)) == [(finding.id, "resolved")]
+    assert set(t.previous_night) == {pd.Timestamp(NIGHT1)} and set(t.night) == {pd.Timestamp(NIGHT2)}
+    first = pyogrio.read_dataframe(s.output_dir / NIGHT1.isoformat() / "onemap.gpkg", layer="changes")
+    assert set(first.status) == {"new"} and first.previous_night.isna().all()
