@@ -1,12 +1,13 @@
 """What inspectors and platforms receive.
 
 ``geojson`` (RFC 7946 anomalies), ``lifecycle`` (new / ongoing / resolved across nights),
-``onemap`` (the CGCS2000 GeoPackage for the one-map platform), ``report`` (the per-mine
+``onemap`` (the CGCS2000 GeoPackage for the one-map platform; ``onemap_styles`` its Chinese
+aliases and QGIS default styles, ``onemap_changes`` its changes since the previous night), ``report`` (the per-mine
 Chinese HTML report), ``spotcheck`` (the ranked list), ``composites`` (season COGs),
 ``disclosure`` (the public profile), ``runfolder`` (dated run folders and `latest`),
 ``navigation`` (anomaly coordinates for the field), ``fieldexport`` (KML/GPX), ``pdf``
 (reproducible Chromium PDFs), ``overview`` (the run folder's index.html).
 """
 
-__all__ = ["composites", "disclosure", "fieldexport", "geojson", "lifecycle", "navigation", "onemap", "overview", "pdf",
-           "report", "runfolder", "spotcheck"]
+__all__ = ["composites", "disclosure", "fieldexport", "geojson", "lifecycle", "navigation", "onemap", "onemap_changes",
+           "onemap_styles", "overview", "pdf", "report", "runfolder", "spotcheck"]

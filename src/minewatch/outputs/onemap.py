@@ -258,6 +258,10 @@ def data_dictionary_markdown() -> str:
              "type, severity as shade and outline width; units by plan section, labelled 序号 and target",
              "land class; mines as outlines). The `changes` table lists what is new, updated or resolved",
              "since the previous night (`minewatch.outputs.onemap_changes`), keyed like the layers.", "",
+             "Merging nights into PostGIS: GDAL's `ogr2ogr -upsert` works only into GPKG, Elasticsearch and",
+             "MongoDB, not PostgreSQL; load each layer with ogr2ogr into a staging table and merge with",
+             "`INSERT ... ON CONFLICT (upsert_key) DO UPDATE` into a table with a UNIQUE `upsert_key`",
+             "(`tests/support/platform_load.py` does this in the tests, on two nights).", "",
              "Standards cited:", *[f"- {x}" for x in (STD_GHSJK, STD_SANDIAO, STD_XZQ, STD_KYQ, STD_PLAN)], ""]
     for layer in TABLES:
         lines += [f"## {layer}", "", "| field | 中文 | type | unit | meaning | standard | shapefile |",
