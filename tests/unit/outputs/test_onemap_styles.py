@@ -60,6 +60,22 @@ def test_gdal_validates_the_package(tmp_path):
     assert "ERROR" not in fk.stderr and fk.stdout.strip() == "", fk.stdout
 
 
+def _system_has(module: str) -> bool:
+    return os.path.exists("/usr/bin/python3") and subprocess.run(
+        ["/usr/bin/python3", "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _system_has("osgeo_utils.samples.validate_gpkg"),
+                    reason="GDAL's validate_gpkg.py (Debian python3-gdal) not installed")
+def test_gdal_validate_gpkg_accepts_the_schema_extension(tmp_path):
+    """GDAL's own GeoPackage validator, which checks gpkg_data_columns against gpkg_contents and
+    the gpkg_schema extension rows (requirements 103-105)."""
+    p = _write(tmp_path / "onemap.gpkg")
+    run = subprocess.run(["/usr/bin/python3", "-m", "osgeo_utils.samples.validate_gpkg", str(p)],
+                         capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert run.returncode == 0 and run.stdout == "", run.stdout + run.stderr
+
+
 def test_layer_styles_one_default_qml_per_layer(tmp_path):
     p = _write(tmp_path / "onemap.gpkg")
     rows = _sql(p, "select f_table_catalog, f_table_schema, f_table_name, f_geometry_column, useAsDefault, "
@@ -94,12 +110,8 @@ def test_styles_and_aliases_keep_the_bytes(tmp_path):
     assert _write(tmp_path / "a.gpkg").read_bytes() == _write(tmp_path / "b.gpkg").read_bytes()
 
 
-def _qgis_available() -> bool:
-    return subprocess.run(["/usr/bin/python3", "-c", "import qgis.core"], capture_output=True).returncode == 0 \
-        if os.path.exists("/usr/bin/python3") else False
-
-
-@pytest.mark.skipif(not _qgis_available(), reason="PyQGIS not importable by /usr/bin/python3 (Debian python3-qgis)")
+@pytest.mark.skipif(not _system_has("qgis.core"),
+                    reason="PyQGIS not importable by /usr/bin/python3 (Debian python3-qgis)")
 def test_qgis_opens_the_package_with_aliases_and_default_styles(tmp_path):
     """Headless QGIS (its own Python, in a subprocess) as the province's GIS staff would open it."""
     p = _write(tmp_path / "onemap.gpkg")
