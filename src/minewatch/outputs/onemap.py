@@ -44,7 +44,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from minewatch.labels import UNIT_STATUS_ZH
-from minewatch.outputs.onemap_changes import changes, read_layers
+from minewatch.outputs.onemap_changes import changes, index_keys, read_layers
 from minewatch.outputs.onemap_styles import layer_styles_frame, write_data_columns
 from minewatch.plumbing.atomic import write_text
 from minewatch.promised.coords import format_corner_points, gk3_epsg
@@ -258,8 +258,10 @@ def data_dictionary_markdown() -> str:
              "type, severity as shade and outline width; units by plan section, labelled 序号 and target",
              "land class; mines as outlines). The `changes` table lists what is new, updated or resolved",
              "since the previous night (`minewatch.outputs.onemap_changes`), keyed like the layers.", "",
-             "Merging nights into PostGIS: GDAL's `ogr2ogr -upsert` works only into GPKG, Elasticsearch and",
-             "MongoDB, not PostgreSQL; load each layer with ogr2ogr into a staging table and merge with",
+             "Merging nights: `upsert_key` has a UNIQUE index in every layer (`changes`: night, layer,",
+             "upsert_key), so `ogr2ogr -upsert -unsetFid copy.gpkg onemap.gpkg <layer>` merges a night into a",
+             "GeoPackage copy. GDAL's upsert does not reach PostgreSQL (only GPKG, Elasticsearch, MongoDB):",
+             "there, load each layer with ogr2ogr into a staging table and merge with",
              "`INSERT ... ON CONFLICT (upsert_key) DO UPDATE` into a table with a UNIQUE `upsert_key`",
              "(`tests/support/platform_load.py` does this in the tests, on two nights).", "",
              "Standards cited:", *[f"- {x}" for x in (STD_GHSJK, STD_SANDIAO, STD_XZQ, STD_KYQ, STD_PLAN)], ""]
@@ -556,6 +558,7 @@ def write_onemap(path: str | Path, anomalies_fc: dict, rights: list[MiningRight]
         delta = changes(read_layers(tmp, LAYERS), before, night, previous_run_date if before is not None else None)
         pyogrio.write_dataframe(pd.DataFrame(_columns(delta, "changes")), tmp, layer="changes", driver="GPKG",
                                 append=True, use_arrow=True)
+        index_keys(tmp)
         fields = {name: layer_fields(name, include_personal) for name in LAYERS}
         pyogrio.write_dataframe(layer_styles_frame(fields, frames, run_date), tmp, layer="layer_styles",
                                 driver="GPKG", append=True, FID="id")

@@ -15,11 +15,17 @@ written (each layer read back from its GeoPackage), so types and rounding are th
 
 The first night (no previous package) reports every active feature as ``new``. Rows are sorted
 by (layer order, upsert_key), so the table's bytes follow from the two nights alone.
+
+`index_keys` puts a UNIQUE index on each table's merge key inside the package: GDAL then reports
+the key field as UNIQUE, which ``ogr2ogr -upsert -unsetFid`` needs to merge a night into a
+GeoPackage copy, and no night can write two rows with one key.
 """
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from datetime import date, datetime
 from pathlib import Path
 
@@ -30,7 +36,8 @@ from shapely.geometry.base import BaseGeometry
 
 from minewatch.labels import CHANGE_ZH
 
-__all__ = ["BOOKKEEPING", "KEY_FIELDS", "NEW", "RESOLVED", "UPDATED", "changes", "read_layers"]
+__all__ = ["BOOKKEEPING", "KEY_FIELDS", "NEW", "RESOLVED", "UNIQUE_KEYS", "UPDATED", "changes", "index_keys",
+           "read_layers"]
 
 NEW, UPDATED, RESOLVED = "new", "updated", "resolved"
 # what each layer's upsert_key is made of, as the changes table's columns -> the layer's field
@@ -40,6 +47,17 @@ KEY_FIELDS: dict[str, dict[str, str]] = {
     "mines": {"license_no": "license_no"},
 }
 BOOKKEEPING = frozenset({"fid", "status", "first_seen", "last_seen"})
+# the merge key of every table in the package: the layers' upsert_key; the changes log's night + feature
+UNIQUE_KEYS: dict[str, tuple[str, ...]] = {**{layer: ("upsert_key",) for layer in KEY_FIELDS},
+                                           "changes": ("night", "layer", "upsert_key")}
+
+
+def index_keys(gpkg: Path, keys: Mapping[str, Sequence[str]] = UNIQUE_KEYS) -> None:
+    """A UNIQUE index per table on its merge key (sqlite3.IntegrityError if a key is repeated)."""
+    with closing(sqlite3.connect(gpkg)) as c, c:
+        for table, cols in keys.items():
+            columns = ", ".join(f'"{col}"' for col in cols)
+            c.execute(f'CREATE UNIQUE INDEX "{table}_merge_key" ON "{table}" ({columns})')
 
 
 def read_layers(path: Path, layers: Sequence[str]) -> dict[str, pd.DataFrame]:

@@ -1,15 +1,22 @@
 """The changes table: new / updated / resolved between two nights' packages, with the upsert keys."""
+import copy
+import shutil
+import sqlite3
+import subprocess
+from contextlib import closing
 from datetime import date
 
 import pandas as pd
 import pyogrio
+import pytest
 from shapely.geometry import box
 from tests.support.night import sample_copy
 from tests.support.onemap_nights import NIGHT1, NIGHT2, R1, R2, write_two_nights
+from tests.support.outputs_data import anomalies_fc, rights_and_plans
 
 from minewatch import job
 from minewatch.assess.anomaly import Anomaly
-from minewatch.outputs.onemap import bsm, layer_fields
+from minewatch.outputs.onemap import LAYERS, bsm, layer_fields, write_onemap
 from minewatch.outputs.onemap_changes import changes
 from minewatch.pipeline import MineResult
 
@@ -101,3 +108,36 @@ def test_the_night_compares_its_package_with_the_previous_run_folder(tmp_path):
     assert set(t.previous_night) == {pd.Timestamp(NIGHT1)} and set(t.night) == {pd.Timestamp(NIGHT2)}
     first = pyogrio.read_dataframe(s.output_dir / NIGHT1.isoformat() / "onemap.gpkg", layer="changes")
     assert set(first.status) == {"new"} and first.previous_night.isna().all()
+
+
+@pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="ogr2ogr (Debian gdal-bin) not installed")
+def test_ogr2ogr_upsert_merges_night_two_into_a_copy_of_night_one(tmp_path):
+    """The GeoPackage route of `ogr2ogr -upsert` (GDAL >= 3.6): the packages' UNIQUE upsert_key is
+    what it merges on, so the copy ends with the union of both nights and night 2's statuses."""
+    p1, p2 = write_two_nights(tmp_path / "out")
+    mirror = tmp_path / "platform.gpkg"
+    shutil.copy(p1, mirror)
+    info = subprocess.run(["ogrinfo", "-ro", "-so", str(p2), "anomalies"], capture_output=True, text=True, check=True)
+    assert "upsert_key: String (0.0) UNIQUE" in info.stdout
+    for layer in LAYERS:
+        subprocess.run(["ogr2ogr", "-upsert", "-unsetFid", str(mirror), str(p2), layer], check=True,
+                       capture_output=True, text=True)
+    with closing(sqlite3.connect(mirror)) as c:
+        for layer in LAYERS:
+            keys = [k for (k,) in c.execute(f"SELECT upsert_key FROM {layer}")]
+            want = {k for p in (p1, p2) for k in pyogrio.read_dataframe(p, layer=layer).upsert_key}
+            assert sorted(keys) == sorted(want) and len(keys) == len(set(keys)), layer
+        assert dict(c.execute("SELECT type, status FROM anomalies")) == {
+            "RESTORATION_SHORTFALL": "ongoing", "UNDECLARED_DISTURBANCE": "resolved",
+            "OUT_OF_BOUNDARY_DISTURBANCE": "new"}
+        assert c.execute("SELECT latest_fvc FROM restoration_units WHERE upsert_key = ?",
+                         (f"{R1}|2026|planned|1",)).fetchone() == (0.61,)
+
+
+def test_a_repeated_merge_key_is_refused(tmp_path):
+    rights, plans = rights_and_plans()
+    fc = anomalies_fc()
+    fc["features"].append(copy.deepcopy(fc["features"][0]))
+    with pytest.raises(sqlite3.IntegrityError):
+        write_onemap(tmp_path / "dup.gpkg", fc, rights, plans, None, run_date=NIGHT1)
+    assert list(tmp_path.iterdir()) == []                   # nothing half-written is left
