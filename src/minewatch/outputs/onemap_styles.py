@@ -194,13 +194,16 @@ _DESCRIPTION = {
 
 
 def layer_styles_frame(fields: Mapping[str, Sequence[AliasedField]], frames: Mapping[str, pd.DataFrame],
-                       run_date: date | None) -> pd.DataFrame:
-    """QGIS's layer_styles rows: one default style per layer in `fields` (layer -> its fields)."""
-    stamp = datetime.combine(run_date or date(1970, 1, 1), datetime.min.time())
+                       run_date: date | None, kinds: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """QGIS's layer_styles rows: one default style per table in `fields` (table -> its fields);
+    `kinds`: table -> the feature layer whose style it takes (a projected copy takes its layer's)."""
+    kind = {t: (kinds or {}).get(t, t) for t in fields}
+    # in UTC, so GDAL writes the GeoPackage DATETIME form (…T00:00:00.000Z) validators ask for
+    stamp = pd.Timestamp(datetime.combine(run_date or date(1970, 1, 1), datetime.min.time()), tz="UTC")
     rows = [{"f_table_catalog": "", "f_table_schema": "", "f_table_name": layer,
              "f_geometry_column": GEOMETRY_COLUMN, "styleName": f"{layer}_默认样式",
-             "styleQML": layer_qml(layer, fs, frames[layer]), "styleSLD": "", "useAsDefault": True,
-             "description": _DESCRIPTION[layer],
+             "styleQML": layer_qml(kind[layer], fs, frames[layer]), "styleSLD": "", "useAsDefault": True,
+             "description": _DESCRIPTION[kind[layer]],
              "owner": "minewatch", "ui": None, "update_time": stamp} for layer, fs in fields.items()]
     df = pd.DataFrame(rows)
     for col in ("f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName", "styleQML",

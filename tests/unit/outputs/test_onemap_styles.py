@@ -14,6 +14,7 @@ from tests.support.paths import REPO
 
 from minewatch.labels import TYPES_ZH
 from minewatch.outputs.onemap import DICTIONARY, LAYERS, TABLES, layer_fields, write_onemap
+from minewatch.outputs.onemap_gk import night_zone_epsg
 from minewatch.outputs.onemap_styles import TYPE_COLOURS
 
 RUN = date(2026, 10, 2)
@@ -55,9 +56,7 @@ def test_gdal_validates_the_package(tmp_path):
     out = subprocess.run(["ogrinfo", "-ro", "-so", str(p)], capture_output=True, text=True, check=True)
     assert "layer_styles" in out.stdout and "changes" in out.stdout
     assert "ERROR" not in out.stderr and "Warning" not in out.stderr, out.stderr
-    fk = subprocess.run(["ogrinfo", "-ro", "-q", str(p), "-sql", "PRAGMA foreign_key_check"],
-                        capture_output=True, text=True, check=True)
-    assert "ERROR" not in fk.stderr and fk.stdout.strip() == "", fk.stdout
+    assert _sql(p, "PRAGMA foreign_key_check") == []
 
 
 def _system_has(module: str) -> bool:
@@ -83,7 +82,7 @@ def test_layer_styles_one_default_qml_per_layer(tmp_path):
     assert [r[2] for r in rows] == list(LAYERS)
     for cat, schema, _, geom, default, stamp, _, owner in rows:
         assert (cat, schema, geom, default, owner) == ("", "", "geom", 1, "minewatch")
-        assert stamp.startswith("2026-10-02T00:00:00")       # the run date, never the clock
+        assert stamp == "2026-10-02T00:00:00.000Z"         # the run date, never the clock
     qml = {r[2]: ET.fromstring(r[6].split("\n", 1)[1]) for r in rows}
     an = qml["anomalies"].find("renderer-v2")
     assert an.get("type") == "categorizedSymbol" and an.get("attr") == "type"
@@ -142,3 +141,17 @@ def test_qgis_opens_the_package_with_aliases_and_default_styles(tmp_path):
     assert (img["width"], img["height"]) == (400, 300)
     assert img["variance"] > 1.0 and img["non_white"] > 50, img      # something was drawn
     assert (tmp_path / "map.png").stat().st_size > 1000
+
+
+def test_gauss_krueger_copies_get_their_layers_style_aliases_and_keys(tmp_path):
+    rights, plans = rights_and_plans()
+    zone = night_zone_epsg(rights, None)
+    p = write_onemap(tmp_path / "gk.gpkg", anomalies_fc(), rights, plans, None, run_date=RUN, gk_epsg=zone)
+    styles = dict(_sql(p, "select f_table_name, styleQML from layer_styles"))
+    assert sorted(styles) == sorted([*LAYERS, *(f"{n}_gk" for n in LAYERS)])
+    for layer in LAYERS:
+        assert styles[f"{layer}_gk"] == styles[layer]                    # the same look in either CRS
+    cols = dict(_sql(p, "select column_name, name from gpkg_data_columns where table_name = 'anomalies_gk'"))
+    assert cols["license_no"] == "采矿许可证号" and len(cols) == len(layer_fields("anomalies")) + 1
+    idx = {r[0] for r in _sql(p, "select name from sqlite_master where type = 'index' and name like '%merge_key'")}
+    assert {"anomalies_gk_merge_key", "anomalies_merge_key", "changes_merge_key"} <= idx
