@@ -32,9 +32,11 @@ __all__ = ["QGIS_VERSION", "TYPE_COLOURS", "layer_qml", "layer_styles_frame", "w
 
 QGIS_VERSION = "3.22.0-Białowieża"      # the oldest QGIS the province's GIS staff use (issue #15)
 GEOMETRY_COLUMN = "geom"
-# one colour per anomaly type, fixed by the type's place in TYPES_ZH (ColorBrewer Set1 + Dark2)
+# one colour per anomaly type, fixed by the type's place in TYPES_ZH (ColorBrewer Set1 + Dark2, then
+# more; a test keeps every type's colour its own)
 _PALETTE = ("228,26,28", "255,127,0", "152,78,163", "77,175,74", "55,126,184", "166,86,40", "247,129,191",
-            "27,158,119", "117,112,179", "231,41,138", "102,166,30", "230,171,2")
+            "27,158,119", "117,112,179", "231,41,138", "102,166,30", "230,171,2", "0,128,128", "128,0,0",
+            "0,0,128", "188,189,34", "23,190,207", "140,86,75")
 TYPE_COLOURS = {t: _PALETTE[i % len(_PALETTE)] for i, t in enumerate(TYPES_ZH)}
 _OTHER_COLOUR = "128,128,128"
 SECTION_COLOURS = {"restored": "56,168,0", "damage": "168,112,0", "planned": "0,112,255"}

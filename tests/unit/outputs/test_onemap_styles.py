@@ -105,6 +105,10 @@ def test_layer_styles_one_default_qml_per_layer(tmp_path):
         assert {f.name: f.alias_zh for f in layer_fields(layer)}.items() <= aliases.items()
 
 
+def test_every_anomaly_type_has_a_colour_of_its_own():
+    assert set(TYPE_COLOURS) == set(TYPES_ZH) and len(set(TYPE_COLOURS.values())) == len(TYPES_ZH)
+
+
 def test_styles_and_aliases_keep_the_bytes(tmp_path):
     assert _write(tmp_path / "a.gpkg").read_bytes() == _write(tmp_path / "b.gpkg").read_bytes()
 
