@@ -371,6 +371,8 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
                       info=PackageInfo(run_id=run_date.isoformat(), scenes=tuple(night_scenes(results)),
                                        software=f"minewatch {__version__}",
                                        responsible_party=onemap.responsible_party),
+                      previous=prev / "onemap.gpkg" if prev else None,
+                      previous_run_date=date.fromisoformat(prev.name) if prev else None,
                       unit_ledger=ledger_unit_fields(ledger) if ledger is not None else None,
                       tables={"unit_history": unit_history_frame(ledger, lics, county)} if ledger is not None else None)
         spot = spot_check_list(fc, promises.rights, outstanding=outstanding_hm2(ledger) if ledger else None,

@@ -74,7 +74,9 @@ def test_onemap_units_and_history(view, tmp_path):
                    ("restored", 1): (U(3), "in_management", "管护期内")}
     with closing(sqlite3.connect(out)) as db:       # described like every table of the package
         desc = dict(db.execute("SELECT table_name, description FROM gpkg_contents"))
+        aliases = dict(db.execute("SELECT column_name, name FROM gpkg_data_columns WHERE table_name = 'unit_history'"))
     assert desc["unit_history"] == ONEMAP_TABLES_ZH["unit_history"]
+    assert aliases["unit_id"] == "单元标识码" and aliases["certificate_no"] == "验收合格确认书编号"
     hist = pyogrio.read_dataframe(out, layer="unit_history")
     assert len(hist) == 14 + 3 + 1               # plan rows 2025-2027, acceptance rows, one season
     assert hist["BSM"].is_unique and hist["upsert_key"].is_unique
