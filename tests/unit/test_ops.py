@@ -114,3 +114,28 @@ def test_gdal_write_error_is_a_full_disk_only_when_the_folder_is_nearly_full(tmp
         assert line is not None and line.startswith(f"磁盘已满 disk full: no space left for {disk} (GDAL: ")
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_sqlite_on_a_full_disk_is_a_full_disk(tmp_path):
+    import sqlite3
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (mount needs root)")
+    try:
+        con = sqlite3.connect(disk / "ledger.sqlite")
+        try:
+            con.execute("CREATE TABLE t (x BLOB)")
+            with pytest.raises(sqlite3.OperationalError) as err:
+                for _ in range(100):
+                    con.execute("INSERT INTO t VALUES (?)", (b"x" * 4096,))
+                    con.commit()
+        finally:
+            con.close()
+        assert ops.disk_fault(err.value, disk) == (f"磁盘已满 disk full: no space left for {disk} "
+                                                   f"(SQLite: database or disk is full)")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
