@@ -363,7 +363,7 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
                              c.ndvi_max, c.median, list(c.bands))
     if promises is not None:
         status = night_unit_status(fc, {r.license_no: r.series for r in results if r.series is not None},
-                                   [asdict(u) for r in results for u in r.unjudged], run_date)
+                                   [asdict(u) for r in results for u in r.unjudged], run_date, unit_ids)
         onemap = promises.settings.onemap if promises.settings is not None else OnemapSettings()
         lics = sorted({x.license_no for x in promises.rights})
         county = {x.license_no: x.county_code for x in promises.rights}

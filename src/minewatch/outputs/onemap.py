@@ -448,14 +448,18 @@ _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 
 
 def night_unit_status(anomalies_fc: dict, series: dict[str, pd.DataFrame],
-                      unjudged: list[dict], run_date: date) -> pd.DataFrame:
+                      unjudged: list[dict], run_date: date,
+                      unit_ids: Mapping[tuple[str, int, str, int], str] | None = None) -> pd.DataFrame:
     """Each plan unit's status after tonight, in `units_frame`'s `unit_status` shape.
 
     status: the most severe active finding's type on the unit; else the reason it could not
-    be judged (`unjudged` rows); else ``OK`` when the series has the unit. fvc: the unit-mean
+    be judged (`unjudged` rows); else ``OK`` when the series has the unit. `unit_ids`: the
+    ledger's (licence, year, section, seq) -> 标识码, so a finding on an earlier year's row is
+    not put on this year's row of the same 序号 (another unit). fvc: the unit-mean
     FVC (clear pixels) of its latest observation with any clear pixel; as_of: that date, or
     the run date when the unit has no clear observation. `series`: licence -> per-unit series.
     """
+    unit_ids = unit_ids or {}
     rows: dict[tuple[str, str], dict] = {}
     for lic in sorted(series):
         df = series[lic]
@@ -477,6 +481,9 @@ def night_unit_status(anomalies_fc: dict, series: dict[str, pd.DataFrame],
     flagged = sorted((f["properties"] for f in _active(anomalies_fc) if f["properties"].get("unit_seq") is not None),
                      key=lambda p: (_SEVERITY_RANK.get(p["severity"], 9), p["type"], p["id"]), reverse=True)
     for p in flagged:   # most severe last, so it wins
+        this_year = unit_ids.get((p["license_no"], p["plan_year"], p["unit_section"], p["unit_seq"]))
+        if p.get("unit_id") is not None and this_year is not None and p["unit_id"] != this_year:
+            continue    # a finding on another unit's earlier row (``restored:1@2025``) that shares the 序号
         r = rows.setdefault((p["license_no"], f"{p['unit_section']}:{p['unit_seq']}"),
                             {"fvc": None, "as_of": run_date.isoformat()})
         r.update(status=p["type"], status_zh=p["type_zh"])
