@@ -309,6 +309,11 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
         unjudged=[asdict(u) for u in r.unjudged], image_date=c.period, run_date=run_date, notes=notes,
         boundary=right.boundary if right is not None else None,
         season=(season.start, season.end) if season is not None else None,
-        min_clear_fraction=a.min_clear_fraction if a is not None else 0.0)
+        min_clear_fraction=a.min_clear_fraction if a is not None else 0.0,
+        county_code=right.county_code if right is not None else "",
+        before_rgb=c.baseline_rgb, after_rgb=c.rgb_reflectance, before_period=c.baseline_period)
+    if s is not None:
+        data.county_name = s.report.county_names.get(data.county_code, "")
+        data.locator_frame_m, data.pair_margin_m = s.report.locator_frame_m, s.report.pair_margin_m
     pdf = bool(s is not None and s.report.pdf)
     return render_report(data, path, pdf=pdf, pdf_timeout=s.report.pdf_timeout_s if s is not None else 120)

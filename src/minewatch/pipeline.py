@@ -42,6 +42,7 @@ from minewatch.sky.reader import WindowReader, gdal_env
 from minewatch.sky.sources import BANDS, CLOUD_PROB
 
 log = logging.getLogger("minewatch")
+TRUE_COLOUR = ("red", "green", "blue")
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +60,11 @@ class Composite:
     # the report's before/after pairs (None: no baseline season, or the composite is the baseline)
     baseline_rgb: np.ndarray | None = None
     baseline_period: str = ""
+
+    @property
+    def rgb_reflectance(self) -> np.ndarray:
+        """(H, W, 3) this season's median red/green/blue reflectance, unstretched (as `baseline_rgb`)."""
+        return np.moveaxis(self.median[[self.bands.index(b) for b in TRUE_COLOUR]], 0, -1)
 
 
 @dataclass
@@ -163,7 +169,6 @@ def observe(raw: xr.DataArray, grid: cube.Grid, units_utm: dict[str, BaseGeometr
 
 
 REFLECTANCE = tuple(b for b in BANDS if b != "scl")     # the median composite's bands
-TRUE_COLOUR = ("red", "green", "blue")
 
 
 def season_composite(ndvi: np.ndarray, refl: np.ndarray, clear: np.ndarray, fvc: np.ndarray,
