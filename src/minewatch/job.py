@@ -30,7 +30,7 @@ from minewatch.outputs.fieldexport import write_field_exports
 from minewatch.outputs.geojson import feature_collection
 from minewatch.outputs.lifecycle import apply_lifecycle
 from minewatch.outputs.onemap import night_unit_status, write_onemap
-from minewatch.outputs.overview import write_overview
+from minewatch.outputs.overview import MineImage, write_overview
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
 from minewatch.pipeline import MineResult, process_mine, scenes_for
@@ -244,7 +244,10 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
                 write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
                              right=rights.get(r.license_no),
                              s=promises.settings)
-        write_overview(fc, promises.rights, run_dir, run_date.isoformat())
+        write_overview(fc, promises.rights, run_dir, run_date.isoformat(),
+                       {r.license_no: MineImage(r.composite.rgb, r.composite.transform, r.composite.epsg)
+                        for r in results if r.composite is not None},
+                       promises.settings.report.overview_image_max_px if promises.settings is not None else 1024)
 
     import pandas as pd
     frames = [r.series.assign(license_no=r.license_no) for r in results if r.series is not None]
