@@ -69,7 +69,8 @@ def imagery_png(img: MineImage, max_px: int) -> tuple[bytes, tuple[float, float,
     rgba[..., :3] = np.round(np.clip(np.nan_to_num(np.moveaxis(out, 0, -1)), 0, 1) * 255).astype(np.uint8)
     rgba[..., 3] = np.where(ok, 255, 0)
     buf = io.BytesIO()
-    imsave(buf, rgba, format="png", metadata={"Software": None})
+    # None drops the version stamp matplotlib writes (its stub types the values as str)
+    imsave(buf, rgba, format="png", metadata={"Software": None})  # type: ignore[dict-item]
     west, north = dst_t.c, dst_t.f
     return buf.getvalue(), (west, north + dst_t.e * dh, west + dst_t.a * dw, north)
 

@@ -632,8 +632,12 @@ def render_html(data: MineReportData) -> str:
     h.append(f'<img alt="真彩色与植被覆盖度影像图" src="data:image/png;base64,{_map_png(data, anomalies, font)}">')
     loc = locator_png(data, font)
     if loc is not None:
+        county = data.county_name or "—"
+        code = f" (县级行政区划代码 {data.county_code})" if data.county_code else ""
         h.append(f'<div class="chart locator"><h3>位置示意图</h3>'
-                 f'<img alt="矿区位置示意图" src="data:image/png;base64,{loc}"></div>')
+                 f'<img alt="矿区位置示意图" src="data:image/png;base64,{loc}">'
+                 f'<p class="muted">所在县: {_e(county)}{_e(code)}; 图幅 {data.locator_frame_m / 1000:g} km 见方, '
+                 "以矿区为中心; 无县界底图, 仅示矿界、影像图范围与经纬网。</p></div>")
 
     h.append("<h2>二、异常位置</h2>")
     if anomalies:

@@ -158,7 +158,7 @@ def test_locator_map_shows_the_licence_in_a_graticuled_frame_with_its_county(tmp
     assert 50 < red.sum() < 0.1 * red.size and grey.sum() > 200
     ys, xs = np.nonzero(red)
     assert abs(ys.mean() / img.shape[0] - 0.5) < 0.15 and abs(xs.mean() / img.shape[1] - 0.5) < 0.15
-    assert "位置示意图" in text
+    assert "位置示意图" in text and "所在县: 准格尔旗 (县级行政区划代码 150622); 图幅 25 km 见方" in text
     assert render_report(_data(), tmp_path / "n.html").read_text(encoding="utf-8").count("位置示意图") == 0
 
 
