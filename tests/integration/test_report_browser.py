@@ -8,6 +8,8 @@ the label tables, no rule or reason code, no Python `True`/`False`/`None`, no sn
 import json
 import re
 from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -35,14 +37,14 @@ def night(sample_config, tmp_path_factory):
     p = job.load_promises(s, PLAN_YEAR)
     results = [job.run_mine(r, p, s, NIGHT, PLAN_YEAR) for r in p.rights]
     assert not [r.error for r in results if r.error]
-    return job.write_run(results, s.output_dir, NIGHT, PLAN_YEAR, p)["run_dir"]
+    return SimpleNamespace(run_dir=job.write_run(results, s.output_dir, NIGHT, PLAN_YEAR, p)["run_dir"],
+                           results=results, promises=p, settings=s)
 
 
 @pytest.fixture(scope="module")
 def rendered(night, tmp_path_factory):
     """licence -> what the browser shows of its report: visible text, anomaly rows, charts, images."""
-    from pathlib import Path
-    run = Path(night)
+    run = Path(night.run_dir)
     out = {}
     with chromium(tmp_path_factory.mktemp("profile"), size="1200,2000") as d:
         for page in sorted((run / "reports").glob("*.html")):
@@ -117,3 +119,23 @@ def test_loss_anomalies_have_their_before_after_pair_and_every_report_its_locato
         assert "位置示意图" in r["text"], lic
         assert ("左: 基期 " in r["text"]) == any(x == lic for x, _ in loss), lic
     assert "准格尔旗" in out["C1506222021071110000001"]["text"]        # the county name from report.county_names
+
+
+def test_the_same_night_written_again_gives_the_same_bytes_pdf_included(night, tmp_path):
+    run = Path(night.run_dir)
+    again = Path(job.write_run(night.results, tmp_path / "again", NIGHT, PLAN_YEAR, night.promises)["run_dir"])
+    names = ["index.html", *(f"{d}/{f.name}" for d in ("reports", "overview") for f in sorted((run / d).iterdir()))]
+    assert len(names) == 1 + 3 + 3
+    for n in names:
+        assert (again / n).read_bytes() == (run / n).read_bytes(), n
+    # the PDF of the mine with the before/after pair, printed twice
+    fc = json.loads((run / "anomalies.geojson").read_text(encoding="utf-8"))
+    lic = next(f["properties"]["license_no"] for f in fc["features"] if f["properties"]["type"] in LOSS_TYPES)
+    r = next(x for x in night.results if x.license_no == lic)
+    s = night.settings.model_copy(update={"report": night.settings.report.model_copy(update={"pdf": True})})
+    right = next(x for x in night.promises.rights if x.license_no == lic)
+    pdfs = []
+    for k in ("a", "b"):
+        job.write_report(r, night.promises.plans[lic], fc, tmp_path / k / f"{lic}.html", NIGHT, right=right, s=s)
+        pdfs.append((tmp_path / k / f"{lic}.pdf").read_bytes())
+    assert pdfs[0][:5] == b"%PDF-" and pdfs[0] == pdfs[1]
