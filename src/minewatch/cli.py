@@ -8,7 +8,6 @@ output folder: one line naming the path or value, nothing started; 1 only for a 
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import logging
 import os
@@ -17,7 +16,7 @@ import tempfile
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from minewatch import __version__
+from minewatch import __version__, ops
 from minewatch.config import ConfigError, PlanSettings, Settings, load_settings
 
 DEFAULT_CONFIG = "configs/sample.yaml"
@@ -97,29 +96,8 @@ def writable_folder(folder: Path, zh: str, what: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
     except OSError as e:
-        raise BadInput(disk_error_line(e, probe_dir) or f"{zh}无法写入 cannot write to {probe_dir}: "
+        raise BadInput(ops.disk_fault(e, probe_dir) or f"{zh}无法写入 cannot write to {probe_dir}: "
                        f"{e.strerror or e}") from e
-
-
-def disk_error_line(e: BaseException, fallback: Path | None = None) -> str | None:
-    """One line for a full disk or a read-only folder anywhere in `e`'s chain, else None."""
-    seen = 0
-    cur: BaseException | None = e
-    while cur is not None and seen < 8:
-        seen += 1
-        if isinstance(cur, OSError) and cur.errno is not None:
-            where = cur.filename or fallback
-            if cur.errno in (errno.ENOSPC, errno.EDQUOT):
-                return f"磁盘已满 disk full: no space left for {where}"
-            if cur.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-                return f"输出目录只读 output folder is read-only: cannot write {where} ({cur.strerror})"
-        text = str(cur)
-        if fallback is not None and ("No space left" in text or "Seek error" in text or "Write error" in text):
-            import shutil
-            if "No space left" in text or shutil.disk_usage(fallback).free < 1 << 20:
-                return f"磁盘已满 disk full: no space left for {fallback} ({' '.join(text.split())[:120]})"
-        cur = cur.__cause__ or cur.__context__
-    return None
 
 
 def preflight(args: argparse.Namespace) -> tuple[Settings, date, Path]:
@@ -204,8 +182,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = nightly(config=str(Path(args.config).resolve()), run_date=run_date, out_dir=str(out))
     except NightFailed as e:             # every mine failed; the outputs are written all the same
         summary = e.summary
-    except OSError as e:
-        line = disk_error_line(e, out)
+    except Exception as e:              # a disk that fills or turns read-only during the night
+        line = ops.disk_fault(e, out)   # (Python's errno or GDAL's words): one line, exit 2
         if line is None:
             raise
         raise BadInput(line) from e
@@ -459,9 +437,7 @@ def _known_error(e: BaseException) -> str | None:
 
     if isinstance(e, (BadInput, ConfigError, CatalogServerError, ThresholdError)):
         return str(e)
-    if isinstance(e, OSError):
-        return disk_error_line(e)
-    return None
+    return ops.disk_fault(e)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -232,6 +232,30 @@ class ReportSettings(_Strict):
     overview_image_max_px: int = Field(1024, ge=16)
 
 
+class OnemapSettings(_Strict):
+    """The one-map package for the provincial platform (minewatch.outputs.onemap*)."""
+    # which containers the night writes, all from the one layer definition: onemap.gpkg,
+    # onemap.gdb (File Geodatabase, GDAL's OpenFileGDB), shapefile/ (one .shp per layer)
+    formats: tuple[Literal["gpkg", "filegdb", "shapefile"], ...] = Field(("gpkg",), min_length=1)
+    # also write the feature layers projected into CGCS2000 3° Gauss-Krüger, as `<layer>_gk`
+    gk_layers: bool = False
+    # the zone's EPSG: 4513-4533 (easting with zone prefix, as 拐点坐标) or 4534-4554 ("CM", 500 km false
+    # easting); None: the prefixed zone holding most of the night's mines' centroids
+    gk_epsg: int | None = Field(None, ge=4513, le=4554)
+    # which ArcGIS the File Geodatabase is for: arcgis10 writes dates as the classic Date type (a date-time at
+    # 00:00; read by every ArcGIS and GDAL >= 3.6); pro3.2 as date-only Date fields (ArcGIS Pro 3.2+, GDAL 3.8+)
+    filegdb_target: Literal["arcgis10", "pro3.2"] = "arcgis10"
+    # 负责单位 named in the package's metadata record
+    responsible_party: str = "矿山生态修复遥感监测 (minewatch)"
+
+    @field_validator("formats")
+    @classmethod
+    def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"formats listed twice: {list(v)}")
+        return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", frozen=True, env_prefix="MINEWATCH_",
                                       env_nested_delimiter="__")
@@ -250,6 +274,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     ledger: LedgerSettings = LedgerSettings()
     report: ReportSettings = ReportSettings()
+    onemap: OnemapSettings = OnemapSettings()
     base_dir: Path = Path(".")                # the config file's folder; set by load_settings
 
     @classmethod

@@ -22,14 +22,16 @@ from minewatch.assess.planchecks import plan_anomalies, unreadable_files
 from minewatch.assess.rules import unit_key
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
-from minewatch.config import Settings
+from minewatch.config import OnemapSettings, Settings
 from minewatch.outputs import runfolder
 from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
 from minewatch.outputs.fieldexport import write_field_exports
 from minewatch.outputs.geojson import feature_collection
 from minewatch.outputs.lifecycle import apply_lifecycle
-from minewatch.outputs.onemap import night_unit_status, write_onemap
+from minewatch.outputs.onemap import night_unit_status
+from minewatch.outputs.onemap_formats import write_package
+from minewatch.outputs.onemap_meta import PackageInfo
 from minewatch.outputs.overview import MineImage, write_overview
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
@@ -153,6 +155,8 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
             cache.put(right.license_no, key, res)
         return res
     except Exception as e:  # noqa: BLE001 - isolation is the point
+        if ops.disk_fault(e) is not None:
+            raise                       # the disk is full for every mine and the outputs: the night stops
         if reraise_transient and ops.is_transient(e):
             log.warning("mine %s (%s): transient failure, will retry: %s", right.license_no,
                         right.mine_name, ops.failure_text(e))
@@ -170,7 +174,8 @@ def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, pl
     killed runs left under OUT is removed first.
 
     anomalies.geojson (with new/ongoing/resolved against the previous run), onemap.gpkg
-    (CGCS2000), spot_check.csv/.xlsx, reports/<licence>.html, composites/<licence>_{ndvi_max,median}.tif
+    (CGCS2000; onemap.gdb and shapefile/ too when `onemap.formats` asks), spot_check.csv/.xlsx,
+    reports/<licence>.html, composites/<licence>_{ndvi_max,median}.tif
     (season composites, COG), unit_series.csv,
     unjudged.csv, and run_summary.json written last.
     """
@@ -201,6 +206,11 @@ def not_judged(results: list[MineResult]) -> dict[tuple[str, str | None], str]:
     return out
 
 
+def night_scenes(results: list[MineResult]) -> list[str]:
+    """Every scene id some mine was judged with tonight, once, sorted."""
+    return sorted({sc for r in results for sc in r.scenes})
+
+
 def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_date: date, plan_year: int,
                  promises: Promises | None) -> dict:
     """Every file of the night into `run_dir` (the staging folder), run_summary.json last."""
@@ -227,7 +237,11 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     if promises is not None:
         status = night_unit_status(fc, {r.license_no: r.series for r in results if r.series is not None},
                                    [asdict(u) for r in results for u in r.unjudged], run_date)
-        write_onemap(run_dir / "onemap.gpkg", fc, promises.rights, promises.plans, status, run_date=run_date)
+        onemap = promises.settings.onemap if promises.settings is not None else OnemapSettings()
+        write_package(run_dir, fc, promises.rights, promises.plans, status, onemap, run_date=run_date,
+                      info=PackageInfo(run_id=run_date.isoformat(), scenes=tuple(night_scenes(results)),
+                                       software=f"minewatch {__version__}",
+                                       responsible_party=onemap.responsible_party))
         spot = spot_check_list(fc, promises.rights)
         write_spot_check(spot, run_dir / "spot_check.csv", run_dir / "spot_check.xlsx")
         # public-disclosure profile: no contact data by key or by value, no field marked confidential
@@ -268,6 +282,7 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         "run_date": run_date.isoformat(), "plan_year": plan_year,
         "mines": len(results), "mines_failed": sum(1 for r in results if r.error),
         "scenes_read": sum(len(r.scenes) for r in results),
+        "scenes": night_scenes(results),     # the ids the one-map's metadata lists as its lineage
         "anomalies": len(anomalies), "anomalies_by_type": dict(sorted(by_type.items())),
         "failures": [{"license_no": r.license_no, "mine_name": r.mine_name, "error": r.error}
                      for r in results if r.error],

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH", "RULES_ZH", "SECTION_ZH",
-           "SEVERITY_ZH", "TYPES_ZH", "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
+__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH", "ONEMAP_TABLES_ZH",
+           "RULES_ZH", "SECTION_ZH", "SEVERITY_ZH", "TYPES_ZH", "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH",
+           "FieldLabel"]
 
 # English code -> Chinese label (the regulation's wording where it has one)
 TYPES_ZH = {
@@ -157,3 +158,10 @@ RULES_ZH: dict[str, str] = {
     "PLAN_UNREADABLE": "已报送的年度计划文件无法读取（文件损坏或不是附表格式），需补报可读文件",
 }
 YES_NO_ZH = {True: "是", False: "否"}
+# the one-map package's tables as GIS users see them (gpkg_contents.description, the metadata record)
+ONEMAP_TABLES_ZH = {
+    "anomalies": "遥感监测异常图斑: 每条为一处年度修复计划与卫星影像不符的发现 (含新增/持续/消除状态)",
+    "restoration_units": "修复单元: 年度矿区生态修复计划三张表的每一行 (已修复、现状损毁、计划修复), 含最新监测状态",
+    "mines": "采矿权: 每个采矿许可证一条, 含年度计划报送状态与异常统计",
+    "data_dictionary": "数据字典: 各图层字段的中文名、类型、单位、来源标准与含义",
+}

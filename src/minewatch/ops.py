@@ -27,12 +27,14 @@ from __future__ import annotations
 import errno
 import logging
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -308,8 +310,72 @@ def gather_isolated(futures: Iterable[Any]) -> list[Any]:
     return out
 
 
+# --------------------------------------------------------------------------- disk faults
+
+_FULL_ERRNO = frozenset({errno.ENOSPC, errno.EDQUOT})
+# GDAL reports a failed local write in its own words, without the OS errno: libtiff's strip
+# and tile writes ("TIFFAppendToStrip:Seek error at scanline 0", "... Write error"), its
+# directory ("TIFFWriteDirectoryTagData:IO error writing tag data") or a CPLE_FileIO error
+# (rasterio's CPLE_FileIOError); "No space left" when the errno reaches it
+_GDAL_NO_SPACE = re.compile(r"No space left on device|Disk quota exceeded", re.IGNORECASE)
+_GDAL_READ_ONLY = re.compile(r"Read-only file system", re.IGNORECASE)
+_GDAL_WRITE_FAILED = re.compile(r"TIFFAppendToStrip|TIFFWriteDirectory|_tiffWriteProc|_tiffSeekProc|"
+                                r"Write error|Seek error|Write failed|I/?O error writing", re.IGNORECASE)
+# a GDAL write failure counts as a full disk only when the folder has less than this left
+# (the failed file's own blocks are freed by then; a COG of a mine is a few MB)
+_LOW_SPACE_BYTES = 64 << 20
+
+
+def _free_bytes(folder: Path) -> int | None:
+    for p in (folder, *folder.parents):       # the folder may be gone (a staging folder removed)
+        try:
+            return shutil.disk_usage(p).free
+        except OSError:
+            continue
+    return None
+
+
+def disk_fault(exc: BaseException, folder: str | Path | None = None) -> str | None:
+    """The one line for a full disk or a read-only file system anywhere in `exc`'s chain, else None.
+
+    One rule for every writer: Python's OSError by its errno (ENOSPC/EDQUOT, EROFS), GDAL's
+    errors (rasterio's CPLE_* and RasterioIOError, which carry no OS errno) by their text. A
+    plain GDAL write or seek error is a full disk only when `folder` (the output folder) is
+    nearly full. The line names the file when Python knows it, else `folder`.
+    """
+    where = Path(folder) if folder is not None else None
+    said = where or "the output folder"     # GDAL's and a write's errors name no file
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 8:
+        seen += 1
+        if isinstance(e, OSError) and e.errno is not None and not type(e).__module__.startswith("rasterio"):
+            path = e.filename or said
+            if e.errno in _FULL_ERRNO:
+                return f"磁盘已满 disk full: no space left for {path}"
+            if e.errno == errno.EROFS:
+                return f"输出目录只读 output folder is read-only: cannot write {path} ({e.strerror})"
+        elif type(e).__module__.startswith("rasterio"):
+            text = " ".join(str(e).split())[:160]
+            if _GDAL_NO_SPACE.search(text):
+                return f"磁盘已满 disk full: no space left for {said} (GDAL: {text})"
+            if _GDAL_READ_ONLY.search(text):
+                return f"输出目录只读 output folder is read-only: cannot write {said} (GDAL: {text})"
+            if where is not None and (_GDAL_WRITE_FAILED.search(text) or type(e).__name__ == "CPLE_FileIOError"):
+                free = _free_bytes(where)
+                if free is not None and free < _LOW_SPACE_BYTES:
+                    return (f"磁盘已满 disk full: no space left for {where} (GDAL: {text}; "
+                            f"{free // 1024} KiB free)")
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def failure_text(exc: BaseException) -> str:
-    """One line for run_summary.json: `Type: message` (first line, at most 300 chars)."""
+    """One line for run_summary.json: `Type: message` (first line, at most 300 chars); a full
+    disk or a read-only file system is said so (`disk_fault`)."""
+    fault = disk_fault(exc)
+    if fault is not None:
+        return fault[:300]
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     text = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
     return text[:300]

@@ -12,7 +12,7 @@ from tests.support.paths import REPO
 from minewatch import job
 from minewatch.assess.anomaly import Anomaly, Unjudged
 from minewatch.assess.thresholds import load_thresholds
-from minewatch.config import Settings
+from minewatch.config import OnemapSettings, Settings
 from minewatch.pipeline import MineResult
 from minewatch.promised.models import MiningRight
 
@@ -86,3 +86,32 @@ def test_write_run_writes_the_run_folder(tmp_path):
         "planned:1,S2_A,2026-07-01,0.1235,C1"
     assert (run / "unjudged.csv").read_text(encoding="utf-8").splitlines() == \
         ["license_no,unit,reason,reason_zh,n_clear", "C1,planned:2,NO_THRESHOLD,无适用阈值,0"]
+
+
+def test_write_run_writes_the_one_map_formats_with_the_nights_scenes(tmp_path):
+    """onemap.formats and gk_layers reach the run folder; the package's metadata lists run_summary's scenes."""
+    import sqlite3
+    import xml.etree.ElementTree as ET
+    from contextlib import closing
+
+    import pyogrio
+
+    s = S.model_copy(update={"onemap": OnemapSettings(formats=("gpkg", "filegdb", "shapefile"), gk_layers=True)})
+    promises = job.Promises([RIGHT], {}, settings=s)
+    ok = MineResult("C1", "mine", anomalies=[_anomaly("high")], scenes=["S2_B", "S2_A"])
+    other = MineResult("C1X", "mine", scenes=["S2_A", "S2_C"])          # a scene two mines share
+    summary = job.write_run([ok, other], tmp_path, date(2026, 11, 20), 2026, promises)
+    run = tmp_path / "2026-11-20"
+    on_disk = json.loads((run / "run_summary.json").read_text(encoding="utf-8"))
+    assert on_disk["scenes"] == ["S2_A", "S2_B", "S2_C"] and on_disk["scenes_read"] == 4
+    assert {"onemap.gpkg", "onemap.gdb/gdb", "shapefile/anomalies.shp", "shapefile/anomalies_gk.shp",
+            "shapefile/anomalies_detail.dbf"} <= set(summary["outputs"])
+    with closing(sqlite3.connect(run / "onemap.gpkg")) as db:
+        xml = db.execute("SELECT metadata FROM gpkg_metadata").fetchone()[0]
+    lineage = ET.fromstring(xml.encode("utf-8")).find("数据质量信息/数据志")
+    assert [e.get("标识") for e in lineage.iter("影像")] == on_disk["scenes"]
+    assert lineage.findtext("运行编号") == "2026-11-20" and lineage.findtext("软件").startswith("minewatch ")
+    # RIGHT is at 110°E: 3° zone 37 (CM 111°E)
+    assert pyogrio.read_dataframe(run / "onemap.gdb", layer="mines_gk").crs.to_epsg() == 4525
+    fc = json.loads((run / "anomalies.geojson").read_text(encoding="utf-8"))        # the finding and PLAN_MISSING
+    assert len(pyogrio.read_dataframe(run / "shapefile" / "anomalies.shp")) == len(fc["features"]) == 2

@@ -52,3 +52,65 @@ def test_submit_bounded_reports_each_finished_future_once_before_returning():
 
     assert f() == list(range(7))
     assert sorted(seen) == list(range(7))
+
+
+# ----------------------------------------------------------------- disk faults: one rule for every writer
+
+def _gdal_write_into(folder, width: int = 512):
+    """The error rasterio raises when a GeoTIFF does not fit in `folder` (None if it fits)."""
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    data = np.random.default_rng(0).random((4, width, width), dtype=np.float32)
+    try:
+        with rasterio.open(folder / "x.tif", "w", driver="GTiff", width=width, height=width, count=4,
+                           dtype="float32", crs="EPSG:32650", transform=Affine(10, 0, 0, 0, -10, 0)) as dst:
+            dst.write(data)
+    except Exception as e:  # noqa: BLE001 - whatever GDAL raises is what is judged
+        return e
+    return None
+
+
+def test_disk_fault_by_errno_and_in_a_chain(tmp_path):
+    import errno
+    import os
+
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert ops.disk_fault(full, tmp_path) == f"磁盘已满 disk full: no space left for {tmp_path}"
+    ro = OSError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path / "a.json"))
+    assert ops.disk_fault(ro).startswith(f"输出目录只读 output folder is read-only: cannot write {tmp_path / 'a.json'}")
+    try:                                   # wrapped, as a task or a library re-raises it
+        try:
+            raise full
+        except OSError as e:
+            raise RuntimeError("write-outputs failed") from e
+    except RuntimeError as wrapped:
+        assert ops.disk_fault(wrapped, tmp_path) is not None
+        assert ops.failure_text(wrapped) == "磁盘已满 disk full: no space left for the output folder"
+    assert ops.disk_fault(OSError(errno.ENOENT, "No such file")) is None
+    assert ops.disk_fault(ValueError("No space left on device")) is None     # not an OS or GDAL error
+
+
+def test_gdal_write_error_is_a_full_disk_only_when_the_folder_is_nearly_full(tmp_path):
+    import shutil
+    import subprocess
+
+    from rasterio._err import CPLE_AppDefinedError
+
+    seek = CPLE_AppDefinedError(3, 1, "TIFFAppendToStrip:Seek error at scanline 0")
+    assert ops.disk_fault(seek) is None                 # no folder to look at: not guessed
+    if shutil.disk_usage(tmp_path).free > 1 << 30:      # a roomy disk: some other write failure
+        assert ops.disk_fault(seek, tmp_path) is None
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (mount needs root)")
+    try:
+        err = _gdal_write_into(disk)
+        assert err is not None and err.__class__.__module__.startswith("rasterio")
+        line = ops.disk_fault(err, disk)
+        assert line is not None and line.startswith(f"磁盘已满 disk full: no space left for {disk} (GDAL: ")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -17,7 +17,6 @@ ground connected to a declared damage unit (DAMAGE_EXCEEDS_DECLARED).
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -45,11 +44,16 @@ class LossPatch:
 
 
 def clear_median(values: np.ndarray, clear: np.ndarray) -> np.ndarray:
-    """Per-pixel median over the dates where `clear` (axis 0); NaN where there is none,
-    without the all-NaN warning numpy gives for every such pixel (they are expected: cloud)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
-        return np.nanmedian(np.where(clear, values, np.nan), axis=0)
+    """Per-pixel median over the dates where `clear` and the value is not NaN (axis 0); NaN
+    where there is none. Pixels without a value (expected: cloud) are left out of the median
+    rather than silenced: numpy's all-NaN warning, and any filter against it, are process-wide,
+    and a filter entered in one mine's thread drops another library's in another thread."""
+    data = np.where(clear, values, np.nan)
+    has = ~np.isnan(data).all(axis=0)
+    out = np.full(data.shape[1:], np.nan, dtype=data.dtype)
+    if has.any():
+        out[has] = np.nanmedian(data[:, has], axis=0)
+    return out
 
 
 class LossMask(NamedTuple):

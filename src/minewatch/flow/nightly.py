@@ -113,9 +113,14 @@ def _night(config: str, s: Settings, as_of: date, out_dir: str | None) -> dict:
             lambda right: mine_t.submit(right, promises=promises, config=config, as_of=as_of,
                                         plan_year=plan_year, state_dir=state_dir),
             promises.rights, run.max_concurrent_mines, on_done=progress)
-        # a mine still failing after its retries is recorded; the others finish
+        # a mine still failing after its retries is recorded; the others finish. A full or
+        # read-only disk is no mine's fault and leaves no room for the outputs: the night stops
+        gathered = ops.gather_isolated(futures)
+        for r in gathered:
+            if isinstance(r, BaseException) and ops.disk_fault(r, out) is not None:
+                raise r
         results = [job.failed_mine(right, r) if isinstance(r, BaseException) else r
-                   for right, r in zip(promises.rights, ops.gather_isolated(futures))]
+                   for right, r in zip(promises.rights, gathered)]
     for r in results:
         logger.info("mine %s: %d scenes, %d anomalies%s%s", r.license_no, len(r.scenes), len(r.anomalies),
                     " (nothing new: earlier result reused)" if r.reused else "",

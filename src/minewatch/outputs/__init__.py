@@ -1,12 +1,15 @@
 """What inspectors and platforms receive.
 
 ``geojson`` (RFC 7946 anomalies), ``lifecycle`` (new / ongoing / resolved across nights),
-``onemap`` (the CGCS2000 GeoPackage for the one-map platform), ``report`` (the per-mine
+``onemap`` (the CGCS2000 GeoPackage for the one-map platform, its layer definition),
+``onemap_formats`` (File Geodatabase and shapefiles from it), ``onemap_gk`` (its Gauss-Krüger
+layers), ``onemap_meta`` (its metadata record), ``report`` (the per-mine
 Chinese HTML report), ``spotcheck`` (the ranked list), ``composites`` (season COGs),
 ``disclosure`` (the public profile), ``runfolder`` (dated run folders and `latest`),
 ``navigation`` (anomaly coordinates for the field), ``fieldexport`` (KML/GPX), ``pdf``
 (reproducible Chromium PDFs), ``overview`` (the run folder's index.html).
 """
 
-__all__ = ["composites", "disclosure", "fieldexport", "geojson", "lifecycle", "navigation", "onemap", "overview", "pdf",
+__all__ = ["composites", "disclosure", "fieldexport", "geojson", "lifecycle", "navigation", "onemap",
+           "onemap_formats", "onemap_gk", "onemap_meta", "overview", "pdf",
            "report", "runfolder", "spotcheck"]

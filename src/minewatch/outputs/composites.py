@@ -15,7 +15,6 @@ same bytes: GDAL stamps no date unless TIFFTAG_DATETIME is set, and nothing here
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ import rasterio
 from affine import Affine
 
 import minewatch
+from minewatch.assess.disturbance import clear_median
 from minewatch.plumbing.atomic import atomic_path
 
 NDVI_MAX, MEDIAN = "ndvi_max", "median"
@@ -52,10 +52,11 @@ def season_composites(ndvi: np.ndarray, refl: np.ndarray, clear: np.ndarray) -> 
                          f"{refl.shape}, {clear.shape}")
     if clear.dtype != bool:
         raise ValueError(f"clear must be a bool array, got {clear.dtype}")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
-        ndvi_max = np.nanmax(np.where(clear, ndvi, np.float32(np.nan)), axis=0)
-        median = np.nanmedian(np.where(clear[:, None], refl, np.float32(np.nan)), axis=0)
+    # pixels with no clear value are set to NaN, not reduced: no all-NaN warning to silence
+    ok = clear & ~np.isnan(ndvi)
+    ndvi_max = np.where(ok.any(axis=0), np.max(np.where(ok, ndvi, np.float32(-np.inf)), axis=0, initial=-np.inf),
+                        np.float32(np.nan))
+    median = clear_median(refl, clear[:, None])
     return ndvi_max.astype(np.float32, copy=False), median.astype(np.float32, copy=False)
 
 

@@ -8,6 +8,10 @@ Layers
   ``include_personal=True``.
 - ``data_dictionary``: non-spatial table (layer, field, alias_zh, type, unit, meaning,
   confidential) - the same rows as docs/data-dictionary.md (`data_dictionary_markdown`).
+- ``<layer>_gk`` (with `gk_epsg`): the three feature layers again in a CGCS2000 3° Gauss-Krüger
+  zone (`onemap_gk`); ``gpkg_metadata``: the package's metadata record and each table's
+  Chinese ``gpkg_contents.description`` (`onemap_meta`). The File Geodatabase and shapefile
+  writers (`onemap_formats`) take the same layers.
 
 Every layer has an ``upsert_key`` column the platform can merge on: the anomaly id,
 ``license_no|plan_year|section|seq`` for units, ``license_no`` for mines.
@@ -22,11 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -39,6 +42,8 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from minewatch.labels import UNIT_STATUS_ZH
+from minewatch.outputs.onemap_gk import project_layers
+from minewatch.outputs.onemap_meta import PackageInfo, write_gpkg_metadata
 from minewatch.plumbing.atomic import write_text
 from minewatch.promised.coords import format_corner_points, gk3_epsg
 from minewatch.promised.models import AnnualPlan, MiningRight
@@ -48,7 +53,7 @@ LAYERS = ("anomalies", "restoration_units", "mines")
 SECTION_ZH = {"restored": "上年度已修复", "damage": "现状损毁", "planned": "本年度计划修复"}
 PERSONAL_FIELDS = ("contact_name", "contact_phone", "contact_address")
 _GEOD = Geod(a=6378137.0, rf=298.257222101)   # CGCS2000 ellipsoid
-_CONFIG_LOCK = threading.Lock()               # OGR_CURRENT_DATE is process-global
+_CONFIG_LOCK = threading.Lock()               # GDAL config options are process-global
 
 
 # Standards the platform's loaders follow; each field names the one it is taken from.
@@ -76,10 +81,16 @@ class Field:
     standard: str = STD_MW
     shp: str = ""       # shapefile name when `name` is longer than 10 characters
     confidential: bool = False
+    detail: bool = False  # long text: in the shapefile set's <layer>_detail.dbf, not the .shp (onemap_formats)
 
     @property
     def shp_name(self) -> str:
         return self.shp or self.name
+
+    @property
+    def shp_place(self) -> str:
+        """Where the shapefile set keeps the field: its .shp column, or the detail table's FIELD value."""
+        return f"{self.layer}_detail.dbf:{self.shp_name}" if self.detail else self.shp_name
 
 
 def _platform_fields(layer: str, what: str) -> tuple[Field, ...]:
@@ -119,9 +130,11 @@ DICTIONARY: tuple[Field, ...] = (
       shp="tgt_lclass"),
     F("anomalies", "area_hm2", "面积", "REAL", "hm²", "Area of the finding on the CGCS2000 ellipsoid, 4 decimals"),
     F("anomalies", "period", "证据时段", "TEXT", "", "YYYY-MM-DD/YYYY-MM-DD the evidence covers"),
-    F("anomalies", "observed", "观测值", "TEXT", "", "JSON object: what the imagery showed"),
-    F("anomalies", "expected", "应达值", "TEXT", "", "JSON object: what the plan/threshold required, with its source"),
-    F("anomalies", "evidence_scenes", "证据影像", "TEXT", "", "JSON array of Sentinel-2 scene ids", shp="evidence"),
+    F("anomalies", "observed", "观测值", "TEXT", "", "JSON object: what the imagery showed", detail=True),
+    F("anomalies", "expected", "应达值", "TEXT", "", "JSON object: what the plan/threshold required, with its source",
+      detail=True),
+    F("anomalies", "evidence_scenes", "证据影像", "TEXT", "", "JSON array of Sentinel-2 scene ids", shp="evidence",
+      detail=True),
     F("anomalies", "notes_zh", "说明", "TEXT", "", "Note for the inspector"),
     F("anomalies", "status", "状态", "TEXT", "", "new | ongoing | resolved (vs the previous run)"),
     F("anomalies", "first_seen", "首次发现日期", "DATE", "", "Run date the finding was first reported"),
@@ -156,7 +169,7 @@ DICTIONARY: tuple[Field, ...] = (
       STD_PLAN),
     F("restoration_units", "corner_points", "拐点坐标", "TEXT", "",
       "The unit's outline as 点号,X,Y lines in the licence's 3° Gauss-Krüger zone (promised.coords)", STD_KYQ,
-      shp="corner_pts"),
+      shp="corner_pts", detail=True),
     F("restoration_units", "n_anomalies", "异常数", "INTEGER", "", "Findings on this unit still reported in this run",
       shp="n_anomaly"),
     F("restoration_units", "latest_status", "最新状态代码", "TEXT", "",
@@ -179,7 +192,7 @@ DICTIONARY: tuple[Field, ...] = (
     F("mines", "valid_to", "有效期截止日期", "DATE", "", "Licence valid to", STD_KYQ),
     F("mines", "corner_points", "拐点坐标", "TEXT", "",
       "Mining-right boundary as 点号,X,Y lines in its 3° Gauss-Krüger zone (promised.coords)", STD_KYQ,
-      shp="corner_pts"),
+      shp="corner_pts", detail=True),
     F("mines", "abnormal_list", "列入异常名录", "BOOLEAN", "", "On the abnormal list (异常名录)", shp="abnormal"),
     F("mines", "seriously_dishonest", "严重失信主体", "BOOLEAN", "", "Judged seriously dishonest (严重失信主体)",
       shp="dishonest"),
@@ -209,7 +222,7 @@ def layer_fields(layer: str, include_personal: bool = False) -> list[Field]:
 def data_dictionary_frame() -> pd.DataFrame:
     return pd.DataFrame([{"layer": f.layer, "field": f.name, "alias_zh": f.alias_zh, "type": f.type,
                           "unit": f.unit, "meaning": f.meaning, "standard": f.standard,
-                          "shapefile_field": f.shp_name,
+                          "shapefile_field": f.shp_place,
                           "confidential": int(f.confidential)} for f in DICTIONARY])
 
 
@@ -225,6 +238,16 @@ def data_dictionary_markdown() -> str:
              "The anomaly GeoJSON (`anomalies.geojson`, schema `schemas/anomaly.schema.json`) carries the",
              "`anomalies` fields with minewatch's English keys (not BSM/YSDM/XZQDM/XZQMC), with `observed`,",
              "`expected` and `evidence_scenes` as JSON values instead of text.", "",
+             "Formats (`onemap.formats`, docs/operations.md): `onemap.gpkg` (GeoPackage, default), `onemap.gdb`",
+             "(File Geodatabase; DATE fields are its classic Date type, a date-time at 00:00, or date-only",
+             "with `onemap.filegdb_target: pro3.2`) and `shapefile/`",
+             "(UTF-8 `.cpg`; the *shapefile* column is the 10-character field name; a `<layer>_detail.dbf:NAME`",
+             "entry means the field is not in the .shp but in the DBF-only table `<layer>_detail.dbf`, columns",
+             "BSM, FIELD, PART, TEXT: the value in pieces of at most 254 bytes, joined in PART order).",
+             "With `onemap.gk_layers` every format also has `anomalies_gk`, `restoration_units_gk` and",
+             "`mines_gk`: the same fields and values (areas stay the ellipsoidal hm²), geometry in the CGCS2000",
+             "3° Gauss-Krüger zone of most of the night's mines (EPSG:4513-4533, easting with the zone",
+             "prefix as in 拐点坐标), named in the GeoPackage's metadata record.", "",
              "要素代码 (YSDM): " + ", ".join(f"`{k}` {v}" for k, v in YSDM.items()) + ". The standards' code",
              "tables have no entry for remote-sensing findings or plan units: these codes are minewatch's own",
              "in the 10-digit form, for the platform to map.", "",
@@ -236,7 +259,7 @@ def data_dictionary_markdown() -> str:
             if f.layer == layer:
                 meaning = f.meaning.replace("|", "\\|") + (" **(confidential)**" if f.confidential else "")
                 lines.append(f"| `{f.name}` | {f.alias_zh} | {f.type} | {f.unit} | {meaning} | {f.standard} "
-                             f"| `{f.shp_name}` |")
+                             f"| `{f.shp_place}` |")
         lines.append("")
     return "\n".join(lines)
 
@@ -447,20 +470,22 @@ def mines_frame(rights: list[MiningRight], plans: dict[str, AnnualPlan], anomali
 
 # ---------------------------------------------------------------- writers
 
-class _CurrentDate:
-    """Pin OGR_CURRENT_DATE (GeoPackage last_change) for the duration of a write."""
+@contextmanager
+def gdal_config(options: dict[str, str]) -> Iterator[None]:
+    """GDAL config options for the duration of one write, then the old values back; the options
+    are process-global, so one such write at a time."""
+    with _CONFIG_LOCK:
+        old = {k: pyogrio.get_gdal_config_option(k) for k in options}
+        pyogrio.set_gdal_config_options(options)
+        try:
+            yield
+        finally:
+            pyogrio.set_gdal_config_options(old)
 
-    def __init__(self, run_date: date | None):
-        self.value = f"{(run_date or date(1970, 1, 1)).isoformat()}T00:00:00.000Z"
 
-    def __enter__(self) -> None:
-        _CONFIG_LOCK.acquire()
-        self.old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": self.value})
-
-    def __exit__(self, *exc: object) -> None:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": self.old})
-        _CONFIG_LOCK.release()
+def _current_date(run_date: date | None) -> dict[str, str]:
+    """OGR_CURRENT_DATE pins GeoPackage last_change to the run date."""
+    return {"OGR_CURRENT_DATE": f"{(run_date or date(1970, 1, 1)).isoformat()}T00:00:00.000Z"}
 
 
 @contextmanager
@@ -492,41 +517,21 @@ def layer_frames(anomalies_fc: dict, rights: list[MiningRight], plans: dict[str,
 def write_onemap(path: str | Path, anomalies_fc: dict, rights: list[MiningRight],
                  plans: dict[str, AnnualPlan], unit_status: pd.DataFrame | None = None, *,
                  run_date: date | None = None, include_personal: bool = False,
-                 county_names: dict[str, str] | None = None) -> Path:
+                 county_names: dict[str, str] | None = None, gk_epsg: int | None = None,
+                 info: PackageInfo | None = None) -> Path:
     """Write the one-map GeoPackage atomically; `run_date` stamps gpkg_contents.last_change
-    (1970-01-01 when not given, so the bytes still depend only on the inputs)."""
+    (1970-01-01 when not given, so the bytes still depend only on the inputs). `gk_epsg`: also
+    the `<layer>_gk` layers in that Gauss-Krüger zone (onemap_gk); `info`: what the metadata
+    record says about the night (onemap_meta)."""
     frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names)
+    layers = dict(frames) | (project_layers(frames, gk_epsg) if gk_epsg is not None else {})
     path = Path(path)
-    with _gpkg_temp(path) as tmp, _CurrentDate(run_date):
-        for name in LAYERS:
-            pyogrio.write_dataframe(frames[name], tmp, layer=name, driver="GPKG", geometry_type="MultiPolygon",
+    with _gpkg_temp(path) as tmp, gdal_config(_current_date(run_date)):
+        for name, df in layers.items():
+            pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", geometry_type="MultiPolygon",
                                     promote_to_multi=True, append=tmp.exists(), VERSION="1.2",
                                     SPATIAL_INDEX="YES", GEOMETRY_NAME="geom", FID="fid", use_arrow=True)
         pyogrio.write_dataframe(data_dictionary_frame(), tmp, layer="data_dictionary", driver="GPKG",
                                 append=True)
+        write_gpkg_metadata(tmp, frames, replace(info or PackageInfo(), gk_epsg=gk_epsg), run_date)
     return path
-
-
-def write_shapefiles(directory: str | Path, anomalies_fc: dict, rights: list[MiningRight],
-                     plans: dict[str, AnnualPlan], unit_status: pd.DataFrame | None = None, *,
-                     include_personal: bool = False, county_names: dict[str, str] | None = None) -> list[Path]:
-    """One shapefile per layer (UTF-8 with a .cpg), field names shortened per DICTIONARY.
-
-    Shapefile text fields hold 254 bytes at most, so long observed/expected JSON is cut:
-    the GeoPackage is the complete product. Each .shp set is written under a temp name
-    and renamed file by file.
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names)
-    out = []
-    for name in LAYERS:
-        df = frames[name].rename(columns={f.name: f.shp_name for f in layer_fields(name, include_personal)})
-        with tempfile.TemporaryDirectory(dir=directory, prefix=f".{name}.") as tmpdir:
-            tmp = Path(tmpdir) / f"{name}.shp"
-            pyogrio.write_dataframe(df, tmp, driver="ESRI Shapefile", geometry_type="MultiPolygon",
-                                    promote_to_multi=True, ENCODING="UTF-8", use_arrow=True)
-            for part in sorted(Path(tmpdir).iterdir()):
-                os.replace(part, directory / part.name)
-        out.append(directory / f"{name}.shp")
-    return out

@@ -22,7 +22,6 @@ from minewatch.outputs.onemap import (
     layer_fields,
     night_unit_status,
     write_onemap,
-    write_shapefiles,
 )
 from minewatch.promised.coords import parse_corner_points
 
@@ -116,18 +115,6 @@ def test_empty_findings_still_write_every_layer(tmp_path):
 
 def test_docs_dictionary_in_sync():
     assert (ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8") == data_dictionary_markdown()
-
-
-def test_shapefiles_utf8(tmp_path):
-    rights, plans = rights_and_plans()
-    paths = write_shapefiles(tmp_path / "shp", anomalies_fc(), rights, plans)
-    assert [p.name for p in paths] == [f"{n}.shp" for n in LAYERS]
-    for p in paths:
-        assert p.with_suffix(".cpg").read_text().strip().upper() in ("UTF-8", "UTF8")
-        assert p.with_suffix(".prj").exists()
-    un = pyogrio.read_dataframe(tmp_path / "shp" / "restoration_units.shp")
-    assert "is_temp" in un.columns and "覆土、撒播草籽" in set(un.measures)
-    assert not [x for x in (tmp_path / "shp").iterdir() if x.name.startswith(".")]
 
 
 def test_night_unit_status_fills_the_latest_columns(tmp_path):

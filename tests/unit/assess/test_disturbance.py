@@ -1,0 +1,25 @@
+"""clear_median: the per-pixel median over clear dates, computed without any warning."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from minewatch.assess.disturbance import clear_median
+
+
+def test_clear_median_skips_pixels_without_a_value_and_never_warns():
+    # 3 dates x 4 pixels: pixel 0 clear thrice, 1 clear once, 2 clear but NaN, 3 never clear
+    values = np.array([[0.1, 0.5, np.nan, 0.9], [0.3, 0.7, np.nan, 0.8], [0.2, 0.6, np.nan, 0.7]])
+    clear = np.array([[True, False, True, False], [True, True, True, False], [True, False, True, False]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # numpy's "All-NaN slice" would raise here
+        med = clear_median(values, clear)
+        none = clear_median(values, np.zeros_like(clear))
+    np.testing.assert_array_equal(med[:2], [0.2, 0.7])
+    assert np.isnan(med[2:]).all() and np.isnan(none).all() and med.dtype == np.float64
+    # float32 stays float32, and a leading band axis broadcasts as the composites use it
+    refl = np.stack([values, 2 * values], axis=1).astype(np.float32)      # (T, B, X)
+    med32 = clear_median(refl, clear[:, None])
+    assert med32.dtype == np.float32 and med32.shape == (2, 4)
+    np.testing.assert_allclose(med32[:, :2], [[0.2, 0.7], [0.4, 1.4]], rtol=1e-6)
