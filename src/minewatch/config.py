@@ -217,6 +217,9 @@ class LedgerSettings(_Strict):
     # overlap (intersection / smaller area) from which a row and a unit are related at all:
     # two related units for one row is a merge, two rows for one unit a split (findings, not guesses)
     related_min: float = Field(0.25, gt=0, le=1)
+    # 管护期: years after acceptance during which an accepted unit is still watched (and shown
+    # as "in management" in the one-map package)
+    management_years: int = Field(3, ge=0)
 
 
 class ReportSettings(_Strict):

@@ -63,9 +63,24 @@ def _cloud_touched(a: Anomaly, catalog_dir: Path, classes: tuple[int, ...]) -> b
 
 
 def evaluate(root: Path, s: Settings, names: list[str] | None = None) -> dict:
+    """The scenarios' figures (module docstring). The plans go into a ledger of the
+    evaluation's own, in a temporary folder, built as the night builds it: the scenarios'
+    history never mixes with the operator's ledger."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="minewatch-eval-ledger-") as d:
+        url = f"sqlite:///{Path(d).resolve() / 'ledger.sqlite'}"
+        try:
+            return _evaluate(Path(root), s.model_copy(update={"ledger": s.ledger.model_copy(update={"url": url})}),
+                             names)
+        finally:
+            from minewatch import job
+            job.forget_ledger(url)       # the folder goes: no engine may keep the file open
+
+
+def _evaluate(root: Path, s: Settings, names: list[str] | None) -> dict:
     from minewatch import job
 
-    root = Path(root)
     spec = yaml.safe_load((root / "labels.yaml").read_text(encoding="utf-8"))
     plan_year = int(spec["plan_year"])
     s = s.model_copy(update={"registry": root / "registry.csv", "plans": root / "plans"})

@@ -10,6 +10,7 @@ import json
 import logging
 import pickle
 import shutil
+import threading
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -18,11 +19,13 @@ from typing import TYPE_CHECKING
 
 from minewatch import __version__, ops
 from minewatch.assess.anomaly import with_unique_keys
+from minewatch.assess.history import LEDGER_RULES, ledger_findings
 from minewatch.assess.planchecks import plan_anomalies, unreadable_files
 from minewatch.assess.rules import unit_key
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import OnemapSettings, Settings
+from minewatch.ledger.history import MineHistory, mine_histories, record_seasons
 from minewatch.outputs import runfolder
 from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
@@ -39,10 +42,12 @@ from minewatch.pipeline import MineResult, process_mine, scenes_for
 from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.promised.models import AnnualPlan, MiningRight
+from minewatch.promised.planreader import PlanReadResult
 from minewatch.sky.pixels import PixelStore
 
 if TYPE_CHECKING:
     import pystac
+    from sqlalchemy import Engine
 
 log = logging.getLogger("minewatch")
 
@@ -55,6 +60,8 @@ class Promises:
     thresholds: ThresholdTable = field(default_factory=lambda: ThresholdTable(()))   # none: all NO_THRESHOLD
     plan_results: list = field(default_factory=list)   # PlanReadResult per file, for PLAN_* anomalies
     settings: Settings | None = None      # the night's settings, for what the outputs show (season, PDF)
+    histories: dict[str, MineHistory] = field(default_factory=dict)   # licence -> the ledger's snapshot
+    ledger_url: str | None = None         # where the night's season observations go (None: nowhere)
 
 
 def load_promises(s: Settings, plan_year: int) -> Promises:
@@ -73,11 +80,80 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
     plans: dict[str, AnnualPlan] = {}
     for r in results:
         r.findings = validate_plan(r, by_lic, area_tolerance=s.plan.area_tolerance)
-        findings += r.findings
         if r.plan is not None and r.plan.plan_year == plan_year and not is_superseded(r):
             plans[r.plan.license_no] = r.plan
+    url, histories = load_ledger(s, [r for r in results if not is_superseded(r)])
+    for r in results:
+        findings += r.findings
     return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results,
-                    settings=s)
+                    settings=s, histories=histories, ledger_url=url)
+
+
+def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[str, MineHistory]]:
+    """Every year's plans into the night's ledger (idempotent; a changed filing rebuilds the
+    plan part), then its snapshot per mine. The ledger's plan findings (LEDGER_RESTORED_NOT_PLANNED,
+    LEDGER_UNIT_CHANGED) are added to the findings of the file they are about."""
+    from minewatch.ledger.db import ledger_url
+    from minewatch.ledger.ingest import sync_results
+
+    url = ledger_url(s)
+    engine = ledger_engine(url)
+    ok = []
+    for r in results:
+        rows = [(u.section, u.seq) for u in r.plan.units] if r.plan is not None else []
+        if len(rows) != len(set(rows)):      # a 序号 twice in a section names no one row: left out
+            log.warning("ledger: %s not ingested: a 序号 appears twice in one section", Path(r.file).name)
+            continue
+        ok.append(r)
+    rep = sync_results(engine, ok, iou_min=s.ledger.iou_min, related_min=s.ledger.related_min)
+    for f in rep.findings:
+        log.warning("ledger: %s %s", f.rule, f.message_zh)
+    histories = mine_histories(engine)
+    by_file = {Path(r.file).name: r for r in ok}
+    for h in histories.values():      # the ledger's plan findings join their file's findings
+        for f in ledger_findings(h, area_tolerance=s.plan.area_tolerance):
+            if f.file in by_file:
+                by_file[f.file].findings = [*by_file[f.file].findings, f]
+    return url, histories
+
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def forget_ledger(url: str) -> None:
+    """Close the engine `ledger_engine` keeps for ``url`` (a temporary ledger about to be removed)."""
+    with _ENGINES_LOCK:
+        e = _ENGINES.pop(url, None)
+    if e is not None:
+        e.dispose()
+
+
+def ledger_engine(url: str) -> Engine:
+    """One migrated engine per ledger URL and process (the night opens it once, each mine writes)."""
+    from sqlalchemy.engine import make_url
+
+    from minewatch.ledger.db import open_engine
+    u = make_url(url)
+    with _ENGINES_LOCK:       # the flow's mine tasks are threads
+        gone = u.get_backend_name() == "sqlite" and bool(u.database) and not Path(str(u.database)).exists()
+        if url not in _ENGINES or gone:       # a removed ledger file is made (and migrated) anew
+            if url in _ENGINES:
+                _ENGINES.pop(url).dispose()
+            _ENGINES[url] = open_engine(url)
+        return _ENGINES[url]
+
+
+def record_mine_seasons(p: Promises, res: MineResult) -> None:
+    """A judged mine's season measures into the ledger (upsert: a rerun never duplicates);
+    a failed mine writes nothing."""
+    if res.error or not p.ledger_url or not res.seasons:
+        return
+    from sqlalchemy.exc import SQLAlchemyError
+    try:
+        record_seasons(ledger_engine(p.ledger_url), res.seasons)
+    except SQLAlchemyError as e:     # the mine's findings stand; its seasons are written by a later night
+        log.error("mine %s: season observations not written to the ledger: %s", res.license_no, e)
 
 
 def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
@@ -92,11 +168,14 @@ def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
 def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Settings, as_of: date,
                items: list[pystac.Item]) -> str:
     """What a mine's result depends on: the right, its plan version, the settings and
-    thresholds, the run date and the scenes (id and last update)."""
+    thresholds, the run date, the scenes (id and last update) and its ledger history
+    (a new filing or acceptance record judges the mine again)."""
     scenes = sorted((it.id, str(it.properties.get("updated", "")), str(it.datetime)) for it in items)
     settings = s.model_dump_json(exclude={"output_dir", "base_dir"})
     thresholds = [r.model_dump_json() for r in p.thresholds.rows]   # pydantic pickles carry sets: unordered
-    blob = pickle.dumps((right, plan, thresholds, settings, as_of.isoformat(), scenes, __version__))
+    h = p.histories.get(right.license_no)
+    history = h.cache_part(plan.plan_year if plan else as_of.year) if h is not None else None
+    blob = pickle.dumps((right, plan, thresholds, settings, as_of.isoformat(), scenes, history, __version__))
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -147,12 +226,14 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
             log.info("mine %s: %d scenes, nothing new since the last run: result reused",
                      right.license_no, len(items))
             cached.reused = True
+            record_mine_seasons(p, cached)
             return cached
         others = [o.boundary for o in p.rights if o.license_no != right.license_no]
         res = process_mine(right, plan, p.thresholds, s, as_of, plan_year, others=others, items=items,
-                           pixels=cache.pixels if cache else None)
+                           pixels=cache.pixels if cache else None, history=p.histories.get(right.license_no))
         if cache:
             cache.put(right.license_no, key, res)
+        record_mine_seasons(p, res)
         return res
     except Exception as e:  # noqa: BLE001 - isolation is the point
         if ops.disk_fault(e) is not None:
@@ -275,6 +356,8 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     from minewatch.promised.registry import RULE_PREFIX
     registry_findings = [asdict(f) for f in (promises.findings if promises else [])
                          if f.rule.startswith(RULE_PREFIX)]
+    ledger_found = [asdict(f) for r in (promises.plan_results if promises else []) for f in r.findings
+                    if f.rule in LEDGER_RULES]
     by_type: dict[str, int] = {}
     for a in anomalies:
         by_type[a.type] = by_type.get(a.type, 0) + 1
@@ -289,6 +372,7 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         # the registry rows left out tonight; the key only when there are any, so a clean
         # registry's summary keeps its bytes
         **({"registry_findings": registry_findings} if registry_findings else {}),
+        **({"ledger_findings": ledger_found} if ledger_found else {}),
         # what some mines were judged without (keys present only when something was: benign nights keep their bytes)
         **({"scenes_skipped": [{"license_no": r.license_no, "scene": sk.id, "reason": sk.reason}
                                for r in results for sk in r.scenes_skipped]}

@@ -24,6 +24,9 @@ TYPES_ZH = {
     "PLAN_MISSING": "未报送年度计划",
     "PLAN_DATA_INCONSISTENT": "年度计划数据不一致",
     "PLAN_UNREADABLE": "年度计划无法读取",
+    "PLAN_NOT_EXECUTED": "计划未执行",
+    "RESTORED_LAND_REDISTURBED": "已修复土地再次扰动",
+    "RESTORATION_OVERDUE_AT_EXPIRY": "到期未完成修复",
 }
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
 # Confidence classes as Global Forest Watch alerts (docs/domain.md §6); see assess/confidence.py
@@ -129,6 +132,20 @@ FIELDS: dict[str, FieldLabel] = {
     "plan_found": FieldLabel("已收到计划", "", "是否收到本年度计划"),
     "days_overdue": FieldLabel("逾期天数", "天", "超过报送期限的天数"),
     "due": FieldLabel("报送期限", "", "年度计划应报送的日期"),
+    # the rules that need history (the unit ledger)
+    "unit_id": FieldLabel("单元标识码", "", "台账为修复单元编定的标识码, 跨年度不变"),
+    "acceptance_year": FieldLabel("验收年度", "", "单元完成验收的年度 (验收清单, 否则年度计划申报)"),
+    "acceptance_source": FieldLabel("验收依据", "", "验收年度取自验收清单还是年度计划的申报"),
+    "management_years": FieldLabel("管护期", "年", "验收后仍须保持修复成效的年数"),
+    "previous_source": FieldLabel("对比基准来源", "", "验收时覆盖度取自台账存储的季度观测还是本次影像窗口"),
+    "planned_year": FieldLabel("计划年度", "", "该单元被列入修复计划的年度"),
+    "promised_area_hm2": FieldLabel("计划修复面积", "hm²", "上年度计划中该单元的修复面积"),
+    "meets_target": FieldLabel("影像达到目标", "", "本评估季植被覆盖度是否已达到目标地类要求"),
+    "outstanding_hm2": FieldLabel("未完成修复面积", "hm²", "台账中最近一次仍为损毁或计划状态的单元面积之和"),
+    "outstanding_units": FieldLabel("未完成修复单元数", "个", "台账中尚未申报修复的单元个数"),
+    "unit_ids": FieldLabel("单元标识码列表", "", "未完成修复单元的标识码"),
+    "valid_to": FieldLabel("有效期截止", "", "采矿权有效期的截止日期"),
+    "as_of": FieldLabel("核查日期", "", "本次核查的日期"),
 }
 
 # Code values that appear inside observed/expected -> Chinese (the code stays as secondary text)
@@ -148,7 +165,8 @@ RULES_ZH: dict[str, str] = {
     "RESTORATION_SHORTFALL": "本年度计划修复单元在评估季末的植被覆盖度低于该地类要求 (已按周边自然植被的年景修正)",
     "AT_RISK": "按周边自然植被的物候和本单元近期趋势, 评估季末最乐观也达不到要求",
     "CLAIMED_RESTORATION_NOT_OBSERVED": "上年度申报已修复的单元, 本评估季植被覆盖度仍低于该地类要求",
-    "VEGETATION_DEGRADATION": "已验收的修复单元植被覆盖度较上一评估季明显下降, 且降幅超过周边自然植被",
+    "VEGETATION_DEGRADATION": "已验收的修复单元植被覆盖度较上一评估季 (本年度计划未列出的管护期内单元: "
+                              "较验收时) 明显下降, 且降幅超过周边自然植被",
     "UNDECLARED_DISTURBANCE": "矿区范围内、申报单元以外, 植被较基期同季明显减少且持续裸露",
     "DAMAGE_EXCEEDS_DECLARED": "与申报损毁单元相连的裸露面积超出申报面积加允许容差",
     "OUT_OF_BOUNDARY_DISTURBANCE": "矿区范围以外紧邻处植被较基期同季明显减少且持续裸露",
@@ -156,6 +174,9 @@ RULES_ZH: dict[str, str] = {
     "PLAN_MISSING": "年度计划超过报送期限仍未收到",
     "PLAN_DATA_INCONSISTENT": "年度计划的填报数据与登记信息或自身不一致",
     "PLAN_UNREADABLE": "已报送的年度计划文件无法读取（文件损坏或不是附表格式），需补报可读文件",
+    "PLAN_NOT_EXECUTED": "上年度计划修复的单元, 本年度计划既未申报已修复也未继续列入计划 (实际情况与原计划不一致)",
+    "RESTORED_LAND_REDISTURBED": "已修复并验收的单元内, 植被较基期同季明显减少且持续裸露 (疑似违法占用或再次开采)",
+    "RESTORATION_OVERDUE_AT_EXPIRY": "采矿权有效期已届满, 台账中仍有损毁或计划修复的面积未申报修复",
 }
 YES_NO_ZH = {True: "是", False: "否"}
 # the one-map package's tables as GIS users see them (gpkg_contents.description, the metadata record)

@@ -24,12 +24,14 @@ from shapely.geometry.base import BaseGeometry
 from minewatch.assess import evidence
 from minewatch.assess.anomaly import Anomaly, Unjudged
 from minewatch.assess.disturbance import clear_median
+from minewatch.assess.history import DROPPED, season_rows, tracked_units
 from minewatch.assess.judge import judge
 from minewatch.assess.rules import unit_key
 from minewatch.assess.season import in_seasons
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
 from minewatch.labels import EVIDENCE_ZH
+from minewatch.ledger.history import MineHistory, SeasonRow
 from minewatch.outputs import composites
 from minewatch.promised import coords
 from minewatch.promised.models import AnnualPlan, MiningRight
@@ -88,6 +90,7 @@ class MineResult:
     # results pickled before these fields existed still read
     scenes_skipped: tuple[SkippedScene, ...] = ()
     evidence_incomplete: str | None = None   # the catalogue matched more scenes than it paged: why
+    seasons: tuple[SeasonRow, ...] = ()      # this season's unit measures, for the ledger (job writes them)
 
 
 def _bbox_lonlat(grid: cube.Grid) -> tuple[float, float, float, float]:
@@ -225,7 +228,7 @@ def scenes_for(right: MiningRight, s: Settings, as_of: date, plan_year: int) -> 
 def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: ThresholdTable,
                  s: Settings, as_of: date, plan_year: int, others: Sequence[BaseGeometry] = (),
                  items: list[pystac.Item] | None = None,
-                 pixels: PixelStore | None = None) -> MineResult:
+                 pixels: PixelStore | None = None, history: MineHistory | None = None) -> MineResult:
     """One mine: scenes -> pixels -> evidence (per-unit series, reference ring, loss) -> rules -> result.
 
     `others`: other mines' boundaries (EPSG:4490) kept out of the reference ring. `items`
@@ -233,14 +236,20 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
     `assess.confidence.report_min` go to `held_back` (and a LOW_CONFIDENCE row in
     `unjudged`), not to `anomalies`. `pixels`: the pixel store; only steps it lacks are read
     (None: a store for this call only, so the reads and their fault rules are the night's).
+    `history`: the ledger's snapshot of the mine; the units only it knows (accepted units
+    this plan omits, last year's planned units it drops) are measured beside the plan's,
+    keyed ``section:seq@year``, for the history rules (assess.history).
     """
     if pixels is None:
         with tempfile.TemporaryDirectory(prefix="minewatch-pixels-") as d:
-            return process_mine(right, plan, thresholds, s, as_of, plan_year, others, items, PixelStore(d))
+            return process_mine(right, plan, thresholds, s, as_of, plan_year, others, items, PixelStore(d),
+                                history)
     res = MineResult(right.license_no, right.mine_name)
     boundary_utm, epsg, grid = mine_grid(right, s)
     units = plan.units if plan else ()
     units_utm = {unit_key(u): coords.transform(u.geometry, 4490, epsg) for u in units}
+    tracked = tracked_units(history, plan_year, s.ledger.management_years)
+    units_utm.update({k: coords.transform(t.mention.geometry, 4490, epsg) for k, t in tracked.items()})
 
     if items is None:
         items = find_scenes(right, grid, search_start(s, plan_year), as_of, s)
@@ -280,9 +289,11 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
     ev = evidence.build(grid=grid, boundary_utm=boundary_utm, units_utm=units_utm,
                         unit_masks={k: obs.masks.sel(unit=k).values for k in units_utm},
                         stats=series.stats_frame(stats), ndvi=ndvi, fvc=fvc, clear=clear, mndwi=mndwi, times=t,
-                        ids=obs.indices.id.values, dates=dates, others=others, as_of=as_of, plan_year=plan_year, s=s)
+                        ids=obs.indices.id.values, dates=dates, others=others, as_of=as_of, plan_year=plan_year, s=s,
+                        history=history, measured_only=[k for k, t in tracked.items() if t.kind == DROPPED])
     j = judge(ev, right, plan, thresholds, s)
     res.series, res.units_utm, res.thresholds = ev.series, units_utm, j.fvc_minimums
     res.anomalies, res.held_back = list(j.anomalies), list(j.held_back)
     res.unjudged = list(j.unjudged) + evidence_gaps(res)
+    res.seasons = tuple(season_rows(ev, plan, s))
     return res

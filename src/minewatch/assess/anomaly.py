@@ -30,6 +30,7 @@ class Anomaly:
     unit_section: str | None = None
     target_land_class: str | None = None
     key: str = ""                       # what makes the finding the same night after night
+    unit_id: str | None = None
     notes_zh: str = ""
     confidence: str = "high"            # low | high | highest (assess/confidence.py)
 

@@ -13,7 +13,9 @@ unit's); the damage unit itself is measured on its pixel centres, as the series 
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Iterable
+from typing import Any
 
 import numpy as np
 from shapely.geometry.base import BaseGeometry
@@ -29,10 +31,11 @@ from minewatch.config import Settings
 from minewatch.promised import coords
 from minewatch.promised.models import DAMAGE, AnnualPlan, MiningRight, Unit
 
-__all__ = ["undeclared_disturbance", "out_of_boundary_disturbance", "damage_exceeds_declared"]
+__all__ = ["undeclared_disturbance", "out_of_boundary_disturbance", "damage_exceeds_declared", "loss_judged",
+           "loss_patches_in", "loss_anomaly"]
 
 
-def _judged(ev: Evidence) -> bool:
+def loss_judged(ev: Evidence) -> bool:
     return ev.loss is not None and ev.as_of >= ev.dates.season.end
 
 
@@ -49,8 +52,10 @@ def _union(masks: Iterable[np.ndarray]) -> np.ndarray:
 
 
 def _declared(ev: Evidence, keys: Collection[str] | None = None) -> np.ndarray:
-    """Every pixel a declared unit (of `keys`, default all) touches."""
-    ms = [m for k, m in ev.unit_footprints.items() if keys is None or k in keys]
+    """Every pixel a declared unit (of `keys`, default all but those only measured for the
+    history rules: last year's planned units this plan drops are not declared ground) touches."""
+    ms = [m for k, m in ev.unit_footprints.items()
+          if (k in keys if keys is not None else k not in ev.measured_only)]
     return _union(ms) if ms else np.zeros(ev.grid.shape, bool)
 
 
@@ -58,16 +63,18 @@ def _to_4490(geom_utm: BaseGeometry, epsg: int) -> BaseGeometry:
     return coords.transform(geom_utm, epsg, 4490)
 
 
-def _patches(ev: Evidence, eligible: np.ndarray, s: Settings) -> list[LossPatch]:
+def loss_patches_in(ev: Evidence, eligible: np.ndarray, s: Settings) -> list[LossPatch]:
     cur = ev.dates.current
-    assert ev.loss is not None   # rules call this only when _judged(ev)
+    assert ev.loss is not None   # rules call this only when loss_judged(ev)
     return loss_patches(ev.loss.confirmed, eligible, ev.loss.baseline, ev.ndvi[cur], ev.clear[cur],
                         ev.loss.observations, ev.current_ids, ev.transform, ev.grid.resolution ** 2,
                         s.assess.disturbance)
 
 
-def _loss_anomaly(kind: str, p: LossPatch, ev: Evidence, right: MiningRight, s: Settings, rule: str,
-                  notes: str) -> Anomaly:
+def loss_anomaly(kind: str, p: LossPatch, ev: Evidence, right: MiningRight, s: Settings, rule: str,
+                 notes: str, **unit: Any) -> Anomaly:
+    """One loss patch as a finding; ``unit``: the unit fields (key, unit_section, unit_seq,
+    target_land_class, unit_id) of a finding about one unit."""
     cfg, conf_cfg = s.assess.disturbance, s.assess.confidence
     g = _to_4490(p.geometry_utm, ev.epsg)
     c = p.geometry_utm.centroid
@@ -77,7 +84,7 @@ def _loss_anomaly(kind: str, p: LossPatch, ev: Evidence, right: MiningRight, s: 
                           agree_high=conf_cfg.agree_high, agree_highest=conf_cfg.agree_highest)
     if confidence == "highest" and coords.area_hm2(g) < 2 * cfg.min_area_hm2:
         confidence = "high"          # highest also needs twice the minimum mapping unit
-    return Anomaly(
+    a = Anomaly(
         type=kind, severity="high", license_no=right.license_no,
         mine_name=right.mine_name, plan_year=ev.plan_year, geometry=g, area_hm2=coords.area_hm2(g),
         period=ev.dates.season.label,
@@ -91,43 +98,44 @@ def _loss_anomaly(kind: str, p: LossPatch, ev: Evidence, right: MiningRight, s: 
         evidence_scenes=p.scenes, key=f"{'loss' if kind == 'UNDECLARED_DISTURBANCE' else 'oob'}"
                                       f"@{round(c.x, -2):.0f},{round(c.y, -2):.0f}",
         notes_zh=notes, confidence=confidence)
+    return dataclasses.replace(a, **unit) if unit else a
 
 
 def undeclared_disturbance(ev: Evidence, right: MiningRight, plan: AnnualPlan | None,
                            thresholds: ThresholdTable, s: Settings) -> RuleResult:
     """UNDECLARED_DISTURBANCE: loss inside the boundary, off every declared unit."""
-    if not _judged(ev):
+    if not loss_judged(ev):
         return RuleResult()
     inside = burn([ev.boundary_utm], ev.grid)
     return RuleResult(tuple(
-        _loss_anomaly("UNDECLARED_DISTURBANCE", p, ev, right, s, "no vegetation loss outside declared units",
+        loss_anomaly("UNDECLARED_DISTURBANCE", p, ev, right, s, "no vegetation loss outside declared units",
                       "边界内出现未在年度计划中申报的植被损毁，需核实并修编方案")
-        for p in _patches(ev, inside & ~_declared(ev), s)))
+        for p in loss_patches_in(ev, inside & ~_declared(ev), s)))
 
 
 def out_of_boundary_disturbance(ev: Evidence, right: MiningRight, plan: AnnualPlan | None,
                                 thresholds: ThresholdTable, s: Settings) -> RuleResult:
     """OUT_OF_BOUNDARY_DISTURBANCE: loss in the search buffer outside the boundary, off declared units."""
-    if not _judged(ev) or not s.assess.disturbance.out_of_boundary:
+    if not loss_judged(ev) or not s.assess.disturbance.out_of_boundary:
         return RuleResult()
     inside = burn([ev.boundary_utm], ev.grid)
     search = burn([ev.boundary_utm.buffer(s.catalog.buffer_m)], ev.grid)
     temporary = _declared(ev, {k for k, u in _units(plan).items() if u.is_temporary})
     return RuleResult(tuple(
-        _loss_anomaly("OUT_OF_BOUNDARY_DISTURBANCE", p, ev, right, s,
+        loss_anomaly("OUT_OF_BOUNDARY_DISTURBANCE", p, ev, right, s,
                       "no vegetation loss outside the boundary (search buffer) except on declared temporary land",
                       "矿区范围外出现植被损毁（非申报临时用地），疑似越界开采或堆放")
-        for p in _patches(ev, search & ~inside & ~temporary & ~_declared(ev), s)))
+        for p in loss_patches_in(ev, search & ~inside & ~temporary & ~_declared(ev), s)))
 
 
 def damage_exceeds_declared(ev: Evidence, right: MiningRight, plan: AnnualPlan | None,
                             thresholds: ThresholdTable, s: Settings) -> RuleResult:
     """DAMAGE_EXCEEDS_DECLARED: per declared damage unit, connected bare ground beyond the allowance."""
-    if not _judged(ev):
+    if not loss_judged(ev):
         return RuleResult()
     cfg, conf_cfg = s.assess.disturbance, s.assess.confidence
     cur = ev.dates.current
-    assert ev.loss is not None   # _judged(ev)
+    assert ev.loss is not None   # loss_judged(ev)
     out: list[Anomaly] = []
     for k, u in _units(plan).items():
         if u.section != DAMAGE:

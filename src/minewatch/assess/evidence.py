@@ -21,6 +21,7 @@ from minewatch.assess.disturbance import LossMask, loss_mask
 from minewatch.assess.masks import burn
 from minewatch.assess.season import Season, in_seasons
 from minewatch.config import AssessSettings, Settings
+from minewatch.ledger.history import MineHistory
 from minewatch.promised import coords
 from minewatch.sky.cube import Grid
 
@@ -66,6 +67,10 @@ class Evidence:
     loss: LossMask | None                    # None without both baseline and current dates
     as_of: date
     plan_year: int
+    history: MineHistory | None = None       # the ledger's snapshot of the mine (the history rules)
+    # unit keys measured for the history rules only (last year's planned units this plan drops):
+    # in the series, not declared ground for the disturbance rules
+    measured_only: frozenset[str] = frozenset()
 
     @property
     def epsg(self) -> int:
@@ -83,7 +88,8 @@ class Evidence:
 def build(*, grid: Grid, boundary_utm: BaseGeometry, units_utm: Mapping[str, BaseGeometry],
           unit_masks: Mapping[str, np.ndarray], stats: pd.DataFrame, ndvi: np.ndarray, fvc: np.ndarray,
           clear: np.ndarray, mndwi: np.ndarray, times: np.ndarray, ids: Iterable[str], dates: Dates,
-          others: Iterable[BaseGeometry], as_of: date, plan_year: int, s: Settings) -> Evidence:
+          others: Iterable[BaseGeometry], as_of: date, plan_year: int, s: Settings,
+          history: MineHistory | None = None, measured_only: Iterable[str] = ()) -> Evidence:
     """The evidence from the computed window. `stats`: the per-unit series (`sky.series.stats_frame`);
     `unit_masks`: the masks it was computed with; `others`: other mines' boundaries (EPSG:4490),
     kept out of the reference ring."""
@@ -117,4 +123,5 @@ def build(*, grid: Grid, boundary_utm: BaseGeometry, units_utm: Mapping[str, Bas
                     unit_masks=dict(unit_masks),
                     unit_footprints={k: burn([g], grid, all_touched=True) for k, g in units_utm.items()},
                     series=series, reference=ref, ndvi=ndvi, fvc=fvc, clear=clear, times=times, ids=ids,
-                    dates=dates, loss=loss, as_of=as_of, plan_year=plan_year)
+                    dates=dates, loss=loss, as_of=as_of, plan_year=plan_year, history=history,
+                    measured_only=frozenset(measured_only))

@@ -17,6 +17,7 @@ from minewatch.assess.disturbance_rules import (
     undeclared_disturbance,
 )
 from minewatch.assess.evidence import Evidence
+from minewatch.assess.history import HISTORY_RULES
 from minewatch.assess.rules import unit_rule
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
@@ -25,7 +26,16 @@ from minewatch.promised.models import AnnualPlan, MiningRight
 Rule = Callable[[Evidence, MiningRight, "AnnualPlan | None", ThresholdTable, Settings], RuleResult]
 
 RULES: tuple[Rule, ...] = (unit_rule, undeclared_disturbance, out_of_boundary_disturbance,
-                           damage_exceeds_declared)
+                           damage_exceeds_declared, *HISTORY_RULES)
+
+
+def explained(findings: Sequence[Anomaly]) -> list[Anomaly]:
+    """The findings less a unit's RESTORED_LAND_REDISTURBED where VEGETATION_DEGRADATION was
+    found on it: the loss of cover over the unit is one finding, and the loss test then adds
+    nothing; the re-disturbance is reported where part of an accepted unit is dug up while
+    the unit as a whole keeps its cover (or cannot be compared)."""
+    degraded = {a.key for a in findings if a.type == "VEGETATION_DEGRADATION"}
+    return [a for a in findings if not (a.type == "RESTORED_LAND_REDISTURBED" and a.key in degraded)]
 
 
 @dataclass(frozen=True)
@@ -47,5 +57,5 @@ def judge(ev: Evidence, right: MiningRight, plan: AnnualPlan | None, thresholds:
         findings += r.findings
         unjudged += r.unjudged
         minimums.update(r.fvc_minimums)
-    reported, held, low = hold_back(findings, s.assess.confidence.report_min)
+    reported, held, low = hold_back(explained(findings), s.assess.confidence.report_min)
     return Judgement(tuple(reported), tuple(held), tuple(unjudged + low), minimums)

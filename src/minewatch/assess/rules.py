@@ -56,6 +56,7 @@ class SeasonValue:
     scenes: tuple[str, ...]
     water: float | None = None
     values: tuple[float, ...] = ()       # per-date fvc (or water share), date order
+    last: date | None = None             # the last clear date used
 
 
 def _r4(v: Any) -> float | None:
@@ -81,7 +82,8 @@ def season_value(series: pd.DataFrame, unit_key: str, season: Season,
     col = "water_fraction" if measure == "water" and water is not None else "fvc_mean"
     return SeasonValue(len(s), _r4(s.fvc_mean.median()), _r4(s.ndvi_mean.median()),
                        _r4(s.bsi_mean.median()) if s.bsi_mean.notna().any() else None,
-                       tuple(sorted(s.item_id)), water, tuple(float(v) for v in s[col]))
+                       tuple(sorted(s.item_id)), water, tuple(float(v) for v in s[col]),
+                       pd.Timestamp(s.datetime.iloc[-1]).date())
 
 
 def unit_key(u: Unit) -> str:
@@ -230,37 +232,57 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
     return anomalies, unjudged
 
 
-def _degradation(u: Unit, th: Threshold, series: pd.DataFrame, season: Season, v: SeasonValue, ref: Reference,
-                 cfg: AssessSettings, make: Callable[..., Anomaly], observed: dict[str, Any],
-                 expected: dict[str, Any]) -> Anomaly | None:
-    min_obs, min_clear_fraction = cfg.min_clear_obs, cfg.min_clear_fraction
-    prev_season = season.shifted(-1)
-    p = season_value(series, unit_key(u), prev_season, min_clear_fraction)
-    if p.n_clear < min_obs or p.fvc is None or p.fvc < th.min:
+@dataclass(frozen=True)
+class Degradation:
+    """A fall of an accepted unit's cover: what the finding reports."""
+    observed: dict[str, Any]
+    expected: dict[str, Any]
+    confidence: str
+    scenes: tuple[str, ...]
+
+
+def degradation(th: Threshold, v: SeasonValue, ref_now: float | None, before: SeasonValue,
+                ref_before: float | None, before_period: str, cfg: AssessSettings, observed: dict[str, Any],
+                expected: dict[str, Any]) -> Degradation | None:
+    """VEGETATION_DEGRADATION's test: the unit met the bar in the season it is compared with
+    (`before`, the ring then `ref_before`) and fell by >= degradation_fvc_drop FVC and by >=
+    degradation_rel_drop relative to the ring (None when it did not)."""
+    min_obs = cfg.min_clear_obs
+    if before.n_clear < min_obs or before.fvc is None or before.fvc < th.min or v.fvc is None:
         return None
-    assert v.fvc is not None   # judged: enough clear dates, so a median
-    drop = p.fvc - v.fvc
-    rel_now = v.fvc / ref.now if ref.now else None
-    rel_prev = p.fvc / ref.base if ref.base else None
+    drop = before.fvc - v.fvc
+    rel_now = v.fvc / ref_now if ref_now else None
+    rel_prev = before.fvc / ref_before if ref_before else None
     rel_drop = (rel_prev - rel_now) if rel_now is not None and rel_prev is not None else None
     if drop < cfg.degradation_fvc_drop or (rel_drop is not None and rel_drop < cfg.degradation_rel_drop):
         return None
     margin = drop - cfg.degradation_fvc_drop
-    agree = float(np.mean([x <= p.fvc - cfg.degradation_fvc_drop for x in v.values])) if v.values else 0.0
-    confidence = classify(min(v.n_clear, p.n_clear), agree, margin + cfg.confidence.fvc_margin,
+    agree = float(np.mean([x <= before.fvc - cfg.degradation_fvc_drop for x in v.values])) if v.values else 0.0
+    confidence = classify(min(v.n_clear, before.n_clear), agree, margin + cfg.confidence.fvc_margin,
                           min_obs=min_obs, margin_min=cfg.confidence.fvc_margin,
                           agree_high=cfg.confidence.agree_high, agree_highest=cfg.confidence.agree_highest)
-    observed = {**observed, "fvc_previous_season": p.fvc, "fvc_drop": round(drop, 4),
+    observed = {**observed, "fvc_previous_season": before.fvc, "fvc_drop": round(drop, 4),
                 "relative_previous": _r4(rel_prev), "relative_now": _r4(rel_now),
-                "relative_drop": _r4(rel_drop), "previous_clear_observations": p.n_clear,
+                "relative_drop": _r4(rel_drop), "previous_clear_observations": before.n_clear,
                 "agreeing_dates": round(agree, 4)}
     expected = {**expected, "rule": "accepted unit keeps its cover: fvc drop < degradation_fvc_drop "
                                     "or drop relative to the reference ring < degradation_rel_drop",
                 "degradation_fvc_drop": cfg.degradation_fvc_drop,
                 "degradation_rel_drop": cfg.degradation_rel_drop,
-                "previous_period": prev_season.label}
-    return make("VEGETATION_DEGRADATION", "high", observed, expected, tuple(sorted(v.scenes + p.scenes)),
-                confidence, "已验收修复单元植被覆盖度较上一年度明显下降（已扣除周边自然植被年际变化）",
+                "previous_period": before_period}
+    return Degradation(observed, expected, confidence, tuple(sorted(v.scenes + before.scenes)))
+
+
+def _degradation(u: Unit, th: Threshold, series: pd.DataFrame, season: Season, v: SeasonValue, ref: Reference,
+                 cfg: AssessSettings, make: Callable[..., Anomaly], observed: dict[str, Any],
+                 expected: dict[str, Any]) -> Anomaly | None:
+    prev_season = season.shifted(-1)
+    p = season_value(series, unit_key(u), prev_season, cfg.min_clear_fraction)
+    d = degradation(th, v, ref.now, p, ref.base, prev_season.label, cfg, observed, expected)
+    if d is None:
+        return None
+    return make("VEGETATION_DEGRADATION", "high", d.observed, d.expected, d.scenes,
+                d.confidence, "已验收修复单元植被覆盖度较上一年度明显下降（已扣除周边自然植被年际变化）",
                 period=f"{prev_season.start}/{season.end}")
 
 

@@ -24,7 +24,8 @@ from minewatch.promised.findings import ERROR, WARNING, Finding
 from minewatch.promised.models import SECTIONS, AnnualPlan, Unit
 from minewatch.promised.planreader import PlanReadResult, read_plans
 
-__all__ = ["IngestReport", "ingest_results", "ingest_paths", "known_units", "unit_id_for", "wkb"]
+__all__ = ["IngestReport", "ingest_results", "ingest_paths", "needs_rebuild", "sync_results", "known_units",
+           "unit_id_for", "wkb"]
 
 _CORNERS = "范围(拐点坐标)"
 
@@ -136,8 +137,11 @@ def _add_filing(session: Session, plan: AnnualPlan, sha: str, *, iou_min: float,
 
 
 def ingest_results(engine: Engine, results: Iterable[PlanReadResult], *, iou_min: float,
-                   related_min: float) -> IngestReport:
-    """Add the plans read (oldest year first); files that are not plans are passed over."""
+                   related_min: float, rebuild: bool = False) -> IngestReport:
+    """Add the plans read (oldest year first); files that are not plans are passed over.
+    ``rebuild`` forgets every filing first (ids come back the same for the same ground)."""
+    if rebuild:
+        _clear_plans(engine)
     report = IngestReport()
     plans = sorted((r.plan for r in results if r.plan is not None),
                    key=lambda p: (p.plan_year, p.license_no, Path(p.source).name))
@@ -176,7 +180,33 @@ def _clear_plans(engine: Engine) -> None:
 def ingest_paths(engine: Engine, paths: Sequence[str | Path], *, iou_min: float, related_min: float,
                  area_tolerance: float, rebuild: bool = False) -> IngestReport:
     """Read every plan file under ``paths`` and ingest them; ``rebuild`` empties the ledger first."""
-    if rebuild:
-        _clear_plans(engine)
     results = [r for p in paths for r in read_plans(p, area_tolerance=area_tolerance)]
-    return ingest_results(engine, results, iou_min=iou_min, related_min=related_min)
+    return ingest_results(engine, results, iou_min=iou_min, related_min=related_min, rebuild=rebuild)
+
+
+def needs_rebuild(engine: Engine, results: Iterable[PlanReadResult]) -> bool:
+    """Would plain ingest refuse one of these plans? A filing whose file differs from the one
+    the ledger holds for its year (a revision supersedes it), or a year older than one
+    already ingested: then only a rebuild from every file gives the ledger they imply."""
+    plans = [r.plan for r in results if r.plan is not None]
+    with Session(engine) as session:
+        held = {(f.license_no, f.plan_year): f.sha256 for f in session.scalars(select(PlanFiling))}
+    latest: dict[str, int] = {}
+    for lic, year in held:
+        latest[lic] = max(year, latest.get(lic, year))
+    for p in plans:
+        sha = held.get((p.license_no, p.plan_year))
+        if sha is not None and sha != _sha256(p.source):
+            return True
+        if sha is None and latest.get(p.license_no, p.plan_year) > p.plan_year:
+            return True
+    return False
+
+
+def sync_results(engine: Engine, results: Sequence[PlanReadResult], *, iou_min: float,
+                 related_min: float) -> IngestReport:
+    """The night's ingest: new filings added; a changed or late filing rebuilds the plan
+    part from all of ``results`` (so the night, ``ledger ingest --rebuild`` and a fresh
+    ledger agree)."""
+    return ingest_results(engine, results, iou_min=iou_min, related_min=related_min,
+                          rebuild=needs_rebuild(engine, results))
