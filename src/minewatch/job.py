@@ -322,7 +322,9 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         write_package(run_dir, fc, promises.rights, promises.plans, status, onemap, run_date=run_date,
                       info=PackageInfo(run_id=run_date.isoformat(), scenes=tuple(night_scenes(results)),
                                        software=f"minewatch {__version__}",
-                                       responsible_party=onemap.responsible_party))
+                                       responsible_party=onemap.responsible_party),
+                      previous=prev / "onemap.gpkg" if prev else None,
+                      previous_run_date=date.fromisoformat(prev.name) if prev else None)
         spot = spot_check_list(fc, promises.rights)
         write_spot_check(spot, run_dir / "spot_check.csv", run_dir / "spot_check.xlsx")
         # public-disclosure profile: no contact data by key or by value, no field marked confidential

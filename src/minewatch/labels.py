@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH", "ONEMAP_TABLES_ZH",
-           "RULES_ZH", "SECTION_ZH", "SEVERITY_ZH", "TYPES_ZH", "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH",
-           "FieldLabel"]
+__all__ = ["CHANGE_ZH", "CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH",
+           "ONEMAP_TABLES_ZH", "RULES_ZH", "SECTION_ZH", "SEVERITY_ZH", "TYPES_ZH", "UNIT_STATUS_ZH", "VALUES_ZH",
+           "YES_NO_ZH", "FieldLabel"]
 
 # English code -> Chinese label (the regulation's wording where it has one)
 TYPES_ZH = {
@@ -37,6 +37,8 @@ EVIDENCE_ZH = {
     "SCENES_SKIPPED": "部分影像文件无法读取，已跳过",
     "EVIDENCE_INCOMPLETE": "影像目录返回的景数少于其匹配数，证据不完整",
 }
+# the one-map package's changes table: a feature since the previous night (outputs.onemap_changes)
+CHANGE_ZH = {"new": "新增", "updated": "更新", "resolved": "消除"}
 # A plan unit the night judged and found nothing on (the one-map latest_status); flagged
 # units take the anomaly type, unjudged ones the reason code
 UNIT_STATUS_ZH = {"OK": "未见异常"}
@@ -185,4 +187,6 @@ ONEMAP_TABLES_ZH = {
     "restoration_units": "修复单元: 年度矿区生态修复计划三张表的每一行 (已修复、现状损毁、计划修复), 含最新监测状态",
     "mines": "采矿权: 每个采矿许可证一条, 含年度计划报送状态与异常统计",
     "data_dictionary": "数据字典: 各图层字段的中文名、类型、单位、来源标准与含义",
+    "changes": "变化记录: 与上次运行相比新增、更新、消除的要素, 含图层、标识码与更新键",
+    "layer_styles": "QGIS 默认样式: 各图层的中文别名、符号与标注",
 }

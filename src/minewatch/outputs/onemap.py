@@ -8,6 +8,10 @@ Layers
   ``include_personal=True``.
 - ``data_dictionary``: non-spatial table (layer, field, alias_zh, type, unit, meaning,
   confidential) - the same rows as docs/data-dictionary.md (`data_dictionary_markdown`).
+- ``changes``: non-spatial, what is new / updated / resolved since the previous night, with
+  each feature's layer, BSM and key fields (`onemap_changes`).
+- ``layer_styles`` (QGIS default style per feature layer) and ``gpkg_data_columns`` (the
+  Chinese aliases), from the same layer definition (`onemap_styles`).
 - ``<layer>_gk`` (with `gk_epsg`): the three feature layers again in a CGCS2000 3° Gauss-Krüger
   zone (`onemap_gk`); ``gpkg_metadata``: the package's metadata record and each table's
   Chinese ``gpkg_contents.description`` (`onemap_meta`). The File Geodatabase and shapefile
@@ -37,13 +41,16 @@ import geopandas as gpd
 import pandas as pd
 import pyarrow as pa
 import pyogrio
+from pandas.api.extensions import ExtensionArray
 from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from minewatch.labels import UNIT_STATUS_ZH
-from minewatch.outputs.onemap_gk import project_layers
+from minewatch.outputs.onemap_changes import UNIQUE_KEYS, changes, index_keys, read_layers
+from minewatch.outputs.onemap_gk import GK_SUFFIX, project_layers
 from minewatch.outputs.onemap_meta import PackageInfo, write_gpkg_metadata
+from minewatch.outputs.onemap_styles import layer_styles_frame, write_data_columns
 from minewatch.plumbing.atomic import write_text
 from minewatch.promised.coords import format_corner_points, gk3_epsg
 from minewatch.promised.models import AnnualPlan, MiningRight
@@ -210,7 +217,24 @@ DICTIONARY: tuple[Field, ...] = (
     F("mines", "contact_address", "联系地址", "TEXT", "", "Personal data: only with include_personal", shp="ct_addr",
       confidential=True),
     F("mines", "geom", "图形", "MULTIPOLYGON", "EPSG:4490", "Mining-right boundary, CGCS2000 lon/lat"),
+    # changes since the previous night (non-spatial; outputs.onemap_changes says what counts)
+    F("changes", "layer", "图层", "TEXT", "", "anomalies | restoration_units | mines"),
+    F("changes", "BSM", "标识码", "INTEGER", "", "The feature's BSM in that layer", STD_SANDIAO),
+    F("changes", "upsert_key", "更新键", "TEXT", "", "The feature's upsert_key in that layer"),
+    F("changes", "anomaly_id", "异常编号", "TEXT", "", "Anomaly id (anomalies only)"),
+    F("changes", "license_no", LIC, "TEXT", "", "Mining licence number", STD_KYQ),
+    F("changes", "plan_year", "计划年度", "INTEGER", "year", "Plan year (anomalies and units)", STD_PLAN),
+    F("changes", "section", "计划表分区代码", "TEXT", "", "restored | damage | planned (units only)", STD_PLAN),
+    F("changes", "seq", "序号", "INTEGER", "", "Row number in the plan table (units only)", STD_PLAN),
+    F("changes", "status", "变化类型代码", "TEXT", "", "new | updated | resolved since the previous night"),
+    F("changes", "status_zh", "变化类型", "TEXT", "", "新增 | 更新 | 消除"),
+    F("changes", "changed_fields", "变化字段", "TEXT", "", "Fields that changed (updated only), comma-separated",
+      shp="chg_fields"),
+    F("changes", "night", "运行日期", "DATE", "", "This night's run date"),
+    F("changes", "previous_night", "上次运行日期", "DATE", "", "The night compared with; empty on the first night",
+      shp="prev_night"),
 )
+TABLES = (*LAYERS, "changes")     # what the data dictionary documents: the feature layers, then the tables
 CONFIDENTIAL_FIELDS = frozenset(f.name for f in DICTIONARY if f.confidential)
 
 
@@ -251,8 +275,20 @@ def data_dictionary_markdown() -> str:
              "要素代码 (YSDM): " + ", ".join(f"`{k}` {v}" for k, v in YSDM.items()) + ". The standards' code",
              "tables have no entry for remote-sensing findings or plan units: these codes are minewatch's own",
              "in the 10-digit form, for the platform to map.", "",
+             "For GIS users the package carries `gpkg_data_columns` (GeoPackage schema extension: every",
+             "field's 中文 name below as `name` and `title`, its meaning as `description`) and QGIS's",
+             "`layer_styles` table with a default style per feature layer (aliases; anomalies coloured by",
+             "type, severity as shade and outline width; units by plan section, labelled 序号 and target",
+             "land class; mines as outlines). The `changes` table lists what is new, updated or resolved",
+             "since the previous night (`minewatch.outputs.onemap_changes`), keyed like the layers.", "",
+             "Merging nights: `upsert_key` has a UNIQUE index in every layer (`changes`: night, layer,",
+             "upsert_key), so `ogr2ogr -upsert -unsetFid copy.gpkg onemap.gpkg <layer>` merges a night into a",
+             "GeoPackage copy. GDAL's upsert does not reach PostgreSQL (only GPKG, Elasticsearch, MongoDB):",
+             "there, load each layer with ogr2ogr into a staging table and merge with",
+             "`INSERT ... ON CONFLICT (upsert_key) DO UPDATE` into a table with a UNIQUE `upsert_key`",
+             "(`tests/support/platform_load.py` does this in the tests, on two nights).", "",
              "Standards cited:", *[f"- {x}" for x in (STD_GHSJK, STD_SANDIAO, STD_XZQ, STD_KYQ, STD_PLAN)], ""]
-    for layer in LAYERS:
+    for layer in TABLES:
         lines += [f"## {layer}", "", "| field | 中文 | type | unit | meaning | standard | shapefile |",
                   "|---|---|---|---|---|---|---|"]
         for f in DICTIONARY:
@@ -307,6 +343,12 @@ def _typed(rows: list[dict], layer: str, geoms: list, include_personal: bool = F
     for r in rows:
         r.update(BSM=bsm(layer, r["upsert_key"]), YSDM=YSDM[layer],
                  XZQMC=(county_names or {}).get(r.get("XZQDM") or ""))
+    data = _columns(rows, layer, include_personal)
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([_multi(g) for g in geoms], crs=EPSG), crs=EPSG)
+
+
+def _columns(rows: list[dict], layer: str, include_personal: bool = False) -> dict[str, ExtensionArray]:
+    """Rows -> one typed array per field of `layer`, in DICTIONARY order."""
     data = {}
     for f in layer_fields(layer, include_personal):
         values = [r.get(f.name) for r in rows]
@@ -314,7 +356,7 @@ def _typed(rows: list[dict], layer: str, geoms: list, include_personal: bool = F
             data[f.name] = pd.array([_date(v) for v in values], dtype=_DATE)
         else:
             data[f.name] = pd.array(values, dtype=_PANDAS.get(f.type, "string"))
-    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([_multi(g) for g in geoms], crs=EPSG), crs=EPSG)
+    return data
 
 
 def _active(anomalies_fc: dict) -> list[dict]:
@@ -518,14 +560,23 @@ def write_onemap(path: str | Path, anomalies_fc: dict, rights: list[MiningRight]
                  plans: dict[str, AnnualPlan], unit_status: pd.DataFrame | None = None, *,
                  run_date: date | None = None, include_personal: bool = False,
                  county_names: dict[str, str] | None = None, gk_epsg: int | None = None,
-                 info: PackageInfo | None = None) -> Path:
+                 info: PackageInfo | None = None, previous: Path | None = None,
+                 previous_run_date: date | None = None) -> Path:
     """Write the one-map GeoPackage atomically; `run_date` stamps gpkg_contents.last_change
     (1970-01-01 when not given, so the bytes still depend only on the inputs). `gk_epsg`: also
     the `<layer>_gk` layers in that Gauss-Krüger zone (onemap_gk); `info`: what the metadata
-    record says about the night (onemap_meta)."""
+    record says about the night (onemap_meta).
+
+    `previous`: the previous night's onemap.gpkg (from `previous_run_date`), which the
+    ``changes`` table is computed against; without it every feature is new. The package also
+    carries the GIS side (`onemap_styles`): gpkg_data_columns aliases and QGIS default styles,
+    for the `_gk` layers too.
+    """
     frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names)
     layers = dict(frames) | (project_layers(frames, gk_epsg) if gk_epsg is not None else {})
     path = Path(path)
+    night = run_date or date(1970, 1, 1)
+    before = read_layers(previous, LAYERS) if previous is not None and Path(previous).is_file() else None
     with _gpkg_temp(path) as tmp, gdal_config(_current_date(run_date)):
         for name, df in layers.items():
             pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", geometry_type="MultiPolygon",
@@ -533,5 +584,17 @@ def write_onemap(path: str | Path, anomalies_fc: dict, rights: list[MiningRight]
                                     SPATIAL_INDEX="YES", GEOMETRY_NAME="geom", FID="fid", use_arrow=True)
         pyogrio.write_dataframe(data_dictionary_frame(), tmp, layer="data_dictionary", driver="GPKG",
                                 append=True)
+        # compared as written: tonight's layers read back exactly as the previous night's are
+        delta = changes(read_layers(tmp, LAYERS), before, night, previous_run_date if before is not None else None)
+        pyogrio.write_dataframe(pd.DataFrame(_columns(delta, "changes")), tmp, layer="changes", driver="GPKG",
+                                append=True, use_arrow=True)
+        gk = [name for name in layers if name not in LAYERS]        # <layer>_gk: the same rows, keyed alike
+        index_keys(tmp, {**UNIQUE_KEYS, **{name: ("upsert_key",) for name in gk}})
+        base = {name: name.removesuffix(GK_SUFFIX) for name in layers}
+        fields = {name: layer_fields(base[name], include_personal) for name in layers}
+        pyogrio.write_dataframe(layer_styles_frame(fields, {n: frames[b] for n, b in base.items()}, run_date, base),
+                                tmp, layer="layer_styles", driver="GPKG", append=True, FID="id")
+        write_data_columns(tmp, [replace(f, layer=t) for t in (*layers, "changes") for f in DICTIONARY
+                                 if f.layer == base.get(t, t) and (include_personal or not f.confidential)])
         write_gpkg_metadata(tmp, frames, replace(info or PackageInfo(), gk_epsg=gk_epsg), run_date)
     return path

@@ -58,7 +58,7 @@ def test_ogrinfo_sees_layers_crs_and_fields(tmp_path):
 
 def test_contents_keys_and_status(tmp_path):
     p = _write(tmp_path / "onemap.gpkg")
-    assert [n for n, _ in pyogrio.list_layers(p)] == list(LAYERS) + ["data_dictionary"]
+    assert [n for n, _ in pyogrio.list_layers(p)] == [*LAYERS, "data_dictionary", "changes", "layer_styles"]
     an = pyogrio.read_dataframe(p, layer="anomalies")
     assert an.crs.to_epsg() == 4490 and len(an) == 2
     assert (an.upsert_key == an.id).all() and set(an.status) == {"new"}
