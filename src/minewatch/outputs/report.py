@@ -258,8 +258,9 @@ def _map_png(data: MineReportData, anomalies: list[dict], font: str) -> str:
         return _png(fig, dpi=90)
 
 
+# vegetation lost since the baseline: shown as before/after pairs
 LOSS_TYPES = ("UNDECLARED_DISTURBANCE", "OUT_OF_BOUNDARY_DISTURBANCE", "DAMAGE_EXCEEDS_DECLARED",
-              "VEGETATION_DEGRADATION")   # vegetation lost since the baseline: shown as before/after pairs
+              "VEGETATION_DEGRADATION", "RESTORED_LAND_REDISTURBED")
 
 
 def _graticule(ax: Axes, extent: tuple[float, float, float, float], epsg: int) -> None:

@@ -209,3 +209,16 @@ def test_loss_anomalies_get_before_after_pairs_with_their_id(tmp_path):
     assert red(left) > 100 and red(right) > 100                # the outline on both
     # no pairs without the baseline image
     assert "前后对比" not in render_report(_data(anomalies=[loss]), tmp_path / "n.html").read_text(encoding="utf-8")
+
+
+def test_every_loss_type_is_a_known_type_and_every_type_that_a_loss_patch_makes_is_a_loss_type():
+    """Pairs are drawn for the types the loss mask makes (assess.disturbance.loss_anomaly's callers)."""
+    import inspect
+
+    from minewatch.assess import disturbance_rules, history
+    from minewatch.labels import TYPES_ZH
+    assert set(report.LOSS_TYPES) <= set(TYPES_ZH)
+    made = set()
+    for mod in (disturbance_rules, history):
+        made |= set(re.findall(r'loss_anomaly\(\s*"([A-Z_]+)"', inspect.getsource(mod)))
+    assert made and made <= set(report.LOSS_TYPES), made - set(report.LOSS_TYPES)
