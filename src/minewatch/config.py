@@ -237,6 +237,12 @@ class ReportSettings(_Strict):
     # a PDF per mine printed by headless Chromium (Debian chromium); off where it is not installed
     pdf: bool = True
     pdf_timeout_s: float = Field(120.0, gt=0)   # one mine's print; Chromium's first start is the slow part
+    # 县级行政区划代码 (XZQDM) -> 名称 (XZQMC) for the locator map: the registry carries codes only
+    county_names: dict[str, str] = {}
+    locator_frame_m: float = Field(25_000.0, gt=0)   # side of the locator map's square around the licence, m
+    pair_margin_m: float = Field(150.0, ge=0)        # around an anomaly's bbox in its before/after pair, m
+    # the season's true colour under the overview page's map: longest side of each mine's image, px
+    overview_image_max_px: int = Field(1024, ge=16)
 
 
 class OnemapSettings(_Strict):

@@ -37,7 +37,7 @@ from minewatch.outputs.lifecycle import apply_lifecycle
 from minewatch.outputs.onemap import night_unit_status
 from minewatch.outputs.onemap_formats import write_package
 from minewatch.outputs.onemap_meta import PackageInfo
-from minewatch.outputs.overview import write_overview
+from minewatch.outputs.overview import MineImage, write_overview
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
 from minewatch.outputs.unit_history import (
@@ -392,7 +392,10 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
                 write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
                              right=rights.get(r.license_no),
                              s=promises.settings, ledger=ledger)
-        write_overview(fc, promises.rights, run_dir, run_date.isoformat())
+        write_overview(fc, promises.rights, run_dir, run_date.isoformat(),
+                       {r.license_no: MineImage(r.composite.rgb, r.composite.transform, r.composite.epsg)
+                        for r in results if r.composite is not None},
+                       promises.settings.report.overview_image_max_px if promises.settings is not None else 1024)
         if ledger is not None:      # for the bureau: applications past the working-day limit
             write_acceptance_overdue(ledger.overdue, {x.license_no: x.mine_name for x in promises.rights},
                                      run_dir / "acceptance_overdue.csv")
@@ -480,6 +483,11 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
         boundary=right.boundary if right is not None else None,
         season=(season.start, season.end) if season is not None else None,
         min_clear_fraction=a.min_clear_fraction if a is not None else 0.0,
+        county_code=right.county_code if right is not None else "",
+        before_rgb=c.baseline_rgb, after_rgb=c.rgb_reflectance, before_period=c.baseline_period,
         **(_report_timeline(ledger, r.license_no) if ledger is not None else {}))
+    if s is not None:
+        data.county_name = s.report.county_names.get(data.county_code, "")
+        data.locator_frame_m, data.pair_margin_m = s.report.locator_frame_m, s.report.pair_margin_m
     pdf = bool(s is not None and s.report.pdf)
     return render_report(data, path, pdf=pdf, pdf_timeout=s.report.pdf_timeout_s if s is not None else 120)

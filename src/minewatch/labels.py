@@ -160,6 +160,10 @@ VALUES_ZH: dict[str, str] = {
     "fvc": "植被覆盖度", "water": "水体比例", "bare": "裸地", "none": "无要求",
     "median of clear-date unit means": "晴空日期单元均值的中位数",
     "high": "高", "medium": "中", "low": "低", "error": "错误", "warning": "警告",
+    "default": "默认 (未分区)",   # the thresholds' region when the table has no regional row
+    # the disturbance rules' `source` (assess/disturbance_rules.py)
+    "same-season baseline; minimum mapping unit as GFW alerts (0.2 ha)":
+        "与基期同一评估季对比; 最小上图面积同 GFW 森林扰动预警 (0.2 公顷)",
 }
 
 # The rule behind each anomaly type in one plain sentence (the `rule` text of expected is the
