@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(postgresql-15 postgresql-15-postgis-3 gdal-bin python3-gdal fonts-noto-cjk chromium chromium-driver poppler-utils)
+debs=(postgresql-15 postgresql-15-postgis-3 gdal-bin python3-gdal fonts-noto-cjk chromium chromium-driver poppler-utils python3-qgis)
 missing=()
 for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,4 +1,4 @@
-"""Command line: `minewatch init|catalog|sample|run|serve|plan|eval` (docs/operations.md).
+"""Command line: `minewatch init|catalog|sample|run|serve|plan|eval|ledger` (docs/operations.md).
 
 Exit codes of `run` (and of every command's bad input): 0 done, 3 some mines failed (listed),
 2 bad input (a path, the date, the config), catalogue unreachable, disk full or read-only
@@ -15,9 +15,13 @@ import sys
 import tempfile
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from minewatch import __version__, ops
 from minewatch.config import ConfigError, PlanSettings, Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 DEFAULT_CONFIG = "configs/sample.yaml"
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_SOME_FAILED = 0, 1, 2, 3
@@ -112,6 +116,8 @@ def preflight(args: argparse.Namespace) -> tuple[Settings, date, Path]:
         raise BadInput(f"年度计划目录不存在 plans not found: {s.plans} (plans in {args.config})")
     if not s.assess.thresholds.is_file():
         raise BadInput(f"阈值表不存在 thresholds file not found: {s.assess.thresholds} (assess.thresholds)")
+    if s.ledger.acceptance is not None and not s.ledger.acceptance.exists():
+        raise BadInput(f"验收清单不存在 acceptance list not found: {s.ledger.acceptance} (ledger.acceptance)")
     out = Path(args.out).resolve() if args.out else s.output_dir
     writable_folder(out, "输出目录", "output folder")
     return s, run_date, out
@@ -325,17 +331,17 @@ def _logging_options(p: argparse.ArgumentParser, top: bool) -> None:
 # ---------------------------------------------------------------- minewatch ledger (issue 13)
 
 def cmd_ledger(args: argparse.Namespace) -> int:
-    """`minewatch ledger ingest [PATH...] [--rebuild]` | `minewatch ledger show LICENCE`."""
+    """`minewatch ledger ingest [PATH...] [--rebuild]` | `minewatch ledger show LICENCE [--date D]` |
+    `minewatch ledger accept FILE...`."""
     from minewatch.ledger.db import ledger_url, open_engine
 
     s = _settings(args)
     engine = open_engine(ledger_url(s))
     try:
         if args.ledger_action == "show":
-            from minewatch.ledger.timeline import format_timeline, timeline
-
-            print(format_timeline(args.licence, timeline(engine, args.licence)))
-            return 0
+            return _ledger_show(engine, args.licence, run_date_of(args.date, s.run.timezone), s)
+        if args.ledger_action == "accept":
+            return _ledger_accept(engine, args.files, s)
         from minewatch.ledger.ingest import ingest_paths
         from minewatch.promised.findings import ERROR, format_finding
 
@@ -353,6 +359,60 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
+def _ledger_show(engine: Engine, licence: str, today: date, s: Settings) -> int:
+    """`minewatch ledger show LICENCE`: the plan rows unit by unit, then each unit's state,
+    acceptance records and seasons (against its target class's FVC minimum), then the
+    mining right's acceptance applications overdue on ``today``."""
+    from minewatch.assess.thresholds import load_thresholds
+    from minewatch.ledger.events import format_events, unit_events, unit_states
+    from minewatch.ledger.overdue import format_overdue, overdue_applications
+    from minewatch.ledger.timeline import format_timeline, timeline
+    from minewatch.outputs.unit_history import fvc_minimums
+
+    print(format_timeline(licence, timeline(engine, licence)))
+    events = unit_events(engine, [licence])
+    if events:
+        county = {}      # the registry's county picks the region's threshold rows, as the night does
+        if s.registry.is_file():
+            from minewatch.promised.registry import read_registry
+
+            county = {r.license_no: r.county_code for r in read_registry(s.registry).rights}
+        limits = fvc_minimums(events, load_thresholds(s.assess.thresholds), county)
+        print(format_events(events, unit_states(events, today, s.ledger.management_years), limits))
+    late = [o for o in overdue_applications(engine, today, working_days=s.ledger.acceptance_working_days,
+                                            holidays=s.ledger.holidays) if o.license_no == licence]
+    print(format_overdue(late, today, s.ledger.acceptance_working_days))
+    return EXIT_OK
+
+
+def _ledger_accept(engine: Engine, files: list[str], s: Settings) -> int:
+    """`minewatch ledger accept FILE...`: each list imported, its findings one line each (like
+    `plan check`), then the plans' acceptance claims no 合格 record covers; 1 on any error."""
+    from minewatch.ledger.acceptance import claims_without_record, import_acceptance
+    from minewatch.promised.findings import ERROR, format_finding
+
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise BadInput(f"验收清单不存在 acceptance list not found: {missing[0]}")
+    findings = []
+    for f in files:
+        rep = import_acceptance(engine, f, iou_min=s.ledger.iou_min)
+        n_err = sum(x.severity == ERROR for x in rep.findings)
+        print(f"== {Path(f).name}: {len(rep.records)} 条验收记录 records, {n_err} 个错误 errors, "
+              f"{len(rep.findings) - n_err} 个警告 warnings")
+        for x in rep.findings:
+            print("  " + format_finding(x))
+        findings += rep.findings
+    claims = claims_without_record(engine)
+    print(f"== 计划申报已验收但无合格记录 plan claims without a record: {len(claims)}")
+    for x in claims:
+        print("  " + format_finding(x))
+    findings += claims
+    n_err = sum(x.severity == ERROR for x in findings)
+    print(f"共 {len(files)} 个文件 files, {n_err} 个错误 errors, {len(findings) - n_err} 个警告 warnings")
+    return 1 if n_err else 0
+
+
 def add_ledger_parser(sub: argparse._SubParsersAction) -> None:
     lg = sub.add_parser("ledger", help="the unit ledger across plan years (全流程跟踪台账)")
     lg_sub = lg.add_subparsers(dest="ledger_action", required=True)
@@ -362,7 +422,12 @@ def add_ledger_parser(sub: argparse._SubParsersAction) -> None:
     li.add_argument("--config", default=DEFAULT_CONFIG)
     ls = lg_sub.add_parser("show", help="print one mining right's unit timeline")
     ls.add_argument("licence", metavar="LICENCE", help="采矿权证证号")
+    ls.add_argument("--date", help="the day overdue acceptance is judged at, YYYY-MM-DD (default: today in "
+                                   "run.timezone)")
     ls.add_argument("--config", default=DEFAULT_CONFIG)
+    la = lg_sub.add_parser("accept", help="import the county bureau's acceptance (验收) lists, .csv or .xlsx")
+    la.add_argument("files", nargs="+", metavar="FILE")
+    la.add_argument("--config", default=DEFAULT_CONFIG)
     lg.set_defaults(func=cmd_ledger)
 
 

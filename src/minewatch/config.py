@@ -8,6 +8,7 @@ default. Nothing reads the environment anywhere else.
 """
 from __future__ import annotations
 
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -220,6 +221,15 @@ class LedgerSettings(_Strict):
     # 管护期: years after acceptance during which an accepted unit is still watched (and shown
     # as "in management" in the one-map package)
     management_years: int = Field(3, ge=0)
+    # the county bureau's 验收 list: one .csv/.xlsx file or a folder of them (not inside `plans`:
+    # every .xlsx there is read as a plan), imported by each night; None: only what
+    # `minewatch ledger accept FILE...` imported by hand
+    acceptance: Path | None = None
+    # the regulation's time from application to acceptance, in working days (Mon-Fri minus `holidays`)
+    acceptance_working_days: int = Field(60, ge=1)
+    # public holidays (YYYY-MM-DD) that are not working days; makeup Saturdays (调休) are not
+    # modelled, so the working-day count is approximate by a day or two
+    holidays: tuple[date, ...] = ()
 
 
 class ReportSettings(_Strict):
@@ -227,6 +237,12 @@ class ReportSettings(_Strict):
     # a PDF per mine printed by headless Chromium (Debian chromium); off where it is not installed
     pdf: bool = True
     pdf_timeout_s: float = Field(120.0, gt=0)   # one mine's print; Chromium's first start is the slow part
+    # 县级行政区划代码 (XZQDM) -> 名称 (XZQMC) for the locator map: the registry carries codes only
+    county_names: dict[str, str] = {}
+    locator_frame_m: float = Field(25_000.0, gt=0)   # side of the locator map's square around the licence, m
+    pair_margin_m: float = Field(150.0, ge=0)        # around an anomaly's bbox in its before/after pair, m
+    # the season's true colour under the overview page's map: longest side of each mine's image, px
+    overview_image_max_px: int = Field(1024, ge=16)
 
 
 class OnemapSettings(_Strict):
@@ -319,4 +335,6 @@ def load_settings(path: str | Path) -> Settings:
         "local_catalog": s.local_catalog.model_copy(
             update={"data_dir": _resolve(base, s.local_catalog.data_dir)}),
         "assess": s.assess.model_copy(update={"thresholds": _resolve(base, s.assess.thresholds)}),
+        "ledger": s.ledger.model_copy(update={
+            "acceptance": None if s.ledger.acceptance is None else _resolve(base, s.ledger.acceptance)}),
     })

@@ -25,8 +25,10 @@ from minewatch.assess.rules import unit_key
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import OnemapSettings, Settings
+from minewatch.ledger.acceptance import RULE_PREFIX as ACCEPTANCE_PREFIX
 from minewatch.ledger.history import MineHistory, mine_histories, record_seasons
 from minewatch.outputs import runfolder
+from minewatch.outputs.acceptance_overdue import write_acceptance_overdue
 from minewatch.outputs.composites import write_composites
 from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
 from minewatch.outputs.fieldexport import write_field_exports
@@ -35,12 +37,22 @@ from minewatch.outputs.lifecycle import apply_lifecycle
 from minewatch.outputs.onemap import night_unit_status
 from minewatch.outputs.onemap_formats import write_package
 from minewatch.outputs.onemap_meta import PackageInfo
-from minewatch.outputs.overview import write_overview
+from minewatch.outputs.overview import MineImage, write_overview
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
+from minewatch.outputs.unit_history import (
+    LedgerView,
+    ledger_unit_fields,
+    outstanding_hm2,
+    overdue_counts,
+    read_ledger,
+    unit_history_frame,
+    with_unit_ids,
+)
 from minewatch.pipeline import MineResult, process_mine, scenes_for
 from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.plumbing.cells import spreadsheet_safe_frame
+from minewatch.promised.findings import Finding
 from minewatch.promised.models import AnnualPlan, MiningRight
 from minewatch.promised.planreader import PlanReadResult
 from minewatch.sky.pixels import PixelStore
@@ -82,17 +94,20 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
         r.findings = validate_plan(r, by_lic, area_tolerance=s.plan.area_tolerance)
         if r.plan is not None and r.plan.plan_year == plan_year and not is_superseded(r):
             plans[r.plan.license_no] = r.plan
-    url, histories = load_ledger(s, [r for r in results if not is_superseded(r)])
+    url, histories, accepted = load_ledger(s, [r for r in results if not is_superseded(r)])
     for r in results:
         findings += r.findings
+    findings += accepted
     return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results,
                     settings=s, histories=histories, ledger_url=url)
 
 
-def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[str, MineHistory]]:
+def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[str, MineHistory], list[Finding]]:
     """Every year's plans into the night's ledger (idempotent; a changed filing rebuilds the
-    plan part), then its snapshot per mine. The ledger's plan findings (LEDGER_RESTORED_NOT_PLANNED,
-    LEDGER_UNIT_CHANGED) are added to the findings of the file they are about."""
+    plan part), then the acceptance lists of ``ledger.acceptance`` (their findings returned),
+    then its snapshot per mine, so tonight's rules see both. The ledger's plan findings
+    (LEDGER_RESTORED_NOT_PLANNED, LEDGER_UNIT_CHANGED) are added to the findings of the file
+    they are about."""
     from minewatch.ledger.db import ledger_url
     from minewatch.ledger.ingest import sync_results
 
@@ -108,13 +123,14 @@ def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[s
     rep = sync_results(engine, ok, iou_min=s.ledger.iou_min, related_min=s.ledger.related_min)
     for f in rep.findings:
         log.warning("ledger: %s %s", f.rule, f.message_zh)
+    accepted = import_acceptance_lists(engine, s)
     histories = mine_histories(engine)
     by_file = {Path(r.file).name: r for r in ok}
     for h in histories.values():      # the ledger's plan findings join their file's findings
         for f in ledger_findings(h, area_tolerance=s.plan.area_tolerance):
             if f.file in by_file:
                 by_file[f.file].findings = [*by_file[f.file].findings, f]
-    return url, histories
+    return url, histories, accepted
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -258,7 +274,10 @@ def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, pl
     (CGCS2000; onemap.gdb and shapefile/ too when `onemap.formats` asks), spot_check.csv/.xlsx,
     reports/<licence>.html, composites/<licence>_{ndvi_max,median}.tif
     (season composites, COG), unit_series.csv,
-    unjudged.csv, and run_summary.json written last.
+    unjudged.csv, acceptance_overdue.csv (with the ledger: applications past the working-day
+    limit), and run_summary.json written last. With the night's settings the ledger is read
+    (``ledger.acceptance`` was imported by load_promises): unit ids on the anomalies, the units' lifecycle and
+    history in onemap.gpkg, outstanding and overdue counts in the spot check, timelines in reports.
     """
     out_dir = Path(out_dir)
     runfolder.remove_leftovers(out_dir)
@@ -277,6 +296,30 @@ def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, pl
     summary["steps_from_store"] = sum(r.steps_stored for r in results if not r.reused)
     summary["mines_reused"] = sum(1 for r in results if r.reused)
     return summary
+
+
+def import_acceptance_lists(engine: Engine, s: Settings) -> list[Finding]:
+    """The lists under ``ledger.acceptance`` into the ledger (each file replaces its rows), so
+    tonight's rules and outputs see them; their row findings and the plans' acceptance claims
+    no 合格 record covers. Nothing configured: nothing imported, no findings."""
+    from minewatch.ledger.acceptance import acceptance_files, claims_without_record, import_acceptance
+
+    if s.ledger.acceptance is None:
+        return []
+    findings = [f for path in acceptance_files(s.ledger.acceptance)
+                for f in import_acceptance(engine, path, iou_min=s.ledger.iou_min).findings]
+    return findings + claims_without_record(engine)
+
+
+def night_ledger(p: Promises, run_date: date) -> LedgerView:
+    """The ledger as the night's outputs show it on the run date."""
+    s = p.settings
+    assert s is not None
+    assert p.ledger_url is not None
+    return read_ledger(ledger_engine(p.ledger_url), run_date,
+                       management_years=s.ledger.management_years, working_days=s.ledger.acceptance_working_days,
+                       holidays=s.ledger.holidays, thresholds=p.thresholds,
+                       county={r.license_no: r.county_code for r in p.rights})
 
 
 def not_judged(results: list[MineResult]) -> dict[tuple[str, str | None], str]:
@@ -299,7 +342,10 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     anomalies = [a for r in results for a in r.anomalies]
     if promises is not None:
         anomalies += plan_anomalies(promises.rights, promises.plan_results, plan_year=plan_year, as_of=run_date)
-    anomalies = with_unique_keys(anomalies)     # ids are merge keys: never two findings with one
+    # the ledger load_promises synced (Promises built by hand have none: no ledger is made for them)
+    ledger = night_ledger(promises, run_date) if promises is not None and promises.ledger_url else None
+    unit_ids = ledger.unit_ids if ledger is not None else {}
+    anomalies = with_unique_keys(with_unit_ids(anomalies, unit_ids))   # ids are merge keys: never two alike
     prev = runfolder.previous_run(out_dir, run_date)
     prev_fc = (json.loads((prev / "anomalies.geojson").read_text(encoding="utf-8"))
                if prev and (prev / "anomalies.geojson").is_file() else None)
@@ -308,7 +354,7 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
                          not_judged=not_judged(results))
     write_text(run_dir / "anomalies.geojson", json.dumps(fc, ensure_ascii=False, indent=1) + "\n")
     # low-confidence flags are not sent to inspectors by default, but nothing is silently dropped
-    held = feature_collection(with_unique_keys([a for r in results for a in r.held_back]))
+    held = feature_collection(with_unique_keys(with_unit_ids([a for r in results for a in r.held_back], unit_ids)))
     write_text(run_dir / "anomalies_low_confidence.geojson", json.dumps(held, ensure_ascii=False, indent=1) + "\n")
     for r in results:      # the season's composites, COGs for reports and GIS
         c = r.composite
@@ -317,13 +363,20 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
                              c.ndvi_max, c.median, list(c.bands))
     if promises is not None:
         status = night_unit_status(fc, {r.license_no: r.series for r in results if r.series is not None},
-                                   [asdict(u) for r in results for u in r.unjudged], run_date)
+                                   [asdict(u) for r in results for u in r.unjudged], run_date, unit_ids)
         onemap = promises.settings.onemap if promises.settings is not None else OnemapSettings()
+        lics = sorted({x.license_no for x in promises.rights})
+        county = {x.license_no: x.county_code for x in promises.rights}
         write_package(run_dir, fc, promises.rights, promises.plans, status, onemap, run_date=run_date,
                       info=PackageInfo(run_id=run_date.isoformat(), scenes=tuple(night_scenes(results)),
                                        software=f"minewatch {__version__}",
-                                       responsible_party=onemap.responsible_party))
-        spot = spot_check_list(fc, promises.rights)
+                                       responsible_party=onemap.responsible_party),
+                      previous=prev / "onemap.gpkg" if prev else None,
+                      previous_run_date=date.fromisoformat(prev.name) if prev else None,
+                      unit_ledger=ledger_unit_fields(ledger) if ledger is not None else None,
+                      tables={"unit_history": unit_history_frame(ledger, lics, county)} if ledger is not None else None)
+        spot = spot_check_list(fc, promises.rights, outstanding=outstanding_hm2(ledger) if ledger else None,
+                               overdue=overdue_counts(ledger) if ledger else None)
         write_spot_check(spot, run_dir / "spot_check.csv", run_dir / "spot_check.xlsx")
         # public-disclosure profile: no contact data by key or by value, no field marked confidential
         personal = personal_values(promises.rights, [r.plan for r in promises.plan_results if r.plan is not None])
@@ -338,8 +391,14 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
             if plan is not None and r.composite is not None:
                 write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
                              right=rights.get(r.license_no),
-                             s=promises.settings)
-        write_overview(fc, promises.rights, run_dir, run_date.isoformat())
+                             s=promises.settings, ledger=ledger)
+        write_overview(fc, promises.rights, run_dir, run_date.isoformat(),
+                       {r.license_no: MineImage(r.composite.rgb, r.composite.transform, r.composite.epsg)
+                        for r in results if r.composite is not None},
+                       promises.settings.report.overview_image_max_px if promises.settings is not None else 1024)
+        if ledger is not None:      # for the bureau: applications past the working-day limit
+            write_acceptance_overdue(ledger.overdue, {x.license_no: x.mine_name for x in promises.rights},
+                                     run_dir / "acceptance_overdue.csv")
 
     import pandas as pd
     frames = [r.series.assign(license_no=r.license_no) for r in results if r.series is not None]
@@ -380,6 +439,12 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         "outputs": sorted({str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
                            if p.is_file() and not p.name.startswith(".")} | {"run_summary.json"}),
     }
+    if ledger is not None:
+        summary["acceptance_overdue"] = len(ledger.overdue)
+    acceptance_findings = [asdict(f) for f in (promises.findings if promises else [])
+                           if f.rule.startswith(ACCEPTANCE_PREFIX)]
+    if acceptance_findings:     # the acceptance lists' row findings and claims without a record
+        summary["acceptance_findings"] = acceptance_findings
     unreadable = unreadable_files(promises.plan_results) if promises is not None else []
     if unreadable:        # plan files that gave no plan, and why (PLAN_UNREADABLE / plan check)
         summary["plan_files_unreadable"] = unreadable
@@ -387,8 +452,17 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     return summary
 
 
+def _report_timeline(ledger: LedgerView, license_no: str) -> dict:
+    """The mine's part of the ledger, as MineReportData's timeline fields."""
+    events = [e for e in ledger.events if e.license_no == license_no]
+    uids = {e.unit_id for e in events}
+    return {"timeline": events, "unit_states": {u: s for u, s in ledger.states.items() if u in uids},
+            "timeline_fvc_min": {u: v for u, v in ledger.fvc_min.items() if u in uids}}
+
+
 def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date: date,
-                 right: MiningRight | None = None, s: Settings | None = None) -> Path:
+                 right: MiningRight | None = None, s: Settings | None = None,
+                 ledger: LedgerView | None = None) -> Path:
     """The inspector's per-mine report (and its PDF when `s.report.pdf`) from what the pipeline
     kept for it: the season window and clear-date rule from the night's settings, the
     licence boundary for the zone and corners, the ring's series from the unit series."""
@@ -408,6 +482,12 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
         unjudged=[asdict(u) for u in r.unjudged], image_date=c.period, run_date=run_date, notes=notes,
         boundary=right.boundary if right is not None else None,
         season=(season.start, season.end) if season is not None else None,
-        min_clear_fraction=a.min_clear_fraction if a is not None else 0.0)
+        min_clear_fraction=a.min_clear_fraction if a is not None else 0.0,
+        county_code=right.county_code if right is not None else "",
+        before_rgb=c.baseline_rgb, after_rgb=c.rgb_reflectance, before_period=c.baseline_period,
+        **(_report_timeline(ledger, r.license_no) if ledger is not None else {}))
+    if s is not None:
+        data.county_name = s.report.county_names.get(data.county_code, "")
+        data.locator_frame_m, data.pair_margin_m = s.report.locator_frame_m, s.report.pair_margin_m
     pdf = bool(s is not None and s.report.pdf)
     return render_report(data, path, pdf=pdf, pdf_timeout=s.report.pdf_timeout_s if s is not None else 120)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH", "ONEMAP_TABLES_ZH",
-           "RULES_ZH", "SECTION_ZH", "SEVERITY_ZH", "TYPES_ZH", "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH",
-           "FieldLabel"]
+__all__ = ["CHANGE_ZH", "CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH",
+           "ONEMAP_TABLES_ZH", "RULES_ZH", "SECTION_ZH", "SEVERITY_ZH", "TYPES_ZH", "UNIT_EVENT_ZH", "UNIT_STATE_ZH",
+           "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
 
 # English code -> Chinese label (the regulation's wording where it has one)
 TYPES_ZH = {
@@ -37,11 +37,18 @@ EVIDENCE_ZH = {
     "SCENES_SKIPPED": "部分影像文件无法读取，已跳过",
     "EVIDENCE_INCOMPLETE": "影像目录返回的景数少于其匹配数，证据不完整",
 }
+# the one-map package's changes table: a feature since the previous night (outputs.onemap_changes)
+CHANGE_ZH = {"new": "新增", "updated": "更新", "resolved": "消除"}
 # A plan unit the night judged and found nothing on (the one-map latest_status); flagged
 # units take the anomaly type, unjudged ones the reason code
 UNIT_STATUS_ZH = {"OK": "未见异常"}
 # the plan table's sections (minewatch.promised.models) as the unit ledger shows them
 SECTION_ZH = {"restored": "上年度已修复", "damage": "损毁情况", "planned": "本年度计划"}
+# a ledger unit's lifecycle state (minewatch.ledger.events.STATES)
+UNIT_STATE_ZH = {"damaged": "损毁", "planned": "计划修复", "restored": "已修复", "accepted": "已验收",
+                 "in_management": "管护期内"}
+# what a row of a unit's history is (minewatch.ledger.events.KINDS)
+UNIT_EVENT_ZH = {"mention": "计划记录", "acceptance": "验收记录", "season": "生长季观测"}
 # how the ledger tied a plan row to its unit (minewatch.ledger.matching.METHODS)
 LEDGER_MATCH_ZH = {
     "iou": "按位置匹配往年单元",
@@ -153,6 +160,10 @@ VALUES_ZH: dict[str, str] = {
     "fvc": "植被覆盖度", "water": "水体比例", "bare": "裸地", "none": "无要求",
     "median of clear-date unit means": "晴空日期单元均值的中位数",
     "high": "高", "medium": "中", "low": "低", "error": "错误", "warning": "警告",
+    "default": "默认 (未分区)",   # the thresholds' region when the table has no regional row
+    # the disturbance rules' `source` (assess/disturbance_rules.py)
+    "same-season baseline; minimum mapping unit as GFW alerts (0.2 ha)":
+        "与基期同一评估季对比; 最小上图面积同 GFW 森林扰动预警 (0.2 公顷)",
 }
 
 # The rule behind each anomaly type in one plain sentence (the `rule` text of expected is the
@@ -180,5 +191,8 @@ ONEMAP_TABLES_ZH = {
     "anomalies": "遥感监测异常图斑: 每条为一处年度修复计划与卫星影像不符的发现 (含新增/持续/消除状态)",
     "restoration_units": "修复单元: 年度矿区生态修复计划三张表的每一行 (已修复、现状损毁、计划修复), 含最新监测状态",
     "mines": "采矿权: 每个采矿许可证一条, 含年度计划报送状态与异常统计",
+    "unit_history": "单元全流程记录: 台账中每个修复单元的计划记录、验收记录与生长季观测 (按单元标识码关联修复单元图层)",
     "data_dictionary": "数据字典: 各图层字段的中文名、类型、单位、来源标准与含义",
+    "changes": "变化记录: 与上次运行相比新增、更新、消除的要素, 含图层、标识码与更新键",
+    "layer_styles": "QGIS 默认样式: 各图层的中文别名、符号与标注",
 }

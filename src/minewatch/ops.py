@@ -321,6 +321,9 @@ _GDAL_NO_SPACE = re.compile(r"No space left on device|Disk quota exceeded", re.I
 _GDAL_READ_ONLY = re.compile(r"Read-only file system", re.IGNORECASE)
 _GDAL_WRITE_FAILED = re.compile(r"TIFFAppendToStrip|TIFFWriteDirectory|_tiffWriteProc|_tiffSeekProc|"
                                 r"Write error|Seek error|Write failed|I/?O error writing", re.IGNORECASE)
+# SQLite (the ledger in OUT/state) says so in words too, through SQLAlchemy's wrapper
+_SQLITE_FULL = re.compile(r"database or disk is full", re.IGNORECASE)
+_SQLITE_READ_ONLY = re.compile(r"attempt to write a readonly database", re.IGNORECASE)
 # a GDAL write failure counts as a full disk only when the folder has less than this left
 # (the failed file's own blocks are freed by then; a COG of a mine is a few MB)
 _LOW_SPACE_BYTES = 64 << 20
@@ -339,7 +342,8 @@ def disk_fault(exc: BaseException, folder: str | Path | None = None) -> str | No
     """The one line for a full disk or a read-only file system anywhere in `exc`'s chain, else None.
 
     One rule for every writer: Python's OSError by its errno (ENOSPC/EDQUOT, EROFS), GDAL's
-    errors (rasterio's CPLE_* and RasterioIOError, which carry no OS errno) by their text. A
+    errors (rasterio's CPLE_* and RasterioIOError, which carry no OS errno) and SQLite's
+    (sqlite3.OperationalError, also under SQLAlchemy's) by their text. A
     plain GDAL write or seek error is a full disk only when `folder` (the output folder) is
     nearly full. The line names the file when Python knows it, else `folder`.
     """
@@ -355,6 +359,11 @@ def disk_fault(exc: BaseException, folder: str | Path | None = None) -> str | No
                 return f"磁盘已满 disk full: no space left for {path}"
             if e.errno == errno.EROFS:
                 return f"输出目录只读 output folder is read-only: cannot write {path} ({e.strerror})"
+        elif type(e).__module__ == "sqlite3":
+            if _SQLITE_FULL.search(str(e)):
+                return f"磁盘已满 disk full: no space left for {said} (SQLite: {e})"
+            if _SQLITE_READ_ONLY.search(str(e)):
+                return f"输出目录只读 output folder is read-only: cannot write {said} (SQLite: {e})"
         elif type(e).__module__.startswith("rasterio"):
             text = " ".join(str(e).split())[:160]
             if _GDAL_NO_SPACE.search(text):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -27,6 +27,7 @@ from minewatch.assess.disturbance import clear_median
 from minewatch.assess.history import DROPPED, season_rows, tracked_units
 from minewatch.assess.judge import judge
 from minewatch.assess.rules import unit_key
+from minewatch.assess.season import in_seasons
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
 from minewatch.labels import EVIDENCE_ZH
@@ -43,6 +44,7 @@ from minewatch.sky.reader import WindowReader, gdal_env
 from minewatch.sky.sources import BANDS, CLOUD_PROB
 
 log = logging.getLogger("minewatch")
+TRUE_COLOUR = ("red", "green", "blue")
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +58,15 @@ class Composite:
     transform: Affine
     epsg: int
     period: str              # "YYYY-MM-DD/YYYY-MM-DD": first and last date composited
+    # the nearest baseline season's median red/green/blue reflectance (H, W, 3), unstretched, for
+    # the report's before/after pairs (None: no baseline season, or the composite is the baseline)
+    baseline_rgb: np.ndarray | None = None
+    baseline_period: str = ""
+
+    @property
+    def rgb_reflectance(self) -> np.ndarray:
+        """(H, W, 3) this season's median red/green/blue reflectance, unstretched (as `baseline_rgb`)."""
+        return np.moveaxis(self.median[[self.bands.index(b) for b in TRUE_COLOUR]], 0, -1)
 
 
 @dataclass
@@ -169,11 +180,29 @@ def season_composite(ndvi: np.ndarray, refl: np.ndarray, clear: np.ndarray, fvc:
     as COGs), and for the report's maps true colour (median red/green/blue) and median FVC."""
     ndvi_max, median = composites.season_composites(ndvi, refl, clear)
     fvc_med = clear_median(fvc, clear)
-    rgb = median[[REFLECTANCE.index(b) for b in ("red", "green", "blue")]]
-    ct = pd.to_datetime(times)
+    rgb = median[[REFLECTANCE.index(b) for b in TRUE_COLOUR]]
     return Composite(rgb=np.clip(np.moveaxis(rgb, 0, -1) / 0.3, 0, 1), fvc=fvc_med, ndvi_max=ndvi_max,
-                     median=median, bands=REFLECTANCE, transform=transform, epsg=epsg,
-                     period=f"{ct.min():%Y-%m-%d}/{ct.max():%Y-%m-%d}")
+                     median=median, bands=REFLECTANCE, transform=transform, epsg=epsg, period=_period(times))
+
+
+def _period(times: np.ndarray) -> str:
+    ct = pd.to_datetime(times)
+    return f"{ct.min():%Y-%m-%d}/{ct.max():%Y-%m-%d}"
+
+
+def baseline_steps(times: np.ndarray, dates: evidence.Dates) -> np.ndarray | None:
+    """The nearest baseline season's time steps (bool), for the "before" image; None when this
+    season has no steps (the composite is then the baseline itself) or no baseline season has any."""
+    if not dates.current.any():
+        return None
+    return next((m for m in (in_seasons(times, [b]) for b in dates.baseline_seasons) if m.any()), None)
+
+
+def baseline_true_colour(refl_rgb: np.ndarray, clear: np.ndarray) -> np.ndarray:
+    """(H, W, 3) median red/green/blue over clear dates of (T, 3, H, W) reflectance: the same
+    median as the season composite's, float32, NaN where no clear date."""
+    med = composites.season_composites(np.zeros(clear.shape, np.float32), refl_rgb, clear)[1]
+    return np.moveaxis(med, 0, -1)
 
 
 def mine_grid(right: MiningRight, s: Settings) -> tuple[BaseGeometry, int, cube.Grid]:
@@ -245,11 +274,18 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
     dates = evidence.Dates.of(t, plan_year, s.assess)
     comp_t = dates.composite
     comp_refl = obs.refl[list(REFLECTANCE)].isel(time=comp_t).to_dataarray("band").transpose("time", "band", "y", "x")
-    stats, ndvi, fvc, clear, mndwi, comp_refl = dask.compute(obs.stats, obs.indices.ndvi, obs.indices.fvc, obs.clear,
-                                                             indices.mndwi(obs.refl), comp_refl)
+    # the "before" image: only the three visible bands of the nearest baseline season's steps
+    base_t = baseline_steps(t, dates)
+    base_rgb = (obs.refl[list(TRUE_COLOUR)].isel(time=base_t).to_dataarray("band").transpose("time", "band", "y", "x")
+                if base_t is not None else None)
+    stats, ndvi, fvc, clear, mndwi, comp_refl, base_rgb = dask.compute(
+        obs.stats, obs.indices.ndvi, obs.indices.fvc, obs.clear, indices.mndwi(obs.refl), comp_refl, base_rgb)
     ndvi, fvc, clear, mndwi = ndvi.values, fvc.values, clear.values.astype(bool), mndwi.values
     res.composite = season_composite(ndvi[comp_t], comp_refl.values, clear[comp_t], fvc[comp_t],
                                      grid.transform, epsg, t[comp_t])
+    if base_t is not None:
+        res.composite = replace(res.composite, baseline_rgb=baseline_true_colour(base_rgb.values, clear[base_t]),
+                                baseline_period=_period(t[base_t]))
     ev = evidence.build(grid=grid, boundary_utm=boundary_utm, units_utm=units_utm,
                         unit_masks={k: obs.masks.sel(unit=k).values for k in units_utm},
                         stats=series.stats_frame(stats), ndvi=ndvi, fvc=fvc, clear=clear, mndwi=mndwi, times=t,

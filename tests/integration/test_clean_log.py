@@ -30,6 +30,8 @@ def test_a_clean_sample_night_logs_no_warning(sample_config, tmp_path):
     lines = log.read_text(encoding="utf-8").splitlines()
     assert any("进度 progress: 3/3" in ln for ln in lines)          # the log is the whole night's
     assert not [ln for ln in lines if "Warning" in ln or "WARNING" in ln or "Traceback" in ln], lines
+    # `--out` carries the night's state, the unit ledger among it, not only its run folders
+    assert (out / "state" / "ledger.sqlite").is_file()
     summary = json.loads((out / DATE / "run_summary.json").read_text(encoding="utf-8"))
     # the night did its work: the sample's planted findings (the cross-year ones where the history
     # rules exist), all mines judged

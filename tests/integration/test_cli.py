@@ -69,6 +69,13 @@ def test_missing_thresholds_file_one_line_exit_2(tmp_path):
     _one_line_exit_2(run_cli("run", "--config", cfg), "thresholds file not found", str(tmp_path / "gone.yaml"))
 
 
+def test_missing_acceptance_list_one_line_exit_2(tmp_path):
+    cfg = _config(tmp_path)
+    cfg.write_text(cfg.read_text() + "ledger:\n  acceptance: 验收清单.xlsx\n", encoding="utf-8")
+    _one_line_exit_2(run_cli("run", "--config", cfg), "acceptance list not found", str(tmp_path / "验收清单.xlsx"))
+    assert not (tmp_path / "out").exists()
+
+
 def test_output_folder_without_parent_one_line_exit_2(tmp_path):
     cfg = _config(tmp_path)
     _one_line_exit_2(run_cli("run", "--config", cfg, "--out", tmp_path / "a" / "b" / "out"),

@@ -55,3 +55,13 @@ def report_data(**kw) -> MineReportData:
                 image_date="2026-08-06", run_date=date(2026, 10, 2), min_clear_fraction=0.5)
     args.update(kw)
     return MineReportData.from_plan(plan, **args)
+
+
+def loss_feature(d: MineReportData) -> dict:
+    """An UNDECLARED_DISTURBANCE feature over rows 20-40, columns 150-180 of `report_data`'s grid."""
+    to_ll = Transformer.from_crs(EPSG, 4490, always_xy=True).transform
+    g = box(X0 + 150 * RES, Y0 - 40 * RES, X0 + 180 * RES, Y0 - 20 * RES)
+    a = Anomaly("UNDECLARED_DISTURBANCE", "high", d.license_no, d.mine_name, d.plan_year,
+                shapely.transform(g, lambda x, y: to_ll(x, y), interleaved=False), 6.0, "2026-07-01/2026-09-15",
+                {"ndvi_drop": 0.4, "pixels": 600}, {"rule": "ndvi drop"}, ("S2A_49SFA_20260806_0_L2A",), key="loss:1")
+    return feature(a)

@@ -88,6 +88,60 @@ def test_write_run_writes_the_run_folder(tmp_path):
         ["license_no,unit,reason,reason_zh,n_clear", "C1,planned:2,NO_THRESHOLD,无适用阈值,0"]
 
 
+def test_the_night_shows_the_ledger(tmp_path):
+    """A night with a ledger and a configured acceptance list: unit ids on the findings, the
+    overdue list, the counts in the summary and the spot check; the same night twice, the same bytes."""
+    import pyogrio
+    from tests.support.acceptance_lists import HOLIDAYS, write_acceptance_csv
+    from tests.support.ledger_plans import LICENCE, plans, write_plans
+
+    from minewatch.ledger.db import ledger_url, open_engine
+    from minewatch.ledger.ingest import ingest_paths
+    from minewatch.outputs.spotcheck import read_spot_check_csv
+    from minewatch.promised.registry import write_registry_csv
+
+    s = Settings(registry=tmp_path / "registry.csv", plans=write_plans(tmp_path / "plans"),
+                 output_dir=tmp_path / "out", assess={"thresholds": ROOT / "configs" / "thresholds.yaml"},
+                 ledger={"acceptance": write_acceptance_csv(tmp_path / "acceptance" / "验收清单.csv"),
+                         "holidays": HOLIDAYS})
+    plan = plans()[1]
+    right = MiningRight(LICENCE, plan.holder, plan.mine_name, date(2021, 1, 1), date(2031, 1, 1), "130100",
+                        box(117.19, 39.09, 117.24, 39.12))
+    write_registry_csv([right], s.registry)
+    engine = open_engine(ledger_url(s))
+    ingest_paths(engine, [s.plans], iou_min=0.5, related_min=0.25, area_tolerance=0.05)
+    engine.dispose()
+    p = job.load_promises(s, 2026)          # imports the acceptance list before any mine is judged
+    finding = Anomaly(type="RESTORATION_SHORTFALL", severity="high", license_no=LICENCE, mine_name=plan.mine_name,
+                      plan_year=2026, geometry=plan.section("planned")[1].geometry, area_hm2=3.3613,
+                      period="2026-07-01/2026-09-15", observed={}, expected={}, evidence_scenes=("S2_A",),
+                      unit_seq=2, unit_section="planned", key="planned:2")
+    res = MineResult(LICENCE, plan.mine_name, anomalies=[finding], scenes=["S2_A"])
+    summary = job.write_run([res], s.output_dir, date(2026, 6, 1), 2026, p)
+    run = Path(summary["run_dir"])
+    fc = json.loads((run / "anomalies.geojson").read_text(encoding="utf-8"))
+    assert [(f["properties"]["type"], f["properties"]["unit_id"]) for f in fc["features"]] == [
+        ("RESTORATION_SHORTFALL", f"{LICENCE}-U0006")]
+    on_disk = json.loads((run / "run_summary.json").read_text(encoding="utf-8"))
+    assert on_disk["acceptance_overdue"] == 1
+    assert [f["rule"] for f in on_disk["acceptance_findings"]] == ["ACCEPTANCE_CLAIM_WITHOUT_RECORD"]
+    assert "acceptance_overdue.csv" in on_disk["outputs"]
+    late = (run / "acceptance_overdue.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(late) == 2 and f"{LICENCE}-U0006" in late[1] and "2026-05-29" in late[1]
+    spot = read_spot_check_csv(run / "spot_check.csv")
+    # 2026: D 20.1653, C 6.7225, B's halves 3.3613 + 3.3612, E 6.7225 still owed; U0003 accepted
+    assert (spot.loc[0, "outstanding_hm2"], spot.loc[0, "n_overdue_acceptance"]) == (40.3328, 1)
+    assert spot.loc[0, "unit_ids"] == f"{LICENCE}-U0006"
+    assert pyogrio.read_dataframe(run / "onemap.gpkg", layer="anomalies")["unit_id"].tolist() == [f"{LICENCE}-U0006"]
+    units = pyogrio.read_dataframe(run / "onemap.gpkg", layer="restoration_units")
+    assert dict(zip(units["unit_id"], units["lifecycle_state"]))[f"{LICENCE}-U0003"] == "in_management"
+    # what was known on 1 June 2026: the 2025 and 2026 plans (11 rows), three acceptance rows
+    assert len(pyogrio.read_dataframe(run / "onemap.gpkg", layer="unit_history")) == 11 + 3
+    before = {q.relative_to(run): q.read_bytes() for q in sorted(run.rglob("*")) if q.is_file()}
+    job.write_run([res], s.output_dir, date(2026, 6, 1), 2026, p)
+    assert {q.relative_to(run): q.read_bytes() for q in sorted(run.rglob("*")) if q.is_file()} == before
+
+
 def test_write_run_writes_the_one_map_formats_with_the_nights_scenes(tmp_path):
     """onemap.formats and gk_layers reach the run folder; the package's metadata lists run_summary's scenes."""
     import sqlite3

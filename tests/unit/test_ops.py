@@ -1,8 +1,12 @@
 """minewatch.ops.submit_bounded in a real Prefect flow: never more mines in flight than the limit."""
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from prefect import flow, task
@@ -92,9 +96,21 @@ def test_disk_fault_by_errno_and_in_a_chain(tmp_path):
     assert ops.disk_fault(ValueError("No space left on device")) is None     # not an OS or GDAL error
 
 
+@contextmanager
+def _tiny_disk(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `where` for the test (skipped where mount is not permitted)."""
+    where.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (mount needs root)")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
 def test_gdal_write_error_is_a_full_disk_only_when_the_folder_is_nearly_full(tmp_path):
     import shutil
-    import subprocess
 
     from rasterio._err import CPLE_AppDefinedError
 
@@ -102,15 +118,25 @@ def test_gdal_write_error_is_a_full_disk_only_when_the_folder_is_nearly_full(tmp
     assert ops.disk_fault(seek) is None                 # no folder to look at: not guessed
     if shutil.disk_usage(tmp_path).free > 1 << 30:      # a roomy disk: some other write failure
         assert ops.disk_fault(seek, tmp_path) is None
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (mount needs root)")
-    try:
+    with _tiny_disk(tmp_path / "disk", "256k") as disk:
         err = _gdal_write_into(disk)
         assert err is not None and err.__class__.__module__.startswith("rasterio")
         line = ops.disk_fault(err, disk)
         assert line is not None and line.startswith(f"磁盘已满 disk full: no space left for {disk} (GDAL: ")
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_sqlite_on_a_full_disk_is_a_full_disk(tmp_path):
+    import sqlite3
+
+    with _tiny_disk(tmp_path / "disk", "64k") as disk:
+        con = sqlite3.connect(disk / "ledger.sqlite")
+        try:
+            con.execute("CREATE TABLE t (x BLOB)")
+            with pytest.raises(sqlite3.OperationalError) as err:
+                for _ in range(100):
+                    con.execute("INSERT INTO t VALUES (?)", (b"x" * 4096,))
+                    con.commit()
+        finally:
+            con.close()
+        assert ops.disk_fault(err.value, disk) == (f"磁盘已满 disk full: no space left for {disk} "
+                                                   f"(SQLite: database or disk is full)")

@@ -119,3 +119,15 @@ def test_the_result_carries_series_reference_and_composite(result, world):
 def test_no_scenes_is_an_error_and_nothing_else(world):
     r = pipeline.process_mine(world.right, world.plan, None, world.s, date(2026, 11, 1), 2026, items=[])
     assert r.error == "NO_SCENES" and r.anomalies == [] and r.series is None and r.composite is None
+
+
+def test_the_composite_carries_the_baseline_seasons_true_colour(result, world):
+    """The "before" image: median red/green/blue of the nearest baseline season's clear steps,
+    unstretched reflectance, on the same grid as this season's composite."""
+    c = result.composite
+    assert c.baseline_period == "2025-07-10/2025-08-25"
+    assert c.baseline_rgb.shape == world.grid.shape + (3,) and c.baseline_rgb.dtype == np.float32
+    # every pixel was vegetated in 2025: the baseline is VEG everywhere, this season BARE inside the mine
+    assert np.allclose(c.baseline_rgb, [VEG["red"], VEG["green"], VEG["blue"]], atol=1e-6)
+    assert c.rgb_reflectance.shape == c.baseline_rgb.shape
+    assert np.isclose(np.nanmax(c.rgb_reflectance[..., 0]), BARE["red"], atol=1e-6)

@@ -36,8 +36,11 @@ def catalog_ready(url: str, timeout: float) -> None:
 
 
 @task(name="load-promises")
-def load_promises(config: str, plan_year: int) -> job.Promises:
-    return job.load_promises(load_settings(config), plan_year)
+def load_promises(config: str, plan_year: int, out_dir: str | None = None) -> job.Promises:
+    s = load_settings(config)
+    if out_dir:      # `--out`: the ledger (OUT/state) lives with the run folders it explains
+        s = s.model_copy(update={"output_dir": Path(out_dir)})
+    return job.load_promises(s, plan_year)
 
 
 # retries are set per night from Settings.run (`with_options` in the flow body)
@@ -98,7 +101,7 @@ def _night(config: str, s: Settings, as_of: date, out_dir: str | None) -> dict:
     plan_year = as_of.year
     out = out_dir or str(s.output_dir)
     logger = get_run_logger()
-    promises = load_promises(config, plan_year)
+    promises = load_promises(config, plan_year, out_dir)
     logger.info("%d mining rights, %d plans for %d", len(promises.rights), len(promises.plans), plan_year)
     if promises.rights:
         catalog_ready(s.catalog.url, s.catalog.timeout_s)

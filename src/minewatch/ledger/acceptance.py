@@ -26,7 +26,8 @@ from minewatch.promised.findings import ERROR, WARNING, Finding
 from minewatch.promised.models import RESTORED
 from minewatch.promised.table import cell_text
 
-__all__ = ["COLUMNS", "AcceptanceReport", "read_acceptance", "import_acceptance", "claims_without_record"]
+__all__ = ["COLUMNS", "RULE_PREFIX", "AcceptanceReport", "acceptance_files", "read_acceptance", "import_acceptance",
+           "claims_without_record"]
 
 # field -> the header as the bureau writes it
 COLUMNS = {
@@ -35,12 +36,23 @@ COLUMNS = {
     "certificate_no": "验收合格确认书编号", "area_hm2": "验收面积(hm²)",
 }
 RESULTS = ("合格", "不合格")
+RULE_PREFIX = "ACCEPTANCE_"      # every finding about an acceptance list or claim
 
 
 @dataclass
 class AcceptanceReport:
     records: list[AcceptanceRecord] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+
+
+def acceptance_files(path: str | Path) -> list[Path]:
+    """The lists under ``path``: the file itself, or a folder's .csv/.xlsx files (name order;
+    Excel's ``~$`` lock files left out)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".xlsx")
+                  and not p.name.startswith(("~$", ".")))
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:

@@ -3,7 +3,8 @@
 ``geojson`` (RFC 7946 anomalies), ``lifecycle`` (new / ongoing / resolved across nights),
 ``onemap`` (the CGCS2000 GeoPackage for the one-map platform, its layer definition),
 ``onemap_formats`` (File Geodatabase and shapefiles from it), ``onemap_gk`` (its Gauss-Krüger
-layers), ``onemap_meta`` (its metadata record), ``report`` (the per-mine
+layers), ``onemap_meta`` (its metadata record), ``onemap_styles`` (its Chinese aliases and QGIS
+default styles), ``onemap_changes`` (its changes since the previous night), ``report`` (the per-mine
 Chinese HTML report), ``spotcheck`` (the ranked list), ``composites`` (season COGs),
 ``disclosure`` (the public profile), ``runfolder`` (dated run folders and `latest`),
 ``navigation`` (anomaly coordinates for the field), ``fieldexport`` (KML/GPX), ``pdf``
@@ -11,5 +12,5 @@ Chinese HTML report), ``spotcheck`` (the ranked list), ``composites`` (season CO
 """
 
 __all__ = ["composites", "disclosure", "fieldexport", "geojson", "lifecycle", "navigation", "onemap",
-           "onemap_formats", "onemap_gk", "onemap_meta", "overview", "pdf",
+           "onemap_changes", "onemap_formats", "onemap_gk", "onemap_meta", "onemap_styles", "overview", "pdf",
            "report", "runfolder", "spotcheck"]

@@ -45,6 +45,7 @@ def feature(a: Anomaly) -> dict:
             "plan_year": a.plan_year,
             "unit_seq": a.unit_seq,
             "unit_section": a.unit_section,
+            "unit_id": a.unit_id,
             "target_land_class": a.target_land_class,
             "observed": a.observed,
             "expected": a.expected,

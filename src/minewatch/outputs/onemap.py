@@ -6,8 +6,14 @@ Layers
   with the latest status per unit when given.
 - ``mines``: one row per mining right; personal data (联系人, 联系电话, 联系地址) only when
   ``include_personal=True``.
+- ``unit_history``: non-spatial table, one row per plan row, acceptance record and season
+  observation of each ledger unit (outputs/unit_history.py), when the night has a ledger.
 - ``data_dictionary``: non-spatial table (layer, field, alias_zh, type, unit, meaning,
   confidential) - the same rows as docs/data-dictionary.md (`data_dictionary_markdown`).
+- ``changes``: non-spatial, what is new / updated / resolved since the previous night, with
+  each feature's layer, BSM and key fields (`onemap_changes`).
+- ``layer_styles`` (QGIS default style per feature layer) and ``gpkg_data_columns`` (the
+  Chinese aliases), from the same layer definition (`onemap_styles`).
 - ``<layer>_gk`` (with `gk_epsg`): the three feature layers again in a CGCS2000 3° Gauss-Krüger
   zone (`onemap_gk`); ``gpkg_metadata``: the package's metadata record and each table's
   Chinese ``gpkg_contents.description`` (`onemap_meta`). The File Geodatabase and shapefile
@@ -27,7 +33,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
@@ -37,19 +43,23 @@ import geopandas as gpd
 import pandas as pd
 import pyarrow as pa
 import pyogrio
+from pandas.api.extensions import ExtensionArray
 from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from minewatch.labels import UNIT_STATUS_ZH
-from minewatch.outputs.onemap_gk import project_layers
+from minewatch.outputs.onemap_changes import UNIQUE_KEYS, changes, index_keys, read_layers
+from minewatch.outputs.onemap_gk import GK_SUFFIX, project_layers
 from minewatch.outputs.onemap_meta import PackageInfo, write_gpkg_metadata
+from minewatch.outputs.onemap_styles import layer_styles_frame, write_data_columns
 from minewatch.plumbing.atomic import write_text
 from minewatch.promised.coords import format_corner_points, gk3_epsg
 from minewatch.promised.models import AnnualPlan, MiningRight
 
 EPSG = 4490
 LAYERS = ("anomalies", "restoration_units", "mines")
+LEDGER_TABLES = ("unit_history",)   # tables without geometry from the ledger (outputs/unit_history.py builds them)
 SECTION_ZH = {"restored": "上年度已修复", "damage": "现状损毁", "planned": "本年度计划修复"}
 PERSONAL_FIELDS = ("contact_name", "contact_phone", "contact_address")
 _GEOD = Geod(a=6378137.0, rf=298.257222101)   # CGCS2000 ellipsoid
@@ -67,7 +77,8 @@ STD_MW = "minewatch"
 # 要素代码 (YSDM) per layer. The standards' code tables have no entry for remote-sensing
 # findings or plan units, so these are minewatch's own, in their 10-digit form; the
 # platform maps them (docs/data-dictionary.md).
-YSDM = {"anomalies": "2099010100", "restoration_units": "2099020100", "mines": "2099030100"}
+YSDM = {"anomalies": "2099010100", "restoration_units": "2099020100", "mines": "2099030100",
+        "unit_history": "2099040100"}
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,8 @@ DICTIONARY: tuple[Field, ...] = (
     F("anomalies", "unit_seq", "序号", "INTEGER", "",
       "Row number (序号) in the plan table; empty when not about one unit",
       STD_PLAN),
+    F("anomalies", "unit_id", "单元标识码", "TEXT", "",
+      "The ledger's 标识码 of the unit (minewatch.ledger, stable across plan years); empty when not about one unit"),
     F("anomalies", "target_land_class", "目标地类", "TEXT", "", "三调 land-class code, as a string", STD_SANDIAO,
       shp="tgt_lclass"),
     F("anomalies", "area_hm2", "面积", "REAL", "hm²", "Area of the finding on the CGCS2000 ellipsoid, 4 decimals"),
@@ -151,6 +164,13 @@ DICTIONARY: tuple[Field, ...] = (
     F("restoration_units", "section_zh", "计划表分区", "TEXT", "",
       "上年度已修复 | 现状损毁 | 本年度计划修复", STD_PLAN),
     F("restoration_units", "seq", "序号", "INTEGER", "", "Row number (序号) in that section of the table", STD_PLAN),
+    F("restoration_units", "unit_id", "单元标识码", "TEXT", "",
+      "The ledger's 标识码: the same ground keeps it across plan years (minewatch.ledger)"),
+    F("restoration_units", "lifecycle_state", "全流程状态代码", "TEXT", "",
+      "damaged | planned | restored | accepted | in_management, from the ledger's plan rows and acceptance "
+      "records at the run date (minewatch.ledger.events)", shp="lc_state"),
+    F("restoration_units", "lifecycle_state_zh", "全流程状态", "TEXT", "",
+      "损毁 | 计划修复 | 已修复 | 已验收 | 管护期内", shp="lc_stat_zh"),
     F("restoration_units", "is_temporary", "是否为临时用地", "BOOLEAN", "", "Temporary land (临时用地)", STD_PLAN,
       shp="is_temp"),
     F("restoration_units", "land_class", "地类", "TEXT", "", "修复后地类 / 目标地类 (三调 code)", STD_SANDIAO),
@@ -210,7 +230,55 @@ DICTIONARY: tuple[Field, ...] = (
     F("mines", "contact_address", "联系地址", "TEXT", "", "Personal data: only with include_personal", shp="ct_addr",
       confidential=True),
     F("mines", "geom", "图形", "MULTIPOLYGON", "EPSG:4490", "Mining-right boundary, CGCS2000 lon/lat"),
+    # unit history (no geometry: the units' outlines are in restoration_units)
+    *_platform_fields("unit_history", "history row"),
+    F("unit_history", "upsert_key", "更新键", "TEXT", "",
+      "unit_id|kind|year|section|seq|file|row: one key per plan row, acceptance record or season"),
+    F("unit_history", "license_no", LIC, "TEXT", "", "Mining licence number", STD_KYQ),
+    F("unit_history", "unit_id", "单元标识码", "TEXT", "", "The ledger's 标识码 (key to restoration_units)"),
+    F("unit_history", "kind", "记录类型代码", "TEXT", "", "mention | acceptance | season"),
+    F("unit_history", "kind_zh", "记录类型", "TEXT", "", "计划记录 | 验收记录 | 生长季观测"),
+    F("unit_history", "year", "年度", "INTEGER", "year",
+      "Plan year (mention), acceptance or else application year (acceptance), season year (season)"),
+    F("unit_history", "section", "计划表分区代码", "TEXT", "", "mention: restored | damage | planned", STD_PLAN),
+    F("unit_history", "seq", "序号", "INTEGER", "", "mention: row number (序号) in that section", STD_PLAN),
+    F("unit_history", "land_class", "地类", "TEXT", "", "mention: 修复后地类 / 目标地类 (三调 code)", STD_SANDIAO),
+    F("unit_history", "area_hm2", "面积", "REAL", "hm²",
+      "mention: area declared; acceptance: area accepted; 4 decimals"),
+    F("unit_history", "accepted", "是否完成验收", "BOOLEAN", "", "mention: acceptance as the plan claims it",
+      STD_PLAN),
+    F("unit_history", "applied_on", "申请日期", "DATE", "", "acceptance: date applied for", shp="applied"),
+    F("unit_history", "accepted_on", "验收日期", "DATE", "", "acceptance: date accepted", shp="accepted_d"),
+    F("unit_history", "result", "验收结果", "TEXT", "", "acceptance: 合格 | 不合格"),
+    F("unit_history", "certificate_no", "验收合格确认书编号", "TEXT", "", "acceptance: certificate number",
+      shp="cert_no"),
+    F("unit_history", "fvc", "植被覆盖度", "REAL", "0-1", "season: the unit's median FVC over clear dates"),
+    F("unit_history", "reference_fvc", "对照区植被覆盖度", "REAL", "0-1", "season: the reference ring's",
+      shp="ref_fvc"),
+    F("unit_history", "fvc_min", "植被覆盖度阈值", "REAL", "0-1",
+      "season: the FVC minimum of the unit's target land class (thresholds table); empty when none"),
+    F("unit_history", "clear_obs", "晴空观测数", "INTEGER", "", "season: clear dates used"),
+    F("unit_history", "observed_to", "观测截止日期", "DATE", "", "season: last clear date used", shp="obs_to"),
+    F("unit_history", "file", "来源文件", "TEXT", "", "mention: plan file; acceptance: the acceptance list"),
+    F("unit_history", "row", "行号", "INTEGER", "", "Sheet row in that file"),
+    # changes since the previous night (non-spatial; outputs.onemap_changes says what counts)
+    F("changes", "layer", "图层", "TEXT", "", "anomalies | restoration_units | mines"),
+    F("changes", "BSM", "标识码", "INTEGER", "", "The feature's BSM in that layer", STD_SANDIAO),
+    F("changes", "upsert_key", "更新键", "TEXT", "", "The feature's upsert_key in that layer"),
+    F("changes", "anomaly_id", "异常编号", "TEXT", "", "Anomaly id (anomalies only)"),
+    F("changes", "license_no", LIC, "TEXT", "", "Mining licence number", STD_KYQ),
+    F("changes", "plan_year", "计划年度", "INTEGER", "year", "Plan year (anomalies and units)", STD_PLAN),
+    F("changes", "section", "计划表分区代码", "TEXT", "", "restored | damage | planned (units only)", STD_PLAN),
+    F("changes", "seq", "序号", "INTEGER", "", "Row number in the plan table (units only)", STD_PLAN),
+    F("changes", "status", "变化类型代码", "TEXT", "", "new | updated | resolved since the previous night"),
+    F("changes", "status_zh", "变化类型", "TEXT", "", "新增 | 更新 | 消除"),
+    F("changes", "changed_fields", "变化字段", "TEXT", "", "Fields that changed (updated only), comma-separated",
+      shp="chg_fields"),
+    F("changes", "night", "运行日期", "DATE", "", "This night's run date"),
+    F("changes", "previous_night", "上次运行日期", "DATE", "", "The night compared with; empty on the first night",
+      shp="prev_night"),
 )
+TABLES = (*LAYERS, "changes", *LEDGER_TABLES)   # what the data dictionary documents: feature layers, then tables
 CONFIDENTIAL_FIELDS = frozenset(f.name for f in DICTIONARY if f.confidential)
 
 
@@ -251,8 +319,20 @@ def data_dictionary_markdown() -> str:
              "要素代码 (YSDM): " + ", ".join(f"`{k}` {v}" for k, v in YSDM.items()) + ". The standards' code",
              "tables have no entry for remote-sensing findings or plan units: these codes are minewatch's own",
              "in the 10-digit form, for the platform to map.", "",
+             "For GIS users the package carries `gpkg_data_columns` (GeoPackage schema extension: every",
+             "field's 中文 name below as `name` and `title`, its meaning as `description`) and QGIS's",
+             "`layer_styles` table with a default style per feature layer (aliases; anomalies coloured by",
+             "type, severity as shade and outline width; units by plan section, labelled 序号 and target",
+             "land class; mines as outlines). The `changes` table lists what is new, updated or resolved",
+             "since the previous night (`minewatch.outputs.onemap_changes`), keyed like the layers.", "",
+             "Merging nights: `upsert_key` has a UNIQUE index in every layer (`changes`: night, layer,",
+             "upsert_key), so `ogr2ogr -upsert -unsetFid copy.gpkg onemap.gpkg <layer>` merges a night into a",
+             "GeoPackage copy. GDAL's upsert does not reach PostgreSQL (only GPKG, Elasticsearch, MongoDB):",
+             "there, load each layer with ogr2ogr into a staging table and merge with",
+             "`INSERT ... ON CONFLICT (upsert_key) DO UPDATE` into a table with a UNIQUE `upsert_key`",
+             "(`tests/support/platform_load.py` does this in the tests, on two nights).", "",
              "Standards cited:", *[f"- {x}" for x in (STD_GHSJK, STD_SANDIAO, STD_XZQ, STD_KYQ, STD_PLAN)], ""]
-    for layer in LAYERS:
+    for layer in TABLES:
         lines += [f"## {layer}", "", "| field | 中文 | type | unit | meaning | standard | shapefile |",
                   "|---|---|---|---|---|---|---|"]
         for f in DICTIONARY:
@@ -300,13 +380,25 @@ def _date(v: date | str | None) -> date | None:
     return v if isinstance(v, date) else date.fromisoformat(str(v)[:10])
 
 
-def _typed(rows: list[dict], layer: str, geoms: list, include_personal: bool = False,
-           county_names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
+def table_frame(rows: list[dict], layer: str, include_personal: bool = False,
+                county_names: dict[str, str] | None = None) -> pd.DataFrame:
     """Rows -> the layer's columns in DICTIONARY order and types; the platform fields are
     derived here (each row's `XZQDM` is given, BSM from its upsert_key)."""
     for r in rows:
         r.update(BSM=bsm(layer, r["upsert_key"]), YSDM=YSDM[layer],
                  XZQMC=(county_names or {}).get(r.get("XZQDM") or ""))
+    return pd.DataFrame(_columns(rows, layer, include_personal))
+
+
+def _typed(rows: list[dict], layer: str, geoms: list, include_personal: bool = False,
+           county_names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
+    """`table_frame` with the rows' geometries."""
+    data = table_frame(rows, layer, include_personal, county_names)
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([_multi(g) for g in geoms], crs=EPSG), crs=EPSG)
+
+
+def _columns(rows: list[dict], layer: str, include_personal: bool = False) -> dict[str, ExtensionArray]:
+    """Rows -> one typed array per field of `layer`, in DICTIONARY order."""
     data = {}
     for f in layer_fields(layer, include_personal):
         values = [r.get(f.name) for r in rows]
@@ -314,7 +406,7 @@ def _typed(rows: list[dict], layer: str, geoms: list, include_personal: bool = F
             data[f.name] = pd.array([_date(v) for v in values], dtype=_DATE)
         else:
             data[f.name] = pd.array(values, dtype=_PANDAS.get(f.type, "string"))
-    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([_multi(g) for g in geoms], crs=EPSG), crs=EPSG)
+    return data
 
 
 def _active(anomalies_fc: dict) -> list[dict]:
@@ -356,14 +448,18 @@ _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 
 
 def night_unit_status(anomalies_fc: dict, series: dict[str, pd.DataFrame],
-                      unjudged: list[dict], run_date: date) -> pd.DataFrame:
+                      unjudged: list[dict], run_date: date,
+                      unit_ids: Mapping[tuple[str, int, str, int], str] | None = None) -> pd.DataFrame:
     """Each plan unit's status after tonight, in `units_frame`'s `unit_status` shape.
 
     status: the most severe active finding's type on the unit; else the reason it could not
-    be judged (`unjudged` rows); else ``OK`` when the series has the unit. fvc: the unit-mean
+    be judged (`unjudged` rows); else ``OK`` when the series has the unit. `unit_ids`: the
+    ledger's (licence, year, section, seq) -> 标识码, so a finding on an earlier year's row is
+    not put on this year's row of the same 序号 (another unit). fvc: the unit-mean
     FVC (clear pixels) of its latest observation with any clear pixel; as_of: that date, or
     the run date when the unit has no clear observation. `series`: licence -> per-unit series.
     """
+    unit_ids = unit_ids or {}
     rows: dict[tuple[str, str], dict] = {}
     for lic in sorted(series):
         df = series[lic]
@@ -385,6 +481,9 @@ def night_unit_status(anomalies_fc: dict, series: dict[str, pd.DataFrame],
     flagged = sorted((f["properties"] for f in _active(anomalies_fc) if f["properties"].get("unit_seq") is not None),
                      key=lambda p: (_SEVERITY_RANK.get(p["severity"], 9), p["type"], p["id"]), reverse=True)
     for p in flagged:   # most severe last, so it wins
+        this_year = unit_ids.get((p["license_no"], p["plan_year"], p["unit_section"], p["unit_seq"]))
+        if p.get("unit_id") is not None and this_year is not None and p["unit_id"] != this_year:
+            continue    # a finding on another unit's earlier row (``restored:1@2025``) that shares the 序号
         r = rows.setdefault((p["license_no"], f"{p['unit_section']}:{p['unit_seq']}"),
                             {"fvc": None, "as_of": run_date.isoformat()})
         r.update(status=p["type"], status_zh=p["type_zh"])
@@ -394,8 +493,11 @@ def night_unit_status(anomalies_fc: dict, series: dict[str, pd.DataFrame],
 
 def units_frame(plans: dict[str, AnnualPlan], anomalies_fc: dict,
                 unit_status: pd.DataFrame | None = None, rights: list[MiningRight] | None = None,
-                county_names: dict[str, str] | None = None) -> gpd.GeoDataFrame:
-    """`rights` give each unit its county and the 3° zone its 拐点坐标 are written in (the licence's)."""
+                county_names: dict[str, str] | None = None,
+                unit_ledger: Mapping[tuple[str, int, str, int], dict] | None = None) -> gpd.GeoDataFrame:
+    """`rights` give each unit its county and the 3° zone its 拐点坐标 are written in (the licence's);
+    `unit_ledger`: (licence, year, section, 序号) -> the ledger's fields of that row
+    (unit_history.ledger_unit_fields)."""
     status = _latest_status(unit_status)
     by_lic = {r.license_no: r for r in rights or []}
     counts: dict[tuple, int] = {}
@@ -434,6 +536,7 @@ def units_frame(plans: dict[str, AnnualPlan], anomalies_fc: dict,
                 "latest_status": st.get("status"), "latest_status_zh": st.get("status_zh"),
                 "latest_fvc": None if fvc is None or pd.isna(fvc) else round(float(fvc), 4),
                 "latest_as_of": st.get("as_of"),
+                **(unit_ledger or {}).get((plan.license_no, plan.plan_year, u.section, u.seq), {}),
             })
             geoms.append(u.geometry)
     return _typed(rows, "restoration_units", geoms, county_names=county_names)
@@ -504,12 +607,14 @@ def _gpkg_temp(path: Path) -> Iterator[Path]:
 
 def layer_frames(anomalies_fc: dict, rights: list[MiningRight], plans: dict[str, AnnualPlan],
                  unit_status: pd.DataFrame | None = None, include_personal: bool = False,
-                 county_names: dict[str, str] | None = None) -> dict[str, gpd.GeoDataFrame]:
+                 county_names: dict[str, str] | None = None,
+                 unit_ledger: Mapping[tuple[str, int, str, int], dict] | None = None
+                 ) -> dict[str, gpd.GeoDataFrame]:
     """The three feature layers, from the one layer definition (DICTIONARY)."""
     county = {r.license_no: r.county_code for r in rights}
     return {
         "anomalies": anomalies_frame(anomalies_fc, county, county_names),
-        "restoration_units": units_frame(plans, anomalies_fc, unit_status, rights, county_names),
+        "restoration_units": units_frame(plans, anomalies_fc, unit_status, rights, county_names, unit_ledger),
         "mines": mines_frame(rights, plans, anomalies_fc, include_personal, county_names),
     }
 
@@ -518,20 +623,50 @@ def write_onemap(path: str | Path, anomalies_fc: dict, rights: list[MiningRight]
                  plans: dict[str, AnnualPlan], unit_status: pd.DataFrame | None = None, *,
                  run_date: date | None = None, include_personal: bool = False,
                  county_names: dict[str, str] | None = None, gk_epsg: int | None = None,
-                 info: PackageInfo | None = None) -> Path:
+                 info: PackageInfo | None = None, previous: Path | None = None,
+                 previous_run_date: date | None = None,
+                 unit_ledger: Mapping[tuple[str, int, str, int], dict] | None = None,
+                 tables: Mapping[str, pd.DataFrame] | None = None) -> Path:
     """Write the one-map GeoPackage atomically; `run_date` stamps gpkg_contents.last_change
     (1970-01-01 when not given, so the bytes still depend only on the inputs). `gk_epsg`: also
     the `<layer>_gk` layers in that Gauss-Krüger zone (onemap_gk); `info`: what the metadata
-    record says about the night (onemap_meta)."""
-    frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names)
+    record says about the night (onemap_meta).
+
+    `previous`: the previous night's onemap.gpkg (from `previous_run_date`), which the
+    ``changes`` table is computed against; without it every feature is new. The package also
+    carries the GIS side (`onemap_styles`): gpkg_data_columns aliases and QGIS default styles,
+    for the `_gk` layers too. `unit_ledger` adds the ledger's fields to restoration_units;
+    `tables` (LEDGER_TABLES: unit_history from outputs/unit_history.py) are written as tables
+    without geometry.
+    """
+    frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names, unit_ledger)
     layers = dict(frames) | (project_layers(frames, gk_epsg) if gk_epsg is not None else {})
     path = Path(path)
+    night = run_date or date(1970, 1, 1)
+    before = read_layers(previous, LAYERS) if previous is not None and Path(previous).is_file() else None
     with _gpkg_temp(path) as tmp, gdal_config(_current_date(run_date)):
         for name, df in layers.items():
             pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", geometry_type="MultiPolygon",
                                     promote_to_multi=True, append=tmp.exists(), VERSION="1.2",
                                     SPATIAL_INDEX="YES", GEOMETRY_NAME="geom", FID="fid", use_arrow=True)
+        for name in LEDGER_TABLES:
+            if tables and name in tables:
+                pyogrio.write_dataframe(tables[name], tmp, layer=name, driver="GPKG", append=True,
+                                        use_arrow=True)
         pyogrio.write_dataframe(data_dictionary_frame(), tmp, layer="data_dictionary", driver="GPKG",
                                 append=True)
+        # compared as written: tonight's layers read back exactly as the previous night's are
+        delta = changes(read_layers(tmp, LAYERS), before, night, previous_run_date if before is not None else None)
+        pyogrio.write_dataframe(pd.DataFrame(_columns(delta, "changes")), tmp, layer="changes", driver="GPKG",
+                                append=True, use_arrow=True)
+        gk = [name for name in layers if name not in LAYERS]        # <layer>_gk: the same rows, keyed alike
+        index_keys(tmp, {**UNIQUE_KEYS, **{name: ("upsert_key",) for name in gk}})
+        base = {name: name.removesuffix(GK_SUFFIX) for name in layers}
+        fields = {name: layer_fields(base[name], include_personal) for name in layers}
+        pyogrio.write_dataframe(layer_styles_frame(fields, {n: frames[b] for n, b in base.items()}, run_date, base),
+                                tmp, layer="layer_styles", driver="GPKG", append=True, FID="id")
+        written = [n for n in LEDGER_TABLES if tables and n in tables]
+        write_data_columns(tmp, [replace(f, layer=t) for t in (*layers, "changes", *written) for f in DICTIONARY
+                                 if f.layer == base.get(t, t) and (include_personal or not f.confidential)])
         write_gpkg_metadata(tmp, frames, replace(info or PackageInfo(), gk_epsg=gk_epsg), run_date)
     return path

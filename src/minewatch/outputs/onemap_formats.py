@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -174,18 +175,26 @@ def write_filegdb(path: str | Path, frames: dict[str, gpd.GeoDataFrame], target:
 def write_package(run_dir: str | Path, anomalies_fc: dict, rights: list[MiningRight], plans: dict[str, AnnualPlan],
                   unit_status: pd.DataFrame | None, settings: OnemapSettings, *, run_date: date | None = None,
                   info: PackageInfo | None = None, include_personal: bool = False,
-                  county_names: dict[str, str] | None = None) -> list[Path]:
-    """Every format `settings.formats` names, into `run_dir`; the `_gk` layers with `gk_layers`."""
+                  county_names: dict[str, str] | None = None, previous: Path | None = None,
+                  previous_run_date: date | None = None,
+                  unit_ledger: Mapping[tuple[str, int, str, int], dict] | None = None,
+                  tables: Mapping[str, pd.DataFrame] | None = None) -> list[Path]:
+    """Every format `settings.formats` names, into `run_dir`; the `_gk` layers with `gk_layers`;
+    `previous`: the previous night's onemap.gpkg, for the GeoPackage's changes table.
+    `unit_ledger` (the ledger's restoration_units fields) goes into every format; `tables`
+    (unit_history) only into the GeoPackage."""
     run_dir = Path(run_dir)
     gk = night_zone_epsg(rights, settings.gk_epsg) if settings.gk_layers else None
     info = replace(info or PackageInfo(responsible_party=settings.responsible_party), gk_epsg=gk)
     out: list[Path] = []
     if "gpkg" in settings.formats:
         out.append(write_onemap(run_dir / "onemap.gpkg", anomalies_fc, rights, plans, unit_status, run_date=run_date,
-                                include_personal=include_personal, county_names=county_names, gk_epsg=gk, info=info))
+                                include_personal=include_personal, county_names=county_names, gk_epsg=gk, info=info,
+                                previous=previous, previous_run_date=previous_run_date,
+                                unit_ledger=unit_ledger, tables=tables))
     if not {"filegdb", "shapefile"} & set(settings.formats):
         return out
-    frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names)
+    frames = layer_frames(anomalies_fc, rights, plans, unit_status, include_personal, county_names, unit_ledger)
     layers = {name: frames[name] for name in LAYERS} | (project_layers(frames, gk) if gk is not None else {})
     if "filegdb" in settings.formats:
         out.append(write_filegdb(run_dir / "onemap.gdb", layers, settings.filegdb_target))

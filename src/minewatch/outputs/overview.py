@@ -2,26 +2,90 @@
 
 Leaflet 1.9.4 (vendored from npm under ``minewatch/data/vendor/leaflet`` with its BSD-2
 licence) is inlined, as are the mines' boundaries and the night's anomalies as GeoJSON; there
-is no tile layer (no network), the map shows the vectors on a plain background. Below the map:
+is no tile layer (no network). Under the vectors, each mine's season true colour is an image
+overlay (``overview/<licence>.png`` beside the page: the composite warped to CGCS2000 lon/lat,
+no data transparent, same inputs -> same bytes), toggled with the layer control. Below the map:
 counts by type and county, a table filterable by county, type, severity, confidence and
 status (new / ongoing / resolved), and links to each mine's report (reports/<licence>.html).
 """
 from __future__ import annotations
 
 import html
+import io
 import json
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+from affine import Affine
+from matplotlib.image import imsave
+from rasterio.warp import Resampling, calculate_default_transform, reproject
 from shapely.geometry import mapping
 
 from minewatch.labels import CONFIDENCE_ZH, SEVERITY_ZH, TYPES_ZH
 from minewatch.outputs.lifecycle import STATUS_ZH
 from minewatch.outputs.navigation import report_order
-from minewatch.plumbing.atomic import write_text
+from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.promised.models import MiningRight
 
-__all__ = ["overview_html", "write_overview"]
+__all__ = ["IMAGERY_DIR", "MineImage", "imagery_png", "overview_html", "write_overview"]
+
+IMAGERY_DIR = "overview"        # the overlay images, beside index.html
+LONLAT_EPSG = 4490              # CGCS2000, as the vectors on the page
+
+
+@dataclass(frozen=True, eq=False)
+class MineImage:
+    """A mine's season true colour for the map: (H, W, 3) display values 0..1 (NaN: no data)
+    on a north-up grid `transform` in EPSG `epsg`."""
+    rgb: np.ndarray
+    transform: Affine
+    epsg: int
+
+
+def imagery_png(img: MineImage, max_px: int) -> tuple[bytes, tuple[float, float, float, float]]:
+    """The image warped to CGCS2000 lon/lat (nearest neighbour, at most `max_px` on its longest
+    side) as RGBA PNG bytes, no data transparent, and its (west, south, east, north) bounds."""
+    rgb = np.asarray(img.rgb, dtype=np.float32)
+    h, w = rgb.shape[:2]
+    t = img.transform
+    left, top = t.c, t.f
+    right, bottom = left + t.a * w, top + t.e * h
+    dst_t, dw, dh = calculate_default_transform(f"EPSG:{img.epsg}", f"EPSG:{LONLAT_EPSG}", w, h,
+                                                left=left, bottom=bottom, right=right, top=top)
+    scale = max(dw, dh) / max_px
+    if scale > 1:       # fewer, larger pixels over the same bounds
+        sw, sh = max(1, round(dw / scale)), max(1, round(dh / scale))
+        dst_t = Affine(dst_t.a * dw / sw, 0, dst_t.c, 0, dst_t.e * dh / sh, dst_t.f)
+        dw, dh = sw, sh
+    out = np.full((3, dh, dw), np.nan, np.float32)
+    for b in range(3):
+        reproject(np.ascontiguousarray(rgb[..., b]), out[b], src_transform=t, src_crs=f"EPSG:{img.epsg}",
+                  src_nodata=np.nan, dst_transform=dst_t, dst_crs=f"EPSG:{LONLAT_EPSG}", dst_nodata=np.nan,
+                  resampling=Resampling.nearest, num_threads=1)
+    ok = np.isfinite(out).all(axis=0)
+    rgba = np.zeros((dh, dw, 4), np.uint8)
+    rgba[..., :3] = np.round(np.clip(np.nan_to_num(np.moveaxis(out, 0, -1)), 0, 1) * 255).astype(np.uint8)
+    rgba[..., 3] = np.where(ok, 255, 0)
+    buf = io.BytesIO()
+    # None drops the version stamp matplotlib writes (its stub types the values as str)
+    imsave(buf, rgba, format="png", metadata={"Software": None})  # type: ignore[dict-item]
+    west, north = dst_t.c, dst_t.f
+    return buf.getvalue(), (west, north + dst_t.e * dh, west + dst_t.a * dw, north)
+
+
+def _write_imagery(run_dir: Path, images: dict[str, MineImage], max_px: int) -> list[dict]:
+    """overview/<licence>.png per mine; what the page needs to place them (sorted by licence)."""
+    placed = []
+    for lic in sorted(images):
+        png, (w, s, e, n) = imagery_png(images[lic], max_px)
+        path = run_dir / IMAGERY_DIR / f"{lic}.png"
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(png)
+        placed.append({"license_no": lic, "src": f"{IMAGERY_DIR}/{lic}.png",
+                       "bounds": [[round(s, 7), round(w, 7)], [round(n, 7), round(e, 7)]]})
+    return placed
 
 
 def _vendor(name: str) -> str:
@@ -70,11 +134,18 @@ th{background:#e8edf4}td.num{text-align:right}.filters select{margin-right:10px}
 
 PAGE_JS = """
 const map = L.map('map', {attributionControl: false});
+// each mine's season true colour, in a pane under the vectors (overlayPane is at 400)
+map.createPane('imagery');
+map.getPane('imagery').style.zIndex = 350;
+const imagery = L.layerGroup(IMAGERY.map(m => L.imageOverlay(m.src, m.bounds,
+  {pane: 'imagery', className: 'mine-image', alt: m.license_no}))).addTo(map);
 const mines = L.geoJSON(MINES, {style: {color: '#1f3b73', weight: 2, fill: false}}).addTo(map);
 const anomalies = L.geoJSON(ANOMALIES, {style: {color: '#d00000', weight: 2, fillOpacity: 0.4},
   onEachFeature: (f, layer) => layer.bindTooltip(f.properties.label + ' ' + f.properties.type_zh)}).addTo(map);
 map.fitBounds(mines.getBounds().extend(anomalies.getBounds()).pad(0.1));
 L.control.scale({imperial: false}).addTo(map);
+L.control.layers(null, {'本季真彩色影像': imagery, '矿区范围': mines, '异常图斑': anomalies},
+  {collapsed: false}).addTo(map);
 function applyFilters() {
   const sel = {};
   document.querySelectorAll('select[data-filter]').forEach(s => { sel[s.dataset.filter] = s.value; });
@@ -96,7 +167,9 @@ applyFilters();
 """
 
 
-def overview_html(fc: dict, rights: list[MiningRight], night: str, reports: set[str]) -> str:
+def overview_html(fc: dict, rights: list[MiningRight], night: str, reports: set[str],
+                  imagery: list[dict] | None = None) -> str:
+    """The page; `imagery`: the overlays `_write_imagery` placed (license_no, src, bounds)."""
     rows = _rows(fc, rights, reports)
     by_id = {r["id"]: r for r in rows}
     feats = []
@@ -121,8 +194,9 @@ def overview_html(fc: dict, rights: list[MiningRight], night: str, reports: set[
                     f"<td>{html.escape(CONFIDENCE_ZH.get(r['confidence'], r['confidence']))}</td>"
                     f"<td>{html.escape(STATUS_ZH.get(r['status'], r['status']))}</td>"
                     f'<td class="num">{r["area_hm2"]:.4f}</td><td>{link}</td></tr>')
-    data_js = (f"const MINES = {json.dumps({'type': 'FeatureCollection', 'features': mines}, ensure_ascii=False)};\n"
-               f"const ANOMALIES = {json.dumps({'type': 'FeatureCollection', 'features': feats}, ensure_ascii=False)};")
+    js = {"MINES": {"type": "FeatureCollection", "features": mines},
+          "ANOMALIES": {"type": "FeatureCollection", "features": feats}, "IMAGERY": imagery or []}
+    data_js = "\n".join(f"const {k} = {json.dumps(v, ensure_ascii=False)};" for k, v in js.items())
     filters = " ".join([
         "县: " + _options("county", sorted(county_zh), county_zh),
         "类型: " + _options("type", types, TYPES_ZH),
@@ -135,7 +209,8 @@ def overview_html(fc: dict, rights: list[MiningRight], night: str, reports: set[
         f"<style>{_vendor('leaflet.css')}</style>", f"<style>{PAGE_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f'<p>矿山 <b id="n-mines">{len(rights)}</b> 个, 异常 <b id="n-anomalies">{len(rows)}</b> 处。'
-        "坐标 CGCS2000 (≈WGS 84); 地图无底图, 可离线打开。</p>",
+        "坐标 CGCS2000 (≈WGS 84); 地图无在线底图, 各矿区下为本季真彩色合成影像 (可在图层控件中关闭), "
+        "可离线打开。</p>",
         '<div id="map"></div>',
         '<div class="side"><h2>按类型</h2>' + _counts(rows, "type_zh", {}) + "</div>",
         '<div class="side"><h2>按县</h2>' + _counts(rows, "county", {}) + "</div>",
@@ -146,9 +221,12 @@ def overview_html(fc: dict, rights: list[MiningRight], night: str, reports: set[
         "</body></html>"]) + "\n"
 
 
-def write_overview(fc: dict, rights: list[MiningRight], run_dir: str | Path, night: str) -> Path:
-    """`run_dir`/index.html, linking the reports that exist in `run_dir`/reports. `night` is the
+def write_overview(fc: dict, rights: list[MiningRight], run_dir: str | Path, night: str,
+                   images: dict[str, MineImage] | None = None, max_px: int = 1024) -> Path:
+    """`run_dir`/index.html, linking the reports that exist in `run_dir`/reports, over each mine's
+    image in `images` (licence -> MineImage; written to `run_dir`/overview). `night` is the
     run date: the folder written into may be a staging folder whose name must not show."""
     run_dir = Path(run_dir)
     reports = {p.stem for p in (run_dir / "reports").glob("*.html")}
-    return write_text(run_dir / "index.html", overview_html(fc, rights, night, reports))
+    placed = _write_imagery(run_dir, images or {}, max_px)
+    return write_text(run_dir / "index.html", overview_html(fc, rights, night, reports, placed))

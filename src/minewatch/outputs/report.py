@@ -12,8 +12,10 @@ centroid in CGCS2000 lon/lat and 3° Gauss-Krüger X/Y, nearest licence corner, 
 evidence with Chinese field labels (`minewatch.labels.FIELDS`; English keys only as small
 secondary text), one FVC chart per unit as the assessment sees it (threshold, the reference
 ring's series, clear dates filled, the season window shaded), and the units that could not be
-judged. Printed (or `pdf.html_to_pdf`) it is A4 portrait with a header and page numbers, and
-no table row is split across pages.
+judged; with the unit ledger, each unit's timeline across plan years (planned, reported
+restored, accepted, seasons observed against the threshold) as one chart and a table.
+Printed (or `pdf.html_to_pdf`) it is A4 portrait with a header and page numbers, and no
+table row is split across pages.
 """
 from __future__ import annotations
 
@@ -40,7 +42,8 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from minewatch.assess.reference import REFERENCE
-from minewatch.labels import CONFIDENCE_ZH, FIELDS, RULES_ZH, VALUES_ZH, YES_NO_ZH
+from minewatch.labels import CONFIDENCE_ZH, FIELDS, RULES_ZH, UNIT_STATE_ZH, VALUES_ZH, YES_NO_ZH
+from minewatch.ledger.events import ACCEPTANCE, MENTION, SEASON, UnitEvent
 from minewatch.outputs.lifecycle import STATUS_ZH
 from minewatch.outputs.navigation import DATUM_NOTE_ZH, Location, locate, mine_zone_epsg, report_order
 from minewatch.outputs.pdf import html_to_pdf
@@ -51,8 +54,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from minewatch.promised.models import AnnualPlan, MiningRight
-__all__ = ["MineReportData", "ReportUnit", "anomaly_label", "cjk_font", "render_html", "render_report",
-           "scene_date"]
+__all__ = ["LOSS_TYPES", "MineReportData", "ReportUnit", "anomaly_label", "cjk_font", "locator_png", "pair_stretch",
+           "pair_window", "render_html", "render_report", "scene_date", "stretched"]
 
 SECTION_ZH = {"restored": "上年度已修复", "damage": "现状损毁", "planned": "本年度计划"}
 SECTION_ORDER = {"planned": 0, "restored": 1, "damage": 2}
@@ -108,6 +111,20 @@ class MineReportData:
     notes: list[str] = field(default_factory=list)          # extra lines for 说明
     boundary: BaseGeometry | None = None   # licence boundary, EPSG:4490: the zone and the nearest corner
     season: tuple[date, date] | None = None  # the assessment season, shaded on the charts
+    # the unit ledger's view of this mine (outputs.unit_history.LedgerView): its units' events
+    # across plan years, their lifecycle states and each unit's FVC minimum; empty: no timeline
+    timeline: list[UnitEvent] = field(default_factory=list)
+    unit_states: dict[str, str] = field(default_factory=dict)
+    timeline_fvc_min: dict[str, float] = field(default_factory=dict)
+    # before/after pairs of loss anomalies: median red/green/blue reflectance (H, W, 3), unstretched,
+    # of the nearest baseline season and of this season, on the same grid (None: no pairs)
+    before_rgb: np.ndarray | None = None
+    after_rgb: np.ndarray | None = None
+    before_period: str = ""
+    pair_margin_m: float = 150.0           # around an anomaly's bbox in its pair
+    county_code: str = ""                  # XZQDM of the licence, on the locator map
+    county_name: str = ""                  # XZQMC when known (`report.county_names`)
+    locator_frame_m: float = 25_000.0      # side of the locator map's square frame
 
     @classmethod
     def from_plan(cls, plan: AnnualPlan, right: MiningRight | None = None, **kw: Any) -> "MineReportData":
@@ -247,6 +264,138 @@ def _map_png(data: MineReportData, anomalies: list[dict], font: str) -> str:
             _north_arrow(ax)
             ax.set_xlabel("红色 A1…: 异常图斑 (编号同下表)  黄/蓝框: 修复单元 (数字为序号, 虚线为损毁区)", fontsize=8)
         return _png(fig, dpi=90)
+
+
+# vegetation lost since the baseline: shown as before/after pairs
+LOSS_TYPES = ("UNDECLARED_DISTURBANCE", "OUT_OF_BOUNDARY_DISTURBANCE", "DAMAGE_EXCEEDS_DECLARED",
+              "VEGETATION_DEGRADATION", "RESTORED_LAND_REDISTURBED")
+
+
+def _graticule(ax: Axes, extent: tuple[float, float, float, float], epsg: int) -> None:
+    """Lon/lat lines across a projected map (curved as they are), labelled by `_lonlat_ticks`."""
+    x0, x1, y0, y1 = extent
+    to_ll = Transformer.from_crs(epsg, 4490, always_xy=True)
+    to_xy = Transformer.from_crs(4490, epsg, always_xy=True)
+    lon_a, lat_a, lon_b, lat_b = to_ll.transform_bounds(x0, y0, x1, y1, densify_pts=21)
+    along = np.linspace(0, 1, 50)
+    for lo in _edge_ticks(lon_a, lon_b):
+        ax.plot(*to_xy.transform(np.full(50, lo), lat_a + along * (lat_b - lat_a)), color="#8a8a8a", linewidth=0.6)
+    for la in _edge_ticks(lat_a, lat_b):
+        ax.plot(*to_xy.transform(lon_a + along * (lon_b - lon_a), np.full(50, la)), color="#8a8a8a", linewidth=0.6)
+
+
+def locator_png(data: MineReportData, font: str) -> str | None:
+    """The mine in its surroundings: the licence boundary and the image map's frame in a square
+    of `locator_frame_m` around the licence, graticule, scale bar, north arrow, county code/name.
+    No county outline: the repository has no county boundary data, so none is drawn.
+    None without a boundary."""
+    if data.boundary is None or data.boundary.is_empty or data.epsg in (4326, 4490):
+        return None
+    to = Transformer.from_crs(4490, data.epsg, always_xy=True).transform
+    b = shapely.transform(data.boundary, lambda x, y: to(x, y), interleaved=False)
+    c = b.centroid
+    half = data.locator_frame_m / 2
+    extent = (c.x - half, c.x + half, c.y - half, c.y + half)
+    img = _extent(data.transform, data.fvc.shape)
+    lon, lat = Transformer.from_crs(data.epsg, 4490, always_xy=True).transform(c.x, c.y)
+    county = " ".join(x for x in (data.county_name, f"(县级代码 {data.county_code})" if data.county_code else "") if x)
+    with rc_context({"font.family": [font], "axes.unicode_minus": False}):
+        fig = Figure(figsize=(5.2, 5.2))
+        ax = fig.subplots()
+        ax.set_facecolor("#f4f1ea")
+        _graticule(ax, extent, data.epsg)
+        ax.add_patch(matplotlib.patches.Rectangle((img[0], img[2]), img[1] - img[0], img[3] - img[2],
+                                                  facecolor="none", edgecolor="#1f3b73", linestyle="--",
+                                                  linewidth=1.0, label="影像图范围"))
+        ax.add_patch(_patch(b, facecolor=(1, 0, 0, 0.5), edgecolor="#b00000", linewidth=1.2, label="矿区范围"))
+        ax.plot([c.x], [c.y], marker="*", markersize=14, color="#b00000", markeredgecolor="white", linestyle="none",
+                label=f"矿区中心 {lon:.4f}°E {lat:.4f}°N")
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
+        ax.set_aspect("equal")
+        _lonlat_ticks(ax, extent, data.epsg)
+        _scale_bar(ax, extent)
+        _north_arrow(ax)
+        ax.legend(fontsize=7, loc="upper left", framealpha=0.8)
+        ax.set_title(f"位置示意图  {county}".rstrip(), fontsize=10)
+        ax.set_xlabel(f"范围 {data.locator_frame_m / 1000:g} km × {data.locator_frame_m / 1000:g} km; "
+                      "无县界底图, 仅示矿界、影像图范围与经纬网", fontsize=7)
+        return _png(fig, dpi=90)
+
+
+def pair_stretch(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
+    """One linear stretch for both images of a pair: the 2nd and 98th percentiles of every
+    finite value of both (all three bands), so equal reflectance shows as equal colour."""
+    v = np.concatenate([np.asarray(before, float).ravel(), np.asarray(after, float).ravel()])
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0, 0.3
+    lo, hi = (float(x) for x in np.percentile(v, [2, 98]))
+    return lo, hi if hi > lo else lo + 1e-3
+
+
+def stretched(rgb: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """(H, W, 3) reflectance to 0..1 display values (no data grey)."""
+    out = np.clip((np.asarray(rgb, float) - lo) / (hi - lo), 0, 1)
+    return np.where(np.isfinite(out), out, 0.85)
+
+
+def pair_window(geom: BaseGeometry, transform: Affine, shape_hw: tuple[int, ...],
+                margin_m: float) -> tuple[slice, slice]:
+    """Rows and columns of the grid around `geom` (raster CRS) plus `margin_m`, inside the grid."""
+    x0, y0, x1, y1 = geom.bounds
+    h, w = shape_hw
+    c0 = max(0, math.floor((x0 - margin_m - transform.c) / transform.a))
+    c1 = min(w, math.ceil((x1 + margin_m - transform.c) / transform.a))
+    r0 = max(0, math.floor((y1 + margin_m - transform.f) / transform.e))
+    r1 = min(h, math.ceil((y0 - margin_m - transform.f) / transform.e))
+    return slice(r0, max(r1, r0 + 1)), slice(c0, max(c1, c0 + 1))
+
+
+def _pair_png(data: MineReportData, geom: BaseGeometry, label: str, aid: str, font: str) -> str:
+    assert data.before_rgb is not None and data.after_rgb is not None
+    rows, cols = pair_window(geom, data.transform, data.fvc.shape, data.pair_margin_m)
+    before, after = data.before_rgb[rows, cols], data.after_rgb[rows, cols]
+    lo, hi = pair_stretch(before, after)
+    t = data.transform
+    x0, y0 = t.c + cols.start * t.a, t.f + rows.start * t.e
+    extent = (x0, x0 + before.shape[1] * t.a, y0 + before.shape[0] * t.e, y0)
+    with rc_context({"font.family": [font], "axes.unicode_minus": False}):
+        fig = Figure(figsize=(10, 4.6))
+        for ax, img, title in zip(fig.subplots(1, 2), (before, after),
+                                  (f"基期 {data.before_period}", f"本期 {data.image_date}")):
+            ax.imshow(stretched(img, lo, hi), extent=extent, interpolation="nearest")
+            ax.add_patch(_patch(geom, facecolor="none", edgecolor="red", linewidth=2.0))
+            b = geom.bounds
+            ax.text(b[2], b[3], label, ha="left", va="bottom", fontsize=9, color="white", fontweight="bold",
+                    bbox=dict(boxstyle="round,pad=0.15", facecolor="#b00000", linewidth=0))
+            ax.set_title(title, fontsize=10)
+            ax.set_xlim(extent[0], extent[1])
+            ax.set_ylim(extent[2], extent[3])
+            _lonlat_ticks(ax, extent, data.epsg)
+            _scale_bar(ax, extent)
+            _north_arrow(ax)
+        fig.suptitle(f"{label} 前后对比 (真彩色, 两幅同一拉伸 {lo:.3f}–{hi:.3f})  编号 {aid}", fontsize=9)
+        return _png(fig, dpi=80)
+
+
+def _pairs_html(data: MineReportData, anomalies: list[dict], font: str) -> list[str]:
+    """Before/after true-colour pairs of the loss anomalies, in table order (A-labels as there)."""
+    if data.before_rgb is None or data.after_rgb is None:
+        return []
+    geoms = _anomaly_geoms(data, anomalies)
+    h = []
+    for i, (f, g) in enumerate(zip(anomalies, geoms), 1):
+        if f["properties"].get("type") not in LOSS_TYPES:
+            continue
+        aid = str(f.get("id") or f["properties"].get("id") or "")
+        lab = anomaly_label(i)
+        png = _pair_png(data, g, lab, aid, font)
+        h.append(f'<div class="chart pair" data-anomaly-id="{_e(aid)}"><h3>{lab} 前后对比</h3>'
+                 f'<img alt="{lab} 基期与本期真彩色对比" src="data:image/png;base64,{png}">'
+                 f'<p class="muted">左: 基期 {_e(data.before_period)}; 右: 本期 {_e(data.image_date)}; '
+                 f"红框为异常图斑 {lab}, 范围外扩 {data.pair_margin_m:g} m。</p></div>")
+    return h
 
 
 def _reference_rows(data: MineReportData, unit_key_: str) -> pd.DataFrame | None:
@@ -490,12 +639,21 @@ def render_html(data: MineReportData) -> str:
 
     h.append("<h2>一、影像图</h2>")
     h.append(f'<img alt="真彩色与植被覆盖度影像图" src="data:image/png;base64,{_map_png(data, anomalies, font)}">')
+    loc = locator_png(data, font)
+    if loc is not None:
+        county = data.county_name or "—"
+        code = f" (县级行政区划代码 {data.county_code})" if data.county_code else ""
+        h.append(f'<div class="chart locator"><h3>位置示意图</h3>'
+                 f'<img alt="矿区位置示意图" src="data:image/png;base64,{loc}">'
+                 f'<p class="muted">所在县: {_e(county)}{_e(code)}; 图幅 {data.locator_frame_m / 1000:g} km 见方, '
+                 "以矿区为中心; 无县界底图, 仅示矿界、影像图范围与经纬网。</p></div>")
 
     h.append("<h2>二、异常位置</h2>")
     if anomalies:
         h += _location_table(anomalies, _locations(data, anomalies), units)
         h.append("<h2>三、异常证据</h2>")
         h += _evidence_table(data, anomalies)
+        h += _pairs_html(data, anomalies, font)
     else:
         h.append("<p>本次核查未发现异常。</p>")
 
@@ -536,6 +694,10 @@ def render_html(data: MineReportData) -> str:
     else:
         h.append("<p>所有单元均已判定。</p>")
 
+    if data.timeline:
+        h.append("<h2>六、单元全流程跟踪</h2>")
+        h += _timeline_html(data, font)
+
     h.append("<h2>说明</h2><ul class=\"muted\">")
     for line in ["影像: Sentinel-2 L2A 地表反射率, 10 m; 已掩膜云、云影及卷云。",
                  "植被覆盖度按像元二分模型由 NDVI 计算; 单元值为晴空日期单元均值的季节中位数。",
@@ -545,6 +707,98 @@ def render_html(data: MineReportData) -> str:
         h.append(f"<li>{_e(line)}</li>")
     h.append("</ul></body></html>")
     return "\n".join(h) + "\n"
+
+
+# ---------------------------------------------------------------- unit timeline (ledger)
+
+_TIMELINE_MARKS = {   # what a plan row says, drawn on the timeline: marker, colour, legend
+    "damage": ("x", "#7f7f7f", "损毁"),
+    "planned": ("s", "#1f77b4", "计划修复"),
+    "restored": ("^", "#2c7a3f", "申报已修复"),
+}
+
+
+def _timeline_units(data: MineReportData) -> list[str]:
+    return sorted({e.unit_id for e in data.timeline})
+
+
+def _timeline_chart_png(data: MineReportData, font: str) -> str:
+    """One row per unit, one column per year: plan rows as markers, acceptance as a star
+    (hollow when 不合格), each season's FVC as a dot (green when it meets the unit's minimum,
+    red below it, grey when there is no minimum) labelled with FVC / minimum."""
+    uids = _timeline_units(data)
+    years = sorted({e.year for e in data.timeline if e.year})
+    with rc_context({"font.family": [font], "axes.unicode_minus": False}):
+        fig = Figure(figsize=(10, 0.8 + 0.55 * len(uids)))
+        ax = fig.subplots()
+        seen: set[str] = set()
+
+        def mark(x: float, y: float, m: str, c: str, label: str, **kw: Any) -> None:
+            ax.plot([x], [y], m, color=c, markersize=8, label=None if label in seen else label, **kw)
+            seen.add(label)
+
+        for i, uid in enumerate(uids):
+            for e in (e for e in data.timeline if e.unit_id == uid):
+                if e.kind == MENTION:
+                    m, c, label = _TIMELINE_MARKS[e.section]
+                    mark(e.year - 0.25, i, m, c, label)
+                elif e.kind == ACCEPTANCE:
+                    ok = e.result == "合格"
+                    mark(e.year, i, "*", "#b8860b", "验收合格" if ok else "验收不合格",
+                         **({} if ok else {"markerfacecolor": "none"}))
+                elif e.kind == SEASON and e.fvc is not None:
+                    lim = data.timeline_fvc_min.get(uid)
+                    c = "#999999" if lim is None else ("#2c7a3f" if e.fvc >= lim else "#d62728")
+                    mark(e.year + 0.25, i, "o", c, "生长季植被覆盖度" if lim is None or e.fvc >= lim else "低于阈值")
+                    ax.annotate(f"{e.fvc:.2f}" + ("" if lim is None else f"/{lim:.2f}"), (e.year + 0.25, i),
+                                textcoords="offset points", xytext=(0, 7), ha="center", fontsize=7)
+        ax.set_yticks(range(len(uids)), [f"{u.removeprefix(data.license_no + '-')} "   # the mine is the report's
+                                         f"({UNIT_STATE_ZH.get(data.unit_states.get(u, ''), '—')})"
+                                         for u in uids], fontsize=7)
+        ax.set_ylim(-0.6, len(uids) - 0.4)
+        ax.invert_yaxis()
+        if years:
+            ax.set_xticks(years, [f"{y}年" for y in years])
+            ax.set_xlim(years[0] - 0.6, years[-1] + 0.6)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=6, frameon=False)
+        return _png(fig, dpi=90)
+
+
+def _timeline_cells(events: list[UnitEvent], lim: float | None) -> tuple[str, str, str, str]:
+    """One unit's year: what was planned, reported, accepted, observed (text for the table)."""
+    planned, reported, accepted, seasons = [], [], [], []
+    for e in events:
+        what = " ".join(x for x in (f"第{e.seq}号", e.land_class,
+                                    "" if e.area_hm2 is None else f"{e.area_hm2:.4f} hm²") if x)
+        if e.kind == MENTION and e.section in ("planned", "damage"):
+            planned.append(("计划" if e.section == "planned" else "损毁") + what)
+        elif e.kind == MENTION:
+            reported.append(what + ("，称已验收" if e.accepted else ""))
+        elif e.kind == ACCEPTANCE:
+            accepted.append(f"{e.result or '待验收'} {e.accepted_on or e.applied_on or ''} {e.certificate_no}".strip())
+        elif e.kind == SEASON and e.fvc is not None:
+            verdict = "" if lim is None else ("，达标" if e.fvc >= lim else "，未达标")
+            seasons.append(f"{e.fvc:.4f}" + ("" if lim is None else f"（阈值 {lim:.2f}{verdict}）"))
+    return "；".join(planned), "；".join(reported), "；".join(accepted), "；".join(seasons)
+
+
+def _timeline_html(data: MineReportData, font: str) -> list[str]:
+    """The timeline chart and its table: one row per unit and year."""
+    h = [f'<img alt="单元全流程时间轴" src="data:image/png;base64,{_timeline_chart_png(data, font)}">',
+         "<table><thead><tr><th>单元标识码</th><th>状态</th><th>年度</th><th>计划/损毁</th><th>申报已修复</th>"
+         "<th>验收</th><th>生长季植被覆盖度</th></tr></thead><tbody>"]
+    for uid in _timeline_units(data):
+        evs = [e for e in data.timeline if e.unit_id == uid]
+        state = UNIT_STATE_ZH.get(data.unit_states.get(uid, ""), "—")
+        for year in sorted({e.year for e in evs}):
+            cells = _timeline_cells([e for e in evs if e.year == year], data.timeline_fvc_min.get(uid))
+            h.append(f"<tr><td>{_e(uid)}</td><td>{_e(state)}</td><td>{year or '—'}</td>"
+                     + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    h.append("</tbody></table>")
+    h.append('<p class="muted">台账单元按位置跨年度匹配 (标识码不变)；验收以县级主管部门验收清单为准；'
+             "植被覆盖度为生长季晴空日期中位数，阈值为目标地类的要求下限。</p>")
+    return h
 
 
 def render_report(data: MineReportData, path: str | Path, *, pdf: bool = False, pdf_timeout: float = 120) -> Path:

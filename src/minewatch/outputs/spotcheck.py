@@ -5,8 +5,17 @@ the abnormal list (异常名录) or judged seriously dishonest (严重失信主�
 minewatch's own ranking, not a formula from the regulation:
 
     finding weight  w(a) = SEVERITY_WEIGHT[severity] x (area_hm2 + AREA_FLOOR_HM2)
-    risk_score      = multiplier x (BASE + sum of w(a) over the mine's active findings)
+    risk_score      = multiplier x (BASE + sum of w(a) over the mine's active findings
+                                   + OUTSTANDING_WEIGHT x outstanding_hm2
+                                   + OVERDUE_WEIGHT x n_overdue_acceptance)
     multiplier      = 1 + ABNORMAL_LIST_BONUS x [异常名录] + DISHONEST_BONUS x [严重失信主体]
+
+From the unit ledger (when the night has one): ``outstanding_hm2`` is the hm² of the mine's
+units still damaged or planned, not restored (outputs.unit_history.outstanding_hm2), and
+``n_overdue_acceptance`` its acceptance applications past the 60 working days
+(ledger.overdue): restoration owed and acceptance pending both raise the score
+(defaults 0.5 per hm², 2.0 per application: an overdue application weighs like a medium
+finding of no area).
 
 Area makes large findings count; AREA_FLOOR_HM2 makes every finding count even when it
 has no area (PLAN_MISSING), so many small findings add up; BASE keeps flagged holders
@@ -26,7 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import pandas as pd
 
@@ -46,6 +55,8 @@ class RiskWeights:
     base: float = 1.0
     abnormal_list_bonus: float = 1.0
     dishonest_bonus: float = 1.0
+    outstanding_weight: float = 0.5      # per hm² damaged or planned, not restored
+    overdue_weight: float = 2.0          # per acceptance application past the working-day limit
     source: str = "minewatch default ranking (not from the regulation); tune per province"
 
     def severity_weight(self, s: str) -> float:
@@ -71,14 +82,20 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("area_hm2", "异常面积(hm²)", "Sum of the findings' areas, 4 decimals"),
     ("types_zh", "异常类型", "Finding types, Chinese"),
     ("types", "异常类型代码", "Finding type codes"),
+    ("outstanding_hm2", "未修复面积(hm²)", "Ledger: hm² of units damaged or planned, not restored, 4 decimals"),
+    ("n_overdue_acceptance", "逾期未验收申请数", "Ledger: acceptance applications past the working-day limit"),
+    ("unit_ids", "异常单元标识码", "Ledger unit ids (标识码) of the active findings"),
     ("reasons_zh", "抽查理由", "Why the mine is on the list, for the inspector"),
 )
 KEYS = [c[0] for c in COLUMNS]
 
 
 def spot_check_list(anomalies_fc: dict, rights: list[MiningRight],
-                    weights: RiskWeights = DEFAULT_WEIGHTS) -> pd.DataFrame:
-    """One row per mining right (and per licence that has findings but no registry entry), ranked."""
+                    weights: RiskWeights = DEFAULT_WEIGHTS, *, outstanding: Mapping[str, float] | None = None,
+                    overdue: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """One row per mining right (and per licence that has findings but no registry entry), ranked.
+    `outstanding` (licence -> hm²) and `overdue` (licence -> applications) come from the ledger."""
+    outstanding, overdue = outstanding or {}, overdue or {}
     by_lic: dict[str, list[dict]] = {}
     for f in anomalies_fc.get("features", []):
         p = f["properties"]
@@ -87,7 +104,7 @@ def spot_check_list(anomalies_fc: dict, rights: list[MiningRight],
         by_lic.setdefault(p["license_no"], []).append(p)
     reg = {r.license_no: r for r in rights}
     rows = []
-    for lic in sorted(set(reg) | set(by_lic)):
+    for lic in sorted(set(reg) | set(by_lic) | {k for k, v in outstanding.items() if v} | set(overdue)):
         r = reg.get(lic)
         finds = by_lic.get(lic, [])
         abnormal = bool(r and r.abnormal_list)
@@ -95,6 +112,8 @@ def spot_check_list(anomalies_fc: dict, rights: list[MiningRight],
         mult = 1.0 + weights.abnormal_list_bonus * abnormal + weights.dishonest_bonus * dishonest
         total = sum(weights.severity_weight(p.get("severity", "")) *
                     (float(p.get("area_hm2") or 0.0) + weights.area_floor_hm2) for p in finds)
+        owed, late = round(outstanding.get(lic, 0.0), 4), overdue.get(lic, 0)
+        total += weights.outstanding_weight * owed + weights.overdue_weight * late
         score = mult * (weights.base + total)
         types = sorted({p["type"] for p in finds})
         types_zh: list[str] = []
@@ -107,6 +126,10 @@ def spot_check_list(anomalies_fc: dict, rights: list[MiningRight],
         if finds:
             reasons.append(f"遥感发现异常{len(finds)}处（高{n_sev['high']}、中{n_sev['medium']}、低{n_sev['low']}），"
                            f"面积{area:.4f} hm²")
+        if owed:
+            reasons.append(f"损毁或计划修复而未修复{owed:.4f} hm²")
+        if late:
+            reasons.append(f"验收申请逾期未验收{late}件")
         if abnormal:
             reasons.append("列入异常名录，提高抽查频次")
         if dishonest:
@@ -119,7 +142,10 @@ def spot_check_list(anomalies_fc: dict, rights: list[MiningRight],
             "risk_score": round(score, 4), "multiplier": round(mult, 4), "abnormal_list": abnormal,
             "seriously_dishonest": dishonest, "n_anomalies": len(finds), "n_high": n_sev["high"],
             "n_medium": n_sev["medium"], "n_low": n_sev["low"], "area_hm2": area,
-            "types_zh": "；".join(types_zh), "types": ";".join(types), "reasons_zh": "；".join(reasons) or "常规抽查",
+            "types_zh": "；".join(types_zh), "types": ";".join(types),
+            "outstanding_hm2": owed, "n_overdue_acceptance": late,
+            "unit_ids": ";".join(sorted({p["unit_id"] for p in finds if p.get("unit_id")})),
+            "reasons_zh": "；".join(reasons) or "常规抽查",
         })
     df = pd.DataFrame(rows, columns=[k for k in KEYS if k != "rank"])
     df = df.sort_values(["risk_score", "license_no"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
@@ -140,9 +166,9 @@ def read_spot_check_csv(path: str | Path) -> pd.DataFrame:
     """Read a CSV written by write_spot_check back with its English keys."""
     df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     df.columns = [c.split("|", 1)[0] for c in df.columns]
-    for c in ("rank", "n_anomalies", "n_high", "n_medium", "n_low"):
+    for c in ("rank", "n_anomalies", "n_high", "n_medium", "n_low", "n_overdue_acceptance"):
         df[c] = df[c].astype(int)
-    for c in ("risk_score", "multiplier", "area_hm2"):
+    for c in ("risk_score", "multiplier", "area_hm2", "outstanding_hm2"):
         df[c] = df[c].astype(float)
     for c in ("abnormal_list", "seriously_dishonest"):
         df[c] = df[c].map({"true": True, "false": False})
@@ -199,14 +225,15 @@ def _write_xlsx(df: pd.DataFrame, path: Path, weights: RiskWeights) -> Path:
         c.font = Font(bold=True)
         c.fill = head_fill
         c.alignment = Alignment(wrap_text=True, vertical="top")
-    widths = {"license_no": 26, "holder": 24, "mine_name": 18, "types_zh": 30, "reasons_zh": 50, "types": 30}
+    widths = {"license_no": 26, "holder": 24, "mine_name": 18, "types_zh": 30, "reasons_zh": 50, "types": 30,
+              "unit_ids": 30}
     for i, k in enumerate(KEYS, 1):
         ws.column_dimensions[ws.cell(1, i).column_letter].width = widths.get(k, 11)
         if k in ("risk_score", "multiplier"):
             for cell in ws.iter_cols(min_col=i, max_col=i, min_row=2):
                 for c in cell:
                     c.number_format = "0.0000"
-        if k == "area_hm2":
+        if k in ("area_hm2", "outstanding_hm2"):
             for cell in ws.iter_cols(min_col=i, max_col=i, min_row=2):
                 for c in cell:
                     c.number_format = "0.0000"
@@ -221,7 +248,8 @@ def _write_xlsx(df: pd.DataFrame, path: Path, weights: RiskWeights) -> Path:
         doc.append([k, z, m])
     doc.append([])
     doc.append(["risk_score", "计算方法",
-                f"multiplier x ({weights.base} + Σ severity_weight x (area_hm2 + {weights.area_floor_hm2})); "
+                f"multiplier x ({weights.base} + Σ severity_weight x (area_hm2 + {weights.area_floor_hm2}) "
+                f"+ {weights.outstanding_weight} x outstanding_hm2 + {weights.overdue_weight} x n_overdue_acceptance); "
                 f"severity_weight {dict(weights.severity)}; multiplier = 1 + {weights.abnormal_list_bonus} x 异常名录 "
                 f"+ {weights.dishonest_bonus} x 严重失信主体; source: {weights.source}"])
     for col, w in zip("ABC", (22, 18, 90)):

@@ -23,3 +23,17 @@ def test_clear_median_skips_pixels_without_a_value_and_never_warns():
     med32 = clear_median(refl, clear[:, None])
     assert med32.dtype == np.float32 and med32.shape == (2, 4)
     np.testing.assert_allclose(med32[:, :2], [[0.2, 0.7], [0.4, 1.4]], rtol=1e-6)
+
+
+def test_clear_median_leaves_the_process_wide_warning_filters_alone(monkeypatch):
+    """The filters are one list for every thread: a filter set around one mine's median
+    dropped rasterio's own filter in another mine's thread (the night's stray
+    NotGeoreferencedWarning). So no filter is set at all, even on all-cloud input."""
+    calls: list[str] = []
+    for name in ("catch_warnings", "filterwarnings", "simplefilter"):
+        real = getattr(warnings, name)
+        monkeypatch.setattr(warnings, name, lambda *a, _n=name, _r=real, **k: calls.append(_n) or _r(*a, **k))
+    med = clear_median(np.full((3, 2, 2), np.nan), np.ones((3, 2, 2), bool))
+    monkeypatch.undo()
+    assert calls == []
+    assert np.isnan(med).all()

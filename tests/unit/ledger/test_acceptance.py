@@ -65,3 +65,12 @@ def test_xlsx_reads_like_csv_and_a_missing_column_is_named(make_ledger, tmp_path
     rep = import_acceptance(engine, tmp_path / "list.xlsx", iou_min=0.5)
     assert [(r.row, r.unit_id) for r in rep.records] == [(2, f"{LICENCE}-U0003"), (3, f"{LICENCE}-U0001")]
     assert [(f.row, f.rule, f.field) for f in rep.findings][:1] == [(1, "ACCEPTANCE_MISSING_COLUMN", "验收结果")]
+
+
+def test_acceptance_files_of_a_folder(tmp_path):
+    from minewatch.ledger.acceptance import acceptance_files
+
+    for name in ("b.xlsx", "a.csv", "~$b.xlsx", "notes.txt", ".hidden.csv"):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    assert [p.name for p in acceptance_files(tmp_path)] == ["a.csv", "b.xlsx"]
+    assert acceptance_files(tmp_path / "a.csv") == [tmp_path / "a.csv"]

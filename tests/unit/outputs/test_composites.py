@@ -194,3 +194,16 @@ def test_season_composites_ignore_nan_among_clear_and_do_not_warn():
         composites.season_composites(ndvi, refl, np.ones((2, 1, 2), np.uint8))
     with pytest.raises(ValueError, match="refl"):
         composites.season_composites(ndvi, refl[:, :, :, :1], np.ones((2, 1, 2), bool))
+
+
+def test_season_composites_leave_the_process_wide_warning_filters_alone(monkeypatch):
+    # a filter set in one mine's thread drops another thread's (see clear_median)
+    calls: list[str] = []
+    for name in ("catch_warnings", "filterwarnings", "simplefilter"):
+        real = getattr(warnings, name)
+        monkeypatch.setattr(warnings, name, lambda *a, _n=name, _r=real, **k: calls.append(_n) or _r(*a, **k))
+    nmax, med = composites.season_composites(np.full((2, 1, 2), np.nan, np.float32),
+                                             np.full((2, 3, 1, 2), np.nan, np.float32), np.ones((2, 1, 2), bool))
+    monkeypatch.undo()
+    assert calls == []
+    assert np.isnan(nmax).all() and np.isnan(med).all() and med.shape == (3, 1, 2)

@@ -58,7 +58,7 @@ def test_ogrinfo_sees_layers_crs_and_fields(tmp_path):
 
 def test_contents_keys_and_status(tmp_path):
     p = _write(tmp_path / "onemap.gpkg")
-    assert [n for n, _ in pyogrio.list_layers(p)] == list(LAYERS) + ["data_dictionary"]
+    assert [n for n, _ in pyogrio.list_layers(p)] == [*LAYERS, "data_dictionary", "changes", "layer_styles"]
     an = pyogrio.read_dataframe(p, layer="anomalies")
     assert an.crs.to_epsg() == 4490 and len(an) == 2
     assert (an.upsert_key == an.id).all() and set(an.status) == {"new"}
@@ -186,3 +186,20 @@ def test_bsm_stable_night_after_night(tmp_path):
     b = pyogrio.read_dataframe(write_onemap(tmp_path / "b.gpkg", fc, rights, plans, run_date=date(2026, 10, 9)),
                                layer="anomalies").set_index("id").BSM
     assert len(b) == 1 and b.iloc[0] == a.loc[b.index[0]]
+
+
+def test_a_finding_on_an_earlier_row_stays_off_this_years_row_of_the_same_seq():
+    """`planned:2@2025` is another unit than this year's planned:2: the ledger's ids keep them apart."""
+    rights, _ = rights_and_plans()
+    lic = rights[0].license_no
+    fc = anomalies_fc()
+    flagged = [f["properties"] for f in fc["features"] if f["properties"]["unit_seq"] is not None]
+    p = flagged[0]
+    row = (p["license_no"], p["plan_year"], p["unit_section"], p["unit_seq"])
+    unit = f"{p['unit_section']}:{p['unit_seq']}"
+    p["unit_id"] = f"{lic}-U0009"                       # the earlier row's unit
+    ids = {row: f"{lic}-U0002"}                         # this year's row is another unit
+    assert unit not in set(night_unit_status(fc, {}, [], date(2026, 10, 2), ids).unit)
+    ids = {row: f"{lic}-U0009"}                         # the same ground listed again: its status
+    st = night_unit_status(fc, {}, [], date(2026, 10, 2), ids).set_index("unit")
+    assert st.loc[unit, "status"] == p["type"]

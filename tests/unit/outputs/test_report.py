@@ -138,3 +138,110 @@ def test_reference_ring_shown_where_the_assessment_used_it(tmp_path):
 def test_every_anomaly_type_has_its_label_and_rule_sentence():
     from minewatch.labels import RULES_ZH, TYPES_ZH
     assert set(RULES_ZH) == set(TYPES_ZH)
+
+
+def test_unit_timeline_chart_and_table(tmp_path):
+    from minewatch.ledger.events import ACCEPTANCE, MENTION, SEASON, UnitEvent
+
+    lic, u1, u2 = "C1400002010011120000001", "C1400002010011120000001-U0001", "C1400002010011120000001-U0002"
+    events = [UnitEvent(lic, u1, MENTION, 2025, section="planned", seq=1, land_class="0404", area_hm2=6.7225),
+              UnitEvent(lic, u1, MENTION, 2026, section="restored", seq=1, land_class="0404", area_hm2=6.7223,
+                        accepted=True),
+              UnitEvent(lic, u1, ACCEPTANCE, 2026, applied_on=date(2026, 3, 2), accepted_on=date(2026, 5, 20),
+                        result="合格", certificate_no="验收(2026)第7号"),
+              UnitEvent(lic, u1, SEASON, 2026, fvc=0.4512, reference_fvc=0.6021, clear_obs=7),
+              UnitEvent(lic, u2, MENTION, 2026, section="damage", seq=1, area_hm2=20.1653)]
+    plain = render_report(_data(), tmp_path / "plain.html").read_text(encoding="utf-8")
+    assert "单元全流程跟踪" not in plain                       # no ledger: no timeline
+    text = render_report(_data(timeline=events, unit_states={u1: "in_management", u2: "damaged"},
+                               timeline_fvc_min={u1: 0.5}), tmp_path / "r.html").read_text(encoding="utf-8")
+    part = text[text.index("六、单元全流程跟踪"):text.index("<h2>说明</h2>")]
+    assert len(re.findall(r'src="data:image/png;base64,', part)) == 1       # the chart across years
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>(\d+)</td>((?:<td>[^<]*</td>){4})</tr>", part)
+    assert [(r[0][-5:], r[1], r[2]) for r in rows] == [("U0001", "管护期内", "2025"), ("U0001", "管护期内", "2026"),
+                                                      ("U0002", "损毁", "2026")]
+    assert re.findall(r"<td>([^<]*)</td>", rows[1][3]) == [
+        "", "第1号 0404 6.7223 hm²，称已验收", "合格 2026-05-20 验收(2026)第7号", "0.4512（阈值 0.50，未达标）"]
+    assert "计划第1号 0404 6.7225 hm²" in rows[0][3] and "损毁第1号 20.1653 hm²" in rows[2][3]
+def _pngs(text: str, marker: str) -> list[np.ndarray]:
+    """The PNG images of the divs whose class contains `marker`, decoded."""
+    import io
+    found = re.findall(rf'<div class="chart {marker}"[^>]*>.*?src="data:image/png;base64,([^"]+)"', text, flags=re.S)
+    return [imread(io.BytesIO(base64.b64decode(b)))[..., :3] for b in found]
+
+
+def test_locator_map_shows_the_licence_in_a_graticuled_frame_with_its_county(tmp_path):
+    d = _data(boundary=box(110.99, 38.98, 111.03, 39.0), county_code="150622", county_name="准格尔旗",
+              locator_frame_m=25_000.0)
+    text = render_report(d, tmp_path / "r.html").read_text(encoding="utf-8")
+    [img] = _pngs(text, "locator")
+    red = (img[..., 0] > 0.6) & (img[..., 1] < 0.45) & (img[..., 2] < 0.45)
+    grey = (np.abs(img[..., 0] - 0.54) < 0.06) & (np.abs(img[..., 1] - 0.54) < 0.06)
+    # the 3.5 km x 2.2 km licence in a 25 km frame: a small red patch, graticule lines across it
+    assert 50 < red.sum() < 0.1 * red.size and grey.sum() > 200
+    ys, xs = np.nonzero(red)
+    assert abs(ys.mean() / img.shape[0] - 0.5) < 0.15 and abs(xs.mean() / img.shape[1] - 0.5) < 0.15
+    assert "位置示意图" in text and "所在县: 准格尔旗 (县级行政区划代码 150622); 图幅 25 km 见方" in text
+    assert render_report(_data(), tmp_path / "n.html").read_text(encoding="utf-8").count("位置示意图") == 0
+
+
+def test_pair_stretch_is_one_for_both_and_equal_reflectance_shows_equal():
+    before = np.full((10, 10, 3), 0.05, np.float32)
+    after = before.copy()
+    after[2:5, 2:5] = 0.25                                    # bare now
+    lo, hi = report.pair_stretch(before, after)
+    assert lo == pytest.approx(0.05) and hi == pytest.approx(0.25)
+    b, a = report.stretched(before, lo, hi), report.stretched(after, lo, hi)
+    assert np.array_equal(b[6:, 6:], a[6:, 6:]) and a[3, 3, 0] == 1.0 and b[3, 3, 0] == 0.0
+    # a stretch from one image alone would differ: the pair's is computed from both
+    assert report.pair_stretch(before, before)[1] != hi
+    nan = before.copy()
+    nan[0, 0] = np.nan
+    assert report.stretched(nan, lo, hi)[0, 0, 0] == 0.85
+
+
+def test_pair_window_is_the_bbox_plus_margin_inside_the_grid():
+    from affine import Affine
+    t = Affine(10, 0, 1000, 0, -10, 5000)                     # 100 x 100 px
+    rows, cols = report.pair_window(box(1200, 4500, 1300, 4600), t, (100, 100), 50)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (35, 55, 15, 35)
+    rows, cols = report.pair_window(box(1000, 4900, 1050, 5000), t, (100, 100), 100)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (0, 20, 0, 15)
+
+
+def test_loss_anomalies_get_before_after_pairs_with_their_id(tmp_path):
+    from tests.support.report_data import loss_feature
+    d = _data()
+    loss = loss_feature(d)
+    d.anomalies = d.anomalies + [loss]
+    h, w = d.fvc.shape
+    d.before_rgb = np.full((h, w, 3), 0.04, np.float32)
+    d.after_rgb = d.before_rgb.copy()
+    d.after_rgb[20:40, 150:180] = 0.22                        # the loss: bare since the baseline
+    d.before_period = "2025-07-03/2025-09-12"
+    text = render_report(d, tmp_path / "r.html").read_text(encoding="utf-8")
+    pairs = re.findall(r'<div class="chart pair" data-anomaly-id="([0-9a-f]+)"><h3>(A\d) 前后对比', text)
+    assert pairs == [(loss["id"], "A2")]                         # the shortfall (A1) is no loss: no pair
+    assert "基期 2025-07-03/2025-09-12" in text
+    [img] = _pngs(text, "pair")
+    left, right = img[:, : img.shape[1] // 2], img[:, img.shape[1] // 2:]
+    # the window (bbox + 150 m, 60 x 50 px) is dark vegetation before; after, a fifth of it is bare (white)
+    dark = lambda x: (x.mean(axis=-1) < 0.3).sum()
+    assert 0.6 * dark(left) < dark(right) < 0.9 * dark(left)
+    red = lambda x: ((x[..., 0] > 0.8) & (x[..., 1] < 0.3) & (x[..., 2] < 0.3)).sum()
+    assert red(left) > 100 and red(right) > 100                # the outline on both
+    # no pairs without the baseline image
+    assert "前后对比" not in render_report(_data(anomalies=[loss]), tmp_path / "n.html").read_text(encoding="utf-8")
+
+
+def test_every_loss_type_is_a_known_type_and_every_type_that_a_loss_patch_makes_is_a_loss_type():
+    """Pairs are drawn for the types the loss mask makes (assess.disturbance.loss_anomaly's callers)."""
+    import inspect
+
+    from minewatch.assess import disturbance_rules, history
+    from minewatch.labels import TYPES_ZH
+    assert set(report.LOSS_TYPES) <= set(TYPES_ZH)
+    made = set()
+    for mod in (disturbance_rules, history):
+        made |= set(re.findall(r'loss_anomaly\(\s*"([A-Z_]+)"', inspect.getsource(mod)))
+    assert made and made <= set(report.LOSS_TYPES), made - set(report.LOSS_TYPES)
