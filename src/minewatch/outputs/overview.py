@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 from matplotlib.image import imsave
-from rasterio.warp import Resampling, calculate_default_transform, reproject
+from pyproj import Transformer
+from rasterio.warp import calculate_default_transform
 from shapely.geometry import mapping
 
 from minewatch.labels import CONFIDENCE_ZH, SEVERITY_ZH, TYPES_ZH
@@ -59,11 +60,20 @@ def imagery_png(img: MineImage, max_px: int) -> tuple[bytes, tuple[float, float,
         sw, sh = max(1, round(dw / scale)), max(1, round(dh / scale))
         dst_t = Affine(dst_t.a * dw / sw, 0, dst_t.c, 0, dst_t.e * dh / sh, dst_t.f)
         dw, dh = sw, sh
-    out = np.full((3, dh, dw), np.nan, np.float32)
-    for b in range(3):
-        reproject(np.ascontiguousarray(rgb[..., b]), out[b], src_transform=t, src_crs=f"EPSG:{img.epsg}",
-                  src_nodata=np.nan, dst_transform=dst_t, dst_crs=f"EPSG:{LONLAT_EPSG}", dst_nodata=np.nan,
-                  resampling=Resampling.nearest, num_threads=1)
+    # nearest neighbour by hand: each output pixel centre back to the source grid. rasterio's
+    # array-to-array reproject makes MEM datasets whose NotGeoreferencedWarning leaks into the
+    # night's log when other threads touch the warning filters (odc-geo#131)
+    cols, rows = np.meshgrid(np.arange(dw) + 0.5, np.arange(dh) + 0.5)
+    lon = dst_t.c + dst_t.a * cols.ravel() + dst_t.b * rows.ravel()
+    lat = dst_t.f + dst_t.d * cols.ravel() + dst_t.e * rows.ravel()
+    x, y = Transformer.from_crs(LONLAT_EPSG, img.epsg, always_xy=True).transform(lon, lat)
+    inv = ~t
+    sc = np.floor(inv.c + inv.a * np.asarray(x) + inv.b * np.asarray(y)).astype(np.int64)
+    sr = np.floor(inv.f + inv.d * np.asarray(x) + inv.e * np.asarray(y)).astype(np.int64)
+    inside = (sc >= 0) & (sc < w) & (sr >= 0) & (sr < h)
+    flat = np.full((dh * dw, 3), np.nan, np.float32)
+    flat[inside] = rgb[sr[inside], sc[inside]]
+    out = np.moveaxis(flat.reshape(dh, dw, 3), -1, 0)
     ok = np.isfinite(out).all(axis=0)
     rgba = np.zeros((dh, dw, 4), np.uint8)
     rgba[..., :3] = np.round(np.clip(np.nan_to_num(np.moveaxis(out, 0, -1)), 0, 1) * 255).astype(np.uint8)
