@@ -103,7 +103,9 @@ def settings_for(root: Path, url: str, out_dir: Path):
     from minewatch.config import load_settings
     s = load_settings(ROOT / "configs" / "sample.yaml")
     return s.model_copy(update={"registry": root / "registry.csv", "plans": root / "plans", "output_dir": out_dir,
-                                "catalog": s.catalog.model_copy(update={"url": url})})
+                                "catalog": s.catalog.model_copy(update={"url": url}),
+                                # the sample's acceptance list is not this world's
+                                "ledger": s.ledger.model_copy(update={"acceptance": None})})
 
 
 # ------------------------------------------------------------------------------ minewatch

@@ -91,6 +91,7 @@ def sample_config(sample_loaded, tmp_path_factory):
     raw = yaml.safe_load((root / "configs" / "sample.yaml").read_text(encoding="utf-8"))
     raw.update(registry=str(root / "sample_scenes" / "registry.csv"), plans=str(root / "sample_scenes" / "plans"),
                output_dir=str(tmp_path_factory.mktemp("out")))
+    raw.setdefault("ledger", {})["acceptance"] = str(root / "sample_scenes" / "acceptance.csv")
     raw["catalog"]["url"] = sample_loaded.url
     raw["assess"]["thresholds"] = str(root / "configs" / "thresholds.yaml")
     raw.pop("local_catalog", None)

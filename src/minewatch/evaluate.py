@@ -71,8 +71,10 @@ def evaluate(root: Path, s: Settings, names: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="minewatch-eval-ledger-") as d:
         url = f"sqlite:///{Path(d).resolve() / 'ledger.sqlite'}"
         try:
-            return _evaluate(Path(root), s.model_copy(update={"ledger": s.ledger.model_copy(update={"url": url})}),
-                             names)
+            # the scenarios' own acceptance list (synth.scenarios writes one), as a bureau's would be
+            accepted = Path(root) / "acceptance.csv"
+            ledger = s.ledger.model_copy(update={"url": url, "acceptance": accepted if accepted.is_file() else None})
+            return _evaluate(Path(root), s.model_copy(update={"ledger": ledger}), names)
         finally:
             from minewatch import job
             job.forget_ledger(url)       # the folder goes: no engine may keep the file open

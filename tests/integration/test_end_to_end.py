@@ -37,6 +37,7 @@ def config(sample_loaded, tmp_path_factory):
     raw["registry"] = str(SAMPLE / "registry.csv")
     raw["plans"] = str(SAMPLE / "plans")
     raw["output_dir"] = str(d / "out")
+    raw["ledger"]["acceptance"] = str(SAMPLE / "acceptance.csv")
     raw["catalog"]["url"] = sample_loaded.url
     raw["assess"]["thresholds"] = str(ROOT / "configs" / "thresholds.yaml")
     raw.pop("local_catalog")
