@@ -89,7 +89,8 @@ def test_init_plan_check_and_a_night_from_the_wheel(installed, sample_loaded, an
     assert out.returncode == 0, out.stderr
     mine = sample.MINES[0]                      # one mine: the night stays short
     write_registry_csv([sample.mining_right(mine)], d / "registry.csv")
-    shutil.copy2(REPO / "sample_scenes" / "plans" / f"{mine.license_no}_2026.xlsx", d / "plans")
+    for plan in sorted((REPO / "sample_scenes" / "plans").glob(f"{mine.license_no}_*.xlsx")):   # 2025 and 2026
+        shutil.copy2(plan, d / "plans")
 
     check = _run([mw, "plan", "check", d / "plans", "--registry", d / "registry.csv"], work, env)
     assert check.returncode == 0, check.stdout + check.stderr
