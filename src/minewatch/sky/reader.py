@@ -25,6 +25,7 @@ error); `cube.stack_dn` passes `ERRORS_AS_NODATA = ()` and `WindowReader` raises
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ import numpy as np
 import rasterio
 import stackstac
 from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 from stackstac.raster_spec import RasterSpec
 from stackstac.rio_env import LayeredEnv
@@ -40,6 +42,14 @@ from stackstac.rio_env import LayeredEnv
 from minewatch.config import CatalogSettings
 
 ERRORS_AS_NODATA: tuple[Exception, ...] = ()   # no read error is ever taken for no data
+
+
+# rasterio's in-memory datasets (geometry_mask, rasterize) silence their own
+# NotGeoreferencedWarning with warnings.catch_warnings, which is not thread-safe: with mines in
+# threads one mine's restore drops another's filter and the warning reaches the night's log (an
+# error under -W error). A filter set once, at import, is never toggled; a catalogue COG without a
+# geotransform does not align with the grid and is read through stackstac's reader instead.
+warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
 
 
 class AssetReadError(Exception):
