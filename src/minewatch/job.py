@@ -267,7 +267,8 @@ def run_mine_on_worker(right: MiningRight, p: Promises, s: Settings, as_of: date
     result cache and pixel store in `state_dir` (shared storage: the same path on every worker),
     then the mine's heavy products written there (`write_mine_products`); back to the flow go
     the slim result and this mine's log records. A transient error is raised for the flow's
-    retries, judged here (`ops.TRANSIENT_ATTR`: the pickled exception loses its causes)."""
+    retries, judged here on the exception as raised (`ops.TRANSIENT_ATTR`: a cause that does not
+    pickle would not reach the flow)."""
     ops.local_graphs_on_worker()
     with ops.captured_log(s.run.log_level) as records:
         try:

@@ -118,7 +118,7 @@ def is_transient(exc: BaseException) -> bool:
     if type(exc).__name__ == "TaskRunTimeoutError":
         return False
     judged = getattr(exc, TRANSIENT_ATTR, None)
-    if isinstance(judged, bool):     # judged where it was raised (a worker): its cause chain was not pickled
+    if isinstance(judged, bool):     # judged where it was raised (a worker), on the chain it had there
         return judged
     seen = 0
     e: BaseException | None = exc

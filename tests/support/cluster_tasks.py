@@ -13,7 +13,7 @@ log = logging.getLogger("minewatch")
 
 
 class Flaky(RuntimeError):
-    """A transient failure only its raiser can tell: its cause does not survive pickling."""
+    """A failure transient only by its cause (a dropped connection)."""
 
 
 def logged_sum(n: int) -> ops.Logged:

@@ -1,6 +1,6 @@
 """`ops.run_on_cluster` and friends on a real one-worker LocalCluster (a worker process): the
 answer and the worker's log records come back, a transient failure judged on the worker stays
-transient here (its cause chain is lost in pickling), the promises are sent once."""
+transient here (the judgement travels with it), the promises are sent once."""
 from __future__ import annotations
 
 import logging
@@ -37,8 +37,7 @@ def test_a_transient_failure_on_a_worker_is_transient_here(client, caplog):
     with pytest.raises(cluster_tasks.Flaky) as info:
         ops.run_on_cluster(client, cluster_tasks.failing_transient, name="flaky")
     e = info.value
-    assert e.__cause__ is None                     # what pickling leaves ...
-    assert ops.is_transient(e)                     # ... the worker's judgement still says retry
+    assert getattr(e, ops.TRANSIENT_ATTR) is True and ops.is_transient(e)     # the task retries it
     assert not ops.is_transient(cluster_tasks.Flaky("a new one, not judged"))
     assert any("transient failure on pid" in r.getMessage() for r in caplog.records)
 
@@ -48,6 +47,13 @@ def test_the_promises_are_scattered_once(client):
     f = ops.scattered(client, big)
     assert ops.scattered(client, big) is f and ops.scattered(client, dict(big)) is not f
     assert client.submit(lambda p: len(p["rights"]), f).result() == 10_000   # the value, on the worker
+
+
+def test_the_workers_judgement_wins_over_the_type():
+    e = ConnectionResetError("judged permanent where it was raised")
+    assert ops.is_transient(e)
+    setattr(e, ops.TRANSIENT_ATTR, False)
+    assert not ops.is_transient(e)
 
 
 def test_captured_log_keeps_only_its_own_threads_records():
