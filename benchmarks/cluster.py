@@ -12,10 +12,12 @@ night in a fresh state folder: every mine goes, as the flow's per-mine task send
 cluster has worker threads (the flow's `run.max_concurrent_mines`), and the promises scattered
 once. Interleaved (1 worker, 2 workers) `--repeats` times; medians.
 
-CPU: the flow process's own (`resource.getrusage`, every thread: the LocalCluster's scheduler
-lives in it too, so the figure is an upper bound for the flow alone) against the worker
-processes' (psutil, user + system). `write_run` (the run folder, reports included) is timed
-apart after the last night: until the report moves to the worker it runs in the flow process.
+Each LocalCluster is made in a child process of its own (it prints its scheduler's address),
+as a cluster's scheduler runs apart from the flow in production: the flow process's CPU
+(`resource.getrusage`, every thread: the mine tasks' threads and the Client's) is then the
+flow's alone, beside the worker processes' and the scheduler's (psutil, user + system).
+With `--write-run`, `write_run` (the run folder, reports included) is timed apart after the
+last night: until the report moves to the worker it is drawn in the flow process.
 Readable figures first, ONE JSON line last: {"night": {"scaleout_speedup_2_workers", ...}}.
 """
 from __future__ import annotations
@@ -25,10 +27,13 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -44,9 +49,35 @@ def _cpu_self() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _cpu_workers(pids: list[int]) -> float:
+def _cpu_of(pids: list[int]) -> float:
     import psutil
     return sum(sum(psutil.Process(p).cpu_times()[:2]) for p in pids)
+
+
+_CLUSTER_CHILD = """
+import sys
+from distributed import LocalCluster
+c = LocalCluster(n_workers=int(sys.argv[1]), threads_per_worker=1, processes=True, dashboard_address=None,
+                 scheduler_kwargs={"dashboard": False})
+print(c.scheduler_address, flush=True)
+sys.stdin.read()          # up until the benchmark closes our stdin
+c.close()
+"""
+
+
+@contextmanager
+def local_cluster(n_workers: int) -> Iterator[tuple[str, int]]:
+    """A LocalCluster of `n_workers` single-threaded worker processes in a child process: its
+    scheduler's address and the child's pid (the scheduler's CPU)."""
+    proc = subprocess.Popen([sys.executable, "-c", _CLUSTER_CHILD, str(n_workers)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip(), proc.pid
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=120)
 
 
 def _warm() -> int:
@@ -56,7 +87,8 @@ def _warm() -> int:
     return os.getpid()
 
 
-def cluster_night(client, pids: list[int], promises, s, as_of: date, plan_year: int, state: Path) -> dict:
+def cluster_night(client, pids: list[int], scheduler_pid: int, promises, s, as_of: date, plan_year: int,
+                  state: Path) -> dict:
     """Every mine through ops.run_on_cluster, as many in flight as the cluster has threads."""
     from minewatch import job, ops
     in_flight = sum(client.nthreads().values())
@@ -66,12 +98,12 @@ def cluster_night(client, pids: list[int], promises, s, as_of: date, plan_year: 
         return ops.run_on_cluster(client, job.run_mine_on_worker, right, shared, s, as_of, plan_year, str(state),
                                   name=f"mine-{right.license_no}")
 
-    cpu0, wcpu0, t0 = _cpu_self(), _cpu_workers(pids), time.perf_counter()
+    cpu0, wcpu0, scpu0, t0 = _cpu_self(), _cpu_of(pids), _cpu_of([scheduler_pid]), time.perf_counter()
     with ThreadPoolExecutor(in_flight) as pool:
         results = list(pool.map(one, promises.rights))
     wall = time.perf_counter() - t0
-    out = {"wall_s": wall, "driver_cpu_s": _cpu_self() - cpu0, "workers_cpu_s": _cpu_workers(pids) - wcpu0,
-           "results": results}
+    out = {"wall_s": wall, "driver_cpu_s": _cpu_self() - cpu0, "workers_cpu_s": _cpu_of(pids) - wcpu0,
+           "scheduler_cpu_s": _cpu_of([scheduler_pid]) - scpu0, "results": results}
     failed = {r.license_no: r.error for r in results if r.error}
     if failed:
         raise RuntimeError(f"mines failed: {failed}")
@@ -88,11 +120,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true", help="4 mines x 10 steps, 1 repeat")
     ap.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "minewatch-bench")
     ap.add_argument("--workers", type=int, default=2, help="processes generating the scenes")
+    ap.add_argument("--write-run", action="store_true", help="also time write_run after the last night")
     args = ap.parse_args(argv)
     if args.quick:
         args.mines, args.steps, args.repeats = 4, 10, 1
-    from distributed import LocalCluster
-
     from minewatch import job, ops
     from minewatch.synth import scenarios
     plan_year, as_of = scenarios.PY, date(scenarios.PY, 11, 20)
@@ -109,25 +140,23 @@ def main(argv: list[str] | None = None) -> dict:
         s = settings_for(root, cat.url, tmp / "out")
         s = s.model_copy(update={"report": s.report.model_copy(update={"pdf": False})})
         promises = job.load_promises(s, plan_year)
-        clusters = {n: LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-                    for n in (1, 2)}
-        try:
+        with local_cluster(1) as one, local_cluster(2) as two:
             for k in range(args.repeats):
-                for n, cluster in clusters.items():
-                    with ops.dask_client(cluster.scheduler_address) as client:
+                for n, (address, scheduler_pid) in ((1, one), (2, two)):
+                    with ops.dask_client(address) as client:
                         pids = list(client.run(_warm).values())
-                        r = cluster_night(client, pids, promises, s, as_of, plan_year, tmp / f"state-{n}-{k}")
+                        r = cluster_night(client, pids, scheduler_pid, promises, s, as_of, plan_year,
+                                          tmp / f"state-{n}-{k}")
                     load.append(round(os.getloadavg()[0], 1))
                     runs[n].append(r)
                     print(f"  {n} worker(s), night {k + 1}: {r['wall_s']:.1f} s wall, flow process CPU "
-                          f"{r['driver_cpu_s']:.2f} s, workers' CPU {r['workers_cpu_s']:.1f} s", flush=True)
-            last = runs[2][-1]
+                          f"{r['driver_cpu_s']:.2f} s, workers' CPU {r['workers_cpu_s']:.1f} s, scheduler's "
+                          f"{r['scheduler_cpu_s']:.2f} s", flush=True)
+        write_s = write_cpu = None
+        if args.write_run:
             t0, cpu0 = time.perf_counter(), _cpu_self()
-            job.write_run(last["results"], tmp / "out", as_of, plan_year, promises)
-            write_s, write_cpu = time.perf_counter() - t0, _cpu_self() - cpu0
-        finally:
-            for c in clusters.values():
-                c.close()
+            job.write_run(runs[2][-1]["results"], tmp / "out", as_of, plan_year, promises)
+            write_s, write_cpu = round(time.perf_counter() - t0, 2), round(_cpu_self() - cpu0, 2)
 
     def med(n: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[n])
@@ -140,12 +169,14 @@ def main(argv: list[str] | None = None) -> dict:
         "workers_cpu_s_2_workers": round(med(2, "workers_cpu_s"), 2),
         "driver_cpu_fraction_of_workers": round(med(2, "driver_cpu_s") / med(2, "workers_cpu_s"), 4),
         "driver_cpu_fraction_of_workers_1_worker": round(med(1, "driver_cpu_s") / med(1, "workers_cpu_s"), 4),
-        "write_run_s": round(write_s, 2), "write_run_cpu_s": round(write_cpu, 2),
+        "scheduler_cpu_s_2_workers": round(med(2, "scheduler_cpu_s"), 2),
+        "write_run_s": write_s, "write_run_cpu_s": write_cpu,
     }
     print(f"scale-out: {night['wall_s_1_worker']} s on 1 worker, {night['wall_s_2_workers']} s on 2: "
           f"speedup {night['scaleout_speedup_2_workers']}; flow process CPU "
-          f"{100 * night['driver_cpu_fraction_of_workers']:.1f}% of the workers'; write_run "
-          f"{night['write_run_s']} s ({night['write_run_cpu_s']} s CPU) in the flow process")
+          f"{100 * night['driver_cpu_fraction_of_workers']:.1f}% of the workers' (scheduler "
+          f"{night['scheduler_cpu_s_2_workers']} s)" + ("" if write_s is None else
+          f"; write_run {write_s} s ({write_cpu} s CPU) in the flow process"))
     res = {"night": night, "load_avg": load, "cpus": os.cpu_count(), "wall_s": round(time.perf_counter() - t_all, 1)}
     print(json.dumps(res))
     return res

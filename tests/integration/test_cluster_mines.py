@@ -93,4 +93,6 @@ def test_mines_run_on_workers_and_the_run_folder_is_a_local_nights(world, stac_c
     here, there = _files(tmp_path / DATE.isoformat()), _files(local_night)
     assert sorted(here) == sorted(there)
     assert sum(k.startswith("composites/") for k in here) == 6 and sum(k.startswith("reports/") for k in here) == 3
+    series = here["unit_series.csv"].decode("utf-8")
+    assert all(r.license_no in series for r in p.rights)           # every mine judged, its series kept
     assert [k for k in here if here[k] != there[k]] == []      # flags, series, composites, reports: same bytes
