@@ -59,6 +59,12 @@ def mndwi(ds: xr.Dataset) -> xr.DataArray:
     return _apply(_nd, "mndwi", ds.green, ds.swir16)
 
 
+def ndsi(ds: xr.Dataset) -> xr.DataArray:
+    """Normalised difference snow index (B03 - B11) / (B03 + B11): MNDWI's formula, read for snow
+    (with the NIR and green tests of `sky.masks.snow_mask`)."""
+    return _apply(_nd, "ndsi", ds.green, ds.swir16)
+
+
 def fvc(ndvi_: xr.DataArray, ndvi_soil: float, ndvi_veg: float) -> xr.DataArray:
     """Fractional vegetation cover (植被覆盖度), dimidiate pixel model, clipped to [0, 1]."""
     if ndvi_veg <= ndvi_soil:
