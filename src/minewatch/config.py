@@ -75,26 +75,25 @@ class ImagerySettings(_Strict):
     # SCL classes that are cloud, shadow or snow (2 terrain shadow, 3 cloud shadow, 8/9 cloud, 10
     # cirrus, 11 snow): the evaluation asks whether a false flag's scenes had them over the flag
     cloud_shadow_classes: tuple[int, ...] = (2, 3, 8, 9, 10, 11)
-    # Snow and ice (docs/assessment.md §4a): masked on every date, in and out of the season, and
-    # counted per unit (series `snow_fraction`). SCL classes that are snow or ice (11 snow):
+    # Snow and ice (docs/assessment.md §4a) are masked on every date and counted per unit (series
+    # `snow_fraction`). SCL classes that are snow or ice (11):
     snow_classes: tuple[int, ...] = (11,)
-    # ... and the spectral test for what SCL misses: NDSI = (green - swir16) / (green + swir16)
-    # above this (0.42: Sentinel Hub's Sentinel-2 NDSI script; MOD10 uses 0.4) ...
+    # Snow where SCL misses it: NDSI = (green - swir16) / (green + swir16) above this (0.42, Sentinel
+    # Hub's Sentinel-2 NDSI script; MOD10 uses 0.4), with snow_nir_min and snow_green_min
     ndsi_min: float = Field(0.42, ge=-1, le=1)
-    snow_nir_min: float = Field(0.11, ge=0)     # ... with NIR reflectance above this (MOD10_L2: 0.11; not water)
-    snow_green_min: float = Field(0.10, ge=0)   # ... and green above this (MOD10_L2: 0.10; dark targets)
-    # ice on a pit lake: NDSI above ndsi_min and green above this, whatever the NIR (ice and wet snow
-    # on water are dark in NIR; open water is under ~0.1 in green)
+    snow_nir_min: float = Field(0.11, ge=0)     # snow test: NIR reflectance above this (MOD10_L2; not water)
+    snow_green_min: float = Field(0.10, ge=0)   # snow test: green reflectance above this (MOD10_L2; not dark)
+    # Ice on a pit lake: NDSI above ndsi_min and green reflectance above this, whatever the NIR (ice
+    # and wet snow on water are dark in NIR; open water is under ~0.1 in green)
     ice_green_min: float = Field(0.20, ge=0)
-    # Terrain shadow (§4a): masked per date, so a unit or pixel is judged on its illuminated dates
-    # only. SCL classes (2: dark area / topographic shadow):
+    # Terrain shadow (§4a) is masked per date, so a unit or pixel is judged on its illuminated
+    # dates only. SCL classes (2: dark area / topographic shadow):
     terrain_shadow_classes: tuple[int, ...] = (2,)
-    # ... and dark pixels SCL misses: NIR under dark_nir_max and every visible band under
-    # dark_visible_max ...
+    # Shadow where SCL misses it: NIR reflectance under this, with dark_visible_max and dark_ndwi_max
     dark_nir_max: float = Field(0.06, ge=0)
-    dark_visible_max: float = Field(0.05, ge=0)
-    # ... unless NDWI (green - nir) / (green + nir) is above this: a dark pixel that is water
-    # (McFeeters' NDWI, open water ~0.6; shaded ground ~0)
+    dark_visible_max: float = Field(0.05, ge=0)   # shadow test: blue, green and red reflectance all under this
+    # shadow test: NDWI (green - nir) / (green + nir) at most this; above it a dark pixel is water
+    # (McFeeters' NDWI: open water ~0.6, shaded ground ~0)
     dark_ndwi_max: float = Field(0.3, ge=-1, le=1)
 
     @field_validator("mask_classes", "snow_classes", "terrain_shadow_classes")
@@ -161,7 +160,7 @@ class AssessSettings(_Strict):
     # unit is widened by this many days on each side, up to widen_steps times, before the unit is
     # unjudged (INSUFFICIENT_OBSERVATIONS / SNOW_COVER naming the widest window tried)
     widen_days: int = Field(15, ge=1)
-    widen_steps: int = Field(2, ge=0, le=6)
+    widen_steps: int = Field(2, ge=0, le=6)     # widenings at most (0: the season only)
     disturbance: DisturbanceSettings = DisturbanceSettings()
     reference: ReferenceSettings = ReferenceSettings()
     confidence: ConfidenceSettings = ConfidenceSettings()

@@ -10,6 +10,7 @@ from tests.support.paths import REPO
 from minewatch.config import load_settings
 from minewatch.synth import scenarios, scenarios_climate
 
+pytestmark = pytest.mark.slow
 NAMES = [x.name for x in scenarios_climate.CLIMATE]
 
 

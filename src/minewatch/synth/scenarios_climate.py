@@ -24,7 +24,7 @@ import numpy as np
 if TYPE_CHECKING:
     from minewatch.synth.scenarios import Scenario
 
-__all__ = ["CLIMATE", "SHADE", "Sky"]
+__all__ = ["CLIMATE", "SHADE", "Sky"]  # noqa: F822  (CLIMATE: module __getattr__ below)
 
 # share of a patch's dates in terrain shadow, by its `shade` (hashed per scenario, patch and date)
 SHADE = {"often": 0.6, "intermittent": 0.35}
@@ -76,9 +76,9 @@ class Sky:
             d += timedelta(days=WINTER_STEP_DAYS)
         return sorted(out)
 
-    def phen(self, doy: float) -> float:
-        from minewatch.synth.scenarios import _phen   # the temperate curve of the default world
-        return _evergreen(doy) if self.evergreen else _phen(doy)
+    def phen(self, doy: float) -> float | None:
+        """The phenology factor on day of year `doy`; None: the default world's temperate curve."""
+        return _evergreen(doy) if self.evergreen else None
 
     def cloud(self, d: date) -> float | None:
         """Cloud fraction on `d`, or None for the default world's random cloud."""

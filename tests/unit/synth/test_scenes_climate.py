@@ -62,7 +62,8 @@ def test_snow_on_land_and_ice_on_the_lake_are_scl_11_and_the_mask_finds_them(tmp
                           IM.snow_nir_min, IM.snow_green_min, IM.ice_green_min).values[0]
     assert got[:10].all() and not got[10:].any()    # the NDSI test alone: snow and ice, not vegetation or water
     green = ds.green.values[0]
-    assert abs(float(green[:10, 20:].mean()) - s2.ICE[1]) < 0.01 and abs(float(green[:10, :10].mean()) - s2.SNOW[1]) < 0.01
+    assert abs(float(green[:10, 20:].mean()) - s2.ICE[1]) < 0.01            # lake ice
+    assert abs(float(green[:10, :10].mean()) - s2.SNOW[1]) < 0.01           # snow on land
 
 
 def test_terrain_shadow_is_scl_2_darkens_every_band_and_lowers_ndvi(tmp_path):
