@@ -387,7 +387,7 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         rights = {x.license_no: x for x in promises.rights}      # looked up once per mine below
         # the county layer is read once a night; its problems are logged once, never fail a report
         counties = county_outlines(promises.settings.report if promises.settings is not None else ReportSettings(),
-                                   [x.county_code for x in promises.rights])
+                                   promises.rights)
         for w in counties.warnings:
             log.warning("report: %s", w)
         write_field_exports(fc, run_dir / "field", run_date.isoformat(),
@@ -492,7 +492,7 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
         county_code=right.county_code if right is not None else "",
         before_rgb=c.baseline_rgb, after_rgb=c.rgb_reflectance, before_period=c.baseline_period,
         **(_report_timeline(ledger, r.license_no) if ledger is not None else {}))
-    outline = counties.get(data.county_code) if counties is not None else None
+    outline = counties.for_mine(right) if counties is not None and right is not None else None
     if outline is not None:        # the county's polygon and its name in the layer
         data.county_outline, data.county_name = outline.geometry, outline.name
     if s is not None:

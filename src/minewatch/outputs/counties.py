@@ -26,10 +26,15 @@ from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from minewatch.config import ReportSettings
+from minewatch.promised.models import MiningRight
 
-__all__ = ["CHINA_LONLAT", "CountyOutline", "CountyOutlines", "county_code", "county_outlines"]
+__all__ = ["CHINA_LONLAT", "OUTSIDE_TOLERANCE_DEG", "CountyOutline", "CountyOutlines", "county_code",
+           "county_outlines"]
 
 CHINA_LONLAT = (73.0, 3.0, 136.0, 54.0)   # lon/lat box of China: outlines outside it mean a wrong CRS
+# a licence whose centre lies farther than this outside its county's outline (about 1 km) means a wrong
+# code field, zone or datum: that mine's map is drawn without the outline rather than with a wrong one
+OUTSIDE_TOLERANCE_DEG = 0.01
 
 
 @dataclass(frozen=True)
@@ -43,9 +48,11 @@ class CountyOutline:
 class CountyOutlines:
     outlines: dict[str, CountyOutline] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()       # one line per problem, for the night's log
+    outside: frozenset[str] = frozenset()   # licences whose centre is not in their county's outline
 
-    def get(self, code: str) -> CountyOutline | None:
-        return self.outlines.get(code)
+    def for_mine(self, right: MiningRight) -> CountyOutline | None:
+        """The outline to draw on this mine's locator map (None: none, or one that does not hold it)."""
+        return None if right.license_no in self.outside else self.outlines.get(right.county_code)
 
 
 def county_code(value: Any) -> str:
@@ -77,11 +84,12 @@ def _polygonal(g: BaseGeometry | None) -> BaseGeometry | None:
     return out if out.area > 0 else None
 
 
-def county_outlines(report: ReportSettings, codes: Iterable[str]) -> CountyOutlines:
-    """The outlines of the given county codes from `report.county_boundaries`, with the night's
+def county_outlines(report: ReportSettings, rights: Iterable[MiningRight]) -> CountyOutlines:
+    """The outlines of the rights' county codes from `report.county_boundaries`, with the night's
     warnings. Not configured: nothing, silently (the locator map says it has no outline)."""
     path = report.county_boundaries
-    want = sorted({c for c in codes if c})
+    rights = list(rights)
+    want = sorted({r.county_code for r in rights if r.county_code})
     if path is None or not want:
         return CountyOutlines()
     tail = "位置示意图不画县界 the locator maps are drawn without county outlines"
@@ -146,4 +154,10 @@ def county_outlines(report: ReportSettings, codes: Iterable[str]) -> CountyOutli
     if missing:
         warnings.append(f"县界图层 {path} 中没有这些县级代码 has no feature with code {', '.join(missing)} "
                         f"(field {code_col}); {tail}")
-    return CountyOutlines(outlines, tuple(warnings))
+    stray = sorted((r for r in rights if r.county_code in outlines and outlines[r.county_code].geometry.distance(
+        r.boundary.centroid) > OUTSIDE_TOLERANCE_DEG), key=lambda r: r.license_no)
+    if stray:
+        warnings.append(f"县界图层 {path}: 这些矿区不在其县界内 licences outside their county's outline: "
+                        f"{', '.join(f'{r.license_no} ({r.county_code})' for r in stray)} "
+                        "(wrong code field, CRS or datum?); their maps have no outline")
+    return CountyOutlines(outlines, tuple(warnings), frozenset(r.license_no for r in stray))
