@@ -287,8 +287,11 @@ def _graticule(ax: Axes, extent: tuple[float, float, float, float], epsg: int) -
         ax.plot(*to_xy.transform(lon_a + along * (lon_b - lon_a), np.full(50, la)), color="#8a8a8a", linewidth=0.6)
 
 
-def _locator_frame(data: MineReportData) -> tuple[BaseGeometry, BaseGeometry | None,
-                                                   tuple[float, float, float, float]] | None:
+# the licence and the county outline in the raster CRS, and the locator map's (x0, x1, y0, y1)
+LocatorFrame = tuple[BaseGeometry, BaseGeometry | None, tuple[float, float, float, float]]
+
+
+def _locator_frame(data: MineReportData) -> LocatorFrame | None:
     """The licence and the county outline in the raster CRS, and the locator map's square: centred on
     the licence with side `locator_frame_m`, or, with a county outline, on the county and large
     enough to hold it whole (and the licence) with a margin. None without a boundary."""
@@ -308,9 +311,13 @@ def _locator_frame(data: MineReportData) -> tuple[BaseGeometry, BaseGeometry | N
     return b, county, (c.x - half, c.x + half, c.y - half, c.y + half)
 
 
-def locator_png(data: MineReportData, font: str, frame: tuple[BaseGeometry, BaseGeometry | None,
-                                                               tuple[float, float, float, float]] | None = None
-                ) -> str | None:
+def _side_km(frame: LocatorFrame) -> float:
+    """The locator map's side in km, to 4 significant figures as printed."""
+    x0, x1 = frame[2][:2]
+    return float(f"{(x1 - x0) / 1000:.4g}")
+
+
+def locator_png(data: MineReportData, font: str, frame: LocatorFrame | None = None) -> str | None:
     """The mine in its surroundings: the licence boundary and the image map's frame in a square
     around the licence (`_locator_frame`, unless given), graticule, scale bar, north arrow, county
     code/name, and the county's outline with its name when `county_outline` is given. None without
@@ -323,7 +330,7 @@ def locator_png(data: MineReportData, font: str, frame: tuple[BaseGeometry, Base
     img = _extent(data.transform, data.fvc.shape)
     lon, lat = Transformer.from_crs(data.epsg, 4490, always_xy=True).transform(c.x, c.y)
     county = " ".join(x for x in (data.county_name, f"(县级代码 {data.county_code})" if data.county_code else "") if x)
-    side_km = float(f"{(extent[1] - extent[0]) / 1000:.4g}")
+    side_km = _side_km(frame)
     with rc_context({"font.family": [font], "axes.unicode_minus": False}):
         fig = Figure(figsize=(5.2, 5.2))
         ax = fig.subplots()
@@ -677,7 +684,7 @@ def render_html(data: MineReportData) -> str:
     if frame is not None and loc is not None:
         county = data.county_name or "—"
         code = f" (县级行政区划代码 {data.county_code})" if data.county_code else ""
-        side_km = float(f"{(frame[2][1] - frame[2][0]) / 1000:.4g}")
+        side_km = _side_km(frame)
         where = ("以县域为中心, 紫色线为县界 (取自行政区划图层)" if frame[1] is not None
                  else "以矿区为中心; 无县界底图, 仅示矿界、影像图范围与经纬网")
         h.append(f'<div class="chart locator"><h3>位置示意图</h3>'
