@@ -111,3 +111,11 @@ def test_a_county_that_does_not_hold_its_mine_is_told_and_not_drawn_for_it(tmp_p
     assert got.for_mine(QA) is None and got.for_mine(ZGE).name == "准格尔旗"
     [w] = got.warnings
     assert f"licences outside their county's outline: {QA.license_no} (130283)" in w
+
+
+def test_a_wgs84_geojson_is_read_as_well(tmp_path):
+    poly = county_around(ZGE, radius_km=15)
+    p = write_county_layer(tmp_path / "county.geojson", [("150622", "准格尔旗", poly)], epsg=4326)
+    assert pyogrio.read_info(p)["crs"] == "EPSG:4326"
+    got = county_outlines(_settings(p), _rights("150622"))
+    assert got.warnings == () and got.for_mine(ZGE).geometry.normalize().equals_exact(poly.normalize(), 1e-7)
