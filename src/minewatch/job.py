@@ -22,6 +22,7 @@ from minewatch.assess.anomaly import with_unique_keys
 from minewatch.assess.history import LEDGER_RULES, ledger_findings
 from minewatch.assess.planchecks import plan_anomalies, unreadable_files
 from minewatch.assess.rules import unit_key
+from minewatch.assess.rundate import run_date_part
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import OnemapSettings, Settings
@@ -182,16 +183,20 @@ def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
 
 
 def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Settings, as_of: date,
-               items: list[pystac.Item]) -> str:
-    """What a mine's result depends on: the right, its plan version, the settings and
-    thresholds, the run date, the scenes (id and last update) and its ledger history
-    (a new filing or acceptance record judges the mine again)."""
+               items: list[pystac.Item], plan_year: int | None = None) -> str:
+    """What a mine's result depends on: the right, its plan version, the plan year, the settings
+    and thresholds, the scenes (id and last update), its ledger history (a new filing or
+    acceptance record judges the mine again) and what the rules read from the run date
+    (`assess.rundate.run_date_part`), not the date itself: a new night with no new scene and
+    no other change reuses the result, a date that changes a judgement does not."""
+    year = plan_year if plan_year is not None else (plan.plan_year if plan else as_of.year)
     scenes = sorted((it.id, str(it.properties.get("updated", "")), str(it.datetime)) for it in items)
     settings = s.model_dump_json(exclude={"output_dir", "base_dir"})
     thresholds = [r.model_dump_json() for r in p.thresholds.rows]   # pydantic pickles carry sets: unordered
     h = p.histories.get(right.license_no)
-    history = h.cache_part(plan.plan_year if plan else as_of.year) if h is not None else None
-    blob = pickle.dumps((right, plan, thresholds, settings, as_of.isoformat(), scenes, history, __version__))
+    history = h.cache_part(year) if h is not None else None
+    when = run_date_part(right, plan, p.thresholds, s, as_of, year, h)
+    blob = pickle.dumps((right, plan, year, thresholds, settings, when, scenes, history, __version__))
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -236,7 +241,7 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
     try:
         plan = p.plans.get(right.license_no)
         items = scenes_for(right, s, as_of, plan_year)
-        key = result_key(right, plan, p, s, as_of, items)
+        key = result_key(right, plan, p, s, as_of, items, plan_year)
         cached = cache.get(right.license_no, key) if cache else None
         if cached is not None:
             log.info("mine %s: %d scenes, nothing new since the last run: result reused",
