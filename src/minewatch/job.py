@@ -115,19 +115,12 @@ def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[s
 
     url = ledger_url(s)
     engine = ledger_engine(url)
-    ok = []
-    for r in results:
-        rows = [(u.section, u.seq) for u in r.plan.units] if r.plan is not None else []
-        if len(rows) != len(set(rows)):      # a 序号 twice in a section names no one row: left out
-            log.warning("ledger: %s not ingested: a 序号 appears twice in one section", Path(r.file).name)
-            continue
-        ok.append(r)
-    rep = sync_results(engine, ok, iou_min=s.ledger.iou_min, related_min=s.ledger.related_min)
+    rep = sync_results(engine, results, iou_min=s.ledger.iou_min, related_min=s.ledger.related_min)
     for f in rep.findings:
         log.warning("ledger: %s %s", f.rule, f.message_zh)
     accepted = import_acceptance_lists(engine, s)
     histories = mine_histories(engine)
-    by_file = {Path(r.file).name: r for r in ok}
+    by_file = {Path(r.file).name: r for r in results}
     for h in histories.values():      # the ledger's plan findings join their file's findings
         for f in ledger_findings(h, area_tolerance=s.plan.area_tolerance):
             if f.file in by_file:
