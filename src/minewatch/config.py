@@ -72,11 +72,31 @@ class ImagerySettings(_Strict):
     # catches thin cloud edges SCL calls clear. Needs catalog.cloud_probability and a source with
     # the asset; pixels without a probability keep the SCL decision. None: SCL only.
     cloud_prob_max: float | None = Field(None, ge=0, le=100)
-    # SCL classes that are cloud or its shadow (3 shadow, 8/9 cloud, 10 cirrus): the evaluation
-    # asks whether a false flag's scenes had them over the flag
-    cloud_shadow_classes: tuple[int, ...] = (3, 8, 9, 10)
+    # SCL classes that are cloud, shadow or snow (2 terrain shadow, 3 cloud shadow, 8/9 cloud, 10
+    # cirrus, 11 snow): the evaluation asks whether a false flag's scenes had them over the flag
+    cloud_shadow_classes: tuple[int, ...] = (2, 3, 8, 9, 10, 11)
+    # Snow and ice (docs/assessment.md §4a) are masked on every date and counted per unit (series
+    # `snow_fraction`). SCL classes that are snow or ice (11):
+    snow_classes: tuple[int, ...] = (11,)
+    # Snow where SCL misses it: NDSI = (green - swir16) / (green + swir16) above this (0.42, Sentinel
+    # Hub's Sentinel-2 NDSI script; MOD10 uses 0.4), with snow_nir_min and snow_green_min
+    ndsi_min: float = Field(0.42, ge=-1, le=1)
+    snow_nir_min: float = Field(0.11, ge=0)     # snow test: NIR reflectance above this (MOD10_L2; not water)
+    snow_green_min: float = Field(0.10, ge=0)   # snow test: green reflectance above this (MOD10_L2; not dark)
+    # Ice on a pit lake: NDSI above ndsi_min and green reflectance above this, whatever the NIR (ice
+    # and wet snow on water are dark in NIR; open water is under ~0.1 in green)
+    ice_green_min: float = Field(0.20, ge=0)
+    # Terrain shadow (§4a) is masked per date, so a unit or pixel is judged on its illuminated
+    # dates only. SCL classes (2: dark area / topographic shadow):
+    terrain_shadow_classes: tuple[int, ...] = (2,)
+    # Shadow where SCL misses it: NIR reflectance under this, with dark_visible_max and dark_ndwi_max
+    dark_nir_max: float = Field(0.06, ge=0)
+    dark_visible_max: float = Field(0.05, ge=0)   # shadow test: blue, green and red reflectance all under this
+    # shadow test: NDWI (green - nir) / (green + nir) at most this; above it a dark pixel is water
+    # (McFeeters' NDWI: open water ~0.6, shaded ground ~0)
+    dark_ndwi_max: float = Field(0.3, ge=-1, le=1)
 
-    @field_validator("mask_classes")
+    @field_validator("mask_classes", "snow_classes", "terrain_shadow_classes")
     @classmethod
     def _no_bare(cls, v: tuple[int, ...]) -> tuple[int, ...]:
         if 5 in v:
@@ -136,6 +156,11 @@ class AssessSettings(_Strict):
     degradation_fvc_drop: float = Field(0.15, gt=0)   # accepted unit: FVC fall vs its previous season
     degradation_rel_drop: float = Field(0.20, gt=0)   # ... and fall of (unit / reference)
     temporary_bare_fvc: float = Field(0.15, ge=0, le=1)  # temporary land under this FVC is still bare
+    # Persistent cloud (assess/windows.py): a season with fewer than min_clear_obs clear dates for a
+    # unit is widened by this many days on each side, up to widen_steps times, before the unit is
+    # unjudged (INSUFFICIENT_OBSERVATIONS / SNOW_COVER naming the widest window tried)
+    widen_days: int = Field(15, ge=1)
+    widen_steps: int = Field(2, ge=0, le=6)     # widenings at most (0: the season only)
     disturbance: DisturbanceSettings = DisturbanceSettings()
     reference: ReferenceSettings = ReferenceSettings()
     confidence: ConfidenceSettings = ConfidenceSettings()
@@ -240,6 +265,15 @@ class ReportSettings(_Strict):
     # 县级行政区划代码 (XZQDM) -> 名称 (XZQMC) for the locator map: the registry carries codes only
     county_names: dict[str, str] = {}
     locator_frame_m: float = Field(25_000.0, gt=0)   # side of the locator map's square around the licence, m
+    # the bureau's official 行政区划 county layer (any OGR-readable file: .gpkg, .shp, .geojson), so the
+    # locator map draws the mine's county outline, found by the registry's 6-digit county code; None: no outline
+    county_boundaries: Path | None = None
+    county_layer: str | None = None                  # layer of a multi-layer file; None: its first layer
+    county_code_field: str = "XZQDM"                 # the layer's 6-digit county code field (天地图: PAC)
+    # the layer's county name field, drawn on the map unless `county_names` names the code; None: not read
+    county_name_field: str | None = "XZQMC"
+    # the layer's CRS when the file declares none (a Shapefile without .prj), e.g. 4490 or a GK zone 4513-4554
+    county_epsg: int | None = None
     pair_margin_m: float = Field(150.0, ge=0)        # around an anomaly's bbox in its before/after pair, m
     # the season's true colour under the overview page's map: longest side of each mine's image, px
     overview_image_max_px: int = Field(1024, ge=16)
@@ -337,4 +371,7 @@ def load_settings(path: str | Path) -> Settings:
         "assess": s.assess.model_copy(update={"thresholds": _resolve(base, s.assess.thresholds)}),
         "ledger": s.ledger.model_copy(update={
             "acceptance": None if s.ledger.acceptance is None else _resolve(base, s.ledger.acceptance)}),
+        "report": s.report.model_copy(update={
+            "county_boundaries": None if s.report.county_boundaries is None
+            else _resolve(base, s.report.county_boundaries)}),
     })
