@@ -74,7 +74,7 @@ class MineProducts:
     """A mine's heavy products, written where it ran (a cluster worker) into the state folder on
     shared storage, in place of the arrays (`job.write_mine_products`): the run folder copies
     the files, so the flow process never holds a mine's composites."""
-    folder: str                              # OUT/state/products/<licence>/<result key>
+    folder: str                              # OUT/state/worker/<licence>/<digest>
     composites: tuple[str, ...]              # the two COGs' file names in `folder`
     composite: str                           # the pickled Composite, for the report until it is written there
     overview_png: str                        # the overview page's image (outputs.overview.imagery_png)

@@ -121,7 +121,7 @@ def test_same_outputs_on_a_distributed_cluster(sample_config, reference, tmp_pat
         with cluster.get_client() as c:
             workers = set(c.run(os.getpid).values())
     # each mine ran on a worker, which wrote its composites into the state folder (job.write_mine_products)
-    records = sorted((tmp_path / "out" / "state" / "products").glob("*/*/products.json"))
+    records = sorted((tmp_path / "out" / "state" / "worker").glob("*/*/products.json"))
     assert len(records) == 3
     assert {int(json.loads(p.read_text())["written_by"].rsplit(":", 1)[1]) for p in records} <= workers
     assert _features(tmp_path / "out" / DATE) == _features(reference)

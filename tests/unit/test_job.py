@@ -35,7 +35,12 @@ def test_result_key_changes_with_a_scenes_update_only(promises):
     assert len(k) == 64
     assert k == job.result_key(RIGHT, None, promises, S, date(2026, 11, 1), [_item("2026-07-02T00:00:00Z")])
     assert k != job.result_key(RIGHT, None, promises, S, date(2026, 11, 1), [_item("2026-07-03T00:00:00Z")])
-    assert k != job.result_key(RIGHT, None, promises, S, date(2026, 11, 2), [_item("2026-07-02T00:00:00Z")])
+    # a new run date after every season end, nothing new: the same key (assess.rundate); a date
+    # in the season does change a judgement, so it does not share it
+    assert k == job.result_key(RIGHT, None, promises, S, date(2026, 11, 2), [_item("2026-07-02T00:00:00Z")])
+    assert k != job.result_key(RIGHT, None, promises, S, date(2026, 9, 1), [_item("2026-07-02T00:00:00Z")])
+    assert k != job.result_key(RIGHT, None, promises, S, date(2026, 11, 1), [_item("2026-07-02T00:00:00Z")],
+                               plan_year=2025)
     moved = S.model_copy(update={"output_dir": Path("elsewhere")})          # where outputs go is not an input
     assert k == job.result_key(RIGHT, None, promises, moved, date(2026, 11, 1), [_item("2026-07-02T00:00:00Z")])
 
