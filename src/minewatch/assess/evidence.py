@@ -152,9 +152,13 @@ def build(*, grid: Grid, boundary_utm: BaseGeometry, units_utm: Mapping[str, Bas
 
 def _fields(ndvi: np.ndarray, clear: np.ndarray, times: np.ndarray, plan_year: int,
             a: AssessSettings) -> np.ndarray | None:
-    """Field pixels (assess.cropland.harvested) over every date before the plan year; None when
-    cropland handling is off or there is no such date."""
-    before = pd.to_datetime(times).year < plan_year
-    if not a.cropland.enabled or not before.any():
+    """Field pixels (assess.cropland.harvested, per calendar year) over the years before the
+    plan year; None when cropland handling is off or there is no such date."""
+    years = pd.to_datetime(times).year
+    if not a.cropland.enabled or not (years < plan_year).any():
         return None
-    return cropland.harvested(ndvi[before], clear[before], a.cropland.green_ndvi_min, a.cropland.harvest_ndvi_max)
+    out = np.zeros(ndvi.shape[1:], bool)
+    for y in sorted(set(years[years < plan_year])):
+        k = np.asarray(years == y)
+        out |= cropland.harvested(ndvi[k], clear[k], a.cropland.green_ndvi_min, a.cropland.harvest_ndvi_max)
+    return out

@@ -64,5 +64,8 @@ def judge(ev: Evidence, right: MiningRight, plan: AnnualPlan | None, thresholds:
         findings += r.findings
         unjudged += r.unjudged
         minimums.update(r.fvc_minimums)
+    # a unit's part is reported only where its mean was judged (and passed: `explained`)
+    unjudged_keys = {u.unit for u in unjudged}
+    findings = [a for a in findings if not (a.type == "PARTIAL_RESTORATION" and a.key in unjudged_keys)]
     reported, held, low = hold_back(explained(findings), s.assess.confidence.report_min)
     return Judgement(tuple(reported), tuple(held), tuple(unjudged + low), minimums)

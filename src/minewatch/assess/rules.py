@@ -167,7 +167,8 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
             continue
         season = Season.of(plan.plan_year, *(th.season_mmdd or season_mmdd))
         # cropland (assess.cropland): judged on the cropland ring's peak dates, against it
-        view = peak_view(series, season, cfg.reference.min_clear_fraction, cfg.cropland.peak_share) \
+        view = peak_view(series, season, cfg.reference.min_clear_fraction, cfg.cropland.peak_share,
+                         cfg.widen_days * cfg.widen_steps) \
             if cfg.cropland.enabled and is_cropland(u.land_class, cfg.cropland.land_class_prefix) \
             and th.measure == "fvc" and as_of >= season.end else None
         judged = series if view is None else view

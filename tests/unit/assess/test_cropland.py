@@ -10,7 +10,7 @@ from minewatch.assess.reference import REFERENCE
 from minewatch.assess.season import Season
 from minewatch.config import DisturbanceSettings
 
-# three pixels over six baseline dates: a field (wheat, harvest, maize), grass greening up
+# three pixels over six dates of one year: a field (wheat, harvest, maize), grass greening up
 # (bare in April, then green: no harvest), and a pit (always bare)
 FIELD = [0.7, 0.75, 0.15, 0.1, 0.5, 0.7]
 GRASS = [0.15, 0.2, 0.4, 0.55, 0.6, 0.55]
@@ -25,7 +25,10 @@ def test_a_field_is_green_then_harvested_grass_and_pits_are_not():
     cloudy = clear.copy()
     cloudy[2:4] = False
     np.testing.assert_array_equal(harvested(NDVI, cloudy, 0.5, 0.2), [[False, False, False]])
-    assert not harvested(NDVI[:1], clear[:1], 0.5, 0.2).any()      # one date: no sequence
+    assert not harvested(NDVI[:2], clear[:2], 0.5, 0.2).any()      # two dates: no sequence
+    # grass that browns in autumn (or lies under snow) does not green again within the year
+    browns = np.array([0.2, 0.6, 0.7, 0.5, 0.15, 0.1], np.float32)[:, None, None]
+    assert not harvested(browns, np.ones(browns.shape, bool), 0.5, 0.2).any()
 
 
 def test_cropland_classes_by_prefix():
