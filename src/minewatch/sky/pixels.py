@@ -180,11 +180,14 @@ class PixelStore:
                 "resolution": grid.resolution, "bands": list(assets), "chunk_px": chunk_px}
 
     def _group(self, license_no: str, mode: str = "r") -> zarr.Group | None:
+        """The mine's group; read ("r") through its consolidated metadata (one object: the state
+        at the last commit, so a killed write's tail is not even seen), written ("r+") with the
+        true shapes."""
         self.fs.invalidate_cache()          # s3fs lists from a cache: what another process wrote
         if not self.fs.exists(f"{self._fspath(license_no)}/.zgroup"):
             return None
         return zarr.open_group(self._store(license_no, read_only=mode == "r"), mode=mode, zarr_format=2,
-                               use_consolidated=False)   # the true shapes, not the last consolidation's
+                               use_consolidated=None if mode == "r" else False)
 
     def _slots(self, license_no: str) -> Slots | None:
         g = self._group(license_no)
@@ -246,27 +249,26 @@ class PixelStore:
         enc.update({v: {"chunks": (SLOTS_PER_CHUNK,)} for v in _SLOT_VARS})
         return enc
 
-    def _cut(self, license_no: str, slots: Slots | None) -> Slots | None:
-        """Drop the uncommitted slots at the end of the time axis (a killed ingest's); None: no store left."""
+    def _cut(self, license_no: str, slots: Slots | None) -> tuple[Slots | None, int]:
+        """Drop the slots after the last committed one (a killed ingest's, a replaced step's) from the
+        time axis; (slots, the length appends start at). (None, 0): no store left."""
         if slots is None:
-            return None
+            return None, 0
         n = slots.end()
         if n == 0:
             self.fs.rm(self._fspath(license_no), recursive=True)
-            return None
-        if n < len(slots.step):
-            g = self._group(license_no, "r+")
+            return None, 0
+        g = self._group(license_no, "r+")
+        if g["pixels"].shape[0] > n:
             for v in ("pixels", "time", *_SLOT_VARS):
                 g[v].resize((n, *g[v].shape[1:]))
             zarr.consolidate_metadata(self._store(license_no), zarr_format=2)
-            slots = self._slots(license_no)
-        return slots
+        return slots, n
 
     def _append(self, license_no: str, meta: dict, steps: list[Step], part: xr.DataArray,
                 grid: cube.Grid) -> dict[str, dict]:
         """Append `part` (those steps, as `load_window` gives them) and commit it; headers by step key."""
-        slots = self._cut(license_no, self._slots(license_no))
-        n0 = 0 if slots is None else len(slots.step)
+        slots, n0 = self._cut(license_no, self._slots(license_no))
         k = len(steps)
         data = part.data
         ints = dsa.where(dsa.isnan(data), FILL, data).astype(np.int32)
