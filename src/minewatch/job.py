@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import fsspec
-from fsspec.implementations.local import LocalFileSystem
 
 from minewatch import __version__, ops
 from minewatch.assess.anomaly import with_unique_keys
@@ -53,12 +52,13 @@ from minewatch.outputs.unit_history import (
     with_unit_ids,
 )
 from minewatch.pipeline import MineResult, process_mine, scenes_for
-from minewatch.plumbing.atomic import atomic_path, write_text
+from minewatch.plumbing.atomic import put_bytes, write_text
 from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.promised.findings import Finding
 from minewatch.promised.models import AnnualPlan, MiningRight
 from minewatch.promised.planreader import PlanReadResult
 from minewatch.sky.pixels import PixelStore
+from minewatch.sky.unitstats import UnitStatsStore
 
 if TYPE_CHECKING:
     import pystac
@@ -208,8 +208,9 @@ class ResultCache:
     def __init__(self, root: str | Path, storage_options: dict | None = None) -> None:
         self.root = str(root).rstrip("/")
         self.pixels = PixelStore(f"{self.root}/pixels", storage_options=storage_options)
+        # per-unit statistics per step, so a night computes them for new steps only (not wired yet)
+        self.unitstats = UnitStatsStore(f"{self.root}/unitstats", storage_options=storage_options)
         self._fs, self._fsroot = fsspec.core.url_to_fs(self.root, **(storage_options or {}))
-        self._local = isinstance(self._fs, LocalFileSystem)
 
     def _path(self, license_no: str) -> str:
         return f"{self._fsroot}/mines/{license_no}.pkl"
@@ -226,12 +227,7 @@ class ResultCache:
     def put(self, license_no: str, key: str, res: MineResult) -> None:
         if res.error:
             return
-        blob = pickle.dumps((key, res))
-        if not self._local:
-            self._fs.pipe_file(self._path(license_no), blob)      # one PUT: whole or absent
-            return
-        with atomic_path(self._path(license_no)) as tmp:
-            tmp.write_bytes(blob)
+        put_bytes(self._fs, self._path(license_no), pickle.dumps((key, res)))
 
 
 def state_root(s: Settings, out_dir: str | Path) -> str:
