@@ -178,6 +178,9 @@ def test_the_result_cache_keeps_results_on_a_state_url(tmp_path):
     s = Settings(registry=Path("r.csv"), plans=Path("p"), run={"state_url": "s3://state/night"})
     assert job.state_root(s, tmp_path) == "s3://state/night"
     assert job.state_root(S, tmp_path) == str(tmp_path / "state")
+    local = job.ResultCache(job.state_root(S, tmp_path))
+    local.put("C1", "k", res)
+    assert local.get("C1", "k") == res and (tmp_path / "state" / "mines" / "C1.pkl").is_file()
     with moto_s3("state") as opts:
         cache = job.ResultCache(job.state_root(s, tmp_path), opts)
         assert cache.get("C1", "k") is None
