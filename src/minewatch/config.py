@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -68,6 +68,9 @@ class ImagerySettings(_Strict):
     mask_classes: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
     mask_dilation_px: int = Field(2, ge=0)   # masked pixels grow by this many pixels (cloud edges)
     chunk_time: int = Field(16, ge=1)        # time steps per dask chunk: memory per read
+    # edge (px) of the pixel store's spatial chunks (sky.pixels: 1 step x all bands x this x this):
+    # a per-pixel computation reads one such tile of every step; a change starts each mine's store afresh
+    store_chunk_px: int = Field(512, ge=16)
     # Also mask pixels whose cloud probability (percent) exceeds this, before the dilation: it
     # catches thin cloud edges SCL calls clear. Needs catalog.cloud_probability and a source with
     # the asset; pixels without a probability keep the SCL decision. None: SCL only.
@@ -216,6 +219,13 @@ class RunSettings(_Strict):
     progress_every_s: float = Field(60.0, gt=0)   # seconds between progress lines
     # level of minewatch's own loggers in the night's log (`--log-level`/`-q` on the command line win)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # fsspec URL of the per-mine state (result cache, pixel store), e.g. "s3://bucket/minewatch/state"
+    # for workers on other machines (needs that protocol's package: s3fs). None: OUT/state on local disk.
+    # The ledger stays in OUT/state (or ledger.url).
+    state_url: str | None = None
+    # fsspec options for state_url (e.g. {"client_kwargs": {"endpoint_url": ...}}); keys from the
+    # environment (AWS_ACCESS_KEY_ID ...) rather than the file
+    state_storage_options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
