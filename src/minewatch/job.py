@@ -17,6 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import fsspec
+
 from minewatch import __version__, ops
 from minewatch.assess.anomaly import with_unique_keys
 from minewatch.assess.history import LEDGER_RULES, ledger_findings
@@ -53,12 +55,13 @@ from minewatch.outputs.unit_history import (
     with_unit_ids,
 )
 from minewatch.pipeline import Composite, MineProducts, MineResult, process_mine, scenes_for
-from minewatch.plumbing.atomic import atomic_path, write_text
+from minewatch.plumbing.atomic import atomic_path, put_bytes, write_text
 from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.promised.findings import Finding
 from minewatch.promised.models import AnnualPlan, MiningRight
 from minewatch.promised.planreader import PlanReadResult
 from minewatch.sky.pixels import PixelStore
+from minewatch.sky.unitstats import UnitStatsStore
 
 if TYPE_CHECKING:
     import pystac
@@ -196,24 +199,27 @@ def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Sett
 
 
 class ResultCache:
-    """Per-mine results of earlier runs under OUT/state/: a killed run resumes without
-    redoing finished mines, and a rerun with no new scenes reads instead of computing.
-    Each mine's window goes, step by step, to the pixel store (OUT/state/pixels), so a
-    later night reads from the catalogue only the scenes that are new."""
+    """Per-mine results of earlier runs under OUT/state/ (or `run.state_url`): a killed run
+    resumes without redoing finished mines, and a rerun with no new scenes reads instead of
+    computing. Each mine's window goes, step by step, to the pixel store (`<root>/pixels`),
+    so a later night reads from the catalogue only the scenes that are new. `root`: a
+    folder or any fsspec URL (`storage_options`: that filesystem's)."""
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        self.pixels = PixelStore(self.root / "pixels")
+    def __init__(self, root: str | Path, storage_options: dict | None = None) -> None:
+        self.root = str(root).rstrip("/")
+        self.pixels = PixelStore(f"{self.root}/pixels", storage_options=storage_options)
+        # per-unit statistics per step, so a night computes them for new steps only (not wired yet)
+        self.unitstats = UnitStatsStore(f"{self.root}/unitstats", storage_options=storage_options)
+        self._fs, self._fsroot = fsspec.core.url_to_fs(self.root, **(storage_options or {}))
 
-    def _path(self, license_no: str) -> Path:
-        return self.root / "mines" / f"{license_no}.pkl"
+    def _path(self, license_no: str) -> str:
+        return f"{self._fsroot}/mines/{license_no}.pkl"
 
     def get(self, license_no: str, key: str) -> MineResult | None:
-        path = self._path(license_no)
-        if not path.exists():
-            return None
         try:
-            stored_key, res = pickle.loads(path.read_bytes())
+            stored_key, res = pickle.loads(self._fs.cat_file(self._path(license_no)))
+        except FileNotFoundError:
+            return None
         except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed, never fatal
             return None
         return res if stored_key == key else None
@@ -221,8 +227,12 @@ class ResultCache:
     def put(self, license_no: str, key: str, res: MineResult) -> None:
         if res.error:
             return
-        with atomic_path(self._path(license_no)) as tmp:
-            tmp.write_bytes(pickle.dumps((key, res)))
+        put_bytes(self._fs, self._path(license_no), pickle.dumps((key, res)))
+
+
+def state_root(s: Settings, out_dir: str | Path) -> str:
+    """Where the night's per-mine state lives: `run.state_url`, else OUT/state."""
+    return s.run.state_url or str(Path(out_dir) / "state")
 
 
 def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_year: int,
@@ -272,7 +282,8 @@ def run_mine_on_worker(right: MiningRight, p: Promises, s: Settings, as_of: date
     ops.local_graphs_on_worker()
     with ops.captured_log(s.run.log_level) as records:
         try:
-            res = run_mine(right, p, s, as_of, plan_year, reraise_transient=True, cache=ResultCache(state_dir))
+            res = run_mine(right, p, s, as_of, plan_year, reraise_transient=True,
+                           cache=ResultCache(state_dir, s.run.state_storage_options))
             try:
                 res = write_mine_products(res, state_dir, s)
             except Exception as e:  # noqa: BLE001 - this mine's outputs only, as its judgement
@@ -305,7 +316,7 @@ def write_mine_products(res: MineResult, state_dir: str | Path, s: Settings) -> 
     from minewatch.outputs.overview import imagery_png
 
     c = res.composite
-    if c is None:
+    if c is None or "://" in str(state_dir):    # object storage (run.state_url): the arrays travel back
         return res
     max_px = s.report.overview_image_max_px
     h = hashlib.sha256(pickle.dumps((c.period, tuple(c.transform), c.epsg, c.bands, max_px, __version__)))
