@@ -31,6 +31,7 @@ could not judge. The rules, in docs/assessment.md:
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -76,6 +77,16 @@ def _clear_rows(series: pd.DataFrame, unit_key: str, start: date, end: date,
     d = pd.to_datetime(s.datetime).dt.date
     s = s[(d >= start) & (d <= end) & (s.clear_fraction >= min_clear_fraction)]
     return s.dropna(subset=["fvc_mean"]).sort_values("datetime")
+
+
+def _season_value_in(series: pd.DataFrame, unit_key: str, min_clear_fraction: float, measure: str,
+                     season: Season) -> SeasonValue:
+    """`season_value` with the window last: what the widening measures window by window."""
+    return season_value(series, unit_key, season, min_clear_fraction, measure)
+
+
+def _n_clear(v: SeasonValue) -> int:
+    return v.n_clear
 
 
 def season_value(series: pd.DataFrame, unit_key: str, season: Season,
@@ -197,9 +208,8 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
 
         # persistent cloud: the season widened into the adjacent weeks (assess/windows.py); a
         # cropland unit's view holds its peak dates only (assess.cropland)
-        w = windows.widened(season, lambda se, key=key, th=th, judged=judged: season_value(
-                                judged, key, se, min_clear_fraction, th.measure),
-                            lambda x: x.n_clear, min_clear_obs, cfg.widen_days, cfg.widen_steps, as_of)
+        w = windows.widened(season, functools.partial(_season_value_in, judged, key, min_clear_fraction, th.measure),
+                            _n_clear, min_clear_obs, cfg.widen_days, cfg.widen_steps, as_of)
         v, window = w.value, w.used
         snow = windows.snow_dates(series, key, window, min_clear_fraction)
         if v.n_clear < min_clear_obs:

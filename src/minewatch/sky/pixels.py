@@ -194,7 +194,7 @@ class PixelStore:
         if g is None or "pixels" not in g:
             return None
         t = g["time"][:].astype("int64").view("datetime64[ns]")
-        return Slots(*(g[v][:] for v in _SLOT_VARS[:3]), t, *(g[v][:] for v in _SLOT_VARS[3:]))
+        return Slots(time=t, **{v: g[v][:] for v in _SLOT_VARS})
 
     def _prepare(self, license_no: str, meta: dict) -> Slots | None:
         """The store's slots if it holds this grid and band list; else the store is started afresh (None)."""
@@ -259,6 +259,7 @@ class PixelStore:
             self.fs.rm(self._fspath(license_no), recursive=True)
             return None, 0
         g = self._group(license_no, "r+")
+        assert g is not None     # the mine's store exists: its slots were read above
         if g["pixels"].shape[0] > n:
             for v in ("pixels", "time", *_SLOT_VARS):
                 g[v].resize((n, *g[v].shape[1:]))
@@ -290,6 +291,7 @@ class PixelStore:
         # the commit: each slot's bytes, then `committed` (one object) with the batch in, what it replaces out
         sizes = self._chunk_bytes(license_no)
         g = self._group(license_no, "r+")
+        assert g is not None     # the mine's store exists: its slots were read above
         g["nbytes"][n0:n0 + k] = np.array([sizes.get(n0 + i, 0) for i in range(k)], np.int64)
         keys = {st.key for st in steps}
         flags = g["committed"][:]

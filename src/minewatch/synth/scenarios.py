@@ -179,7 +179,11 @@ BASE: tuple[Scenario, ...] = (
              (("damage:1", "DAMAGE_EXCEEDS_DECLARED"),)),
 )
 
-A1, A2, A3, A4 = (-300, -200, -150, -50), (0, -200, 150, -50), (150, 50, 300, 200), (-300, 50, -150, 200)
+Rect = tuple[float, float, float, float]   # typed: scenarios_ground imports these in a cycle mypy cannot infer
+A1: Rect = (-300, -200, -150, -50)
+A2: Rect = (0, -200, 150, -50)
+A3: Rect = (150, 50, 300, 200)
+A4: Rect = (-300, 50, -150, 200)
 WIDE, CUT = (-350, -200, -50, -50), (-230, -200, -200, -50)   # a 4.5 hm² unit and a 30 m strip of it
 EXPIRED = date(PY, 6, 30)            # a right that ran out mid plan year (as_of is in November)
 OVERDUE = "overdue"                  # the key of a right's RESTORATION_OVERDUE_AT_EXPIRY

@@ -36,10 +36,13 @@ class _Frame(Protocol):
     def slices(self, r: tuple[float, float, float, float]) -> tuple[slice, slice]: ...
 
 
-class _Patch(Protocol):
-    name: str
-    rect: tuple[float, float, float, float]
-    shade: str
+class _Patch(Protocol):      # read-only members: scenarios.Patch is a frozen dataclass
+    @property
+    def name(self) -> str: ...
+    @property
+    def rect(self) -> tuple[float, float, float, float]: ...
+    @property
+    def shade(self) -> str: ...
 
 
 def _unit_random(*parts: object) -> float:

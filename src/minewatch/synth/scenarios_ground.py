@@ -24,8 +24,8 @@ __all__ = ["GROUND"]
 
 # single bare 10 m pixels every 30 m over A2: never two 8-connected
 SCATTER = tuple(Patch(f"s{i}", (x, y, x + 10, y + 10), "bare")
-                for i, (x, y) in enumerate((x, y) for x in range(A2[0] + 10, A2[2], 30)
-                                           for y in range(A2[1] + 10, A2[3], 30)))
+                for i, (x, y) in enumerate((x, y) for x in range(int(A2[0]) + 10, int(A2[2]), 30)
+                                           for y in range(int(A2[1]) + 10, int(A2[3]), 30)))
 
 GROUND: tuple[Scenario, ...] = (
     Scenario("arid_sparse", "desert steppe (NDVI ~0.16): a grass unit matching its ring, a pit declared "

@@ -353,7 +353,7 @@ def _scl(red: np.ndarray, nir: np.ndarray, background: np.ndarray, clouds: _Clou
     scl = np.array([SCL_BARE, SCL_VEG, SCL_WATER], dtype=np.uint8)[np.argmax(counts, axis=0)]
 
     def anyb(m: np.ndarray) -> np.ndarray:
-        return m.reshape(h // 2, 2, w // 2, 2).any(axis=(1, 3))
+        return np.asarray(m.reshape(h // 2, 2, w // 2, 2).any(axis=(1, 3)))
     if terrain_shadow is not None:
         scl[anyb(terrain_shadow)] = SCL_DARK
     if snow is not None:
