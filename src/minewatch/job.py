@@ -98,8 +98,8 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
     for r in results:
         findings += r.findings
     findings += accepted
-    return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results,
-                    settings=s, histories=histories, ledger_url=url)
+    return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds, s.assess.regions),
+                    plan_results=results, settings=s, histories=histories, ledger_url=url)
 
 
 def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[str, MineHistory], list[Finding]]:
@@ -189,6 +189,8 @@ def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Sett
     scenes = sorted((it.id, str(it.properties.get("updated", "")), str(it.datetime)) for it in items)
     settings = s.model_dump_json(exclude={"output_dir", "base_dir"})
     thresholds = [r.model_dump_json() for r in p.thresholds.rows]   # pydantic pickles carry sets: unordered
+    region = p.thresholds.region_of(right.county_code)       # a remapped county or a new season judges again
+    thresholds += [region, str(p.thresholds.regions.season_of(region))]
     h = p.histories.get(right.license_no)
     history = h.cache_part(plan.plan_year if plan else as_of.year) if h is not None else None
     blob = pickle.dumps((right, plan, thresholds, settings, as_of.isoformat(), scenes, history, __version__))
