@@ -435,6 +435,9 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         **({"scenes_skipped": [{"license_no": r.license_no, "scene": sk.id, "reason": sk.reason}
                                for r in results for sk in r.scenes_skipped]}
            if any(r.scenes_skipped for r in results) else {}),
+        # each judged mine's region, season window and threshold rows (TD/T 1036 regions, issue 14)
+        **({"regions": {r.license_no: r.regional for r in results if r.regional}}
+           if any(r.regional for r in results) else {}),
         **({"evidence_incomplete": [{"license_no": r.license_no, "reason": r.evidence_incomplete}
                                     for r in results if r.evidence_incomplete]}
            if any(r.evidence_incomplete for r in results) else {}),
@@ -476,7 +479,10 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
     notes = [f"季节合成影像 (COG, {c.period}): ../composites/{r.license_no}_ndvi_max.tif 生长季最大NDVI; "
              f"../composites/{r.license_no}_median.tif 生长季反射率中值 ({', '.join(c.bands)})"]
     a = s.assess if s is not None else None
-    season = Season.of(plan.plan_year, a.season_start, a.season_end) if a is not None else None
+    # the mine's window (its region's, or its own), as the rules used it
+    window = (r.regional or {}).get("season")
+    season = Season(*(date.fromisoformat(x) for x in window.split("/"))) if window else \
+        Season.of(plan.plan_year, a.season_start, a.season_end) if a is not None else None
     data = MineReportData.from_plan(
         plan, right, rgb=c.rgb, fvc=c.fvc, transform=c.transform, epsg=c.epsg, units=units,
         anomalies=[f for f in fc["features"] if f["properties"]["license_no"] == r.license_no],
