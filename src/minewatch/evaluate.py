@@ -11,9 +11,9 @@ uses, and compares the reported flags (confidence >= report_min) with the labels
 - precision = true flags / flags, recall = found labels / labels, per type and overall, and
   the same per TD/T 1036 reclamation region (the scenario's county code -> region, as the
   night maps it: assess.regions);
-- cloud_only_flags: false flags whose evidence scenes have cloud or shadow (SCL classes
-  `imagery.cloud_shadow_classes`, by default 3, 8, 9, 10) over the flagged geometry, read
-  straight from the SCL COGs: flags clouds alone could have caused. Held-back
+- cloud_only_flags: false flags whose evidence scenes have cloud, shadow or snow (SCL classes
+  `imagery.cloud_shadow_classes`, by default 2, 3, 8, 9, 10, 11) over the flagged geometry, read
+  straight from the SCL COGs: flags the sky alone could have caused. Held-back
   (low-confidence) flags are counted apart.
 """
 from __future__ import annotations

@@ -154,6 +154,7 @@ class Observed(NamedTuple):
     clear: xr.DataArray       # bool (time, y, x)
     stats: xr.Dataset         # per (unit, time) counts and means
     masks: xr.DataArray       # (unit, y, x) the unit masks `stats` is over
+    snow: xr.DataArray | None = None   # bool (time, y, x) snow or ice (masked in `clear` too)
 
 
 def observe(raw: xr.DataArray, grid: cube.Grid, units_utm: dict[str, BaseGeometry], s: Settings) -> Observed:
@@ -164,13 +165,20 @@ def observe(raw: xr.DataArray, grid: cube.Grid, units_utm: dict[str, BaseGeometr
     if s.imagery.cloud_prob_max is not None and cp is None:
         log.warning("imagery.cloud_prob_max is set but this catalogue's scenes have no cloud-probability "
                     "band: SCL alone decides")
-    clear = masks.clear_mask(refl.scl, s.imagery.mask_classes, s.imagery.mask_dilation_px,
-                             cloud_prob=cp, cloud_prob_max=s.imagery.cloud_prob_max)
+    im = s.imagery
+    # snow/ice and terrain shadow are masked on every date (docs/assessment.md §4a); snow is also
+    # counted per unit, so a unit short of dates under snow says so (SNOW_COVER)
+    snow = masks.snow_mask(refl, im.snow_classes, im.ndsi_min, im.snow_nir_min, im.snow_green_min,
+                           im.ice_green_min)
+    shade = masks.terrain_shadow_mask(refl, im.terrain_shadow_classes, im.dark_nir_max, im.dark_visible_max,
+                                      im.dark_ndwi_max)
+    clear = masks.clear_mask(refl.scl, im.mask_classes, im.mask_dilation_px,
+                             cloud_prob=cp, cloud_prob_max=im.cloud_prob_max, also=snow | shade)
     nd = indices.ndvi(refl)
     idx = xr.Dataset({"ndvi": nd, "fvc": indices.fvc(nd, s.indices.ndvi_soil, s.indices.ndvi_veg),
                       "bsi": indices.bsi(refl)})
     um = series.unit_masks(units_utm, grid)
-    return Observed(refl, idx, clear, series.unit_stats(idx, clear, um), um)
+    return Observed(refl, idx, clear, series.unit_stats(idx, clear, um), um, snow)
 
 
 REFLECTANCE = tuple(b for b in BANDS if b != "scl")     # the median composite's bands
@@ -281,8 +289,9 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
     base_t = baseline_steps(t, dates)
     base_rgb = (obs.refl[list(TRUE_COLOUR)].isel(time=base_t).to_dataarray("band").transpose("time", "band", "y", "x")
                 if base_t is not None else None)
-    stats, ndvi, fvc, clear, mndwi, comp_refl, base_rgb = dask.compute(
-        obs.stats, obs.indices.ndvi, obs.indices.fvc, obs.clear, indices.mndwi(obs.refl), comp_refl, base_rgb)
+    stats, ndvi, fvc, clear, mndwi, comp_refl, base_rgb, snow = dask.compute(
+        obs.stats, obs.indices.ndvi, obs.indices.fvc, obs.clear, indices.mndwi(obs.refl), comp_refl, base_rgb,
+        obs.snow)
     ndvi, fvc, clear, mndwi = ndvi.values, fvc.values, clear.values.astype(bool), mndwi.values
     res.composite = season_composite(ndvi[comp_t], comp_refl.values, clear[comp_t], fvc[comp_t],
                                      grid.transform, epsg, t[comp_t])
@@ -293,7 +302,8 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
                         unit_masks={k: obs.masks.sel(unit=k).values for k in units_utm},
                         stats=series.stats_frame(stats), ndvi=ndvi, fvc=fvc, clear=clear, mndwi=mndwi, times=t,
                         ids=obs.indices.id.values, dates=dates, others=others, as_of=as_of, plan_year=plan_year, s=s,
-                        history=history, measured_only=[k for k, t in tracked.items() if t.kind == DROPPED])
+                        history=history, measured_only=[k for k, t in tracked.items() if t.kind == DROPPED],
+                        snow=None if snow is None else snow.values.astype(bool))
     j = judge(ev, right, plan, thresholds, s)
     res.series, res.units_utm, res.thresholds = ev.series, units_utm, j.fvc_minimums
     res.anomalies, res.held_back = list(j.anomalies), list(j.held_back)

@@ -91,16 +91,21 @@ def build(*, grid: Grid, boundary_utm: BaseGeometry, units_utm: Mapping[str, Bas
           unit_masks: Mapping[str, np.ndarray], stats: pd.DataFrame, ndvi: np.ndarray, fvc: np.ndarray,
           clear: np.ndarray, mndwi: np.ndarray, times: np.ndarray, ids: Iterable[str], dates: Dates,
           others: Iterable[BaseGeometry], as_of: date, plan_year: int, s: Settings,
-          history: MineHistory | None = None, measured_only: Iterable[str] = ()) -> Evidence:
+          history: MineHistory | None = None, measured_only: Iterable[str] = (),
+          snow: np.ndarray | None = None) -> Evidence:
     """The evidence from the computed window. `stats`: the per-unit series (`sky.series.stats_frame`);
     `unit_masks`: the masks it was computed with; `others`: other mines' boundaries (EPSG:4490),
-    kept out of the reference ring."""
+    kept out of the reference ring; `snow`: (t, y, x) snow or ice (already out of `clear`), counted
+    per unit and date as the series' `snow_fraction`."""
     a = s.assess
     ids = tuple(str(i) for i in ids)
     series = stats
     if unit_masks:   # share of open water (MNDWI > 0) per unit and date, for water targets
         wf = reference.water_fractions(dict(unit_masks), mndwi, clear, ids)
         series = series.merge(wf, on=["unit", "item_id"], how="left")
+        if snow is not None:
+            series = series.merge(reference.snow_fractions(dict(unit_masks), snow, ids),
+                                  on=["unit", "item_id"], how="left")
 
     # change detection on the same season of earlier years
     cur, base = dates.current, dates.baseline

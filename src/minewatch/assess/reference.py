@@ -69,3 +69,15 @@ def water_fractions(masks: dict[str, np.ndarray], mndwi: np.ndarray, clear: np.n
             rows.append({"unit": key, "item_id": str(iid),
                          "water_fraction": float((v[ok] > 0).mean()) if ok.any() else np.nan})
     return pd.DataFrame(rows, columns=["unit", "item_id", "water_fraction"])
+
+
+def snow_fractions(masks: dict[str, np.ndarray], snow: np.ndarray, item_ids: Iterable[str]) -> pd.DataFrame:
+    """Per (unit, scene): share of the unit's pixels under snow or ice (a date recorded as
+    snow-covered; the pixels are out of the clear mask already)."""
+    rows = []
+    for key, m in masks.items():
+        n = int(m.sum())
+        for i, iid in enumerate(item_ids):
+            rows.append({"unit": key, "item_id": str(iid),
+                         "snow_fraction": float(snow[i][m].sum()) / n if n else np.nan})
+    return pd.DataFrame(rows, columns=["unit", "item_id", "snow_fraction"])
