@@ -18,9 +18,12 @@ catalogue (`minewatch.localstac` on free loopback ports in a temp dir). Timed, i
   composites or rules): it is the bar.
 
 Then, on the last first night's state: one new scene per mine added to the catalogue (the
-next night), the same date again (no new scene: the result cache) and a new run date with no
-new scene. Peak RSS (VmHWM) of a child process running the night over 10 and 100 mines with
---rss-steps steps. Readable figures first, ONE JSON line last.
+next night), the same date again and a new run date with no new scene (`no_new_fraction`:
+what a real next night with nothing new is). Each later night writes the run folder too
+(`job.write_run`: reports and composites linked from the product store when unchanged), timed
+apart. `prefect_overhead_s`: `minewatch run` (CLI, Prefect flow) on a registry of zero mines,
+its fixed start-up. Peak RSS (VmHWM) of a child process running the night over 10 and 100
+mines with --rss-steps steps. Readable figures first, ONE JSON line last.
 """
 from __future__ import annotations
 
@@ -346,20 +349,61 @@ def first_nights(promises, plain_in: list[PlainMine], s, as_of: date, plan_year:
             "minewatch": minewatch_means(first)}
 
 
+def write_outputs(promises, results: dict, as_of: date, plan_year: int, out: Path) -> tuple[float, dict]:
+    """job.write_run over the night's results into `out` (its product store in out/state)."""
+    from minewatch import job
+    t = time.perf_counter()
+    summary = job.write_run(list(results.values()), out, as_of, plan_year, promises)
+    return time.perf_counter() - t, summary
+
+
 def later_nights(cat: Catalogue, promises, new_items: list, s, as_of: date, plan_year: int, state: Path,
                  tmp: Path) -> dict:
     """On the first night's state: one new scene per mine (next night), the same date again (no
-    new scene) and a new run date with no new scene."""
-    cat.add(new_items, tmp / "cat-new")
+    new scene) and a new run date with no new scene; each night's run folder written, timed
+    apart (the first night's too, so the next ones find its products)."""
+    out = tmp / "out-later"
+    _, base = night(promises, s, as_of, state, plan_year)      # reused: the first night's results
     day2 = as_of + timedelta(days=1)
+    write0, _ = write_outputs(promises, base, as_of, plan_year, out)
+    cat.add(new_items, tmp / "cat-new")
     w_next, nxt = night(promises, s, day2, state, plan_year)
+    write_next, _ = write_outputs(promises, nxt, day2, plan_year, out)
     w_same, same = night(promises, s, day2, state, plan_year)
-    w_date, _ = night(promises, s, day2 + timedelta(days=1), state, plan_year)
+    day3 = day2 + timedelta(days=1)
+    w_date, dated = night(promises, s, day3, state, plan_year)
+    write_date, summary = write_outputs(promises, dated, day3, plan_year, out)
     return {"next_s": w_next, "same_s": w_same, "date_s": w_date, "reused": sum(r.reused for r in same.values()),
-            "next_steps_read": sum(r.steps_read for r in nxt.values())}
+            "reused_new_date": sum(r.reused for r in dated.values()),
+            "next_steps_read": sum(r.steps_read for r in nxt.values()),
+            "write_first_s": write0, "write_next_s": write_next, "write_new_date_s": write_date,
+            "products_rendered_new_date": summary["products_rendered"],
+            "products_linked_new_date": summary["products_linked"]}
 
 
-def figures(f: dict, later: dict, rss: dict, ms: int, args) -> dict:
+def prefect_overhead(root: Path, url: str, tmp: Path, as_of: date) -> float:
+    """Wall seconds of `minewatch run` (a fresh process: imports, Prefect, the flow, the run
+    folder) over a registry of zero mines: the fixed cost every night pays apart from its mines."""
+    import yaml
+    empty = subset(root, 0, tmp / "prefect-0")
+    raw = yaml.safe_load((ROOT / "configs" / "sample.yaml").read_text(encoding="utf-8"))
+    raw.update(registry=str(empty / "registry.csv"), plans=str(empty / "plans"), output_dir=str(tmp / "prefect-out"))
+    raw["catalog"]["url"] = url
+    raw["assess"]["thresholds"] = str(ROOT / "configs" / "thresholds.yaml")
+    raw["ledger"]["acceptance"] = None
+    raw.pop("local_catalog", None)
+    cfg = tmp / "prefect-0.yaml"
+    cfg.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    t = time.perf_counter()
+    cmd = [sys.executable, "-m", "minewatch.cli", "run", "--config", str(cfg), "--date", as_of.isoformat()]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(), cwd=ROOT, check=False)
+    wall = time.perf_counter() - t
+    if r.returncode != 0:
+        raise RuntimeError(f"minewatch run on zero mines failed:\n{r.stdout[-2000:]}{r.stderr[-3000:]}")
+    return wall
+
+
+def figures(f: dict, later: dict, rss: dict, ms: int, args, prefect_s: float | None = None) -> dict:
     """The JSON line's `night` object."""
     med = f["med"]
     best = min(("plain_1", "plain_2"), key=med.get)
@@ -371,16 +415,25 @@ def figures(f: dict, later: dict, rss: dict, ms: int, args) -> dict:
     return {
         "first_ratio_vs_plain": round(first / med[best], 3),
         "next_night_fraction": round(later["next_s"] / first, 4),
-        "no_new_fraction": round(later["same_s"] / first, 4),
-        "no_new_new_date_fraction": round(later["date_s"] / first, 4),
+        # a new run date with no new scene: what a real next night with nothing new is
+        "no_new_fraction": round(later["date_s"] / first, 4),
+        "no_new_same_date_fraction": round(later["same_s"] / first, 4),
         "steps": args.steps, "mines": args.mines, "repeats": args.repeats,
+        "prefect_overhead_s": round(prefect_s, 2) if prefect_s is not None else None,
         "peak_rss_mb_by_mines": {n: v["peak_rss_mb"] for n, v in rss.items()}, "rss_steps": args.rss_steps,
+        # measured by the other parts of issue 19's benchmark (window sizes, the cluster): null here
+        "peak_rss_mb_by_window_px": None, "scaleout_speedup_2_workers": None,
         "rss_runs": rss, "first_night_s": round(first, 2), "next_night_s": round(later["next_s"], 2),
         "no_new_s": round(later["same_s"], 3), "no_new_new_date_s": round(later["date_s"], 2),
         "plain_s": {"1": round(med["plain_1"], 2), "2": round(med["plain_2"], 2)}, "best_plain_threads": int(best[-1]),
         "mine_scenes": ms,
         "mine_scenes_per_s": {"job.run_mine": round(ms / first, 1), "plain": round(ms / med[best], 1)},
-        "reused_no_new": later["reused"], "next_night_steps_read": later["next_steps_read"],
+        "reused_no_new": later["reused"], "reused_no_new_new_date": later["reused_new_date"],
+        "next_night_steps_read": later["next_steps_read"],
+        "write_run_s": {"first": round(later["write_first_s"], 2), "next": round(later["write_next_s"], 2),
+                        "no_new_new_date": round(later["write_new_date_s"], 2)},
+        "products_new_date": {"rendered": later["products_rendered_new_date"],
+                              "linked": later["products_linked_new_date"]},
         "max_abs_mean_diff": diff, "rows_compared": rows,
         "check": {"license_no": key[0], "unit": key[1], "item_id": key[2], "minewatch": f["minewatch"][key],
                   "plain": f["plain"][key]},
@@ -397,10 +450,16 @@ def print_figures(n: dict) -> None:
     print(f"  first night / best plain ({n['best_plain_threads']} thread(s)): {n['first_ratio_vs_plain']:.2f}")
     print(f"  job.run_mine, next night, 1 new scene of {T}: {n['next_night_s']:7.2f} s = "
           f"{n['next_night_fraction']:.1%} of the first night")
-    print(f"  job.run_mine, no new scene, same date:      {n['no_new_s']:7.2f} s = {n['no_new_fraction']:.1%} "
-          f"({n['reused_no_new']} of {n['mines']} results reused from the result cache)")
+    print(f"  job.run_mine, no new scene, same date:      {n['no_new_s']:7.2f} s = "
+          f"{n['no_new_same_date_fraction']:.1%} ({n['reused_no_new']} of {n['mines']} results reused)")
     print(f"  job.run_mine, no new scene, new run date:   {n['no_new_new_date_s']:7.2f} s = "
-          f"{n['no_new_new_date_fraction']:.1%}")
+          f"{n['no_new_fraction']:.1%} ({n['reused_no_new_new_date']} of {n['mines']} results reused)")
+    w, pr = n["write_run_s"], n["products_new_date"]
+    print(f"  job.write_run (run folder), first / next / new date with nothing new: {w['first']:.2f} / "
+          f"{w['next']:.2f} / {w['no_new_new_date']:.2f} s ({pr['rendered']} products rendered, "
+          f"{pr['linked']} linked on the new date)")
+    if n["prefect_overhead_s"] is not None:
+        print(f"  minewatch run (Prefect) on zero mines: {n['prefect_overhead_s']:.2f} s (fixed start-up, apart)")
     print(f"  per-unit NDVI/FVC means, minewatch vs plain: max |difference| {n['max_abs_mean_diff']:.2e} over "
           f"{n['rows_compared']} rows; clear-pixel counts equal")
     for k, v in n["rss_runs"].items():
@@ -453,7 +512,8 @@ def main(argv: list[str] | None = None) -> dict:
         f = first_nights(promises, plain_in, s, as_of, plan_year, args.repeats, tmp)
         later = later_nights(cat, promises, [v[-1] for v in items.values()], s, as_of, plan_year, f["state"], tmp)
         rss = rss_sweep(cat, rss_root, sizes, tmp)
-    n = figures(f, later, rss, sum(len(m.scenes) for m in plain_in), args)
+        prefect_s = prefect_overhead(root, cat.url, tmp, as_of)
+    n = figures(f, later, rss, sum(len(m.scenes) for m in plain_in), args, prefect_s)
     print_figures(n)
     res = {"night": n, "load_avg": f["load"], "cpus": os.cpu_count(), "generated_s": round(gen_s, 1),
            "wall_s": round(time.perf_counter() - t_all, 1)}

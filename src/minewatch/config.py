@@ -12,7 +12,7 @@ import re
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -69,6 +69,9 @@ class ImagerySettings(_Strict):
     mask_classes: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
     mask_dilation_px: int = Field(2, ge=0)   # masked pixels grow by this many pixels (cloud edges)
     chunk_time: int = Field(16, ge=1)        # time steps per dask chunk: memory per read
+    # edge (px) of the pixel store's spatial chunks (sky.pixels: 1 step x all bands x this x this):
+    # a per-pixel computation reads one such tile of every step; a change starts each mine's store afresh
+    store_chunk_px: int = Field(512, ge=16)
     # Also mask pixels whose cloud probability (percent) exceeds this, before the dilation: it
     # catches thin cloud edges SCL calls clear. Needs catalog.cloud_probability and a source with
     # the asset; pixels without a probability keep the SCL decision. None: SCL only.
@@ -129,10 +132,35 @@ class ReferenceSettings(_Strict):
     enabled: bool = True                      # normalise by the natural-vegetation ring
     inner_m: float = Field(100.0, ge=0)       # ring starts this far outside the boundary
     outer_m: float = Field(600.0, gt=0)       # ... and ends here
-    stable_ndvi_min: float = 0.3              # a ring pixel must be this green in the baseline season
+    # ring pixels are natural ground by stability, not by an NDVI floor (a desert ring is sparse):
+    stable_std_max: float = Field(0.12, gt=0)   # NDVI std over the baseline season's clear dates at most this
+    level_share: float = Field(0.5, ge=0, le=1)  # baseline median NDVI >= this share of the ring's (roads, pits out)
+    # where the ring is under a unit's FVC minimum in both seasons (sparse natural cover), a unit
+    # reaching this share of the ring's cover is not short (bar = min(min x factor, share x ring))
+    sparse_share: float = Field(0.7, gt=0, le=1)
+    # bare ground (damage excess) must be this much under the ring's season NDVI: where the ring
+    # itself is near the bare line (desert steppe) matching it is not bare
+    sparse_ndvi_gap: float = Field(0.05, ge=0)
     min_pixels: int = Field(200, ge=1)        # fewer usable ring pixels: no reference
     min_clear_fraction: float = Field(0.5, gt=0, le=1)  # a date counts for the ring if this much is clear
     min_factor: float = Field(0.4, gt=0, le=1)  # lowest allowed (this season / baseline season) factor
+
+
+class CroplandSettings(_Strict):
+    """Cropland (耕地 01xx) judged at the crop's peak, not after harvest (assess/cropland.py)."""
+    enabled: bool = True                      # off: fields are judged over the whole season like grass
+    land_class_prefix: str = "01"             # target classes judged at the cropland ring's peak
+    green_ndvi_min: float = 0.5               # a field: a baseline-year date at least this green ...
+    harvest_ndvi_max: float = 0.2             # ... followed by a date at most this (harvest, ploughing)
+    peak_share: float = Field(0.75, gt=0, le=1)  # peak dates: the cropland ring's FVC >= this share of its season max
+
+
+class PartsSettings(_Strict):
+    """A unit judged by its parts as well as its mean (assess/parts.py, PARTIAL_RESTORATION)."""
+    enabled: bool = True                      # off: units are judged by their mean only
+    min_area_hm2: float = Field(0.1, ge=0)    # a contiguous bare part this large (hm², 10 px at 10 m) ...
+    min_share: float = Field(0.2, ge=0, le=1)  # ... and this share of the unit is reported
+    bare_fvc: float = Field(0.2, ge=0, le=1)  # a pixel's season-median FVC under this is bare (soil reads ~0.1)
 
 
 class ConfidenceSettings(_Strict):
@@ -178,6 +206,8 @@ class AssessSettings(_Strict):
     widen_steps: int = Field(2, ge=0, le=6)     # widenings at most (0: the season only)
     disturbance: DisturbanceSettings = DisturbanceSettings()
     reference: ReferenceSettings = ReferenceSettings()
+    cropland: CroplandSettings = CroplandSettings()
+    parts: PartsSettings = PartsSettings()
     confidence: ConfidenceSettings = ConfidenceSettings()
 
     @field_validator("season_by_license")
@@ -212,6 +242,13 @@ class RunSettings(_Strict):
     progress_every_s: float = Field(60.0, gt=0)   # seconds between progress lines
     # level of minewatch's own loggers in the night's log (`--log-level`/`-q` on the command line win)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # fsspec URL of the per-mine state (result cache, pixel store), e.g. "s3://bucket/minewatch/state"
+    # for workers on other machines (needs that protocol's package: s3fs). None: OUT/state on local disk.
+    # The ledger stays in OUT/state (or ledger.url).
+    state_url: str | None = None
+    # fsspec options for state_url (e.g. {"client_kwargs": {"endpoint_url": ...}}); keys from the
+    # environment (AWS_ACCESS_KEY_ID ...) rather than the file
+    state_storage_options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod

@@ -17,11 +17,14 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import fsspec
+
 from minewatch import __version__, ops
 from minewatch.assess.anomaly import with_unique_keys
 from minewatch.assess.history import LEDGER_RULES, ledger_findings
 from minewatch.assess.planchecks import plan_anomalies, unreadable_files
 from minewatch.assess.rules import unit_key
+from minewatch.assess.rundate import run_date_part
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
 from minewatch.config import OnemapSettings, ReportSettings, Settings
@@ -29,7 +32,7 @@ from minewatch.ledger.acceptance import RULE_PREFIX as ACCEPTANCE_PREFIX
 from minewatch.ledger.history import MineHistory, mine_histories, record_seasons
 from minewatch.outputs import runfolder
 from minewatch.outputs.acceptance_overdue import write_acceptance_overdue
-from minewatch.outputs.composites import write_composites
+from minewatch.outputs.composites import MEDIAN, NDVI_MAX, write_composites
 from minewatch.outputs.counties import CountyOutlines, county_outlines
 from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
 from minewatch.outputs.fieldexport import write_field_exports
@@ -39,6 +42,7 @@ from minewatch.outputs.onemap import night_unit_status
 from minewatch.outputs.onemap_formats import write_package
 from minewatch.outputs.onemap_meta import PackageInfo
 from minewatch.outputs.overview import MineImage, write_overview
+from minewatch.outputs.products import COMPOSITE_CODE, REPORT_CODE, ProductStore, digest
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
 from minewatch.outputs.unit_history import (
@@ -51,12 +55,13 @@ from minewatch.outputs.unit_history import (
     with_unit_ids,
 )
 from minewatch.pipeline import MineResult, process_mine, scenes_for
-from minewatch.plumbing.atomic import atomic_path, write_text
+from minewatch.plumbing.atomic import put_bytes, write_text
 from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.promised.findings import Finding
 from minewatch.promised.models import AnnualPlan, MiningRight
 from minewatch.promised.planreader import PlanReadResult
 from minewatch.sky.pixels import PixelStore
+from minewatch.sky.unitstats import UnitStatsStore
 
 if TYPE_CHECKING:
     import pystac
@@ -176,40 +181,47 @@ def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
 
 
 def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Settings, as_of: date,
-               items: list[pystac.Item]) -> str:
-    """What a mine's result depends on: the right, its plan version, the settings and
-    thresholds, the run date, the scenes (id and last update) and its ledger history
-    (a new filing or acceptance record judges the mine again)."""
+               items: list[pystac.Item], plan_year: int | None = None) -> str:
+    """What a mine's result depends on: the right, its plan version, the plan year, the settings
+    and thresholds, the scenes (id and last update), its ledger history (a new filing or
+    acceptance record judges the mine again) and what the rules read from the run date
+    (`assess.rundate.run_date_part`), not the date itself: a new night with no new scene and
+    no other change reuses the result, a date that changes a judgement does not."""
+    year = plan_year if plan_year is not None else (plan.plan_year if plan else as_of.year)
     scenes = sorted((it.id, str(it.properties.get("updated", "")), str(it.datetime)) for it in items)
     settings = s.model_dump_json(exclude={"output_dir", "base_dir"})
     thresholds = [r.model_dump_json() for r in p.thresholds.rows]   # pydantic pickles carry sets: unordered
     region = p.thresholds.region_of(right.county_code)       # a remapped county or a new season judges again
     thresholds += [region, str(p.thresholds.regions.season_of(region))]
     h = p.histories.get(right.license_no)
-    history = h.cache_part(plan.plan_year if plan else as_of.year) if h is not None else None
-    blob = pickle.dumps((right, plan, thresholds, settings, as_of.isoformat(), scenes, history, __version__))
+    history = h.cache_part(year) if h is not None else None
+    when = run_date_part(right, plan, p.thresholds, s, as_of, year, h)
+    blob = pickle.dumps((right, plan, year, thresholds, settings, when, scenes, history, __version__))
     return hashlib.sha256(blob).hexdigest()
 
 
 class ResultCache:
-    """Per-mine results of earlier runs under OUT/state/: a killed run resumes without
-    redoing finished mines, and a rerun with no new scenes reads instead of computing.
-    Each mine's window goes, step by step, to the pixel store (OUT/state/pixels), so a
-    later night reads from the catalogue only the scenes that are new."""
+    """Per-mine results of earlier runs under OUT/state/ (or `run.state_url`): a killed run
+    resumes without redoing finished mines, and a rerun with no new scenes reads instead of
+    computing. Each mine's window goes, step by step, to the pixel store (`<root>/pixels`),
+    so a later night reads from the catalogue only the scenes that are new. `root`: a
+    folder or any fsspec URL (`storage_options`: that filesystem's)."""
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        self.pixels = PixelStore(self.root / "pixels")
+    def __init__(self, root: str | Path, storage_options: dict | None = None) -> None:
+        self.root = str(root).rstrip("/")
+        self.pixels = PixelStore(f"{self.root}/pixels", storage_options=storage_options)
+        # per-unit statistics per step, so a night computes them for new steps only (not wired yet)
+        self.unitstats = UnitStatsStore(f"{self.root}/unitstats", storage_options=storage_options)
+        self._fs, self._fsroot = fsspec.core.url_to_fs(self.root, **(storage_options or {}))
 
-    def _path(self, license_no: str) -> Path:
-        return self.root / "mines" / f"{license_no}.pkl"
+    def _path(self, license_no: str) -> str:
+        return f"{self._fsroot}/mines/{license_no}.pkl"
 
     def get(self, license_no: str, key: str) -> MineResult | None:
-        path = self._path(license_no)
-        if not path.exists():
-            return None
         try:
-            stored_key, res = pickle.loads(path.read_bytes())
+            stored_key, res = pickle.loads(self._fs.cat_file(self._path(license_no)))
+        except FileNotFoundError:
+            return None
         except Exception:  # noqa: BLE001 - a damaged cache entry is recomputed, never fatal
             return None
         return res if stored_key == key else None
@@ -217,8 +229,12 @@ class ResultCache:
     def put(self, license_no: str, key: str, res: MineResult) -> None:
         if res.error:
             return
-        with atomic_path(self._path(license_no)) as tmp:
-            tmp.write_bytes(pickle.dumps((key, res)))
+        put_bytes(self._fs, self._path(license_no), pickle.dumps((key, res)))
+
+
+def state_root(s: Settings, out_dir: str | Path) -> str:
+    """Where the night's per-mine state lives: `run.state_url`, else OUT/state."""
+    return s.run.state_url or str(Path(out_dir) / "state")
 
 
 def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_year: int,
@@ -232,7 +248,7 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
     try:
         plan = p.plans.get(right.license_no)
         items = scenes_for(right, s, as_of, plan_year)
-        key = result_key(right, plan, p, s, as_of, items)
+        key = result_key(right, plan, p, s, as_of, items, plan_year)
         cached = cache.get(right.license_no, key) if cache else None
         if cached is not None:
             log.info("mine %s: %d scenes, nothing new since the last run: result reused",
@@ -258,7 +274,7 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
 
 
 def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, plan_year: int,
-              promises: Promises | None = None) -> dict:
+              promises: Promises | None = None, products: ProductStore | None = None) -> dict:
     """The run folder OUT/<date>/, published as one unit; `latest` points at it when complete.
 
     Every file is written into a fresh staging folder beside it, which then replaces the
@@ -274,12 +290,15 @@ def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, pl
     limit), and run_summary.json written last. With the night's settings the ledger is read
     (``ledger.acceptance`` was imported by load_promises): unit ids on the anomalies, the units' lifecycle and
     history in onemap.gpkg, outstanding and overdue counts in the spot check, timelines in reports.
+    A mine's report and composites are rendered only when what they show changed; else they
+    are linked from `products` (default OUT/state/products: `outputs.products`).
     """
     out_dir = Path(out_dir)
     runfolder.remove_leftovers(out_dir)
     run_dir = runfolder.staging_dir(out_dir, run_date)
+    store = products if products is not None else ProductStore(out_dir / "state" / "products")
     try:
-        summary = _write_files(results, out_dir, run_dir, run_date, plan_year, promises)
+        summary = _write_files(results, out_dir, run_dir, run_date, plan_year, promises, store)
         final = runfolder.publish(out_dir, run_dir, run_date)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -291,6 +310,7 @@ def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, pl
     summary["steps_read"] = sum(r.steps_read for r in results if not r.reused)
     summary["steps_from_store"] = sum(r.steps_stored for r in results if not r.reused)
     summary["mines_reused"] = sum(1 for r in results if r.reused)
+    summary["products_rendered"], summary["products_linked"] = store.rendered, store.linked
     return summary
 
 
@@ -332,7 +352,7 @@ def night_scenes(results: list[MineResult]) -> list[str]:
 
 
 def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_date: date, plan_year: int,
-                 promises: Promises | None) -> dict:
+                 promises: Promises | None, store: ProductStore | None = None) -> dict:
     """Every file of the night into `run_dir` (the staging folder), run_summary.json last."""
     results = sorted(results, key=lambda r: r.license_no)
     anomalies = [a for r in results for a in r.anomalies]
@@ -353,10 +373,8 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     held = feature_collection(with_unique_keys(with_unit_ids([a for r in results for a in r.held_back], unit_ids)))
     write_text(run_dir / "anomalies_low_confidence.geojson", json.dumps(held, ensure_ascii=False, indent=1) + "\n")
     for r in results:      # the season's composites, COGs for reports and GIS
-        c = r.composite
-        if c is not None:
-            write_composites(run_dir / "composites", r.license_no, c.period, c.transform, c.epsg,
-                             c.ndvi_max, c.median, list(c.bands))
+        if r.composite is not None:
+            write_mine_composites(r, run_dir / "composites", store)
     if promises is not None:
         status = night_unit_status(fc, {r.license_no: r.series for r in results if r.series is not None},
                                    [asdict(u) for r in results for u in r.unjudged], run_date, unit_ids)
@@ -392,7 +410,7 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
             if plan is not None and r.composite is not None:
                 write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
                              right=rights.get(r.license_no),
-                             s=promises.settings, ledger=ledger, counties=counties)
+                             s=promises.settings, ledger=ledger, counties=counties, store=store)
         write_overview(fc, promises.rights, run_dir, run_date.isoformat(),
                        {r.license_no: MineImage(r.composite.rgb, r.composite.transform, r.composite.epsg)
                         for r in results if r.composite is not None},
@@ -456,6 +474,36 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     return summary
 
 
+# what the lifecycle stamps on a finding each night and a report does not show
+NIGHTLY_FIELDS = ("first_seen", "last_seen", "resolved_on", "unconfirmed_on", "unconfirmed_zh")
+
+
+def write_mine_composites(r: MineResult, folder: Path, store: ProductStore | None = None) -> list[Path]:
+    """The mine's season composites (COGs) into `folder`: rendered, or linked from `store`
+    when an earlier night rendered the same arrays."""
+    c = r.composite
+    assert c is not None   # write_run writes only mines with a composite
+    files = {f"{p}.tif": folder / f"{r.license_no}_{p}.tif" for p in (NDVI_MAX, MEDIAN)}
+
+    def render() -> None:
+        write_composites(folder, r.license_no, c.period, c.transform, c.epsg, c.ndvi_max, c.median, list(c.bands))
+    if store is None:
+        render()
+    else:
+        key = digest((r.license_no, c.period, tuple(c.transform), c.epsg, tuple(c.bands), c.ndvi_max, c.median),
+                     COMPOSITE_CODE)
+        store.place(r.license_no, "composites", key, files, render)
+    return list(files.values())
+
+
+def evidence_date(r: MineResult, run_date: date) -> date:
+    """The date a mine's findings stand on: its latest scene's (the run date without a series)."""
+    if r.series is None or r.series.empty:
+        return run_date
+    import pandas as pd
+    return pd.Timestamp(r.series["datetime"].max()).date()
+
+
 def _report_timeline(ledger: LedgerView, license_no: str) -> dict:
     """The mine's part of the ledger, as MineReportData's timeline fields."""
     events = [e for e in ledger.events if e.license_no == license_no]
@@ -466,10 +514,15 @@ def _report_timeline(ledger: LedgerView, license_no: str) -> dict:
 
 def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date: date,
                  right: MiningRight | None = None, s: Settings | None = None,
-                 ledger: LedgerView | None = None, counties: CountyOutlines | None = None) -> Path:
+                 ledger: LedgerView | None = None, counties: CountyOutlines | None = None,
+                 store: ProductStore | None = None) -> Path:
     """The inspector's per-mine report (and its PDF when `s.report.pdf`) from what the pipeline
     kept for it: the season window and clear-date rule from the night's settings, the
-    licence boundary for the zone and corners, the ring's series from the unit series."""
+    licence boundary for the zone and corners, the ring's series from the unit series.
+
+    Its header's date is the mine's latest scene date (`evidence_date`), not the night's, so a
+    mine whose findings, their status and its ledger timeline did not change is not rendered
+    again: with `store` the files an earlier night rendered from the same data are linked."""
     utm = r.units_utm or {}
     units = [ReportUnit(key=unit_key(u), section=u.section, seq=u.seq, geometry=utm[unit_key(u)],
                         land_class=u.land_class) for u in plan.units if unit_key(u) in utm]
@@ -482,12 +535,13 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
     window = (r.regional or {}).get("season")
     season = Season(*(date.fromisoformat(x) for x in window.split("/"))) if window else \
         Season.of(plan.plan_year, a.season_start, a.season_end) if a is not None else None
+    mine = [{**f, "properties": {k: v for k, v in f["properties"].items() if k not in NIGHTLY_FIELDS}}
+            for f in fc["features"] if f["properties"]["license_no"] == r.license_no]
     data = MineReportData.from_plan(
         plan, right, rgb=c.rgb, fvc=c.fvc, transform=c.transform, epsg=c.epsg, units=units,
-        anomalies=[f for f in fc["features"] if f["properties"]["license_no"] == r.license_no],
-        series=r.series, thresholds=r.thresholds,
-        unjudged=[asdict(u) for u in r.unjudged], image_date=c.period, run_date=run_date, notes=notes,
-        boundary=right.boundary if right is not None else None,
+        anomalies=mine, series=r.series, thresholds=r.thresholds,
+        unjudged=[asdict(u) for u in r.unjudged], image_date=c.period, run_date=evidence_date(r, run_date),
+        notes=notes, boundary=right.boundary if right is not None else None,
         season=(season.start, season.end) if season is not None else None,
         min_clear_fraction=a.min_clear_fraction if a is not None else 0.0,
         county_code=right.county_code if right is not None else "",
@@ -500,4 +554,13 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
         data.county_name = s.report.county_names.get(data.county_code, data.county_name)
         data.locator_frame_m, data.pair_margin_m = s.report.locator_frame_m, s.report.pair_margin_m
     pdf = bool(s is not None and s.report.pdf)
-    return render_report(data, path, pdf=pdf, pdf_timeout=s.report.pdf_timeout_s if s is not None else 120)
+    timeout = s.report.pdf_timeout_s if s is not None else 120
+
+    def render() -> Path:
+        return render_report(data, path, pdf=pdf, pdf_timeout=timeout)
+    if store is None:
+        return render()
+    files = {"report.html": path, **({"report.pdf": path.with_suffix(".pdf")} if pdf else {})}
+    key = digest((data, pdf), REPORT_CODE)
+    store.place(r.license_no, "report", key, files, render)
+    return path

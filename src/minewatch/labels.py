@@ -27,6 +27,7 @@ TYPES_ZH = {
     "PLAN_NOT_EXECUTED": "计划未执行",
     "RESTORED_LAND_REDISTURBED": "已修复土地再次扰动",
     "RESTORATION_OVERDUE_AT_EXPIRY": "到期未完成修复",
+    "PARTIAL_RESTORATION": "部分未修复",
 }
 # TD/T 1036-2013 reclamation regions (assess/regions.py, data/regions.yaml): key -> the standard's name
 REGIONS_ZH = {
@@ -147,6 +148,14 @@ FIELDS: dict[str, FieldLabel] = {
     "allowed_excess_hm2": FieldLabel("允许超出面积", "hm²", "在申报面积之外可容忍的面积"),
     "damage_tolerance": FieldLabel("损毁面积容差", "", "允许超出申报面积的比例"),
     "area_hm2": FieldLabel("面积", "hm²", "图斑面积 (CGCS2000 椭球面积)"),
+    # units judged by their parts (assess.parts), sparse natural cover, cropland
+    "part_hm2": FieldLabel("裸露部分面积", "hm²", "单元内最大连片裸露部分的面积"),
+    "part_share": FieldLabel("裸露部分占比", "", "最大连片裸露部分面积 / 单元面积"),
+    "part_fvc": FieldLabel("裸露部分覆盖度", "", "裸露部分各像元评估季覆盖度中位数的中位数"),
+    "unit_hm2": FieldLabel("单元面积", "hm²", "参与判定的单元像元面积"),
+    "min_share": FieldLabel("最小占比", "", "连片裸露部分达到单元面积的此比例才报告"),
+    "sparse_share": FieldLabel("相对周边比例", "", "周边自然植被本身稀疏时, 单元达到周边覆盖度的此比例即不判为不达标"),
+    "reference": FieldLabel("对照", "", "判定所对照的周边地类 (如周边耕地的生长高峰期)"),
     # plan checks
     "file": FieldLabel("计划文件", "", "报送的年度计划文件名"),
     "sheet": FieldLabel("工作表", "", "文件中的工作表"),
@@ -203,6 +212,7 @@ RULES_ZH: dict[str, str] = {
     "PLAN_NOT_EXECUTED": "上年度计划修复的单元, 本年度计划既未申报已修复也未继续列入计划 (实际情况与原计划不一致)",
     "RESTORED_LAND_REDISTURBED": "已修复并验收的单元内, 植被较基期同季明显减少且持续裸露 (疑似违法占用或再次开采)",
     "RESTORATION_OVERDUE_AT_EXPIRY": "采矿权有效期已届满, 台账中仍有损毁或计划修复的面积未申报修复",
+    "PARTIAL_RESTORATION": "单元整体覆盖度达标, 但其中连片裸露部分达到最小上图面积和单元面积的规定比例",
 }
 YES_NO_ZH = {True: "是", False: "否"}
 # the one-map package's tables as GIS users see them (gpkg_contents.description, the metadata record)

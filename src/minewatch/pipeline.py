@@ -131,7 +131,7 @@ def load_pixels(license_no: str, items: list[pystac.Item], grid: cube.Grid, s: S
     stackstac's reader, without a WarpedVRT per asset)."""
     ct = s.imagery.chunk_time
     rep = store.ingest(license_no, items, grid, chunk_time=ct, reader=WindowReader, gdal_env=gdal_env(s.catalog),
-                       keep_from=keep_from)
+                       keep_from=keep_from, chunk_px=s.imagery.store_chunk_px)
     return store.open(license_no, store.usable(items, rep), grid, chunk_time=ct, headers=rep.headers), rep
 
 

@@ -22,8 +22,10 @@ def test_quick_run_end_to_end(tmp_path, capsys):
     bench = _load_bench()
     res = bench.main(["--quick", "--data-dir", str(tmp_path), "--workers", "1"])
     night = res["night"]
-    for k in ("first_ratio_vs_plain", "next_night_fraction", "no_new_fraction", "no_new_new_date_fraction"):
+    for k in ("first_ratio_vs_plain", "next_night_fraction", "no_new_fraction", "no_new_same_date_fraction",
+              "prefect_overhead_s"):
         assert night[k] > 0 and math.isfinite(night[k]), k
+    assert night["peak_rss_mb_by_window_px"] is None and night["scaleout_speedup_2_workers"] is None
     assert night["steps"] == 10 and night["mines"] == 2
     assert sorted(night["peak_rss_mb_by_mines"]) == ["2", "3"]
     assert all(100 < v < 8000 for v in night["peak_rss_mb_by_mines"].values())
@@ -35,8 +37,12 @@ def test_quick_run_end_to_end(tmp_path, capsys):
     assert c["minewatch"][0] == c["plain"][0] > 0                   # clear pixels, exactly
     assert abs(c["minewatch"][1] - c["plain"][1]) <= 1e-4 and -1 < c["plain"][1] < 1    # NDVI
     assert abs(c["minewatch"][2] - c["plain"][2]) <= 1e-4 and 0 <= c["plain"][2] <= 1   # FVC
-    # no new scene on the same date: every mine's result comes from the result cache
-    assert night["reused_no_new"] == 2
+    # no new scene, on the same date and on a new one: every mine's result comes from the
+    # result cache, and the new date's run folder links every mine's composites (a report is
+    # rendered again only if a finding of the night before turned from new to ongoing)
+    assert night["reused_no_new"] == night["reused_no_new_new_date"] == 2
+    pr = night["products_new_date"]
+    assert pr["linked"] >= 2 and pr["rendered"] + pr["linked"] == 2 * 2
     # the next night read only the new scene of each mine from the files
     assert night["next_night_steps_read"] == 2
     last = capsys.readouterr().out.strip().splitlines()[-1]

@@ -35,7 +35,12 @@ def test_result_key_changes_with_a_scenes_update_only(promises):
     assert len(k) == 64
     assert k == job.result_key(RIGHT, None, promises, S, date(2026, 11, 1), [_item("2026-07-02T00:00:00Z")])
     assert k != job.result_key(RIGHT, None, promises, S, date(2026, 11, 1), [_item("2026-07-03T00:00:00Z")])
-    assert k != job.result_key(RIGHT, None, promises, S, date(2026, 11, 2), [_item("2026-07-02T00:00:00Z")])
+    # a new run date after every season end, nothing new: the same key (assess.rundate); a date
+    # in the season does change a judgement, so it does not share it
+    assert k == job.result_key(RIGHT, None, promises, S, date(2026, 11, 2), [_item("2026-07-02T00:00:00Z")])
+    assert k != job.result_key(RIGHT, None, promises, S, date(2026, 9, 1), [_item("2026-07-02T00:00:00Z")])
+    assert k != job.result_key(RIGHT, None, promises, S, date(2026, 11, 1), [_item("2026-07-02T00:00:00Z")],
+                               plan_year=2025)
     moved = S.model_copy(update={"output_dir": Path("elsewhere")})          # where outputs go is not an input
     assert k == job.result_key(RIGHT, None, promises, moved, date(2026, 11, 1), [_item("2026-07-02T00:00:00Z")])
 
@@ -169,3 +174,24 @@ def test_write_run_writes_the_one_map_formats_with_the_nights_scenes(tmp_path):
     assert pyogrio.read_dataframe(run / "onemap.gdb", layer="mines_gk").crs.to_epsg() == 4525
     fc = json.loads((run / "anomalies.geojson").read_text(encoding="utf-8"))        # the finding and PLAN_MISSING
     assert len(pyogrio.read_dataframe(run / "shapefile" / "anomalies.shp")) == len(fc["features"]) == 2
+
+
+def test_the_result_cache_keeps_results_on_a_state_url(tmp_path):
+    """run.state_url on object storage (a local moto S3 server): results and pixel store both there."""
+    from tests.support.s3 import moto_s3
+    res = MineResult(license_no="C1", mine_name="m", scenes=["S2A_X"])
+    s = Settings(registry=Path("r.csv"), plans=Path("p"), run={"state_url": "s3://state/night"})
+    assert job.state_root(s, tmp_path) == "s3://state/night"
+    assert job.state_root(S, tmp_path) == str(tmp_path / "state")
+    local = job.ResultCache(job.state_root(S, tmp_path))
+    local.put("C1", "k", res)
+    assert local.get("C1", "k") == res and (tmp_path / "state" / "mines" / "C1.pkl").is_file()
+    with moto_s3("state") as opts:
+        cache = job.ResultCache(job.state_root(s, tmp_path), opts)
+        assert cache.get("C1", "k") is None
+        cache.put("C1", "k", res)
+        again = job.ResultCache("s3://state/night", opts)      # the next night, another machine
+        assert again.get("C1", "k") == res and again.get("C1", "other") is None
+        assert again.pixels.url("C1") == "s3://state/night/pixels/C1.zarr"
+        again._fs.pipe_file(again._path("C1"), b"not a pickle")
+        assert again.get("C1", "k") is None                    # damaged: recomputed, never fatal

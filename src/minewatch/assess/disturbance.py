@@ -115,13 +115,15 @@ class DamageExcess:
 
 def damage_excess(unit_mask: np.ndarray, eligible: np.ndarray, cur_ndvi: np.ndarray,
                   cur_clear: np.ndarray, item_ids: list[str], transform: Affine,
-                  cfg: DisturbanceSettings) -> DamageExcess | None:
+                  cfg: DisturbanceSettings, bare_ndvi: float | None = None) -> DamageExcess | None:
     """Bare ground (season-median NDVI <= bare_ndvi on >= min_clear_obs clear dates) 8-connected
-    to the damage unit, within `eligible` (not another declared unit, not new loss)."""
+    to the damage unit, within `eligible` (not another declared unit, not new loss). `bare_ndvi`:
+    the bare line where it is not cfg.bare_ndvi (lowered under a sparse reference ring)."""
+    bare_ndvi = cfg.bare_ndvi if bare_ndvi is None else bare_ndvi
     ok = cur_clear & np.isfinite(cur_ndvi)
     n_ok = ok.sum(axis=0)
     med = clear_median(cur_ndvi, ok)
-    bare = (n_ok >= cfg.min_clear_obs) & (med <= cfg.bare_ndvi)
+    bare = (n_ok >= cfg.min_clear_obs) & (med <= bare_ndvi)
     cand = (bare & eligible) | unit_mask
     labels, _ = ndimage.label(cand, structure=np.ones((3, 3), bool))
     near = ndimage.binary_dilation(unit_mask, structure=np.ones((3, 3), bool))
@@ -132,7 +134,7 @@ def damage_excess(unit_mask: np.ndarray, eligible: np.ndarray, cur_ndvi: np.ndar
         return None
     geom = unary_union([shape(g) for g, v in shapes(excess.astype("uint8"), mask=excess,
                                                      transform=transform, connectivity=8) if v])
-    bare_obs = ok & (cur_ndvi <= cfg.bare_ndvi)
+    bare_obs = ok & (cur_ndvi <= bare_ndvi)
     frac = bare_obs[:, excess].mean(axis=1)
     scenes = tuple(sorted(i for i, f in zip(item_ids, frac) if f >= 0.5))
     agree = float(np.median(bare_obs[:, excess].sum(axis=0) / np.maximum(n_ok[excess], 1)))

@@ -25,6 +25,7 @@ from minewatch.assess.confidence import classify
 from minewatch.assess.disturbance import LossPatch, damage_excess, loss_patches
 from minewatch.assess.evidence import Evidence
 from minewatch.assess.masks import burn
+from minewatch.assess.reference import bare_ceiling
 from minewatch.assess.rules import unit_key
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
@@ -128,6 +129,15 @@ def out_of_boundary_disturbance(ev: Evidence, right: MiningRight, plan: AnnualPl
         for p in loss_patches_in(ev, search & ~inside & ~temporary & ~_declared(ev), s)))
 
 
+def ring_ndvi(ev: Evidence, s: Settings) -> float | None:
+    """The natural ring's season NDVI: median over this season's dates it is clear enough on."""
+    if ev.reference is None:
+        return None
+    r = ev.reference[ev.reference.item_id.isin(ev.current_ids)
+                     & (ev.reference.clear_fraction >= s.assess.reference.min_clear_fraction)].ndvi_mean.dropna()
+    return float(r.median()) if len(r) >= s.assess.min_clear_obs else None
+
+
 def damage_exceeds_declared(ev: Evidence, right: MiningRight, plan: AnnualPlan | None,
                             thresholds: ThresholdTable, s: Settings) -> RuleResult:
     """DAMAGE_EXCEEDS_DECLARED: per declared damage unit, connected bare ground beyond the allowance."""
@@ -136,6 +146,8 @@ def damage_exceeds_declared(ev: Evidence, right: MiningRight, plan: AnnualPlan |
     cfg, conf_cfg = s.assess.disturbance, s.assess.confidence
     cur = ev.dates.current
     assert ev.loss is not None   # loss_judged(ev)
+    # matching a sparse ring (desert steppe) is not bare: the bare line stays under the ring's NDVI
+    bare_ndvi = bare_ceiling(cfg.bare_ndvi, ring_ndvi(ev, s), s.assess.reference.sparse_ndvi_gap)
     out: list[Anomaly] = []
     for k, u in _units(plan).items():
         if u.section != DAMAGE:
@@ -146,7 +158,7 @@ def damage_exceeds_declared(ev: Evidence, right: MiningRight, plan: AnnualPlan |
         others = [m for kk, m in ev.unit_masks.items() if kk != k]
         others_declared = _union(others) if others else np.zeros(ev.grid.shape, bool)
         ex = damage_excess(um, ~others_declared & ~ev.loss.confirmed, ev.ndvi[cur], ev.clear[cur],
-                           ev.current_ids, ev.transform, cfg)
+                           ev.current_ids, ev.transform, cfg, bare_ndvi)
         if ex is None:
             continue
         px_hm2 = ev.grid.resolution ** 2 / 10_000
@@ -169,7 +181,7 @@ def damage_exceeds_declared(ev: Evidence, right: MiningRight, plan: AnnualPlan |
             expected={"rule": "bare ground connected to a declared damage unit <= declared area + "
                               "max(min_area_hm2, damage_tolerance x declared)",
                       "declared_hm2": round(declared_hm2, 4), "allowed_excess_hm2": round(allowed, 4),
-                      "damage_tolerance": cfg.damage_tolerance, "bare_ndvi_max": cfg.bare_ndvi,
+                      "damage_tolerance": cfg.damage_tolerance, "bare_ndvi_max": bare_ndvi,
                       "min_clear_obs": cfg.min_clear_obs},
             evidence_scenes=ex.scenes, unit_seq=u.seq, unit_section=u.section, key=k,
             notes_zh="实测裸露/损毁面积明显超出年度计划申报的损毁面积", confidence=confidence))

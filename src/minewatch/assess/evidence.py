@@ -16,7 +16,7 @@ import pandas as pd
 from affine import Affine
 from shapely.geometry.base import BaseGeometry
 
-from minewatch.assess import reference
+from minewatch.assess import cropland, reference
 from minewatch.assess.disturbance import LossMask, loss_mask
 from minewatch.assess.masks import burn
 from minewatch.assess.season import Season, in_seasons
@@ -73,6 +73,7 @@ class Evidence:
     # unit keys measured for the history rules only (last year's planned units this plan drops):
     # in the series, not declared ground for the disturbance rules
     measured_only: frozenset[str] = frozenset()
+    fields: np.ndarray | None = None         # (y, x) field pixels of the baseline year (assess.cropland)
 
     @property
     def epsg(self) -> int:
@@ -107,23 +108,40 @@ def build(*, grid: Grid, boundary_utm: BaseGeometry, units_utm: Mapping[str, Bas
             series = series.merge(reference.snow_fractions(dict(unit_masks), snow, ids),
                                   on=["unit", "item_id"], how="left")
 
-    # change detection on the same season of earlier years
     cur, base = dates.current, dates.baseline
-    loss = loss_mask(ndvi[base], clear[base], ndvi[cur], clear[cur], a.disturbance) \
-        if base.any() and cur.any() else None
-
-    # the reference ring: natural vegetation around the mine, this season and the baseline
-    ref = None
+    band = None
     if a.reference.enabled and base.any():
         others_utm = [coords.transform(g, 4490, grid.epsg) for g in others]
-        ring = reference.ring_mask(boundary_utm, grid, a.reference.inner_m, a.reference.outer_m,
+        band = reference.ring_mask(boundary_utm, grid, a.reference.inner_m, a.reference.outer_m,
                                    others_utm + list(units_utm.values()))
-        ring &= reference.stable_vegetation(ndvi[base], clear[base], a.reference.stable_ndvi_min)
-        if loss is not None:
-            ring &= ~loss.confirmed
+    # fields (assess.cropland): green then harvested in the baseline year; seen at the crop's peak only
+    fields = _fields(ndvi, clear, times, plan_year, a) if band is not None else None
+    crop_ref, cur_clear = None, clear[cur]
+    if fields is not None and fields.any():
+        crop_ref = reference.reference_frame(band & fields, ndvi, fvc, clear, ids, times, a.reference.min_pixels,
+                                             cropland.REFERENCE_CROPLAND)
+        if crop_ref is not None:
+            peaks = cropland.peak_ids(crop_ref, dates.season, a.reference.min_clear_fraction, a.cropland.peak_share)
+            cur_clear = cropland.judged_clear(clear[cur], fields, np.isin(np.array(ids)[cur], peaks))
+
+    # change detection on the same season of earlier years
+    loss = loss_mask(ndvi[base], clear[base], ndvi[cur], cur_clear, a.disturbance) \
+        if base.any() and cur.any() else None
+
+    # the reference ring: stable natural ground around the mine, this season and the baseline
+    ref = None
+    if band is not None:
+        kept = ~loss.confirmed if loss is not None else np.ones(grid.shape, bool)
+        not_fields = ~fields if fields is not None else np.ones(grid.shape, bool)
+        ring = reference.natural_ground(ndvi[base], clear[base], band & kept & not_fields,
+                                        a.reference.stable_std_max, a.reference.level_share)
         ref = reference.reference_frame(ring, ndvi, fvc, clear, ids, times, a.reference.min_pixels)
-        if ref is not None:
-            series = pd.concat([series, ref], ignore_index=True).sort_values(
+        if crop_ref is not None and loss is not None and (band & fields & loss.confirmed).any():
+            crop_ref = reference.reference_frame(band & fields & kept, ndvi, fvc, clear, ids, times,
+                                                 a.reference.min_pixels, cropland.REFERENCE_CROPLAND)
+        rings = [f for f in (ref, crop_ref) if f is not None]
+        if rings:
+            series = pd.concat([series, *rings], ignore_index=True).sort_values(
                 ["unit", "datetime", "item_id"]).reset_index(drop=True)
 
     return Evidence(grid=grid, boundary_utm=boundary_utm, units_utm=dict(units_utm),
@@ -131,4 +149,18 @@ def build(*, grid: Grid, boundary_utm: BaseGeometry, units_utm: Mapping[str, Bas
                     unit_footprints={k: burn([g], grid, all_touched=True) for k, g in units_utm.items()},
                     series=series, reference=ref, ndvi=ndvi, fvc=fvc, clear=clear, times=times, ids=ids,
                     dates=dates, loss=loss, as_of=as_of, plan_year=plan_year, history=history,
-                    measured_only=frozenset(measured_only))
+                    measured_only=frozenset(measured_only), fields=fields)
+
+
+def _fields(ndvi: np.ndarray, clear: np.ndarray, times: np.ndarray, plan_year: int,
+            a: AssessSettings) -> np.ndarray | None:
+    """Field pixels (assess.cropland.harvested, per calendar year) over the years before the
+    plan year; None when cropland handling is off or there is no such date."""
+    years = pd.to_datetime(times).year
+    if not a.cropland.enabled or not (years < plan_year).any():
+        return None
+    out = np.zeros(ndvi.shape[1:], bool)
+    for y in sorted(set(years[years < plan_year])):
+        k = np.asarray(years == y)
+        out |= cropland.harvested(ndvi[k], clear[k], a.cropland.green_ndvi_min, a.cropland.harvest_ndvi_max)
+    return out

@@ -19,6 +19,7 @@ from minewatch.assess.disturbance_rules import (
 )
 from minewatch.assess.evidence import Evidence
 from minewatch.assess.history import HISTORY_RULES
+from minewatch.assess.parts import partial_restoration
 from minewatch.assess.rules import unit_rule
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
@@ -26,8 +27,11 @@ from minewatch.promised.models import AnnualPlan, MiningRight
 
 Rule = Callable[[Evidence, MiningRight, "AnnualPlan | None", ThresholdTable, Settings], RuleResult]
 
-RULES: tuple[Rule, ...] = (unit_rule, undeclared_disturbance, out_of_boundary_disturbance,
+RULES: tuple[Rule, ...] = (unit_rule, partial_restoration, undeclared_disturbance, out_of_boundary_disturbance,
                            damage_exceeds_declared, *HISTORY_RULES)
+# a unit whose mean fails is one finding: its bare part adds nothing (assess.parts)
+MEAN_FAILS = frozenset({"RESTORATION_SHORTFALL", "CLAIMED_RESTORATION_NOT_OBSERVED", "TEMPORARY_LAND_NOT_RESTORED",
+                        "VEGETATION_DEGRADATION"})
 
 
 def with_region(findings: Sequence[Anomaly], region: str, season: str) -> list[Anomaly]:
@@ -46,9 +50,12 @@ def explained(findings: Sequence[Anomaly]) -> list[Anomaly]:
     """The findings less a unit's RESTORED_LAND_REDISTURBED where VEGETATION_DEGRADATION was
     found on it: the loss of cover over the unit is one finding, and the loss test then adds
     nothing; the re-disturbance is reported where part of an accepted unit is dug up while
-    the unit as a whole keeps its cover (or cannot be compared)."""
+    the unit as a whole keeps its cover (or cannot be compared). Likewise a unit's
+    PARTIAL_RESTORATION where its mean fails (MEAN_FAILS)."""
     degraded = {a.key for a in findings if a.type == "VEGETATION_DEGRADATION"}
-    return [a for a in findings if not (a.type == "RESTORED_LAND_REDISTURBED" and a.key in degraded)]
+    failed = {a.key for a in findings if a.type in MEAN_FAILS}
+    return [a for a in findings if not (a.type == "RESTORED_LAND_REDISTURBED" and a.key in degraded)
+            and not (a.type == "PARTIAL_RESTORATION" and a.key in failed)]
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,9 @@ def judge(ev: Evidence, right: MiningRight, plan: AnnualPlan | None, thresholds:
         findings += r.findings
         unjudged += r.unjudged
         minimums.update(r.fvc_minimums)
+    # a unit's part is reported only where its mean was judged (and passed: `explained`)
+    unjudged_keys = {u.unit for u in unjudged}
+    findings = [a for a in findings if not (a.type == "PARTIAL_RESTORATION" and a.key in unjudged_keys)]
     findings = with_region(findings, thresholds.region_of(right.county_code), ev.dates.season.label)
     reported, held, low = hold_back(explained(findings), s.assess.confidence.report_min)
     return Judgement(tuple(reported), tuple(held), tuple(unjudged + low), minimums)

@@ -2,11 +2,16 @@
 
 Rule (docs/assessment.md): the ring is the band ``inner_m``..``outer_m`` outside the mine
 boundary, minus other mines' boundaries, minus every declared unit (temporary land can lie
-outside the boundary), minus pixels that were not vegetated in the baseline season (median
-NDVI < ``stable_ndvi_min``: roads, water, other pits) and minus pixels with confirmed loss
-this season. Per date, the reference is the mean FVC (and NDVI) of the ring's clear pixels;
-it becomes unit ``reference`` in the per-unit series so reports can draw it and the rules
-can normalise against it.
+outside the boundary), minus pixels that are not stable natural ground in the baseline season
+and minus pixels with confirmed loss this season. Natural ground is chosen by stability, not by
+an NDVI floor, so that a desert-steppe ring (NDVI ~0.15) still exists: the pixel's NDVI varies
+little over the baseline season's clear dates (std <= ``stable_std_max``: fields being ploughed
+or harvested, land being changed are out), it is not water (median > 0), and its median is at
+least ``level_share`` of the ring's own median (roads, pits, rock outcrops in the ring are out;
+relative, so it scales with the land). Per date, the reference is the mean FVC (and NDVI) of
+the ring's clear pixels; it becomes unit ``reference`` in the per-unit series so reports can
+draw it and the rules can normalise against it. Where the ring is itself under a unit's FVC
+minimum (sparse natural cover), `sparse_bar` judges the unit relative to the ring.
 """
 from __future__ import annotations
 
@@ -34,15 +39,43 @@ def ring_mask(boundary_utm: BaseGeometry, grid: Grid, inner_m: float, outer_m: f
     return burn([ring], grid)
 
 
-def stable_vegetation(base_ndvi: np.ndarray, base_clear: np.ndarray, ndvi_min: float) -> np.ndarray:
-    """Pixels green in the baseline season (median of clear dates >= ndvi_min)."""
+def natural_ground(base_ndvi: np.ndarray, base_clear: np.ndarray, within: np.ndarray,
+                   std_max: float, level_share: float) -> np.ndarray:
+    """(y, x) bool: stable natural ground among `within` (module docstring): clear-date NDVI
+    std <= std_max over the baseline season, median > 0 (not water) and >= level_share x the
+    median of the stable candidates' medians."""
     med = clear_median(base_ndvi, base_clear)
-    return np.isfinite(med) & (med >= ndvi_min)
+    data = np.where(base_clear, base_ndvi, np.nan)
+    n = np.isfinite(data).sum(axis=0)
+    std = np.full(med.shape, np.inf)
+    has = n >= 2
+    if has.any():
+        std[has] = np.nanstd(data[:, has], axis=0)
+    cand = within & np.isfinite(med) & (med > 0) & (std <= std_max)
+    if not cand.any():
+        return cand
+    return cand & (med >= level_share * float(np.median(med[cand])))
+
+
+def sparse_bar(fvc_min: float, now: float | None, base: float | None, share: float) -> float | None:
+    """The relative bar where the ring is sparse: share x the ring's cover this season, when the
+    ring is under the unit's minimum this season and in the baseline season (natural land that
+    never reaches the bar); None where the ring is not sparse (or unknown)."""
+    if not now or (base is not None and base >= fvc_min) or now >= fvc_min:
+        return None
+    return round(share * now, 4)
+
+
+def bare_ceiling(bare_ndvi: float, ring_ndvi: float | None, gap: float) -> float:
+    """NDVI at or under which ground is bare: `bare_ndvi`, lowered to `gap` under the ring's
+    season NDVI where the ring is near the bare line (matching the surroundings is not bare)."""
+    return bare_ndvi if ring_ndvi is None else min(bare_ndvi, round(ring_ndvi - gap, 4))
 
 
 def reference_frame(mask: np.ndarray, ndvi: np.ndarray, fvc: np.ndarray, clear: np.ndarray,
-                    item_ids: Iterable[str], times: Iterable, min_pixels: int) -> pd.DataFrame | None:
-    """Series rows (unit ``reference``) in the shape of `sky.series.stats_frame`."""
+                    item_ids: Iterable[str], times: Iterable, min_pixels: int,
+                    unit: str = REFERENCE) -> pd.DataFrame | None:
+    """Series rows (unit `unit`, the ring's) in the shape of `sky.series.stats_frame`."""
     n = int(mask.sum())
     if n < min_pixels:
         return None
@@ -50,7 +83,7 @@ def reference_frame(mask: np.ndarray, ndvi: np.ndarray, fvc: np.ndarray, clear: 
     for i, (iid, t) in enumerate(zip(item_ids, times)):
         ok = clear[i][mask] & np.isfinite(ndvi[i][mask])
         k = int(ok.sum())
-        rows.append({"unit": REFERENCE, "item_id": str(iid), "datetime": pd.Timestamp(t), "n_px": float(n),
+        rows.append({"unit": unit, "item_id": str(iid), "datetime": pd.Timestamp(t), "n_px": float(n),
                      "clear_px": float(k), "clear_fraction": k / n,
                      "ndvi_mean": float(ndvi[i][mask][ok].mean()) if k else np.nan,
                      "fvc_mean": float(fvc[i][mask][ok].mean()) if k else np.nan,

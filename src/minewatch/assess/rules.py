@@ -16,7 +16,11 @@ could not judge. The rules, in docs/assessment.md:
   at ``reference.min_factor``; ref_now = the ring's season median this year, ref_base = the
   larger of that and last year's. A unit is flagged only when it is below the absolute
   threshold AND its cover relative to the ring (unit / ref_now) is below threshold / ref_base;
-  a drought or late spring that lowers the ring lowers the bar in proportion;
+  a drought or late spring that lowers the ring lowers the bar in proportion; where the ring is
+  itself under the threshold in both seasons (sparse natural cover, desert steppe) the bar is
+  at most ``reference.sparse_share`` x ref_now (never short for matching the surroundings);
+- cropland (target 01xx, assess.cropland): the season value and the ring are taken on the
+  cropland ring's peak dates only, so a field is never judged bare after its harvest;
 - RESTORATION_SHORTFALL: this year's unit (planned section) below expected at season end;
 - AT_RISK: before the season ends (from ``at_risk_from``), a planned unit whose most
   optimistic projection cannot reach expected: max(now x the ring's remaining seasonal gain
@@ -41,8 +45,9 @@ import pandas as pd
 from minewatch.assess import windows
 from minewatch.assess.anomaly import Anomaly, RuleResult, Unjudged
 from minewatch.assess.confidence import classify
+from minewatch.assess.cropland import is_cropland, peak_view
 from minewatch.assess.evidence import Evidence
-from minewatch.assess.reference import REFERENCE
+from minewatch.assess.reference import REFERENCE, sparse_bar
 from minewatch.assess.season import Season, SeasonCheck, checked_season
 from minewatch.assess.thresholds import Threshold, ThresholdTable
 from minewatch.config import AssessSettings, Settings
@@ -224,7 +229,13 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
             continue
         us = unit_season(right, th, thresholds, series, plan.plan_year, as_of, cfg)
         season = us.now.season
-        ref = reference_of(series, season, cfg.reference.min_clear_fraction, cfg.reference.min_factor,
+        # cropland (assess.cropland): judged on the cropland ring's peak dates, against it
+        view = peak_view(series, season, cfg.reference.min_clear_fraction, cfg.cropland.peak_share,
+                         cfg.widen_days * cfg.widen_steps) \
+            if cfg.cropland.enabled and is_cropland(u.land_class, cfg.cropland.land_class_prefix) \
+            and th.measure == "fvc" and as_of >= season.end else None
+        judged = series if view is None else view
+        ref = reference_of(judged, season, cfg.reference.min_clear_fraction, cfg.reference.min_factor,
                            min_clear_obs, us.base.season) if th.measure == "fvc" else Reference(None, None, 0, ())
 
         # u, key and us bound as defaults: make is built per unit and must not see a later iteration's
@@ -249,9 +260,10 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
                                          f"评估季({season.label})尚未结束", 0))
             continue
 
-        # persistent cloud: the season widened into the adjacent weeks (assess/windows.py)
-        w = windows.widened(season, lambda se, key=key, th=th: season_value(series, key, se, min_clear_fraction,
-                                                                           th.measure),
+        # persistent cloud: the season widened into the adjacent weeks (assess/windows.py); a
+        # cropland unit's view holds its peak dates only (assess.cropland)
+        w = windows.widened(season, lambda se, key=key, th=th, judged=judged: season_value(
+                                judged, key, se, min_clear_fraction, th.measure),
                             lambda x: x.n_clear, min_clear_obs, cfg.widen_days, cfg.widen_steps, as_of)
         v, window = w.value, w.used
         snow = windows.snow_dates(series, key, window, min_clear_fraction)
@@ -259,7 +271,7 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
             unjudged.append(_short(plan.license_no, key, v.n_clear, snow, min_clear_obs, w.tried_text))
             continue
         if w.widened and th.measure == "fvc":   # the ring over the same window as the unit
-            ref = reference_of(series, window, cfg.reference.min_clear_fraction, cfg.reference.min_factor,
+            ref = reference_of(judged, window, cfg.reference.min_clear_fraction, cfg.reference.min_factor,
                                min_clear_obs)
         assert v.fvc is not None   # clear rows have an fvc_mean (_clear_rows drops NaN), so a median
         observed = {"fvc": v.fvc, "ndvi": v.ndvi, "bsi": v.bsi, "clear_observations": v.n_clear,
@@ -280,10 +292,19 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
                              "relative_min": _r4(th.min / max(ref.base, ref.now)) if ref.now and ref.base else None,
                              "rule": "flag if fvc < min AND fvc/reference < min/reference_baseline "
                                      "(= fvc < min x reference_factor)"})
+            sparse = sparse_bar(th.min, ref.now, ref.base, cfg.reference.sparse_share)
+            if sparse is not None and sparse < bar:   # the ring itself is under the bar: judge relative to it
+                bar = sparse
+                expected.update({"min_adjusted": bar, "sparse_share": cfg.reference.sparse_share,
+                                 "rule": "sparse natural cover (reference under min in both seasons): "
+                                         "flag if fvc < sparse_share x reference"})
+            if view is not None:
+                observed["statistic"] = "median of unit means on the cropland ring's peak dates"
+                expected["reference"] = "cropland ring at its peak (assess.cropland)"
 
         # VEGETATION_DEGRADATION: accepted, met the bar last season, fell back
         if u.section == RESTORED and u.accepted and th.measure == "fvc":
-            a = _degradation(u, th, series, season, us.base.season, v, ref, cfg, make, observed, expected)
+            a = _degradation(u, th, judged, season, us.base.season, v, ref, cfg, make, observed, expected)
             if a is not None:
                 anomalies.append(a)
                 continue

@@ -49,8 +49,9 @@ def mine(right: MiningRight, promises: job.Promises, config: str, as_of: date, p
          state_dir: str) -> MineResult:
     # results are cached by minewatch itself (job.ResultCache: plan version + scene ids),
     # not by Prefect, which would hash the whole registry on every task
-    return job.run_mine(right, promises, load_settings(config), as_of, plan_year, reraise_transient=True,
-                        cache=job.ResultCache(state_dir))
+    s = load_settings(config)
+    return job.run_mine(right, promises, s, as_of, plan_year, reraise_transient=True,
+                        cache=job.ResultCache(state_dir, s.run.state_storage_options))
 
 
 @task(name="write-outputs")
@@ -109,7 +110,7 @@ def _night(config: str, s: Settings, as_of: date, out_dir: str | None) -> dict:
         run = s.run
         mine_t = mine.with_options(**ops.mine_task_options(run.mine_retries, run.mine_retry_backoff_s,
                                                              run.mine_retry_jitter, run.mine_timeout_s))
-        state_dir = str(Path(out) / "state")
+        state_dir = job.state_root(s, out)
         progress = _NightProgress(len(promises.rights), run.progress_every_mines, run.progress_every_s)
         # at most run.max_concurrent_mines in flight, so peak memory follows it, not the registry
         futures = ops.submit_bounded(

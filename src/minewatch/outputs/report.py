@@ -106,6 +106,8 @@ class MineReportData:
     unjudged: list[dict] | pd.DataFrame = field(default_factory=list)  # unit, reason, reason_zh, n_clear
     reference: pd.DataFrame | None = None  # unit, datetime, fvc_mean of the ring around each unit
     image_date: str = ""           # date (or period) of the images shown
+    # the date the findings stand on, in the header (影像截至): the mine's latest scene date, not
+    # the night's, so an unchanged mine's report is not rendered again (`job.write_report`)
     run_date: date | None = None
     min_clear_fraction: float = 0.0        # dates below it are drawn hollow (not used by the rules)
     scene_dates: dict[str, str] = field(default_factory=dict)  # scene id -> YYYY-MM-DD
@@ -594,7 +596,7 @@ def _css_string(text: str) -> str:
 def _page_css(data: MineReportData) -> str:
     """The print header (mine, licence, night) for the @page margin box of this report."""
     night = data.run_date.isoformat() if data.run_date else ""
-    head = f"{data.mine_name} {data.license_no} 核查日期 {night}"
+    head = f"{data.mine_name} {data.license_no} 影像截至 {night}"
     # margin boxes do not see custom properties in every engine: write the string in place
     return CSS.replace("var(--head)", _css_string(head)).replace("</", "<\\/")
 
@@ -669,7 +671,7 @@ def render_html(data: MineReportData) -> str:
          '<table class="head">',
          f"<tr><th>采矿权人名称</th><td>{_e(data.holder)}</td><th>采矿权证证号</th><td>{_e(data.license_no)}</td></tr>",
          f"<tr><th>矿山名称</th><td>{_e(data.mine_name)}</td><th>采矿权有效期限</th><td>{_e(data.validity)}</td></tr>",
-         f"<tr><th>计划年度</th><td>{data.plan_year}</td><th>核查日期</th>"
+         f"<tr><th>计划年度</th><td>{data.plan_year}</td><th>影像截至</th>"
          f"<td>{_e(data.run_date.isoformat() if data.run_date else '')}</td></tr>",
          "</table>"]
     n_high = sum(1 for f in anomalies if f["properties"].get("severity") == "high")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
@@ -75,3 +75,14 @@ def write_workbook(path: str | Path, wb: Workbook) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(deterministic_zip(buf.getvalue()))
     return Path(path)
+
+
+def put_bytes(fs: Any, path: str, blob: bytes) -> None:
+    """`blob` at `path` on an fsspec filesystem, whole or not at all: a local file through a temp
+    file and a rename, elsewhere one PUT (object stores write an object whole or not at all)."""
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    if "file" in protocols:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(blob)
+    else:
+        fs.pipe_file(path, blob)

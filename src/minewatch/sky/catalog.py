@@ -13,10 +13,20 @@ counts as transient). A search that pages fewer items than the API matched (`num
 or `context.matched`; without them, a count query when the last page came back full and
 without a `next` link) returns its items as `Scenes` with `shortfall()` saying so, and items
 whose footprint does not touch the searched box are dropped and logged.
+
+One pystac-client `Client` per thread and API (URL and call limits) serves every search
+(`_client`): the landing page and the collection are read once, not once per mine, and the
+HTTP connections are kept alive. Per thread, because a `requests.Session` (the client's
+`StacApiIO`) is not documented as safe to share between threads; the flow's mines run in
+threads. Each search gets its own deadline on the shared client's retry policy; a search
+that fails drops the client, so the next one starts from a fresh landing page. Searches are
+not incremental: each mine still pages its whole history (a later change may ask the API
+only for items newer than the mine's state holds, with a periodic full search).
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time as _time
 from datetime import date, datetime, time, timezone
 from typing import Any, Sequence
@@ -85,14 +95,25 @@ def _check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
+class Deadline:
+    """When the current search must give up (time.monotonic()); shared by a client's retry
+    policy and its JSON reads, and set anew for each search on a reused client."""
+
+    def __init__(self, at: float | None = None) -> None:
+        self.at = at
+
+    def left(self) -> float:
+        return float("inf") if self.at is None else self.at - _time.monotonic()
+
+
 class _DeadlineRetry(Retry):
     """urllib3 Retry: exponential backoff from the first retry, and nothing after `deadline`
-    (time.monotonic()); Retry-After is honoured but clipped to the time left."""
+    (its current time); Retry-After is honoured but clipped to the time left."""
 
-    def __init__(self, *args: Any, deadline: float | None = None, backoff_s: float = _DEFAULTS.backoff_s,
+    def __init__(self, *args: Any, deadline: Deadline | None = None, backoff_s: float = _DEFAULTS.backoff_s,
                  **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self.deadline = deadline
+        self.deadline = deadline if deadline is not None else Deadline()
         self.backoff_s = backoff_s
 
     def new(self, **kw: Any) -> "_DeadlineRetry":
@@ -101,7 +122,7 @@ class _DeadlineRetry(Retry):
         return r
 
     def _left(self) -> float:
-        return float("inf") if self.deadline is None else max(0.0, self.deadline - _time.monotonic())
+        return max(0.0, self.deadline.left())
 
     def get_backoff_time(self) -> float:
         n = 0
@@ -122,7 +143,7 @@ class _DeadlineRetry(Retry):
 class _PatientIO(StacApiIO):
     """StacApiIO whose JSON reads retry a 2xx body that is cut short or not JSON, like a 5xx."""
 
-    def __init__(self, *args: Any, retries: int, backoff_s: float, deadline: float, **kw: Any) -> None:
+    def __init__(self, *args: Any, retries: int, backoff_s: float, deadline: Deadline, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.retries, self.backoff_s, self.deadline = retries, backoff_s, deadline
 
@@ -141,7 +162,7 @@ class _PatientIO(StacApiIO):
                         or isinstance(e.__context__, requests.exceptions.ConnectionError):
                     raise
                 why = e
-            left = self.deadline - _time.monotonic()
+            left = self.deadline.left()
             if n >= self.retries or left <= 0:
                 raise MalformedAnswerError(f"{_href(source)} answered {n + 1} times with a body that is not "
                                            f"STAC JSON ({type(why).__name__}: {str(why)[:120]})") from why
@@ -156,7 +177,7 @@ def _href(source: Any) -> str:
     return str(getattr(source, "href", source))
 
 
-def _stac_io(timeout: float, retries: int, backoff_s: float, deadline: float) -> StacApiIO:
+def _stac_io(timeout: float, retries: int, backoff_s: float, deadline: Deadline) -> StacApiIO:
     retry = _DeadlineRetry(total=retries, connect=retries, read=retries, status=retries, other=retries,
                            redirect=5, allowed_methods=None,   # POST /search is idempotent: retry it too
                            status_forcelist=RETRY_STATUS, raise_on_status=False,
@@ -170,12 +191,47 @@ def open_catalog(url: str, timeout: float = _DEFAULTS.timeout_s, *, retries: int
     are not JSON); CatalogError naming the URL when it still fails. For checks before a night."""
     began = _time.monotonic()
     try:
-        return Client.open(url, stac_io=_stac_io(timeout, retries, backoff_s, began + max_total_s), timeout=timeout)
+        return Client.open(url, stac_io=_stac_io(timeout, retries, backoff_s, Deadline(began + max_total_s)),
+                           timeout=timeout)
     except Exception as e:  # noqa: BLE001 - any failure here means "the catalogue is not there"
         status = getattr(e, "status_code", None)
         raise CatalogError(f"STAC API unreachable at {url} after {_time.monotonic() - began:.1f} s "
                            f"(up to {retries} retries per call): {type(e).__name__}"
                            f"{f' HTTP {status}' if status else ''}: {e}") from e
+
+
+class _Open:
+    """A client kept for one thread and API, with the collections it has found."""
+
+    def __init__(self, client: Client, deadline: Deadline) -> None:
+        self.client, self.deadline, self.collections = client, deadline, set[str]()
+
+
+_LOCAL = threading.local()
+
+
+def _clients() -> dict[tuple, _Open]:
+    if not hasattr(_LOCAL, "clients"):
+        _LOCAL.clients = {}
+    return _LOCAL.clients
+
+
+def _client(url: str, timeout: float, retries: int, backoff_s: float, deadline: float) -> _Open:
+    """This thread's client of the API at `url` with these call limits (opened on first use),
+    its deadline set to `deadline` for the search about to run."""
+    key = (url, timeout, retries, backoff_s)
+    c = _clients().get(key)
+    if c is None:
+        d = Deadline(deadline)
+        c = _Open(Client.open(url, stac_io=_stac_io(timeout, retries, backoff_s, d), timeout=timeout), d)
+        _clients()[key] = c
+    c.deadline.at = deadline
+    return c
+
+
+def forget_clients() -> None:
+    """Drop this thread's kept clients (the next search opens the API again)."""
+    _clients().clear()
 
 
 def _matched(page: dict[str, Any]) -> int | None:
@@ -230,11 +286,16 @@ def search_scenes(url: str, collection: str, bbox: tuple[float, float, float, fl
         raise ValueError("page_size >= 1, retries >= 0, backoff_s >= 0, max_total_s > 0 and timeout > 0 are required")
     began = _time.monotonic()
     deadline = began + max_total_s
+    key = (url, timeout, retries, backoff_s)
     try:
-        client = Client.open(url, stac_io=_stac_io(timeout, retries, backoff_s, deadline), timeout=timeout)
-        if client.get_collection(collection) is None:
-            names = sorted(c.id for c in client.get_collections())
-            raise CatalogError(f"collection {collection!r} not found at {url}; it has: {', '.join(names) or 'none'}")
+        kept = _client(url, timeout, retries, backoff_s, deadline)
+        client = kept.client
+        if collection not in kept.collections:
+            if client.get_collection(collection) is None:
+                names = sorted(c.id for c in client.get_collections())
+                raise CatalogError(f"collection {collection!r} not found at {url}; it has: "
+                                   f"{', '.join(names) or 'none'}")
+            kept.collections.add(collection)
         send_query = max_cloud_cover is not None and (
             not client_side_cloud_filter if client_side_cloud_filter is not None
             else client.conforms_to(ConformanceClasses.QUERY))
@@ -248,7 +309,8 @@ def search_scenes(url: str, collection: str, bbox: tuple[float, float, float, fl
         for last in search.pages_as_dicts():
             matched = _matched(last) if not sizes else matched
             sizes.append(len(last.get("features", [])))
-            items.extend(pystac.ItemCollection.from_dict(last, preserve_dict=False, root=client).items)
+            # no root: a kept client would cache every item of the night (pystac's resolved objects)
+            items.extend(pystac.ItemCollection.from_dict(last, preserve_dict=False).items)
             if _time.monotonic() > deadline:
                 raise CatalogError(f"STAC search at {url} took longer than {max_total_s:g} s "
                                    f"({len(items)} items so far); giving up")
@@ -259,8 +321,10 @@ def search_scenes(url: str, collection: str, bbox: tuple[float, float, float, fl
             n = sum(len(p.get("features", [])) for p in probe.pages_as_dicts())
             matched = n if n > len(items) else None
     except CatalogError:
+        _clients().pop(key, None)
         raise
     except Exception as e:  # APIError, connection errors, non-STAC answers: all "the catalogue failed"
+        _clients().pop(key, None)        # the next search starts from a fresh landing page
         status = getattr(e, "status_code", None)
         raise CatalogError(f"STAC search at {url} failed after {_time.monotonic() - began:.1f} s "
                            f"(up to {retries} retries per call): {type(e).__name__}"

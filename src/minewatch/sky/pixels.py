@@ -1,20 +1,39 @@
 """Per-mine pixel store: each time step of a mine's window is read from the catalogue once.
 
 A mine is judged on every scene from the baseline years to today (hundreds of steps),
-but each night brings at most a few new ones. The store keeps, under
-`OUT/state/pixels/<licence>/`, one file per time step (platform + solar day, as
-`cube.load_window` merges them) holding exactly what `load_window` gives for that step:
-offset-free DN per band, SCL codes and, if loaded, cloud probability, with its `id`,
-time and scene fingerprints. `ingest` reads from the catalogue only the steps the store
-lacks or whose scenes changed (another tile of the same day published later, a scene
-reprocessed by the provider: new `updated`), replacing that step's file; `open` gives
-the stored steps back as the same lazy (time, band, y, x) array `load_window` returns,
-chunked along time, so everything downstream runs unchanged and memory stays bounded.
+but each night brings at most a few new ones. The store keeps, per mine, one Zarr group
+(format 2, readable by `xr.open_zarr` and any Zarr reader) at `<root>/<licence>.zarr`,
+where `root` is any fsspec URL (a local folder by default, `s3://...` for a cluster).
+It holds exactly what `cube.load_window` gives per time step (platform + solar day):
+offset-free DN per band, SCL codes and, if loaded, cloud probability, as
 
-Files are lossless: the values are integers in the files (DN, SCL classes, percent), kept
-as int16 (int32 if a value does not fit) with the type's minimum for NaN. A step file is
-written atomically and never half present; a killed ingest resumes at the first missing step. A different grid (another
-buffer or resolution in the config) or band list starts the mine's store afresh.
+- `pixels` (time, band, y, x) int32, `_FillValue` int32 min for NaN: lossless (the values
+  are integers: DN, SCL classes, percent); Blosc zstd with byte shuffle, so the two high
+  bytes that int16 would have saved cost almost nothing. Chunked (1 step, all bands,
+  `store_chunk_px`, `store_chunk_px`): a per-pixel computation reads one spatial chunk of
+  every step without reading whole windows;
+- per slot of the time axis: `time`, `step` (the key "<platform>_<solar day>"), `id` (the
+  scenes' ids), `fingerprint` (changes when any scene of the step changes), `n_scenes`,
+  `nbytes` (the slot's chunk bytes, to find a damaged chunk) and `committed` (1: this slot
+  is a current step; 0: written by an ingest that did not finish, replaced or pruned);
+- the group's attributes: the grid (epsg, bounds, resolution), the band list, the chunk size.
+
+Another tool reads the current steps with `ds = xr.open_zarr(url); ds.isel(time=ds.committed.values == 1)`.
+
+Writes are atomic per update by zarr's own guarantees plus a commit marker: every object
+is written whole (zarr's LocalStore writes a temp file and renames it; an S3 PUT is
+atomic), a batch of steps is appended along time (`to_zarr(append_dim="time")`) with
+`committed` 0, and only then is the one-chunk `committed` array rewritten with the batch at
+1 (and a step it replaces at 0). A killed ingest leaves uncommitted slots at the end of the
+time axis, which the next ingest cuts off before it appends: it resumes at the first step
+not committed. A replaced step (a scene's `updated` changed, another tile of the day
+published later) is appended anew and its old slot uncommitted, never overwritten in
+place; old steps pruned are uncommitted too. Their slots stay in the middle of the time
+axis (a few per year: a store is never compacted today). A different grid (another buffer
+or resolution in the config), band list or chunk size starts the mine's store afresh.
+`ingest` reads from the catalogue only the steps the store lacks, whose scenes changed or
+whose chunks no longer have the bytes written (a damaged chunk); `open` gives the stored
+steps back as the same lazy (time, band, y, x) float32 array `load_window` returns.
 
 A scene with an asset that cannot be read (`reader.AssetReadError`: missing, 404, not a
 TIFF, truncated, a damaged block) is skipped, never stored: `ingest` finds it (the failing
@@ -27,37 +46,40 @@ error propagate (the catalogue's files are down, not one bad file).
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import logging
-import shutil
-import zipfile
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dask
 import dask.array as dsa
+import fsspec
+import numcodecs
 import numpy as np
 import pystac
 import xarray as xr
+import zarr
+from fsspec.implementations.local import LocalFileSystem
 from stackstac.rio_env import LayeredEnv
 
-from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.sky import cube
 from minewatch.sky.reader import AssetReadError
 
 log = logging.getLogger("minewatch")
 
-FORMAT = 1
-_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+FORMAT = 2                         # 1: one zip per step (before Zarr)
+FILL = int(np.iinfo(np.int32).min)  # NaN in `pixels`
+SLOTS_PER_CHUNK = 4096             # the time axis' small arrays: one object each for this many slots
+BATCH_CHUNKS = 4                   # time chunks appended per commit: the most a killed ingest reads again
+_SLOT_VARS = ("step", "id", "fingerprint", "n_scenes", "nbytes", "committed")
 
 
 @dataclass(frozen=True)
 class Step:
     """One time step of a window: the scenes of one platform and solar day."""
-    key: str                     # file name stem: "<platform>_<solar day>"
+    key: str                     # "<platform>_<solar day>": the `step` of its slot in the store
     id: str                      # the scenes' ids joined by cube.ID_SEP, in merge order
     day: date
     fingerprint: str             # changes when any scene of the step changes
@@ -100,45 +122,116 @@ class IngestReport:
     headers: dict = field(default_factory=dict, repr=False)   # step key -> stored header, for `open`
 
 
+def zarr_store(url: str, storage_options: Mapping[str, Any], *, read_only: bool = False) -> zarr.abc.store.Store:
+    """The zarr store at an fsspec URL (a plain path: zarr's LocalStore, which writes each object atomically)."""
+    fs, path = fsspec.core.url_to_fs(url, **storage_options)
+    if isinstance(fs, LocalFileSystem):
+        return zarr.storage.LocalStore(path, read_only=read_only)
+    return zarr.storage.FsspecStore.from_url(url, storage_options=dict(storage_options), read_only=read_only)
+
+
+@dataclass(frozen=True)
+class Slots:
+    """A store's time axis, slot by slot (the small arrays beside `pixels`)."""
+    step: np.ndarray
+    id: np.ndarray
+    fingerprint: np.ndarray
+    time: np.ndarray             # datetime64[ns]
+    n_scenes: np.ndarray
+    nbytes: np.ndarray
+    committed: np.ndarray
+
+    def current(self) -> dict[str, dict]:
+        """Step key -> header (id, fingerprint, time, n_scenes, slot, nbytes) of the committed slots;
+        a key committed twice (a kill between committing a replacement and dropping the old one,
+        across two chunks of `committed`): the later slot."""
+        out = {}
+        for i in np.flatnonzero(self.committed == 1):
+            out[str(self.step[i])] = {"id": str(self.id[i]), "fingerprint": str(self.fingerprint[i]),
+                                      "time": str(self.time[i]), "n_scenes": int(self.n_scenes[i]),
+                                      "slot": int(i), "nbytes": int(self.nbytes[i])}
+        return out
+
+    def end(self) -> int:
+        """The length of the time axis up to its last committed slot: the rest is a killed write's."""
+        done = np.flatnonzero(self.committed == 1)
+        return int(done[-1]) + 1 if done.size else 0
+
+
 class PixelStore:
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+    def __init__(self, root: str | Path, *, storage_options: Mapping[str, Any] | None = None) -> None:
+        self.root = str(root).rstrip("/")
+        self.storage_options = dict(storage_options or {})     # fsspec's, e.g. an S3 endpoint and keys
+        self.fs, self._root = fsspec.core.url_to_fs(self.root, **self.storage_options)
 
-    def dir(self, license_no: str) -> Path:
-        return self.root / license_no
+    def url(self, license_no: str) -> str:
+        """The mine's Zarr group: open it with `xr.open_zarr(url, storage_options=...)`."""
+        return f"{self.root}/{license_no}.zarr"
 
-    def _path(self, license_no: str, key: str) -> Path:
-        return self.dir(license_no) / f"{key}.npz"
+    def _fspath(self, license_no: str) -> str:
+        return f"{self._root}/{license_no}.zarr"
+
+    def _store(self, license_no: str, read_only: bool = False) -> zarr.abc.store.Store:
+        return zarr_store(self.url(license_no), self.storage_options, read_only=read_only)
 
     # -- what is stored
-    def _meta(self, grid: cube.Grid, assets: list[str]) -> dict:
-        return {"format": FORMAT, "epsg": grid.epsg, "bounds": list(grid.bounds),
-                "resolution": grid.resolution, "bands": list(assets)}
+    def _meta(self, grid: cube.Grid, assets: list[str], chunk_px: int) -> dict:
+        return {"minewatch_pixels": FORMAT, "epsg": grid.epsg, "bounds": list(grid.bounds),
+                "resolution": grid.resolution, "bands": list(assets), "chunk_px": chunk_px}
 
-    def _prepare(self, license_no: str, grid: cube.Grid, assets: list[str]) -> None:
-        d, meta = self.dir(license_no), self._meta(grid, assets)
-        mp = d / "meta.json"
-        if mp.exists():
-            try:
-                if json.loads(mp.read_text(encoding="utf-8")) == meta:
-                    return
-            except ValueError:
-                pass
+    def _group(self, license_no: str, mode: str = "r") -> zarr.Group | None:
+        """The mine's group; read ("r") through its consolidated metadata (one object: the state
+        at the last commit, so a killed write's tail is not even seen), written ("r+") with the
+        true shapes."""
+        self.fs.invalidate_cache()          # s3fs lists from a cache: what another process wrote
+        if not self.fs.exists(f"{self._fspath(license_no)}/.zgroup"):
+            return None
+        return zarr.open_group(self._store(license_no, read_only=mode == "r"), mode=mode, zarr_format=2,
+                               use_consolidated=None if mode == "r" else False)
+
+    def _slots(self, license_no: str) -> Slots | None:
+        g = self._group(license_no)
+        if g is None or "pixels" not in g:
+            return None
+        t = g["time"][:].astype("int64").view("datetime64[ns]")
+        return Slots(*(g[v][:] for v in _SLOT_VARS[:3]), t, *(g[v][:] for v in _SLOT_VARS[3:]))
+
+    def _prepare(self, license_no: str, meta: dict) -> Slots | None:
+        """The store's slots if it holds this grid and band list; else the store is started afresh (None)."""
+        try:
+            g = self._group(license_no)
+            if g is None:
+                return None
+            if {k: g.attrs.get(k) for k in meta} == meta:
+                return self._slots(license_no)
             log.info("mine %s: grid or bands changed, pixel store started afresh", license_no)
-            shutil.rmtree(d)
-        write_text(mp, json.dumps(meta, sort_keys=True) + "\n")
+        except Exception as e:  # noqa: BLE001 - an unreadable store is read again, never fatal
+            log.warning("mine %s: pixel store unreadable (%s), started afresh", license_no, e)
+        self.fs.rm(self._fspath(license_no), recursive=True)
+        return None
+
+    def _chunk_bytes(self, license_no: str) -> dict[int, int]:
+        """Bytes of `pixels` chunk objects per slot, as the store lists them now."""
+        self.fs.invalidate_cache()
+        try:
+            found = self.fs.find(f"{self._fspath(license_no)}/pixels", detail=True)
+        except FileNotFoundError:
+            return {}
+        out: dict[int, int] = {}
+        for p, info in found.items():
+            name = p.rsplit("/", 1)[-1]
+            if name[:1].isdigit() and not name.endswith(".partial"):    # not .zarray nor a temp file
+                slot = int(name.split(".", 1)[0])
+                out[slot] = out.get(slot, 0) + int(info["size"])
+        return out
 
     def header(self, license_no: str, key: str) -> dict | None:
-        """The stored step's id, fingerprint, time and n_scenes; None if absent or unreadable."""
-        p = self._path(license_no, key)
-        if not p.exists():
-            return None
+        """The committed step's id, fingerprint, time, n_scenes and slot; None if absent or unreadable."""
         try:
-            # our own handle: np.load leaves its file open when a damaged zip fails to parse
-            with open(p, "rb") as fh, np.load(fh) as z:
-                return json.loads(str(z["header"]))
-        except Exception:  # noqa: BLE001 - a damaged step file is read again, never fatal
+            slots = self._slots(license_no)
+        except Exception:  # noqa: BLE001 - a damaged store is read again, never fatal
             return None
+        return slots.current().get(key) if slots is not None else None
 
     def _current(self, license_no: str, st: Step) -> dict | None:
         """The stored header of `st` if the store holds this version of it."""
@@ -146,50 +239,103 @@ class PixelStore:
         return h if h is not None and h["id"] == st.id and h["fingerprint"] == st.fingerprint else None
 
     # -- writing
-    def _write(self, license_no: str, st: Step, values: np.ndarray, time: np.datetime64, n_scenes: int) -> dict:
-        # int16 when the step's values fit (they nearly always do: ~20% smaller files), else int32
-        finite = values[~np.isnan(values)]
-        small = finite.size == 0 or (finite.min() > np.iinfo(np.int16).min and finite.max() <= np.iinfo(np.int16).max)
-        dt = np.int16 if small else np.int32
-        data = np.where(np.isnan(values), np.iinfo(dt).min, values).astype(dt)
-        header = {"id": st.id, "fingerprint": st.fingerprint, "time": str(time), "n_scenes": int(n_scenes)}
-        with atomic_path(self._path(license_no, st.key)) as tmp:
-            # np.savez stamps each member with the current time: same content, same bytes instead
-            # (level 1: a step's pixels are noisy; level 6 took 4x the time for 2% less)
-            with zipfile.ZipFile(tmp, "w") as z:
-                for name, arr in (("values", data), ("header", np.array(json.dumps(header, sort_keys=True)))):
-                    buf = io.BytesIO()
-                    np.lib.format.write_array(buf, arr, allow_pickle=False)
-                    z.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_ZIP_TIME), buf.getvalue(),
-                               compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
-        return header
+    def _encoding(self, n_bands: int, shape: tuple[int, int], c: int) -> dict:
+        # zstd level 1 with byte shuffle: int32 DN cost about what int16 did, at deflate-1's speed
+        enc = {"pixels": {"chunks": (1, n_bands, min(c, shape[0]), min(c, shape[1])), "dtype": "int32",
+                          "compressors": (numcodecs.Blosc("zstd", 1, shuffle=numcodecs.Blosc.SHUFFLE),),
+                          "_FillValue": FILL},
+               "time": {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian",
+                        "dtype": "int64", "chunks": (SLOTS_PER_CHUNK,)}}
+        enc.update({v: {"chunks": (SLOTS_PER_CHUNK,)} for v in _SLOT_VARS})
+        return enc
 
-    def _write_chunk(self, license_no: str, steps: list[Step], values: np.ndarray, times: np.ndarray,
-                     n_scenes: np.ndarray) -> list[dict]:
-        return [self._write(license_no, st, values[k], times[k], int(n_scenes[k])) for k, st in enumerate(steps)]
+    def _cut(self, license_no: str, slots: Slots | None) -> tuple[Slots | None, int]:
+        """Drop the slots after the last committed one (a killed ingest's, a replaced step's) from the
+        time axis; (slots, the length appends start at). (None, 0): no store left."""
+        if slots is None:
+            return None, 0
+        n = slots.end()
+        if n == 0:
+            self.fs.rm(self._fspath(license_no), recursive=True)
+            return None, 0
+        g = self._group(license_no, "r+")
+        if g["pixels"].shape[0] > n:
+            for v in ("pixels", "time", *_SLOT_VARS):
+                g[v].resize((n, *g[v].shape[1:]))
+            zarr.consolidate_metadata(self._store(license_no), zarr_format=2)
+        return slots, n
+
+    def _append(self, license_no: str, meta: dict, steps: list[Step], part: xr.DataArray,
+                grid: cube.Grid) -> dict[str, dict]:
+        """Append `part` (those steps, as `load_window` gives them) and commit it; headers by step key."""
+        slots, n0 = self._cut(license_no, self._slots(license_no))
+        k = len(steps)
+        data = part.data
+        ints = dsa.where(dsa.isnan(data), FILL, data).astype(np.int32)
+        ds = xr.Dataset({"pixels": (("time", "band", "y", "x"), ints)}, coords={
+            "time": part.time.values.astype("datetime64[ns]"),
+            "step": ("time", np.array([st.key for st in steps], dtype=object)),
+            "id": ("time", np.array([st.id for st in steps], dtype=object)),
+            "fingerprint": ("time", np.array([st.fingerprint for st in steps], dtype=object)),
+            "n_scenes": ("time", part.n_scenes.values.astype(np.int16)),
+            "nbytes": ("time", np.zeros(k, np.int64)), "committed": ("time", np.zeros(k, np.int8))})
+        store = self._store(license_no)
+        ds.attrs.update(meta)          # an append writes the group's attributes again
+        if slots is None:
+            ds = ds.assign_coords(band=list(meta["bands"]), y=grid_y(grid), x=grid_x(grid))
+            enc = self._encoding(len(meta["bands"]), grid.shape, meta["chunk_px"])
+            ds.to_zarr(store, mode="w", encoding=enc, zarr_format=2, consolidated=False, write_empty_chunks=True)
+        else:
+            ds.to_zarr(store, mode="a", append_dim="time", consolidated=False, write_empty_chunks=True)
+        # the commit: each slot's bytes, then `committed` (one object) with the batch in, what it replaces out
+        sizes = self._chunk_bytes(license_no)
+        g = self._group(license_no, "r+")
+        g["nbytes"][n0:n0 + k] = np.array([sizes.get(n0 + i, 0) for i in range(k)], np.int64)
+        keys = {st.key for st in steps}
+        flags = g["committed"][:]
+        old = [str(v) for v in g["step"][:n0]]
+        flags[:n0][np.array([v in keys for v in old], bool)] = 0
+        flags[n0:n0 + k] = 1
+        self._commit(license_no, g, flags)
+        return {st.key: {"id": st.id, "fingerprint": st.fingerprint, "time": str(ds.time.values[i]),
+                         "n_scenes": int(ds.n_scenes.values[i]), "slot": n0 + i,
+                         "nbytes": sizes.get(n0 + i, 0)} for i, st in enumerate(steps)}
+
+    def _commit(self, license_no: str, g: zarr.Group, flags: np.ndarray) -> None:
+        """Write the commit marker, then the consolidated metadata other tools read."""
+        g["committed"][:] = flags
+        zarr.consolidate_metadata(self._store(license_no), zarr_format=2)
 
     def ingest(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *,
                assets: Sequence[str] | None = None, chunk_time: int = 16, reader: type | None = None,
-               gdal_env: LayeredEnv | None = None, keep_from: date | None = None) -> IngestReport:
+               gdal_env: LayeredEnv | None = None, keep_from: date | None = None,
+               chunk_px: int = 512) -> IngestReport:
         """Read the steps of `items` the store lacks (or whose scenes changed) and store them.
 
-        `assets`, `reader`, `gdal_env`: as `cube.load_window`. `keep_from`: step files of days before it that
-        are not among `items` are deleted (they fell out of the analysis period).
+        `assets`, `reader`, `gdal_env`: as `cube.load_window`. `chunk_px`: the spatial chunk
+        edge of `pixels` (imagery.store_chunk_px; another one starts the store afresh).
+        `keep_from`: steps of days before it that are not among `items` are dropped (they fell
+        out of the analysis period).
         """
         assets = list(assets) if assets is not None else cube.default_assets(items)
-        self._prepare(license_no, grid, assets)
+        meta = self._meta(grid, assets, chunk_px)
+        slots = self._prepare(license_no, meta)
+        current = slots.current() if slots is not None else {}
+        sizes = self._chunk_bytes(license_no) if current else {}
         steps = steps_of(items)
         rep = IngestReport()
         todo = []
         for st in steps:
-            h = self._current(license_no, st)
-            if h is None:
-                todo.append(st)
-            else:
+            h = current.get(st.key)
+            # the bytes written then, still there: else a damaged chunk, read again
+            if h is not None and (h["id"], h["fingerprint"]) == (st.id, st.fingerprint) \
+                    and sizes.get(h["slot"], 0) == h["nbytes"]:
                 rep.stored.append(st.key)
                 rep.headers[st.key] = h
+            else:
+                todo.append(st)
         if todo:
-            read = Reading(self, license_no, grid, assets, chunk_time, reader, gdal_env)
+            read = Reading(self, license_no, grid, assets, meta, chunk_time, reader, gdal_env)
             try:
                 rep.headers.update(read.steps(todo))
                 rep.read = [st.key for st in todo]
@@ -198,13 +344,20 @@ class PixelStore:
                 rep.headers.update(headers)
                 rep.read = list(headers)
         if keep_from is not None:
-            wanted = {st.key for st in steps}
-            for p in sorted(self.dir(license_no).glob("*.npz")):
-                day = p.stem.rsplit("_", 1)[-1]
-                if p.stem not in wanted and day < keep_from.isoformat():
-                    p.unlink()
-                    rep.pruned.append(p.stem)
+            rep.pruned = self._prune(license_no, {st.key for st in steps}, keep_from)
         return rep
+
+    def _prune(self, license_no: str, wanted: set[str], keep_from: date) -> list[str]:
+        slots = self._slots(license_no)
+        if slots is None:
+            return []
+        gone = {k: h["slot"] for k, h in slots.current().items()
+                if k not in wanted and k.rsplit("_", 1)[-1] < keep_from.isoformat()}
+        if gone:
+            flags = slots.committed.copy()
+            flags[list(gone.values())] = 0
+            self._commit(license_no, self._group(license_no, "r+"), flags)
+        return sorted(gone)
 
     def usable(self, items: list[pystac.Item], rep: IngestReport) -> list[pystac.Item]:
         """`items` less the scenes `ingest` skipped: what `open` gives back."""
@@ -213,38 +366,70 @@ class PixelStore:
 
     # -- reading
     def open(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *, chunk_time: int = 16,
-             headers: dict | None = None) -> xr.DataArray:
+             headers: dict | None = None, chunk_px: int | None = None) -> xr.DataArray:
         """The stored steps of `items` as `cube.load_window` gives them: lazy float32
-        (time, band, y, x), coords time, band, y, x, id, n_scenes. Every step must be
-        stored and current (`ingest` first). `headers`: `IngestReport.headers` of the
-        ingest just done (spares reading every step's header again)."""
-        meta = json.loads((self.dir(license_no) / "meta.json").read_text(encoding="utf-8"))
-        if meta != self._meta(grid, meta["bands"]):
+        (time, band, y, x), coords time, band, y, x, id, n_scenes, chunked by `chunk_time`
+        steps and (`chunk_px`, None: the whole window) in space. Every step must be stored
+        and current (`ingest` first). `headers`: `IngestReport.headers` of the ingest just
+        done (spares reading the time axis again)."""
+        g = self._group(license_no)
+        if g is None or {k: g.attrs.get(k) for k in ("epsg", "bounds", "resolution")} != {
+                "epsg": grid.epsg, "bounds": list(grid.bounds), "resolution": grid.resolution}:
             raise RuntimeError(f"mine {license_no}: the pixel store holds another grid")
-        bands = meta["bands"]
+        bands = list(g.attrs["bands"])
         steps = steps_of(items)
-        found = [(headers or {}).get(st.key) or self.header(license_no, st.key) for st in steps]
+        known = headers or {}
+        if any(st.key not in known for st in steps):
+            slots = self._slots(license_no)
+            known = {**(slots.current() if slots is not None else {}), **known}
+        found = [known.get(st.key) for st in steps]
         for st, h in zip(steps, found):
             if h is None or h["id"] != st.id or h["fingerprint"] != st.fingerprint:
                 raise RuntimeError(f"mine {license_no}: step {st.key} is not in the pixel store")
         step_headers = [h for h in found if h is not None]   # all of them, by the check above
         h, w = grid.shape
-        paths = [str(self._path(license_no, st.key)) for st in steps]
-        blocks = []
-        for t0 in range(0, len(paths), chunk_time):
-            part = paths[t0:t0 + chunk_time]
-            blocks.append(dsa.from_delayed(dask.delayed(read_steps, pure=True)(tuple(part)),
-                                           shape=(len(part), len(bands), h, w), dtype=np.float32))
-        data = dsa.concatenate(blocks, axis=0)
-        x0, y1, r = grid.bounds[0], grid.bounds[3], grid.resolution
+        cy = h if chunk_px is None else chunk_px
+        cx = w if chunk_px is None else chunk_px
+        url, opts = self.url(license_no), self.storage_options
+        rows = []
+        for t0 in range(0, len(steps), chunk_time):
+            part = step_headers[t0:t0 + chunk_time]
+            slot_ids = tuple(hh["slot"] for hh in part)
+            prints = tuple(hh["fingerprint"] for hh in part)     # a cut slot is written again: in the key
+            rows.append([[dsa.from_delayed(
+                dask.delayed(read_slots, pure=True)(url, opts, slot_ids, prints, (y0, min(y0 + cy, h)),
+                                                    (x0, min(x0 + cx, w))),
+                shape=(len(part), len(bands), min(y0 + cy, h) - y0, min(x0 + cx, w) - x0), dtype=np.float32)
+                for x0 in range(0, w, cx)] for y0 in range(0, h, cy)])
+        data = (dsa.block([[t] for t in rows]) if rows
+                else dsa.zeros((0, len(bands), h, w), np.float32))
         return xr.DataArray(
             data, dims=("time", "band", "y", "x"), name="stackstac-pixels",
-            coords={"time": np.array([np.datetime64(hh["time"], "ns") for hh in step_headers]),
-                    "band": np.array(bands),
-                    "y": y1 - r * (np.arange(h) + 0.5), "x": x0 + r * (np.arange(w) + 0.5),
+            coords={"time": np.array([np.datetime64(hh["time"], "ns") for hh in step_headers], "datetime64[ns]"),
+                    "band": np.array(bands), "y": grid_y(grid), "x": grid_x(grid),
                     "id": ("time", np.array([hh["id"] for hh in step_headers], dtype=object)),
                     "n_scenes": ("time", np.array([hh["n_scenes"] for hh in step_headers], dtype="int16")),
                     "epsg": grid.epsg})
+
+
+def grid_x(grid: cube.Grid) -> np.ndarray:
+    return grid.bounds[0] + grid.resolution * (np.arange(grid.shape[1]) + 0.5)
+
+
+def grid_y(grid: cube.Grid) -> np.ndarray:
+    return grid.bounds[3] - grid.resolution * (np.arange(grid.shape[0]) + 0.5)
+
+
+def read_slots(url: str, storage_options: Mapping[str, Any], slots: tuple[int, ...], prints: tuple[str, ...],
+               ys: tuple[int, int], xs: tuple[int, int]) -> np.ndarray:
+    """`pixels` of those slots over rows `ys`, columns `xs`: float32 (time, band, y, x), NaN where
+    nothing was stored. `prints`: the steps' fingerprints, only in the task's key."""
+    arr = zarr.open_array(zarr_store(url, storage_options, read_only=True), path="pixels", mode="r",
+                          zarr_format=2)
+    v = arr.get_orthogonal_selection((list(slots), slice(None), slice(*ys), slice(*xs)))
+    out = v.astype(np.float32)
+    out[v == FILL] = np.nan
+    return out
 
 
 @dataclass
@@ -254,6 +439,7 @@ class Reading:
     license_no: str
     grid: cube.Grid
     assets: list[str]
+    meta: dict
     chunk_time: int
     reader: type | None
     gdal_env: LayeredEnv | None
@@ -267,16 +453,14 @@ class Reading:
         raw = self._cube([it for st in todo for it in st.items])
         if list(raw.id.values) != [st.id for st in todo]:     # the same grouping, or a bug
             raise RuntimeError(f"mine {self.license_no}: steps read do not match the steps planned")
-        # one task per time chunk reads it and writes its steps: reading and compressing
-        # overlap across the scheduler's threads, and only a few chunks are in memory at once
-        writes = []
-        ct = self.chunk_time
-        for t0 in range(0, len(todo), ct):
-            part = raw.isel(time=slice(t0, t0 + ct))
-            bare = [replace(st, items=()) for st in todo[t0:t0 + ct]]
-            writes.append(dask.delayed(self.store._write_chunk, pure=True)(
-                self.license_no, bare, part.data, part.time.values, part.n_scenes.values))
-        return {st.key: h for st, h in zip(todo, [h for hs in dask.compute(*writes) for h in hs])}
+        # a few time chunks per append: their reads and compression overlap across the scheduler's
+        # threads, only those chunks are in memory, and each append is committed on its own
+        headers: dict[str, dict] = {}
+        n = self.chunk_time * BATCH_CHUNKS
+        for t0 in range(0, len(todo), n):
+            headers.update(self.store._append(self.license_no, self.meta, todo[t0:t0 + n],
+                                              raw.isel(time=slice(t0, t0 + n)), self.grid))
+        return headers
 
     def around(self, todo: list[Step], first: AssetReadError, *,
                anything_stored: bool) -> tuple[dict[str, dict], list[SkippedScene]]:
@@ -326,15 +510,3 @@ class Reading:
             except AssetReadError as e1:
                 bad[it.id] = str(e1)
         return bad or {it.id: str(e) for it in st.items}
-
-
-def read_steps(paths: tuple[str, ...]) -> np.ndarray:
-    """The step files at `paths` as one float32 (time, band, y, x) array, NaN where nothing was stored."""
-    arrs = []
-    for p in paths:
-        with np.load(p) as z:
-            v = z["values"]
-        out = v.astype(np.float32)
-        out[v == np.iinfo(v.dtype).min] = np.nan
-        arrs.append(out)
-    return np.stack(arrs)

@@ -112,6 +112,7 @@ class Scenario:
     valid_to: date = date(2035, 12, 31)       # the mining right's validity end
     needs: str | None = None                  # the module whose rules the labels need
     sky: Sky | None = None                    # dates, phenology, cloud, snow, shade (scenarios_climate)
+    natural: str = "grass"                    # the land around the units: a key of NATURAL
 
 
 BASE: tuple[Scenario, ...] = (
@@ -231,8 +232,9 @@ MULTIYEAR: tuple[Scenario, ...] = (
            (), valid_to=EXPIRED),
 )
 from minewatch.synth.scenarios_climate import CLIMATE, Sky  # noqa: E402  (its scenarios need the classes above)
+from minewatch.synth.scenarios_ground import GROUND  # noqa: E402  (it builds on the dataclasses above)
 
-SCENARIOS: tuple[Scenario, ...] = BASE + MULTIYEAR + CLIMATE
+SCENARIOS: tuple[Scenario, ...] = BASE + MULTIYEAR + CLIMATE + GROUND
 
 
 def license_no(i: int) -> str:
@@ -288,9 +290,29 @@ def _natural_peak(seed: int) -> np.ndarray:
     return np.clip(0.62 + 0.06 * f, 0.5, 0.75).astype("float32")
 
 
+def _double_crop(d: date) -> float:
+    """Winter wheat then summer maize (North China Plain): bare after the June harvest; in the
+    plan year a wet June delays the maize, so the fields stay bare through July."""
+    if d.year == PY:
+        x, y = [105, 130, 148, 159, 163, 209, 228, 268, 273], [0.55, 0.85, 0.85, 0.3, 0.03, 0.03, 0.85, 0.85, 0.6]
+    else:
+        x, y = [105, 130, 148, 159, 163, 184, 217, 253, 273], [0.55, 0.85, 0.85, 0.3, 0.03, 0.03, 0.85, 0.85, 0.45]
+    return float(np.interp(d.timetuple().tm_yday, x, y))
+
+
+# natural ground (sc, d, climate(d), peak field) -> vegetation fraction around the units
+NATURAL = {
+    "grass": lambda sc, d, c, peak: peak * c,
+    # desert steppe (arid north-west): cover ~0.04, NDVI ~0.16, FVC ~0.15 as the pipeline measures it
+    "sparse": lambda sc, d, c, peak: peak * c * 0.065,
+    # double-cropped fields, each field's crop a little denser or thinner (the peak field)
+    "double_crop": lambda sc, d, c, peak: np.minimum(1.0, peak / 0.62 * _double_crop(d)),
+}
+
+
 def ground(sc: Scenario, frame: Frame, d: date, peak: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     c = climate(sc, d)
-    fvc = (peak * c).astype("float32")
+    fvc = NATURAL[sc.natural](sc, d, c, peak).astype("float32")
     bg = np.full(fvc.shape, s2.SOIL, "uint8")
     for p in sc.patches:
         sl = frame.slices(p.rect)

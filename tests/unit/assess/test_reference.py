@@ -1,10 +1,19 @@
-"""assess.reference on a hand-made 30 x 30 px grid (10 m): the ring, its stable vegetation, its series rows."""
+"""assess.reference on a hand-made 30 x 30 px grid (10 m): the ring, its natural ground, its series rows,
+the relative bar and bare line where the ring is sparse."""
 import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from minewatch.assess.reference import REFERENCE, reference_frame, ring_mask, stable_vegetation, water_fractions
+from minewatch.assess.reference import (
+    REFERENCE,
+    bare_ceiling,
+    natural_ground,
+    reference_frame,
+    ring_mask,
+    sparse_bar,
+    water_fractions,
+)
 from minewatch.sky.cube import Grid
 
 GRID = Grid(32649, (0.0, 0.0, 300.0, 300.0), 10.0)
@@ -21,11 +30,36 @@ def test_ring_is_the_band_outside_the_boundary_minus_exclusions():
     assert ring_mask(MINE, GRID, 0.0, 50.0, [box(-1000, -1000, 1000, 1000)]).sum() == 0
 
 
-def test_stable_vegetation_is_the_clear_baseline_median():
-    nd = np.array([[[0.5, 0.1]], [[0.4, 0.2]], [[0.1, 0.9]]], np.float32)      # (t=3, y=1, x=2)
-    clear = np.array([[[1, 1]], [[1, 1]], [[0, 0]]], bool)                     # the last date is cloud
-    np.testing.assert_array_equal(stable_vegetation(nd, clear, 0.3), [[True, False]])   # medians 0.45, 0.15
-    assert not stable_vegetation(nd, np.zeros_like(clear), 0.0).any()         # never clear: not stable
+def test_natural_ground_is_stable_not_green():
+    # (t=4, y=1, x=6): desert steppe, a second steppe pixel, a field (ploughed), water, a road, steppe under cloud
+    nd = np.array([[0.16, 0.15, 0.7, -0.4, 0.06, 0.9],
+                   [0.15, 0.16, 0.1, -0.4, 0.06, 0.9],
+                   [0.17, 0.15, 0.6, -0.4, 0.06, 0.16],
+                   [0.16, 0.16, 0.2, -0.4, 0.06, 0.15]], np.float32)[:, None, :]
+    clear = np.ones(nd.shape, bool)
+    clear[:2, 0, 5] = False                                   # the cloudy dates are not seen
+    every = np.ones((1, 6), bool)
+    np.testing.assert_array_equal(natural_ground(nd, clear, every, 0.12, 0.5),
+                                  [[True, True, False, False, False, True]])
+    # no NDVI floor: a green pixel is kept the same way, and `within` limits the candidates
+    # the pixel at 0.1 is now under half the ring's 0.66; the one at 0.56 is not
+    np.testing.assert_array_equal(natural_ground(nd + 0.5, clear, every, 0.12, 0.5),
+                                  [[True, True, False, False, True, True]])
+    only = np.array([[True, False, False, False, False, False]])
+    np.testing.assert_array_equal(natural_ground(nd, clear, only, 0.12, 0.5), only)
+    assert not natural_ground(nd, np.zeros_like(clear), every, 0.12, 0.5).any()   # never clear: not natural
+
+
+def test_sparse_bar_only_where_the_ring_is_under_the_minimum_in_both_seasons():
+    assert sparse_bar(0.3, 0.15, 0.16, 0.7) == pytest.approx(0.105)      # desert steppe
+    assert sparse_bar(0.3, 0.15, None, 0.7) == pytest.approx(0.105)      # no baseline season: this one
+    assert sparse_bar(0.5, 0.35, 0.7, 0.7) is None                       # a drought year: the factor's job
+    assert sparse_bar(0.3, 0.6, 0.6, 0.7) is None and sparse_bar(0.3, None, 0.1, 0.7) is None
+
+
+def test_bare_line_stays_under_a_sparse_ring():
+    assert bare_ceiling(0.2, 0.16, 0.05) == pytest.approx(0.11)
+    assert bare_ceiling(0.2, 0.6, 0.05) == 0.2 and bare_ceiling(0.2, None, 0.05) == 0.2
 
 
 def test_reference_frame_means_the_clear_ring_pixels_per_date():

@@ -50,7 +50,7 @@ def test_pdf_is_a4_reproducible_and_rows_stay_on_one_page(tmp_path):
     pages = _pages(a)
     assert len(pages) >= 3
     for i, text in enumerate(pages, 1):
-        assert "示例煤矿 C1400002010011120000001 核查日期 2026-10-02" in text     # header on every page
+        assert "示例煤矿 C1400002010011120000001 影像截至 2026-10-02" in text     # header on every page
         assert f"第{i}页/共{len(pages)}页" in text.replace(" ", "")                # footer
     # every row of the location table: its label, its id's first characters and both coordinate lines
     # are on the same page (a split row would leave X on one page and Y on the next)

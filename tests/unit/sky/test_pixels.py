@@ -1,7 +1,8 @@
 """The pixel store: a mine's steps are read from the catalogue's COGs once, then from the store.
 
 Small real COGs (two overlapping tiles of one day and a third scene: the `scenes` fixture of
-tests/unit/sky/conftest.py); the sample catalogue for the pipeline-level check.
+tests/unit/sky/conftest.py); the sample catalogue for the pipeline-level check; a local
+S3-compatible server (moto) for the store on object storage; plain `xr.open_zarr` for other tools.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pystac
 import pytest
+import xarray as xr
 
 from minewatch.sky import cube
 from minewatch.sky.cube import Grid
@@ -29,18 +31,32 @@ def _same(da, ref):
     np.testing.assert_array_equal(da.y.values, ref.y.values)
 
 
+def _files(store, license_no):
+    """Every object of the mine's Zarr group, by path: what a copy of the store would hold."""
+    root = Path(store.url(license_no))
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _chunk_paths(store, license_no, key):
+    """The `pixels` chunk files of the step stored under `key`."""
+    slot = store.header(license_no, key)["slot"]
+    return sorted((Path(store.url(license_no)) / "pixels").glob(f"{slot}.*"))
+
+
 def test_only_missing_or_changed_steps_are_read_and_the_store_gives_back_the_same_cube(scenes, tmp_path, grid):
     cogs, a, b, c = scenes
     st = PixelStore(tmp_path / "px")
     first = st.ingest("M1", [a, c], grid, chunk_time=1, reader=WindowReader)
     assert first.read == ["sentinel-2a_2023-07-05", "sentinel-2a_2023-07-15"] and first.stored == []
     # the second tile of 5 July is published later: that day is read again (merged), 15 July is not
-    mtime = st._path("M1", "sentinel-2a_2023-07-15").stat().st_mtime_ns
+    kept = {p: p.stat().st_mtime_ns for p in _chunk_paths(st, "M1", "sentinel-2a_2023-07-15")}
     second = st.ingest("M1", [c, b, a], grid, chunk_time=1, reader=WindowReader)
     assert second.read == ["sentinel-2a_2023-07-05"] and second.stored == ["sentinel-2a_2023-07-15"]
-    assert st._path("M1", "sentinel-2a_2023-07-15").stat().st_mtime_ns == mtime
-    assert sorted(p.name for p in st.dir("M1").iterdir()) == [
-        "meta.json", "sentinel-2a_2023-07-05.npz", "sentinel-2a_2023-07-15.npz"]     # replaced, not added
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept           # not written again
+    # replaced, not added: the new 5 July is a new slot, the old one no longer committed
+    ds = xr.open_zarr(st.url("M1"))
+    assert ds.step.values.tolist() == ["sentinel-2a_2023-07-05", "sentinel-2a_2023-07-15", "sentinel-2a_2023-07-05"]
+    assert ds.committed.values.tolist() == [0, 1, 1]
 
     ref = cube.load_window([a, b, c], grid).compute()
     assert ref.n_scenes.values.tolist() == [2, 1]
@@ -64,18 +80,22 @@ def test_a_reprocessed_scene_replaces_its_step(scenes, tmp_path, grid):
         st.open("M1", [a, c], grid)                          # the old version is gone
 
 
-def test_damaged_step_is_read_again_and_same_content_gives_same_bytes(scenes, tmp_path, grid):
+def test_damaged_chunk_is_read_again_and_same_content_gives_same_bytes(scenes, tmp_path, grid):
     _, a, b, c = scenes
-    one, two = PixelStore(tmp_path / "one"), PixelStore(tmp_path / "two")
-    one.ingest("M1", [a, b, c], grid)
-    two.ingest("M1", [c], grid)
-    two.ingest("M1", [a, b, c], grid, chunk_time=1)
-    for name in ("sentinel-2a_2023-07-05.npz", "sentinel-2a_2023-07-15.npz", "meta.json"):
-        assert (one.dir("M1") / name).read_bytes() == (two.dir("M1") / name).read_bytes(), name
-    p = one._path("M1", "sentinel-2a_2023-07-15")
-    p.write_bytes(p.read_bytes()[:100])                      # e.g. a disk filled up mid-write elsewhere
-    assert one.ingest("M1", [a, b, c], grid).read == ["sentinel-2a_2023-07-15"]
-    _same(one.open("M1", [a, b, c], grid).compute(), cube.load_window([a, b, c], grid).compute())
+    one, two, three = PixelStore(tmp_path / "one"), PixelStore(tmp_path / "two"), PixelStore(tmp_path / "three")
+    one.ingest("M1", [a, b, c], grid, chunk_px=16)
+    three.ingest("M1", [a, b, c], grid, chunk_px=16, chunk_time=1)
+    files = _files(one, "M1")
+    assert len([f for f in files if f.startswith("pixels/")]) == 2 * 3 * 4 + 2     # 2 steps x (3 x 4) tiles
+    assert _files(three, "M1") == files                       # the same bytes, however it was chunked in time
+    two.ingest("M1", [c], grid, chunk_px=16)                  # another order: other slots, the same cube
+    two.ingest("M1", [a, b, c], grid, chunk_px=16)
+    ref = cube.load_window([a, b, c], grid).compute()
+    _same(two.open("M1", [a, b, c], grid).compute(), ref)
+    p = _chunk_paths(one, "M1", "sentinel-2a_2023-07-15")[5]
+    p.write_bytes(p.read_bytes()[:20])                        # e.g. a disk filled up mid-write elsewhere
+    assert one.ingest("M1", [a, b, c], grid, chunk_px=16).read == ["sentinel-2a_2023-07-15"]
+    _same(one.open("M1", [a, b, c], grid).compute(), ref)
 
 
 def test_other_grid_starts_afresh_and_old_days_are_pruned(scenes, tmp_path, grid):
@@ -84,13 +104,79 @@ def test_other_grid_starts_afresh_and_old_days_are_pruned(scenes, tmp_path, grid
     st.ingest("M1", [a, b, c], grid)
     smaller = Grid(grid.epsg, (grid.bounds[0], grid.bounds[1], grid.bounds[2] - 100, grid.bounds[3]), 10)
     rep = st.ingest("M1", [a, b, c], smaller)
-    assert len(rep.read) == 2 and json.loads((st.dir("M1") / "meta.json").read_text())["bounds"] == list(smaller.bounds)
+    assert len(rep.read) == 2 and xr.open_zarr(st.url("M1")).attrs["bounds"] == list(smaller.bounds)
     with pytest.raises(RuntimeError, match="another grid"):
         st.open("M1", [a, b, c], grid)
+    assert len(st.ingest("M1", [a, b, c], smaller, chunk_px=20).read) == 2     # another chunking: afresh too
     # 5 July is no longer searched (the analysis period moved on): dropped; 15 July kept
-    rep = st.ingest("M1", [c], smaller, keep_from=date(2023, 7, 10))
+    rep = st.ingest("M1", [c], smaller, keep_from=date(2023, 7, 10), chunk_px=20)
     assert rep.pruned == ["sentinel-2a_2023-07-05"] and rep.stored == ["sentinel-2a_2023-07-15"]
-    assert st.ingest("M1", [c], smaller, keep_from=date(2023, 7, 20)).pruned == []   # still searched: kept
+    assert st.header("M1", "sentinel-2a_2023-07-05") is None
+    assert st.ingest("M1", [c], smaller, keep_from=date(2023, 7, 20), chunk_px=20).pruned == []   # still searched
+
+
+def test_other_tools_read_the_store_and_it_is_chunked_in_space(scenes, tmp_path, grid):
+    _, a, b, c = scenes
+    st = PixelStore(tmp_path / "px")
+    st.ingest("M1", [c], grid, chunk_px=16)
+    st.ingest("M1", [a, b, c], grid, chunk_px=16)      # 5 July after 15 July in the store: any order
+    ref = cube.load_window([a, b, c], grid).compute()
+    ds = xr.open_zarr(st.url("M1"))                    # plain xarray, the consolidated metadata
+    assert ds.pixels.encoding["chunks"] == (1, 7, 16, 16) and ds.pixels.dtype == np.float64
+    now = ds.isel(time=ds.committed.values == 1).sortby("time")
+    np.testing.assert_array_equal(now.pixels.values, ref.values.astype(np.float64))   # NaN where NaN
+    assert now.id.values.tolist() == ref.id.values.tolist() and list(now.band.values) == list(ref.band.values)
+    np.testing.assert_array_equal(now.x.values, ref.x.values)
+    assert ds.attrs["epsg"] == grid.epsg and ds.attrs["bands"] == list(ref.band.values)
+    # a per-pixel computation over one spatial chunk of every step: only those chunk files are read
+    tile = st.open("M1", [a, b, c], grid, chunk_time=16, chunk_px=16)
+    assert tile.data.chunks == ((2,), (7,), (16, 16, 8), (16, 16, 16, 12))
+    _same(tile.compute(), ref)
+
+
+def test_a_killed_ingest_leaves_the_store_as_it_was_and_the_next_one_resumes(scenes, tmp_path, grid, monkeypatch):
+    from minewatch.sky import pixels
+    _, a, b, c = scenes
+    st = PixelStore(tmp_path / "px")
+    monkeypatch.setattr(pixels, "BATCH_CHUNKS", 1)            # one step per commit
+    commit = PixelStore._commit
+    calls = []
+
+    def killed_at_second(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt       # the night is killed: the second step's data written, not committed
+        return commit(self, *args)
+    monkeypatch.setattr(PixelStore, "_commit", killed_at_second)
+    with pytest.raises(KeyboardInterrupt):
+        st.ingest("M1", [a, b, c], grid, chunk_time=1)
+    monkeypatch.setattr(PixelStore, "_commit", commit)
+    ds = xr.open_zarr(st.url("M1"), consolidated=False)       # the time axis as the kill left it
+    assert ds.committed.values.tolist() == [1, 0]
+    # what was committed reads back as before the kill; the second step is not there yet
+    _same(st.open("M1", [a, b], grid).compute(), cube.load_window([a, b], grid).compute())
+    assert st.header("M1", "sentinel-2a_2023-07-15") is None
+    again = st.ingest("M1", [a, b, c], grid, chunk_time=1)
+    assert again.read == ["sentinel-2a_2023-07-15"] and again.stored == ["sentinel-2a_2023-07-05"]
+    assert xr.open_zarr(st.url("M1")).committed.values.tolist() == [1, 1]     # the killed slot written over
+    _same(st.open("M1", [a, b, c], grid).compute(), cube.load_window([a, b, c], grid).compute())
+
+
+def test_an_ingest_on_s3_reopens_the_same_window(scenes, grid):
+    """A local S3-compatible server (moto in server mode on 127.0.0.1) through s3fs."""
+    from tests.support.s3 import moto_s3
+    _, a, b, c = scenes
+    with moto_s3("state") as opts:
+        st = PixelStore("s3://state/pixels", storage_options=opts)
+        first = st.ingest("M1", [a, c], grid, chunk_px=64)
+        assert first.read == ["sentinel-2a_2023-07-05", "sentinel-2a_2023-07-15"]
+        again = PixelStore("s3://state/pixels", storage_options=opts)    # another process, say
+        rep = again.ingest("M1", [a, b, c], grid, chunk_px=64)
+        assert rep.read == ["sentinel-2a_2023-07-05"] and rep.stored == ["sentinel-2a_2023-07-15"]
+        ref = cube.load_window([a, b, c], grid).compute()
+        _same(again.open("M1", [a, b, c], grid, headers=rep.headers).compute(), ref)
+        ds = xr.open_zarr(st.url("M1"), storage_options=opts)
+        assert ds.committed.values.tolist() == [0, 1, 1] and ds.pixels.encoding["chunks"] == (1, 7, 40, 60)
 
 
 def test_steps_follow_load_window_order_and_ids(scenes, grid):
@@ -139,15 +225,21 @@ def test_a_new_scene_is_the_only_one_read_and_the_mine_is_judged_as_from_scratch
 
 
 def test_values_beyond_int16_and_nan_round_trip_exactly(tmp_path):
-    from minewatch.sky.pixels import Step, read_steps
+    from minewatch.sky.pixels import Step
     st = PixelStore(tmp_path)
+    g = Grid(32650, (0, 0, 20, 20), 10)
     step = Step("sentinel-2a_2023-07-05", "X", date(2023, 7, 5), "f")
     for v in (np.array([[[-1000.0, 32767.0], [np.nan, 0.0]]], "float32"),      # fits int16
-              np.array([[[-1000.0, 64535.0], [np.nan, -32768.0]]], "float32")):  # saturated DN: int32
-        st._write("M1", step, v, np.datetime64("2023-07-05T03:30"), 1)
-        with np.load(st._path("M1", step.key)) as z:
-            assert z["values"].dtype == (np.int16 if np.nanmax(v) < 40000 else np.int32)
-        np.testing.assert_array_equal(read_steps((str(st._path("M1", step.key)),))[0], v)
+              np.array([[[-1000.0, 64535.0], [np.nan, -32768.0]]], "float32")):  # saturated DN
+        part = xr.DataArray(v[None], dims=("time", "band", "y", "x"),
+                            coords={"time": [np.datetime64("2023-07-05T03:30", "ns")], "n_scenes": ("time", [1])})
+        meta = st._meta(g, ["red"], 512)
+        st._append("M1", meta, [step], part, g)
+        got = st.open("M1", [], g)        # no items: an empty cube of the stored grid
+        assert got.shape == (0, 1, 2, 2)
+        h = st.header("M1", step.key)
+        from minewatch.sky.pixels import read_slots
+        np.testing.assert_array_equal(read_slots(st.url("M1"), {}, (h["slot"],), ("f",), (0, 2), (0, 2))[0], v)
 
 
 # ---------------------------------------------------------------------------------------
@@ -207,7 +299,7 @@ def test_an_unreadable_band_skips_its_scene_and_the_rest_is_stored(transport, tm
     assert [sk.id for sk in rep.skipped] == [c.id]
     assert c.assets["red"].href in rep.skipped[0].reason
     assert rep.read == ["sentinel-2a_2023-07-05"]
-    assert not (st.dir("M1") / "sentinel-2a_2023-07-15.npz").exists()     # never stored as if good
+    assert st.header("M1", "sentinel-2a_2023-07-15") is None               # never stored as if good
     _same(st.open("M1", st.usable([a, b, c], rep), grid), clean)          # the rest, exactly
     DATASETS.clear()
 
