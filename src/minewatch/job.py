@@ -12,7 +12,7 @@ import pickle
 import shutil
 import threading
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,7 +41,7 @@ from minewatch.outputs.lifecycle import apply_lifecycle
 from minewatch.outputs.onemap import night_unit_status
 from minewatch.outputs.onemap_formats import write_package
 from minewatch.outputs.onemap_meta import PackageInfo
-from minewatch.outputs.overview import MineImage, write_overview
+from minewatch.outputs.overview import MineImage, RenderedImage, write_overview
 from minewatch.outputs.products import COMPOSITE_CODE, REPORT_CODE, ProductStore, digest
 from minewatch.outputs.report import MineReportData, ReportUnit, render_report
 from minewatch.outputs.spotcheck import spot_check_list, write_spot_check
@@ -54,8 +54,8 @@ from minewatch.outputs.unit_history import (
     unit_history_frame,
     with_unit_ids,
 )
-from minewatch.pipeline import MineResult, process_mine, scenes_for
-from minewatch.plumbing.atomic import put_bytes, write_text
+from minewatch.pipeline import Composite, MineProducts, MineResult, process_mine, scenes_for
+from minewatch.plumbing.atomic import atomic_path, put_bytes, write_text
 from minewatch.plumbing.cells import spreadsheet_safe_frame
 from minewatch.promised.findings import Finding
 from minewatch.promised.models import AnnualPlan, MiningRight
@@ -273,6 +273,106 @@ def run_mine(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_yea
         return failed_mine(right, e)
 
 
+def run_mine_on_worker(right: MiningRight, p: Promises, s: Settings, as_of: date, plan_year: int,
+                       state_dir: str) -> ops.Logged:
+    """The flow's per-mine task on a cluster worker (`ops.run_on_cluster`): `run_mine` with the
+    result cache and pixel store in `state_dir` (shared storage: the same path on every worker),
+    then the mine's heavy products written there (`write_mine_products`); back to the flow go
+    the slim result and this mine's log records. A transient error is raised for the flow's
+    retries, judged here on the exception as raised (`ops.TRANSIENT_ATTR`: a cause that does not
+    pickle would not reach the flow)."""
+    ops.local_graphs_on_worker()
+    with ops.captured_log(s.run.log_level) as records:
+        try:
+            res = run_mine(right, p, s, as_of, plan_year, reraise_transient=True,
+                           cache=ResultCache(state_dir, s.run.state_storage_options))
+            try:
+                res = write_mine_products(res, state_dir, s)
+            except Exception as e:  # noqa: BLE001 - this mine's outputs only, as its judgement
+                if ops.disk_fault(e, state_dir) is not None or ops.is_transient(e):
+                    raise
+                res = failed_mine(right, e)
+        except Exception as e:
+            setattr(e, ops.TRANSIENT_ATTR, ops.is_transient(e))
+            setattr(e, ops.LOG_ATTR, list(records))
+            raise
+    return ops.Logged(res, list(records))
+
+
+PRODUCTS = "worker"           # OUT/state/worker/<licence>/<digest>/: what a mine's worker wrote
+_PRODUCTS_RECORD = "products.json"
+_COMPOSITE_PICKLE = "composite.pkl"
+_OVERVIEW_PNG = "overview.png"
+
+
+def write_mine_products(res: MineResult, state_dir: str | Path, s: Settings) -> MineResult:
+    """The mine's heavy products into ``state_dir``/worker, run after its judgement where it
+    ran: the composites' COGs, the overview page's image and the composite for its report; the
+    result returned without the arrays (`MineResult.products` names the files; write_run copies
+    them). Kept per content digest: a mine whose composites did not change keeps its folder
+    and nothing is written again; other folders of the mine are removed. A mine without a
+    composite (failed, no scenes) is returned as it is."""
+    import os
+    import socket
+
+    from minewatch.outputs.overview import imagery_png
+
+    c = res.composite
+    if c is None or "://" in str(state_dir):    # object storage (run.state_url): the arrays travel back
+        return res
+    max_px = s.report.overview_image_max_px
+    h = hashlib.sha256(pickle.dumps((c.period, tuple(c.transform), c.epsg, c.bands, max_px, __version__)))
+    for a in (c.ndvi_max, c.median, c.fvc, c.baseline_rgb):
+        h.update(b"-" if a is None else a.tobytes())
+    mine_dir = Path(state_dir) / PRODUCTS / res.license_no
+    folder = mine_dir / h.hexdigest()[:24]
+    record = folder / _PRODUCTS_RECORD
+    if not record.is_file():
+        tmp = mine_dir / f".{folder.name}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        paths = write_composites(tmp, res.license_no, c.period, c.transform, c.epsg, c.ndvi_max, c.median,
+                                 list(c.bands))
+        png, bounds = imagery_png(MineImage(c.rgb, c.transform, c.epsg), max_px)
+        (tmp / _OVERVIEW_PNG).write_bytes(png)
+        (tmp / _COMPOSITE_PICKLE).write_bytes(pickle.dumps(c, protocol=pickle.HIGHEST_PROTOCOL))
+        (tmp / _PRODUCTS_RECORD).write_text(json.dumps(
+            {"composites": [p.name for p in paths], "overview_bounds": list(bounds),
+             "written_by": f"{socket.gethostname()}:{os.getpid()}"}) + "\n", encoding="utf-8")
+        try:
+            tmp.rename(folder)           # the folder appears whole or not at all
+        except OSError:                  # another try of this mine got there first: the same bytes
+            shutil.rmtree(tmp, ignore_errors=True)
+    for old in mine_dir.iterdir():
+        if old != folder and not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True)
+    meta = json.loads(record.read_text(encoding="utf-8"))
+    products = MineProducts(folder=str(folder), composites=tuple(meta["composites"]), composite=_COMPOSITE_PICKLE,
+                            overview_png=_OVERVIEW_PNG, overview_bounds=tuple(meta["overview_bounds"]),
+                            written_by=meta["written_by"])
+    return replace(res, composite=None, products=products)
+
+
+def product_composite(r: MineResult) -> Composite | None:
+    """The mine's composite: held in the result, or read from the products its worker wrote."""
+    if r.composite is not None or r.products is None:
+        return r.composite
+    return pickle.loads((Path(r.products.folder) / r.products.composite).read_bytes())
+
+
+def _overview_image(r: MineResult) -> MineImage | RenderedImage | None:
+    if r.products is not None:
+        pr = r.products
+        return RenderedImage((Path(pr.folder) / pr.overview_png).read_bytes(), pr.overview_bounds)
+    c = r.composite
+    return MineImage(c.rgb, c.transform, c.epsg) if c is not None else None
+
+
+def _copy_composites(pr: MineProducts, out_dir: Path) -> None:
+    for name in pr.composites:
+        with atomic_path(out_dir / name) as tmp:
+            shutil.copyfile(Path(pr.folder) / name, tmp)
+
+
 def write_run(results: list[MineResult], out_dir: str | Path, run_date: date, plan_year: int,
               promises: Promises | None = None, products: ProductStore | None = None) -> dict:
     """The run folder OUT/<date>/, published as one unit; `latest` points at it when complete.
@@ -373,7 +473,9 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
     held = feature_collection(with_unique_keys(with_unit_ids([a for r in results for a in r.held_back], unit_ids)))
     write_text(run_dir / "anomalies_low_confidence.geojson", json.dumps(held, ensure_ascii=False, indent=1) + "\n")
     for r in results:      # the season's composites, COGs for reports and GIS
-        if r.composite is not None:
+        if r.products is not None:      # written by the worker the mine ran on
+            _copy_composites(r.products, run_dir / "composites")
+        elif r.composite is not None:
             write_mine_composites(r, run_dir / "composites", store)
     if promises is not None:
         status = night_unit_status(fc, {r.license_no: r.series for r in results if r.series is not None},
@@ -407,13 +509,12 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
                             {lic: x.boundary for lic, x in rights.items()})
         for r in results:
             plan = promises.plans.get(r.license_no)
-            if plan is not None and r.composite is not None:
+            if plan is not None and (r.composite is not None or r.products is not None):
                 write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
                              right=rights.get(r.license_no),
                              s=promises.settings, ledger=ledger, counties=counties, store=store)
         write_overview(fc, promises.rights, run_dir, run_date.isoformat(),
-                       {r.license_no: MineImage(r.composite.rgb, r.composite.transform, r.composite.epsg)
-                        for r in results if r.composite is not None},
+                       {r.license_no: img for r in results if (img := _overview_image(r)) is not None},
                        promises.settings.report.overview_image_max_px if promises.settings is not None else 1024)
         if ledger is not None:      # for the bureau: applications past the working-day limit
             write_acceptance_overdue(ledger.overdue, {x.license_no: x.mine_name for x in promises.rights},
@@ -526,7 +627,7 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
     utm = r.units_utm or {}
     units = [ReportUnit(key=unit_key(u), section=u.section, seq=u.seq, geometry=utm[unit_key(u)],
                         land_class=u.land_class) for u in plan.units if unit_key(u) in utm]
-    c = r.composite
+    c = product_composite(r)
     assert c is not None   # write_run reports only mines with a composite
     notes = [f"季节合成影像 (COG, {c.period}): ../composites/{r.license_no}_ndvi_max.tif 生长季最大NDVI; "
              f"../composites/{r.license_no}_median.tif 生长季反射率中值 ({', '.join(c.bands)})"]

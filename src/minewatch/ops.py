@@ -29,13 +29,14 @@ import logging
 import re
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from minewatch.labels import TYPES_ZH
@@ -95,6 +96,10 @@ _TRANSIENT_TEXT = re.compile(
 _HTTP_MISSING = re.compile(r"(/vsicurl/|https?://)\S* does not exist in the file system", re.IGNORECASE)
 
 
+TRANSIENT_ATTR = "minewatch_transient"   # set on an exception sent back from a cluster worker
+LOG_ATTR = "minewatch_log"               # the worker's log records of the failed mine, on the same
+
+
 def _status_code(exc: BaseException) -> int | None:
     code = getattr(exc, "status_code", None)          # pystac_client.APIError
     if code is None:
@@ -112,6 +117,9 @@ def is_transient(exc: BaseException) -> bool:
     """
     if type(exc).__name__ == "TaskRunTimeoutError":
         return False
+    judged = getattr(exc, TRANSIENT_ATTR, None)
+    if isinstance(judged, bool):     # judged where it was raised (a worker), on the chain it had there
+        return judged
     seen = 0
     e: BaseException | None = exc
     while e is not None and seen < 8:
@@ -502,6 +510,7 @@ def dask_client(scheduler_address: str | None = None, *, timeout: str = "30s",
     The workers must reach the same COG hrefs (URLs, or the same mounted paths) as
     the flow. Raises OSError/TimeoutError promptly when the scheduler is unreachable.
     """
+    global _CLIENT
     import dask
 
     if not scheduler_address:
@@ -514,8 +523,120 @@ def dask_client(scheduler_address: str | None = None, *, timeout: str = "30s",
     client = Client(scheduler_address, timeout=timeout, set_as_default=False)
     log.info("dask: using scheduler %s (%d workers)", scheduler_address,
              len(client.scheduler_info().get("workers", {})))
+    _CLIENT = client
     try:
         with dask.config.set(scheduler=client):
             yield client
     finally:
+        _CLIENT = None
+        with _SCATTER_LOCK:
+            _SCATTERED.clear()
         client.close()
+
+
+_CLIENT: Any = None      # the distributed Client `dask_client` opened (process-wide, as dask's config)
+
+
+def cluster_client() -> Any:
+    """The Client of the `dask_client` block in progress, None when the night runs locally."""
+    return _CLIENT
+
+
+def local_graphs_on_worker() -> None:
+    """On a cluster worker: `dask.compute` inside its tasks runs on the worker's own threads (as
+    many as it has), not back through the scheduler, where a mine's graph would wait for the
+    slot its own task holds (1 thread a worker). Set for the whole worker process, always the
+    same value, so mines side by side on one worker never restore each other's setting."""
+    import dask
+    try:
+        from distributed import get_worker
+        nthreads = get_worker().state.nthreads
+    except (ImportError, ValueError):      # not on a worker: this process's settings stand
+        return
+    dask.config.set(scheduler="threads", num_workers=nthreads)
+
+
+class Logged(NamedTuple):
+    """A worker's answer with the log records it made (`captured_log`)."""
+    value: Any
+    log: list[logging.LogRecord]
+
+
+_SCATTERED: dict[int, tuple[Any, Any]] = {}      # id(obj) -> (obj, its Future on the cluster)
+_SCATTER_LOCK = threading.Lock()
+
+
+def scattered(client: Any, obj: Any) -> Any:
+    """`obj` sent to the cluster once (a Future to pass to `run_on_cluster`): the night's promises
+    are the same for every mine, and pickling them for each would cost the flow process."""
+    with _SCATTER_LOCK:
+        held = _SCATTERED.get(id(obj))
+        if held is None or held[0] is not obj:
+            held = (obj, client.scatter(obj, hash=False))
+            _SCATTERED[id(obj)] = held
+        return held[1]
+
+
+def run_on_cluster(client: Any, fn: Callable[..., Any], *args: Any, name: str = "mine", **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)` on a worker; waits and returns its result here.
+
+    Not pure (a retry of a failed mine runs again rather than finding the failed key). The
+    worker's log records (a `Logged` answer, or an exception's `minewatch_log`) are handed to
+    this process's loggers, so they reach the night's log and Prefect under the task waiting
+    here."""
+    import uuid
+
+    fut = client.submit(fn, *args, key=f"{name}-{uuid.uuid4().hex}", pure=False, **kwargs)
+    try:
+        res = fut.result()
+    except BaseException as e:
+        replay_log(getattr(e, LOG_ATTR, None) or [])
+        raise
+    finally:
+        fut.release()
+    if isinstance(res, Logged):
+        replay_log(res.log)
+        return res.value
+    return res
+
+
+@contextmanager
+def captured_log(level: str | int = logging.INFO, name: str = "minewatch") -> Iterator[list[logging.LogRecord]]:
+    """The records `name`'s loggers emit in this thread inside the block, made picklable (message
+    formatted, traceback as text), for `replay_log` in the process that waits for them. Only
+    this thread's: mines run side by side on one worker."""
+    logger = logging.getLogger(name)
+    if logger.level == logging.NOTSET:       # a worker process: INFO would not be made at all
+        logger.setLevel(level)
+    records: list[logging.LogRecord] = []
+    handler = _ThreadCapture(records)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+class _ThreadCapture(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records, self.thread = records, threading.get_ident()
+        self.fmt = logging.Formatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread:
+            return
+        r = logging.makeLogRecord(record.__dict__)
+        r.msg, r.args = record.getMessage(), None
+        if record.exc_info:
+            r.exc_text = record.exc_text or self.fmt.formatException(record.exc_info)
+            r.exc_info = None
+        self.records.append(r)
+
+
+def replay_log(records: Iterable[logging.LogRecord]) -> None:
+    """Records captured on a worker, through this process's handlers (their level rules apply)."""
+    for r in records:
+        logger = logging.getLogger(r.name)
+        if logger.isEnabledFor(r.levelno):
+            logger.handle(r)

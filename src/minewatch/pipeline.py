@@ -69,6 +69,19 @@ class Composite:
         return np.moveaxis(self.median[[self.bands.index(b) for b in TRUE_COLOUR]], 0, -1)
 
 
+@dataclass(frozen=True)
+class MineProducts:
+    """A mine's heavy products, written where it ran (a cluster worker) into the state folder on
+    shared storage, in place of the arrays (`job.write_mine_products`): the run folder copies
+    the files, so the flow process never holds a mine's composites."""
+    folder: str                              # OUT/state/worker/<licence>/<digest>
+    composites: tuple[str, ...]              # the two COGs' file names in `folder`
+    composite: str                           # the pickled Composite, for the report until it is written there
+    overview_png: str                        # the overview page's image (outputs.overview.imagery_png)
+    overview_bounds: tuple[float, float, float, float]   # its (west, south, east, north), CGCS2000
+    written_by: str                          # "host:pid" of the process that wrote them
+
+
 @dataclass
 class MineResult:
     license_no: str
@@ -93,6 +106,7 @@ class MineResult:
     seasons: tuple[SeasonRow, ...] = ()      # this season's unit measures, for the ledger (job writes them)
     # the mine's region, season window and threshold rows (assess.rules.mine_record), for the run summary
     regional: dict | None = None
+    products: MineProducts | None = None     # on a cluster: the composites as files, `composite` None
 
 
 def _bbox_lonlat(grid: cube.Grid) -> tuple[float, float, float, float]:

@@ -119,6 +119,9 @@ def test_same_outputs_on_a_distributed_cluster(sample_config, reference, tmp_pat
         r = run_cli("run", "--config", cfg, "--date", DATE, "--out", tmp_path / "out")
         assert r.returncode == 0, r.stderr[-2000:]
         with cluster.get_client() as c:
-            # the array work ran on the cluster, not on the flow's own threads
-            assert c.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter) > 100
+            workers = set(c.run(os.getpid).values())
+    # each mine ran on a worker, which wrote its composites into the state folder (job.write_mine_products)
+    records = sorted((tmp_path / "out" / "state" / "worker").glob("*/*/products.json"))
+    assert len(records) == 3
+    assert {int(json.loads(p.read_text())["written_by"].rsplit(":", 1)[1]) for p in records} <= workers
     assert _features(tmp_path / "out" / DATE) == _features(reference)

@@ -50,6 +50,10 @@ def mine(right: MiningRight, promises: job.Promises, config: str, as_of: date, p
     # results are cached by minewatch itself (job.ResultCache: plan version + scene ids),
     # not by Prefect, which would hash the whole registry on every task
     s = load_settings(config)
+    client = ops.cluster_client()
+    if client is not None:     # the whole mine on a worker; back come flags, series, product paths
+        return ops.run_on_cluster(client, job.run_mine_on_worker, right, ops.scattered(client, promises), s,
+                                  as_of, plan_year, state_dir, name=f"mine-{right.license_no}")
     return job.run_mine(right, promises, s, as_of, plan_year, reraise_transient=True,
                         cache=job.ResultCache(state_dir, s.run.state_storage_options))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -30,7 +31,7 @@ from minewatch.outputs.navigation import report_order
 from minewatch.plumbing.atomic import atomic_path, write_text
 from minewatch.promised.models import MiningRight
 
-__all__ = ["IMAGERY_DIR", "MineImage", "imagery_png", "overview_html", "write_overview"]
+__all__ = ["IMAGERY_DIR", "MineImage", "RenderedImage", "imagery_png", "overview_html", "write_overview"]
 
 IMAGERY_DIR = "overview"        # the overlay images, beside index.html
 LONLAT_EPSG = 4490              # CGCS2000, as the vectors on the page
@@ -85,11 +86,19 @@ def imagery_png(img: MineImage, max_px: int) -> tuple[bytes, tuple[float, float,
     return buf.getvalue(), (west, north + dst_t.e * dh, west + dst_t.a * dw, north)
 
 
-def _write_imagery(run_dir: Path, images: dict[str, MineImage], max_px: int) -> list[dict]:
+@dataclass(frozen=True)
+class RenderedImage:
+    """A mine's `imagery_png` made where the mine ran (a cluster worker): PNG bytes and bounds."""
+    png: bytes
+    bounds: tuple[float, float, float, float]     # west, south, east, north
+
+
+def _write_imagery(run_dir: Path, images: Mapping[str, MineImage | RenderedImage], max_px: int) -> list[dict]:
     """overview/<licence>.png per mine; what the page needs to place them (sorted by licence)."""
     placed = []
     for lic in sorted(images):
-        png, (w, s, e, n) = imagery_png(images[lic], max_px)
+        img = images[lic]
+        png, (w, s, e, n) = (img.png, img.bounds) if isinstance(img, RenderedImage) else imagery_png(img, max_px)
         path = run_dir / IMAGERY_DIR / f"{lic}.png"
         with atomic_path(path) as tmp:
             tmp.write_bytes(png)
@@ -232,7 +241,7 @@ def overview_html(fc: dict, rights: list[MiningRight], night: str, reports: set[
 
 
 def write_overview(fc: dict, rights: list[MiningRight], run_dir: str | Path, night: str,
-                   images: dict[str, MineImage] | None = None, max_px: int = 1024) -> Path:
+                   images: Mapping[str, MineImage | RenderedImage] | None = None, max_px: int = 1024) -> Path:
     """`run_dir`/index.html, linking the reports that exist in `run_dir`/reports, over each mine's
     image in `images` (licence -> MineImage; written to `run_dir`/overview). `night` is the
     run date: the folder written into may be a staging folder whose name must not show."""
