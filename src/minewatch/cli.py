@@ -377,7 +377,7 @@ def _ledger_show(engine: Engine, licence: str, today: date, s: Settings) -> int:
             from minewatch.promised.registry import read_registry
 
             county = {r.license_no: r.county_code for r in read_registry(s.registry).rights}
-        limits = fvc_minimums(events, load_thresholds(s.assess.thresholds), county)
+        limits = fvc_minimums(events, load_thresholds(s.assess.thresholds, s.assess.regions), county)
         print(format_events(events, unit_states(events, today, s.ledger.management_years), limits))
     late = [o for o in overdue_applications(engine, today, working_days=s.ledger.acceptance_working_days,
                                             holidays=s.ledger.holidays) if o.license_no == licence]

@@ -8,6 +8,7 @@ default. Nothing reads the environment anywhere else.
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -171,12 +172,26 @@ class ConfidenceSettings(_Strict):
     agree_highest: float = Field(0.8, ge=0, le=1)  # ... highest (also needs 2x obs and 2x margin)
 
 
+class PhenologySettings(_Strict):
+    """The season window checked against the reference ring's own peak each year (assess/season.py)."""
+    enabled: bool = True                      # move the window when the ring peaks outside it
+    tolerance_days: int = Field(10, ge=0)     # a ring peak this close outside the window moves nothing
+    max_shift_days: int = Field(30, ge=0, le=60)  # the window moves at most this far (days)
+    peak_share: float = Field(0.9, gt=0, le=1)    # the peak: centre of the dates at >= this share of the max
+    min_obs: int = Field(4, ge=2)             # fewer clear ring dates around the window: not checked
+
+
 class AssessSettings(_Strict):
     # the (region, land class) threshold table; a config that names none uses the packaged one
     thresholds: Path = Field(default_factory=lambda: packaged("thresholds.yaml"))
+    # county code -> TD/T 1036 reclamation region, and each region's season; the packaged one by default
+    regions: Path = Field(default_factory=lambda: packaged("regions.yaml"))
     region: str = "default"                   # used when a county code maps to no region
-    season_start: str = "07-01"               # MM-DD: assessment season (peak growing season)
+    season_start: str = "07-01"               # MM-DD: assessment season of mines in no region (peak growing season)
     season_end: str = "09-15"                 # MM-DD: the season's last day
+    # licence -> "MM-DD/MM-DD": a mine's own assessment season, before its threshold row's and region's
+    season_by_license: dict[str, str] = Field(default_factory=dict)
+    phenology: PhenologySettings = PhenologySettings()
     min_clear_obs: int = Field(3, ge=1)       # fewer clear dates than this: cannot judge
     min_clear_fraction: float = Field(0.8, gt=0, le=1)  # a date counts for a unit if this much is clear
     at_risk_from: str = "06-01"               # MM-DD: AT_RISK is judged from here to the season's end
@@ -194,6 +209,14 @@ class AssessSettings(_Strict):
     cropland: CroplandSettings = CroplandSettings()
     parts: PartsSettings = PartsSettings()
     confidence: ConfidenceSettings = ConfidenceSettings()
+
+    @field_validator("season_by_license")
+    @classmethod
+    def _mmdd_windows(cls, v: dict[str, str]) -> dict[str, str]:
+        for lic, w in v.items():
+            if not re.fullmatch(r"[0-9]{2}-[0-9]{2}/[0-9]{2}-[0-9]{2}", w):
+                raise ValueError(f"season_by_license[{lic}] = {w!r}: expected MM-DD/MM-DD")
+        return v
 
 
 class DaskSettings(_Strict):

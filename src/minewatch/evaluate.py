@@ -8,7 +8,9 @@ uses, and compares the reported flags (confidence >= report_min) with the labels
 - a unit flag is (licence, "section:seq", type); an area flag (UNDECLARED_DISTURBANCE,
   OUT_OF_BOUNDARY_DISTURBANCE) is matched to a planted area of the same scenario whose
   rectangle it intersects ("area:<name>");
-- precision = true flags / flags, recall = found labels / labels, per type and overall;
+- precision = true flags / flags, recall = found labels / labels, per type and overall, and
+  the same per TD/T 1036 reclamation region (the scenario's county code -> region, as the
+  night maps it: assess.regions);
 - cloud_only_flags: false flags whose evidence scenes have cloud, shadow or snow (SCL classes
   `imagery.cloud_shadow_classes`, by default 2, 3, 8, 9, 10, 11) over the flagged geometry, read
   straight from the SCL COGs: flags the sky alone could have caused. Held-back
@@ -28,6 +30,7 @@ from shapely.geometry import box
 
 from minewatch.assess.anomaly import Anomaly
 from minewatch.config import Settings
+from minewatch.labels import REGIONS_ZH
 from minewatch.promised import coords
 
 AREA_TYPES = ("UNDECLARED_DISTURBANCE", "OUT_OF_BOUNDARY_DISTURBANCE")
@@ -110,8 +113,25 @@ def _evaluate(root: Path, s: Settings, names: list[str] | None) -> dict:
                           "cloud_or_shadow": cloudy, "observed": a.observed, "expected": a.expected})
         held += [{"scenario": sc["scenario"], "unit": a.key, "type": a.type} for a in res.held_back]
         found = {t for t, ok in got if ok and t[0] == lic}
-        per_scenario[sc["scenario"]] = {"flags": flags, "missed": sorted(lab[1:] for lab in labels - found),
+        per_scenario[sc["scenario"]] = {"region": promises.thresholds.region_of(rights[lic].county_code),
+                                        "flags": flags, "missed": sorted(lab[1:] for lab in labels - found),
                                         "unjudged": [asdict(u) for u in res.unjudged]}
+    region_of = {sc["license_no"]: promises.thresholds.region_of(rights[sc["license_no"]].county_code)
+                 for sc in spec["scenarios"] if sc["license_no"] in rights}
+    overall = figures(want, got)
+    return {
+        "scenarios": len(per_scenario), "labels": len(want), "flags": len(got), "true_flags": overall["true"],
+        "precision": overall["precision"] if got else 1.0, "recall": overall["recall"] if want else 1.0,
+        "cloud_only_flags": cloud_fp, "held_back": held,
+        "by_type": overall["by_type"], "by_region": by_region(want, got, region_of), "per_scenario": per_scenario,
+    }
+
+
+Flag = tuple[tuple[str, str, str], bool]      # ((licence, unit, type), true)
+
+
+def figures(want: set[tuple[str, str, str]], got: list[Flag]) -> dict:
+    """Labels, flags, true flags, precision and recall overall and per type (None: nothing to divide)."""
     by_type: dict[str, dict] = defaultdict(lambda: {"labels": 0, "flags": 0, "true": 0})
     for t in want:
         by_type[t[2]]["labels"] += 1
@@ -122,13 +142,17 @@ def _evaluate(root: Path, s: Settings, names: list[str] | None) -> dict:
         v["precision"] = round(v["true"] / v["flags"], 4) if v["flags"] else None
         v["recall"] = round(min(v["true"], v["labels"]) / v["labels"], 4) if v["labels"] else None
     n_true = sum(ok for _, ok in got)
-    return {
-        "scenarios": len(per_scenario), "labels": len(want), "flags": len(got), "true_flags": n_true,
-        "precision": round(n_true / len(got), 4) if got else 1.0,
-        "recall": round(len({t for t, ok in got if ok}) / len(want), 4) if want else 1.0,
-        "cloud_only_flags": cloud_fp, "held_back": held,
-        "by_type": dict(sorted(by_type.items())), "per_scenario": per_scenario,
-    }
+    return {"labels": len(want), "flags": len(got), "true": n_true,
+            "precision": round(n_true / len(got), 4) if got else None,
+            "recall": round(len({t for t, ok in got if ok}) / len(want), 4) if want else None,
+            "by_type": dict(sorted(by_type.items()))}
+
+
+def by_region(want: set[tuple[str, str, str]], got: list[Flag], region_of: dict[str, str]) -> dict:
+    """`figures` per TD/T 1036 region of each scenario's county code (licence -> region)."""
+    regions = sorted({region_of.get(t[0], "default") for t in want} | {region_of.get(t[0], "default") for t, _ in got})
+    return {r: figures({t for t in want if region_of.get(t[0], "default") == r},
+                       [(t, ok) for t, ok in got if region_of.get(t[0], "default") == r]) for r in regions}
 
 
 def print_report(r: dict) -> None:
@@ -144,10 +168,25 @@ def print_report(r: dict) -> None:
     print(f"overall precision {r['precision']:.3f} recall {r['recall']:.3f}; "
           f"flags caused by clouds/shadows alone: {r['cloud_only_flags']}; held back (low confidence): "
           f"{len(r['held_back'])}")
+    print_regions(r.get("by_region", {}))
     summary = {k: r[k] for k in ("scenarios", "labels", "flags", "true_flags", "precision", "recall",
                                  "cloud_only_flags")}
     summary["by_type"] = {t: {"precision": v["precision"], "recall": v["recall"]} for t, v in r["by_type"].items()}
+    summary["by_region"] = {g: {"precision": v["precision"], "recall": v["recall"]}
+                            for g, v in r.get("by_region", {}).items()}
     print(json.dumps(summary, ensure_ascii=False, sort_keys=True))
+
+
+def print_regions(by_reg: dict) -> None:
+    """Per region (TD/T 1036 reclamation region of the scenario's county): overall, then per type."""
+    fmt = lambda x: "-" if x is None else f"{x:.3f}"
+    print(f"{'region':14s} {'区':10s} {'type':34s} {'labels':>6s} {'flags':>6s} {'true':>5s} "
+          f"{'precision':>9s} {'recall':>7s}")
+    for g, v in by_reg.items():
+        rows = [("(all)", v)] + list(v["by_type"].items())
+        for t, x in rows:
+            print(f"{g:14s} {REGIONS_ZH.get(g, g):10s} {t:34s} {x['labels']:6d} {x['flags']:6d} {x['true']:5d} "
+                  f"{fmt(x['precision']):>9s} {fmt(x['recall']):>7s}")
 
 
 def prepare(scenario_dir: Path, s: Settings) -> tuple[Path, Settings]:

@@ -104,8 +104,8 @@ def load_promises(s: Settings, plan_year: int) -> Promises:
     for r in results:
         findings += r.findings
     findings += accepted
-    return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds), plan_results=results,
-                    settings=s, histories=histories, ledger_url=url)
+    return Promises(rights, plans, findings, load_thresholds(s.assess.thresholds, s.assess.regions),
+                    plan_results=results, settings=s, histories=histories, ledger_url=url)
 
 
 def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[str, MineHistory], list[Finding]]:
@@ -191,6 +191,8 @@ def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Sett
     scenes = sorted((it.id, str(it.properties.get("updated", "")), str(it.datetime)) for it in items)
     settings = s.model_dump_json(exclude={"output_dir", "base_dir"})
     thresholds = [r.model_dump_json() for r in p.thresholds.rows]   # pydantic pickles carry sets: unordered
+    region = p.thresholds.region_of(right.county_code)       # a remapped county or a new season judges again
+    thresholds += [region, str(p.thresholds.regions.season_of(region))]
     h = p.histories.get(right.license_no)
     history = h.cache_part(year) if h is not None else None
     when = run_date_part(right, plan, p.thresholds, s, as_of, year, h)
@@ -551,6 +553,9 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         **({"scenes_skipped": [{"license_no": r.license_no, "scene": sk.id, "reason": sk.reason}
                                for r in results for sk in r.scenes_skipped]}
            if any(r.scenes_skipped for r in results) else {}),
+        # each judged mine's region, season window and threshold rows (TD/T 1036 regions, issue 14)
+        **({"regions": {r.license_no: r.regional for r in results if r.regional}}
+           if any(r.regional for r in results) else {}),
         **({"evidence_incomplete": [{"license_no": r.license_no, "reason": r.evidence_incomplete}
                                     for r in results if r.evidence_incomplete]}
            if any(r.evidence_incomplete for r in results) else {}),
@@ -627,7 +632,10 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
     notes = [f"季节合成影像 (COG, {c.period}): ../composites/{r.license_no}_ndvi_max.tif 生长季最大NDVI; "
              f"../composites/{r.license_no}_median.tif 生长季反射率中值 ({', '.join(c.bands)})"]
     a = s.assess if s is not None else None
-    season = Season.of(plan.plan_year, a.season_start, a.season_end) if a is not None else None
+    # the mine's window (its region's, or its own), as the rules used it
+    window = (r.regional or {}).get("season")
+    season = Season(*(date.fromisoformat(x) for x in window.split("/"))) if window else \
+        Season.of(plan.plan_year, a.season_start, a.season_end) if a is not None else None
     mine = [{**f, "properties": {k: v for k, v in f["properties"].items() if k not in NIGHTLY_FIELDS}}
             for f in fc["features"] if f["properties"]["license_no"] == r.license_no]
     data = MineReportData.from_plan(

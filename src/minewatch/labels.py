@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["CHANGE_ZH", "CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH",
-           "ONEMAP_TABLES_ZH", "RULES_ZH", "SECTION_ZH", "SEVERITY_ZH", "TYPES_ZH", "UNIT_EVENT_ZH", "UNIT_STATE_ZH",
-           "UNIT_STATUS_ZH", "UNJUDGED_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
+           "ONEMAP_TABLES_ZH", "REGIONS_ZH", "RULES_ZH", "SECTION_ZH", "SEVERITY_ZH", "TYPES_ZH", "UNIT_EVENT_ZH",
+           "UNIT_STATE_ZH", "UNIT_STATUS_ZH", "UNJUDGED_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
 
 # English code -> Chinese label (the regulation's wording where it has one)
 TYPES_ZH = {
@@ -29,6 +29,14 @@ TYPES_ZH = {
     "RESTORATION_OVERDUE_AT_EXPIRY": "到期未完成修复",
     "PARTIAL_RESTORATION": "部分未修复",
 }
+# TD/T 1036-2013 reclamation regions (assess/regions.py, data/regions.yaml): key -> the standard's name
+REGIONS_ZH = {
+    "northeast": "东北山丘平原区", "huanghuaihai": "黄淮海平原区", "yangtze": "长江中下游平原区",
+    "southwest": "西南山地丘陵区", "central": "中部山地丘陵区", "southeast": "东南沿海山地丘陵区",
+    "northwest": "西北干旱区", "loess": "黄土高原区", "steppe": "北方草原区", "qinghai_tibet": "青藏高原区",
+    "default": "未划区",
+}
+
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
 # Confidence classes as Global Forest Watch alerts (docs/domain.md §6); see assess/confidence.py
 CONFIDENCE_LEVELS = ("low", "high", "highest")

@@ -26,7 +26,7 @@ from minewatch.assess.anomaly import Anomaly, Unjudged
 from minewatch.assess.disturbance import clear_median
 from minewatch.assess.history import DROPPED, season_rows, tracked_units
 from minewatch.assess.judge import judge
-from minewatch.assess.rules import unit_key
+from minewatch.assess.rules import mine_record, unit_key
 from minewatch.assess.season import in_seasons
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
@@ -104,6 +104,8 @@ class MineResult:
     scenes_skipped: tuple[SkippedScene, ...] = ()
     evidence_incomplete: str | None = None   # the catalogue matched more scenes than it paged: why
     seasons: tuple[SeasonRow, ...] = ()      # this season's unit measures, for the ledger (job writes them)
+    # the mine's region, season window and threshold rows (assess.rules.mine_record), for the run summary
+    regional: dict | None = None
     products: MineProducts | None = None     # on a cluster: the composites as files, `composite` None
 
 
@@ -293,7 +295,8 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
              if rep.skipped else "")
     obs = observe(raw, grid, units_utm or {"boundary": boundary_utm}, s)
     t = obs.indices.time.values
-    dates = evidence.Dates.of(t, plan_year, s.assess)
+    dates = evidence.Dates.of(t, plan_year, s.assess,      # the mine's window: its own, else its region's
+                              thresholds.window_of(right.license_no, right.county_code, None, s.assess)[0])
     comp_t = dates.composite
     comp_refl = obs.refl[list(REFLECTANCE)].isel(time=comp_t).to_dataarray("band").transpose("time", "band", "y", "x")
     # the "before" image: only the three visible bands of the nearest baseline season's steps
@@ -320,4 +323,5 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
     res.anomalies, res.held_back = list(j.anomalies), list(j.held_back)
     res.unjudged = list(j.unjudged) + evidence_gaps(res)
     res.seasons = tuple(season_rows(ev, plan, s))
+    res.regional = mine_record(right, plan, thresholds, ev.series, plan_year, as_of, s.assess)
     return res

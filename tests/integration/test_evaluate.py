@@ -94,3 +94,24 @@ def test_degradation_numbers_equal_a_direct_computation_from_the_cogs(scen):
     # the reference series is exposed for reports
     assert "reference" in set(res.series.unit)
     assert res.series[res.series.unit == "reference"].fvc_mean.notna().sum() > 10
+
+
+def test_every_flag_records_its_region_and_window_and_eval_reports_per_region(result, capsys):
+    from minewatch.evaluate import print_report
+    for name, sc in result["per_scenario"].items():
+        assert sc["region"] in ("loess", "northeast", "southeast", "northwest", "huanghuaihai", "southwest",
+                                "steppe", "yangtze", "central", "qinghai_tibet"), name
+        for f in sc["flags"]:
+            assert f["observed"]["region"] == sc["region"] and f["expected"]["season"], (name, f["type"])
+            if "season_nominal" in f["expected"]:        # unit rules: the window and its check
+                assert f["expected"]["season_check"] and f["expected"]["season_origin"], (name, f["type"])
+    # the labelled scenarios at 150622 (准格尔旗) and 610802 (榆阳) are all in 黄土高原区
+    assert result["by_region"]["loess"]["labels"] >= 1
+    for g, v in result["by_region"].items():
+        assert v["recall"] is None or v["recall"] >= 0.95, (g, v)
+        assert v["precision"] is None or v["precision"] >= 0.90, (g, v)
+    print_report(result)
+    out = capsys.readouterr().out
+    assert any(ln.split()[:3] == ["loess", "黄土高原区", "(all)"] for ln in out.splitlines())
+    with capsys.disabled():       # the figures the README quotes
+        print("\n" + out)

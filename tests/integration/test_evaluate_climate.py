@@ -34,7 +34,8 @@ def test_the_cloudy_south_is_judged_on_the_widened_window(result):
     flags = result["per_scenario"]["cloudy_south"]["flags"]
     assert {f["unit"] for f in flags} == {"planned:1", "restored:1"}
     for f in flags:
-        assert f["observed"]["window"] == "2026-06-16/2026-09-30"     # one step of 15 days each side
+        # one step of 15 days each side of 东南沿海山地丘陵区's season (07-01/10-15, configs/regions.yaml)
+        assert f["observed"]["window"] == "2026-06-16/2026-10-30"
         assert f["observed"]["clear_observations"] == 3               # the three breaks, never one date
 
 

@@ -28,3 +28,26 @@ def test_the_evaluation_has_a_ledger_of_its_own(tmp_path, monkeypatch):
     assert url == used and "minewatch-eval-ledger-" in url
     assert not db.exists() and not db.parent.exists()           # gone with the evaluation
     assert not (tmp_path / "out" / "state").exists()             # nor the operator's state folder
+
+
+def test_precision_and_recall_per_region(capsys):
+    want = {("N1", "planned:1", "RESTORATION_SHORTFALL"), ("N1", "area:cut", "UNDECLARED_DISTURBANCE"),
+            ("S1", "planned:2", "RESTORATION_SHORTFALL")}
+    got = [(("N1", "planned:1", "RESTORATION_SHORTFALL"), True),
+           (("N1", "area:cut", "UNDECLARED_DISTURBANCE"), True),
+           (("S1", "planned:1", "RESTORATION_SHORTFALL"), False),      # a false flag in the south
+           (("W1", "planned:1", "AT_RISK"), False)]                    # a county in no region
+    r = evaluate.by_region(want, got, {"N1": "northeast", "S1": "southeast"})
+    assert list(r) == ["default", "northeast", "southeast"]
+    assert (r["northeast"]["precision"], r["northeast"]["recall"], r["northeast"]["labels"]) == (1.0, 1.0, 2)
+    assert (r["southeast"]["precision"], r["southeast"]["recall"]) == (0.0, 0.0)
+    assert r["southeast"]["by_type"]["RESTORATION_SHORTFALL"] == {"labels": 1, "flags": 1, "true": 0,
+                                                                  "precision": 0.0, "recall": 0.0}
+    assert (r["default"]["precision"], r["default"]["recall"], r["default"]["flags"]) == (0.0, None, 1)
+    overall = evaluate.figures(want, got)
+    assert (overall["precision"], overall["recall"]) == (0.5, round(2 / 3, 4))
+    evaluate.print_regions(r)
+    out = capsys.readouterr().out
+    assert "东北山丘平原区" in out and "东南沿海山地丘陵区" in out
+    assert any(ln.split()[:3] == ["northeast", "东北山丘平原区", "(all)"] and ln.split()[-2:] == ["1.000", "1.000"]
+               for ln in out.splitlines())

@@ -35,8 +35,10 @@ class Dates:
     baseline: np.ndarray                    # (t,) bool: in any baseline season
 
     @classmethod
-    def of(cls, times: np.ndarray, plan_year: int, a: AssessSettings) -> "Dates":
-        season = Season.of(plan_year, a.season_start, a.season_end)
+    def of(cls, times: np.ndarray, plan_year: int, a: AssessSettings,
+           window: tuple[str, str] | None = None) -> "Dates":
+        """`window`: the mine's MM-DD season (ThresholdTable.window_of; None: the config's)."""
+        season = Season.of(plan_year, *(window or (a.season_start, a.season_end)))
         base = tuple(season.shifted(-k) for k in range(1, a.disturbance.baseline_years + 1))
         return cls(season, base, in_seasons(times, [season]), in_seasons(times, base))
 

@@ -32,7 +32,7 @@ from minewatch.assess.anomaly import Anomaly, RuleResult, Unjudged
 from minewatch.assess.disturbance_rules import loss_anomaly, loss_judged, loss_patches_in
 from minewatch.assess.evidence import Evidence
 from minewatch.assess.reference import REFERENCE
-from minewatch.assess.rules import SeasonValue, degradation, reference_of, season_value, unit_key
+from minewatch.assess.rules import SeasonValue, degradation, reference_of, season_value, unit_key, unit_season
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
@@ -132,7 +132,8 @@ def omitted_degradation(ev: Evidence, right: MiningRight, plan: AnnualPlan | Non
         th = thresholds.lookup(m.land_class, cfg.region, county_code=right.county_code) if m.land_class else None
         if th is None or th.measure != "fvc":
             continue    # water or no target: nothing to degrade from
-        season = Season.of(ev.plan_year, *(th.season_mmdd or (cfg.season_start, cfg.season_end)))
+        us = unit_season(right, th, thresholds, ev.series, ev.plan_year, ev.as_of, cfg)   # the unit rules' window
+        season = us.now.season
         if ev.as_of < season.end:
             unjudged.append(Unjudged(right.license_no, key, "SEASON_NOT_OVER", f"评估季({season.label})尚未结束", 0))
             continue
@@ -142,7 +143,7 @@ def omitted_degradation(ev: Evidence, right: MiningRight, plan: AnnualPlan | Non
                                      f"有效观测不足 ({v.n_clear} < {cfg.min_clear_obs})", v.n_clear))
             continue
         ref = reference_of(ev.series, season, cfg.reference.min_clear_fraction, cfg.reference.min_factor,
-                           cfg.min_clear_obs)
+                           cfg.min_clear_obs, us.base.season)
         assert t.acceptance_year is not None   # ACCEPTED units have one
         before = _before(ev, t, key, season, s)
         if before is None:
@@ -156,7 +157,7 @@ def omitted_degradation(ev: Evidence, right: MiningRight, plan: AnnualPlan | Non
                     "previous_source": source}
         expected = {"measure": th.measure, "min": th.min, "land_class": th.land_class, "region": th.region,
                     "source": th.source, "provisional": th.provisional,
-                    "management_years": s.ledger.management_years}
+                    "management_years": s.ledger.management_years, **us.record()}
         d = degradation(th, v, ref.now, b, ref_b, b_season.label, cfg, observed, expected)
         if d is not None:
             found.append(_anomaly("VEGETATION_DEGRADATION", "high", right, ev, t, f"{b_season.start}/{season.end}",
@@ -197,12 +198,12 @@ def plan_not_executed(ev: Evidence, right: MiningRight, plan: AnnualPlan | None,
             continue
         m = t.mention
         th = thresholds.lookup(m.land_class, cfg.region, county_code=right.county_code) if m.land_class else None
-        season = Season.of(ev.plan_year, *(th.season_mmdd if th is not None and th.season_mmdd
-                                           else (cfg.season_start, cfg.season_end)))
+        us = unit_season(right, th, thresholds, ev.series, ev.plan_year, ev.as_of, cfg)   # the unit rules' window
+        season = us.now.season
         measure = th.measure if th is not None and th.measure in ("fvc", "water") else "fvc"
         v = season_value(ev.series, key, season, cfg.min_clear_fraction, measure)
         ref = reference_of(ev.series, season, cfg.reference.min_clear_fraction, cfg.reference.min_factor,
-                           cfg.min_clear_obs)
+                           cfg.min_clear_obs, us.base.season)
         judged = v.n_clear >= cfg.min_clear_obs
         value = (v.water if measure == "water" else v.fvc) if judged else None
         bar = None
@@ -216,7 +217,7 @@ def plan_not_executed(ev: Evidence, right: MiningRight, plan: AnnualPlan | None,
             observed["water_fraction"] = v.water if judged else None
         expected = {"rule": "a unit planned for year Y-1 is reported restored or planned again in plan Y",
                     "land_class": m.land_class, "measure": th.measure if th is not None else None,
-                    "min": th.min if th is not None else None, "min_adjusted": bar}
+                    "min": th.min if th is not None else None, "min_adjusted": bar, **us.record()}
         severity = "medium" if meets else "high"
         what = ("影像显示已达到目标地类要求, 但计划未申报" if meets else
                 "影像显示尚未达到目标地类要求" if meets is False else "影像观测不足, 无法判断现状")

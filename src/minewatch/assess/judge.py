@@ -6,6 +6,7 @@ assess/ changes. The list's order is the order of the findings in the outputs.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -31,6 +32,18 @@ RULES: tuple[Rule, ...] = (unit_rule, partial_restoration, undeclared_disturbanc
 # a unit whose mean fails is one finding: its bare part adds nothing (assess.parts)
 MEAN_FAILS = frozenset({"RESTORATION_SHORTFALL", "CLAIMED_RESTORATION_NOT_OBSERVED", "TEMPORARY_LAND_NOT_RESTORED",
                         "VEGETATION_DEGRADATION"})
+
+
+def with_region(findings: Sequence[Anomaly], region: str, season: str) -> list[Anomaly]:
+    """Every finding records the mine's region (observed) and a season window (expected): the
+    unit rules record their own checked window, the others the mine's window (evidence.Dates)."""
+    out = []
+    for a in findings:
+        obs = a.observed if "region" in a.observed else {**a.observed, "region": region}
+        exp = a.expected if "season" in a.expected else {**a.expected, "season": season}
+        same = obs is a.observed and exp is a.expected
+        out.append(a if same else dataclasses.replace(a, observed=obs, expected=exp))
+    return out
 
 
 def explained(findings: Sequence[Anomaly]) -> list[Anomaly]:
@@ -67,5 +80,6 @@ def judge(ev: Evidence, right: MiningRight, plan: AnnualPlan | None, thresholds:
     # a unit's part is reported only where its mean was judged (and passed: `explained`)
     unjudged_keys = {u.unit for u in unjudged}
     findings = [a for a in findings if not (a.type == "PARTIAL_RESTORATION" and a.key in unjudged_keys)]
+    findings = with_region(findings, thresholds.region_of(right.county_code), ev.dates.season.label)
     reported, held, low = hold_back(explained(findings), s.assess.confidence.report_min)
     return Judgement(tuple(reported), tuple(held), tuple(unjudged + low), minimums)

@@ -5,7 +5,10 @@ Each rule takes the per-unit series table (one row per unit and scene, see
 ``reference`` and a ``water_fraction`` column) and returns anomalies plus the units it
 could not judge. The rules, in docs/assessment.md:
 
-- threshold: (region, 三调 class) row of the threshold table (assess/thresholds.py);
+- threshold: (region, 三调 class) row of the threshold table (assess/thresholds.py); the
+  season: the mine's window (thresholds.window_of), checked against the reference ring's peak
+  that year and the baseline year (assess.season.checked_season); every flag records the
+  mine's region, the row and the window used;
 - season value: median over the season's clear dates (unit clear share >= min_clear_fraction)
   of the unit mean; at least ``min_clear_obs`` dates or the unit is unjudged
   (INSUFFICIENT_OBSERVATIONS, never a flag);
@@ -46,7 +49,7 @@ from minewatch.assess.confidence import classify
 from minewatch.assess.cropland import is_cropland, peak_view
 from minewatch.assess.evidence import Evidence
 from minewatch.assess.reference import REFERENCE, sparse_bar
-from minewatch.assess.season import Season
+from minewatch.assess.season import Season, SeasonCheck, checked_season
 from minewatch.assess.thresholds import Threshold, ThresholdTable
 from minewatch.config import AssessSettings, Settings
 from minewatch.labels import UNJUDGED_ZH
@@ -126,13 +129,72 @@ class Reference:
 
 
 def reference_of(series: pd.DataFrame, season: Season, min_clear_fraction: float,
-                 min_factor: float, min_obs: int) -> Reference:
+                 min_factor: float, min_obs: int, base_season: Season | None = None) -> Reference:
+    """The ring this season and in `base_season` (None: the same window a year earlier)."""
     if series is None or REFERENCE not in set(series.unit):
         return Reference(None, None, 0, (), min_factor)
     now = season_value(series, REFERENCE, season, min_clear_fraction)
-    base = season_value(series, REFERENCE, season.shifted(-1), min_clear_fraction)
+    base = season_value(series, REFERENCE, base_season or season.shifted(-1), min_clear_fraction)
     ok = lambda v: v.fvc if v.n_clear >= min_obs else None
     return Reference(ok(now), ok(base), now.n_clear, now.scenes, min_factor)
+
+
+@dataclass(frozen=True)
+class UnitSeason:
+    """The windows a unit is judged in: this year's and the baseline year's, each checked
+    against the reference ring's peak that year, and where the nominal window came from."""
+    now: SeasonCheck
+    base: SeasonCheck
+    origin: str                   # licence | threshold_row | region | config
+
+    def record(self) -> dict[str, Any]:
+        return {**self.now.record(), "season_origin": self.origin, "baseline_season": self.base.season.label,
+                "baseline_season_shift_days": self.base.shift_days}
+
+
+def unit_season(right: MiningRight, th: Threshold | None, thresholds: ThresholdTable, series: pd.DataFrame | None,
+                plan_year: int, as_of: date, cfg: AssessSettings) -> UnitSeason:
+    """The unit's windows (UnitSeason): nominal from thresholds.window_of, then checked."""
+    mmdd, origin = thresholds.window_of(right.license_no, right.county_code, th, cfg)
+    nominal = Season.of(plan_year, *mmdd)
+    ph = cfg.phenology
+    if not ph.enabled or series is None or REFERENCE not in set(series.unit):
+        note = "disabled" if not ph.enabled else "no reference ring"
+        return UnitSeason(SeasonCheck(nominal, nominal, note=note),
+                          SeasonCheck(nominal.shifted(-1), nominal.shifted(-1), note=note), origin)
+    ring = series[(series.unit == REFERENCE) & (series.clear_fraction >= cfg.reference.min_clear_fraction)]
+    ring = ring.dropna(subset=["fvc_mean"]).sort_values("datetime")
+    days = list(pd.to_datetime(ring.datetime).dt.date)
+    values = ring.fvc_mean.to_numpy(float)
+
+    def check(se: Season) -> SeasonCheck:
+        return checked_season(se, days, values, as_of, tolerance_days=ph.tolerance_days,
+                              max_shift_days=ph.max_shift_days, peak_share=ph.peak_share, min_obs=ph.min_obs)
+    return UnitSeason(check(nominal), check(nominal.shifted(-1)), origin)
+
+
+def mine_record(right: MiningRight, plan: AnnualPlan | None, thresholds: ThresholdTable,
+                series: pd.DataFrame | None, plan_year: int, as_of: date, cfg: AssessSettings) -> dict[str, Any]:
+    """The mine's region, its season window and the threshold rows its units are judged by (the
+    run summary's ``regions`` entry); a unit's window that the ring's peak moved is listed."""
+    mmdd, origin = thresholds.window_of(right.license_no, right.county_code, None, cfg)
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    shifted: dict[str, dict[str, Any]] = {}
+    for u in (plan.section(PLANNED) + plan.section(RESTORED)) if plan is not None else ():
+        th = thresholds.lookup(u.land_class, cfg.region, county_code=right.county_code) if u.land_class else None
+        if th is None:
+            continue
+        row = rows.setdefault((th.region, th.land_class), {
+            "region": th.region, "land_class": th.land_class, "measure": th.measure, "value": th.value,
+            "source": th.source, "provisional": th.provisional, "units": []})
+        row["units"].append(unit_key(u))
+        if th.measure in ("fvc", "water"):
+            us = unit_season(right, th, thresholds, series, plan_year, as_of, cfg)
+            if us.now.shift_days or us.base.shift_days or us.origin != origin:
+                shifted[unit_key(u)] = us.record()
+    return {"region": thresholds.region_of(right.county_code), "season": Season.of(plan_year, *mmdd).label,
+            "season_origin": origin, "thresholds_rows": [rows[k] for k in sorted(rows)],
+            **({"unit_seasons": shifted} if shifted else {})}
 
 
 def fvc_minimums(right: MiningRight, plan: AnnualPlan, thresholds: ThresholdTable,
@@ -163,8 +225,8 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
     `cfg` gives the season, observation minimums, region, reference, AT_RISK, degradation and
     confidence settings.
     """
-    season_mmdd = (cfg.season_start, cfg.season_end)
     min_clear_obs, min_clear_fraction, region = cfg.min_clear_obs, cfg.min_clear_fraction, cfg.region
+    mine_region = thresholds.region_of(right.county_code)
     anomalies: list[Anomaly] = []
     unjudged: list[Unjudged] = []
     conf = cfg.confidence
@@ -176,7 +238,8 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
             unjudged.append(Unjudged(plan.license_no, key, reason,
                                      "无适用阈值" if th is None else "目标地类无植被/水面要求", 0))
             continue
-        season = Season.of(plan.plan_year, *(th.season_mmdd or season_mmdd))
+        us = unit_season(right, th, thresholds, series, plan.plan_year, as_of, cfg)
+        season = us.now.season
         # cropland (assess.cropland): judged on the cropland ring's peak dates, against it
         view = peak_view(series, season, cfg.reference.min_clear_fraction, cfg.cropland.peak_share,
                          cfg.widen_days * cfg.widen_steps) \
@@ -184,15 +247,17 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
             and th.measure == "fvc" and as_of >= season.end else None
         judged = series if view is None else view
         ref = reference_of(judged, season, cfg.reference.min_clear_fraction, cfg.reference.min_factor,
-                           min_clear_obs) if th.measure == "fvc" else Reference(None, None, 0, ())
+                           min_clear_obs, us.base.season) if th.measure == "fvc" else Reference(None, None, 0, ())
 
-        # u and key bound as defaults: make is built per unit and must not see a later iteration's
+        # u, key and us bound as defaults: make is built per unit and must not see a later iteration's
         def make(kind: str, severity: str, observed: dict, expected: dict, scenes: Iterable[str], confidence: str,
-                 notes: str = "", period: str = season.label, *, u: Unit = u, key: str = key) -> Anomaly:
+                 notes: str = "", period: str = season.label, *, u: Unit = u, key: str = key,
+                 us: UnitSeason = us) -> Anomaly:
             return Anomaly(type=kind, severity=severity, license_no=right.license_no,
                            mine_name=right.mine_name, plan_year=plan.plan_year, geometry=u.geometry,
-                           area_hm2=area_hm2(u.geometry), period=period, observed=observed,
-                           expected=expected, evidence_scenes=tuple(scenes), unit_seq=u.seq,
+                           area_hm2=area_hm2(u.geometry), period=period,
+                           observed={**observed, "region": mine_region},
+                           expected={**expected, **us.record()}, evidence_scenes=tuple(scenes), unit_seq=u.seq,
                            unit_section=u.section, target_land_class=u.land_class, key=key,
                            notes_zh=notes, confidence=confidence)
 
@@ -249,7 +314,7 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
 
         # VEGETATION_DEGRADATION: accepted, met the bar last season, fell back
         if u.section == RESTORED and u.accepted and th.measure == "fvc":
-            a = _degradation(u, th, judged, season, v, ref, cfg, make, observed, expected)
+            a = _degradation(u, th, judged, season, us.base.season, v, ref, cfg, make, observed, expected)
             if a is not None:
                 anomalies.append(a)
                 continue
@@ -326,10 +391,9 @@ def degradation(th: Threshold, v: SeasonValue, ref_now: float | None, before: Se
     return Degradation(observed, expected, confidence, tuple(sorted(v.scenes + before.scenes)))
 
 
-def _degradation(u: Unit, th: Threshold, series: pd.DataFrame, season: Season, v: SeasonValue, ref: Reference,
-                 cfg: AssessSettings, make: Callable[..., Anomaly], observed: dict[str, Any],
-                 expected: dict[str, Any]) -> Anomaly | None:
-    prev_season = season.shifted(-1)
+def _degradation(u: Unit, th: Threshold, series: pd.DataFrame, season: Season, prev_season: Season,
+                 v: SeasonValue, ref: Reference, cfg: AssessSettings, make: Callable[..., Anomaly],
+                 observed: dict[str, Any], expected: dict[str, Any]) -> Anomaly | None:
     p = season_value(series, unit_key(u), prev_season, cfg.min_clear_fraction)
     d = degradation(th, v, ref.now, p, ref.base, prev_season.label, cfg, observed, expected)
     if d is None:

@@ -10,19 +10,32 @@ one land class (an exact 三调 code such as "0305" or a first-level group such 
 - season: ``MM-DD/MM-DD`` of the assessment season for that class (empty: the config's);
 - source and provisional: where the number comes from, and whether it is a placeholder.
 
-Regions come from the county code: its first two digits are the province
-(``provinces:`` maps them to a region such as 西北/华北/东北; anything unmapped is
-``default``). Lookup order: the province's own rows (region = the 2-digit code, so a
-province can load its official numbers without code changes), then its region's rows,
-then ``default``; within each, the exact code before its first-level group.
+Regions come from the county code through the region table (assess/regions.py, the
+packaged ``regions.yaml``): the ten TD/T 1036-2013 reclamation regions (``northeast``,
+``loess``, ``steppe``...), county and prefecture overrides before the province; anything
+unmapped is ``default``. Lookup order: the county's own rows (region = its 6-digit, then
+4-digit, then 2-digit code, so a province can load its official numbers without code
+changes), then its region's rows, then ``default``; within each, the exact code before its
+first-level group. An old table's ``provinces:`` (2-digit code -> a region name of its own)
+still maps those provinces.
+
+The season a unit is judged in (``window_of``): the mine's own (``assess.season_by_license``),
+else the row's, else the region's, else the config's ``assess.season_start/_end``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+
+from minewatch.assess.regions import DEFAULT, RegionError, RegionTable, load_regions
+from minewatch.config import packaged
+
+if TYPE_CHECKING:
+    from minewatch.config import AssessSettings
 
 MEASURES = ("fvc", "water", "bare", "none")
 
@@ -56,37 +69,24 @@ class Threshold(BaseModel):
         return start, end
 
 
-DEFAULT_PROVINCES = {
-    # 华北
-    "11": "华北", "12": "华北", "13": "华北", "14": "华北", "15": "华北",
-    # 东北
-    "21": "东北", "22": "东北", "23": "东北",
-    # 华东
-    "31": "华东", "32": "华东", "33": "华东", "34": "华东", "35": "华东", "36": "华东", "37": "华东",
-    # 华中 / 华南
-    "41": "华中", "42": "华中", "43": "华中", "44": "华南", "45": "华南", "46": "华南",
-    # 西南
-    "50": "西南", "51": "西南", "52": "西南", "53": "西南", "54": "西南",
-    # 西北
-    "61": "西北", "62": "西北", "63": "西北", "64": "西北", "65": "西北",
-}
-
-
 @dataclass(frozen=True)
 class ThresholdTable:
     rows: tuple[Threshold, ...]
-    provinces: dict = field(default_factory=lambda: dict(DEFAULT_PROVINCES))
+    provinces: dict[str, str] = field(default_factory=dict)   # an old table's own 2-digit -> region names
+    regions: RegionTable = field(default_factory=RegionTable)
 
     def region_of(self, county_code: str | None) -> str:
-        """Region of a 6-digit county code (first two digits = province); `default` if unknown."""
-        return self.provinces.get(str(county_code or "")[:2], "default")
+        """Region of a 6-digit county code: the table's own ``provinces:``, then the region table."""
+        own = self.provinces.get(str(county_code or "")[:2])
+        return own or self.regions.region_of(county_code)
 
-    def lookup(self, land_class: str, region: str = "default", county_code: str | None = None) -> Threshold | None:
-        """Province rows, then region rows, then default; exact code before its group."""
-        chain = []
+    def lookup(self, land_class: str, region: str = DEFAULT, county_code: str | None = None) -> Threshold | None:
+        """County, prefecture, province rows, then region rows, then default; exact code before its group."""
+        chain: list[str] = []
         if county_code:
-            chain += [str(county_code)[:2], self.region_of(county_code)]
-        chain += [region, "default"]
+            c = str(county_code)
+            chain += [c[:n] for n in (6, 4, 2) if len(c) >= n] + [self.region_of(county_code)]
+        chain += [region, DEFAULT]
         for reg in dict.fromkeys(chain):
             for key in dict.fromkeys((land_class, land_class[:2])):
                 for r in self.rows:
@@ -94,10 +94,29 @@ class ThresholdTable:
                         return r
         return None
 
+    def window_of(self, license_no: str, county_code: str | None, th: Threshold | None,
+                  cfg: AssessSettings) -> tuple[tuple[str, str], str]:
+        """((start, end) MM-DD, where it came from: licence | threshold_row | region | config)."""
+        own = cfg.season_by_license.get(license_no)
+        if own:
+            start, end = own.split("/")
+            return (start, end), "licence"
+        if th is not None and th.season_mmdd:
+            return th.season_mmdd, "threshold_row"
+        reg = self.regions.season_of(self.region_of(county_code))
+        if reg is not None:
+            return reg, "region"
+        return (cfg.season_start, cfg.season_end), "config"
 
-def load_thresholds(path: Path) -> ThresholdTable:
+
+def load_thresholds(path: Path, regions: Path | None = None) -> ThresholdTable:
+    """The table at `path` with the region table at `regions` (None: the packaged one)."""
     if not Path(path).is_file():
         raise ThresholdError(f"阈值表不存在 thresholds file not found: {path}")
+    try:
+        table = load_regions(regions or packaged("regions.yaml"))
+    except (RegionError, OSError, yaml.YAMLError) as e:     # the same one-line config error
+        raise ThresholdError(str(e)) from e
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     rows = []
     for i, r in enumerate(raw.get("rows", [])):
@@ -110,10 +129,15 @@ def load_thresholds(path: Path) -> ThresholdTable:
         rows.append(t)
     if not rows:
         raise ThresholdError(f"{path}: no threshold rows")
-    provinces = dict(DEFAULT_PROVINCES)
+    provinces = {}
     for k, v in (raw.get("provinces") or {}).items():
         k = str(k).zfill(2)
         if not (len(k) == 2 and k.isdigit()) or not isinstance(v, str) or not v:
             raise ThresholdError(f"{path}: provinces: {k!r} -> {v!r} must map a 2-digit code to a region name")
         provinces[k] = v
-    return ThresholdTable(tuple(rows), provinces)
+    known = set(table.regions) | set(provinces.values()) | {DEFAULT}
+    for i, t in enumerate(rows):
+        if not (t.region in known or (t.region.isdigit() and len(t.region) in (2, 4, 6))):
+            raise ThresholdError(f"{path}: row {i + 1}: unknown region {t.region!r} "
+                                 f"(a region key of the regions table, a 2/4/6-digit code or default)")
+    return ThresholdTable(tuple(rows), provinces, table)

@@ -24,10 +24,10 @@ def table():
 
 
 def test_region_from_county_code_and_province_override(table, tmp_path):
-    assert table.region_of("610802") == "西北" and table.region_of("150622") == "华北"
+    assert table.region_of("610802") == "loess" and table.region_of("150622") == "loess"
     assert table.region_of("990000") == "default"
-    assert table.lookup("0404", county_code="610802").value == 0.30       # 西北 grassland row
-    assert table.lookup("0404", county_code="150622").value == 0.50       # 华北 -> default
+    assert table.lookup("0404", county_code="652301").value == 0.30       # 西北干旱区 grassland row
+    assert table.lookup("0404", county_code="150622").value == 0.50       # 黄土高原区 grassland row
     assert table.lookup("1104").measure == "water" and table.lookup("1207").measure == "bare"
     p = tmp_path / "t.yaml"
     p.write_text("rows:\n  - {region: default, land_class: '04', measure: fvc, value: 0.5, source: a}\n"

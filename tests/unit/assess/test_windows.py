@@ -17,7 +17,9 @@ from minewatch.promised.models import AnnualPlan, MiningRight, Unit
 
 SEASON = Season(date(2026, 7, 1), date(2026, 9, 15))
 RIGHT = MiningRight("C1", "holder", "mine", date(2020, 1, 1), date(2030, 1, 1), "440000", box(0, 0, 1, 1))
-CFG = AssessSettings(season_start="07-01", season_end="09-15", min_clear_obs=3, min_clear_fraction=0.8)
+# the mine's own window (a 广东 county's region, 东南沿海山地丘陵区, would otherwise give it 07-01/10-15)
+CFG = AssessSettings(season_start="07-01", season_end="09-15", season_by_license={"C1": "07-01/09-15"},
+                     min_clear_obs=3, min_clear_fraction=0.8)
 
 
 @pytest.fixture(scope="module")
