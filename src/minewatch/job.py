@@ -562,6 +562,8 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
         "outputs": sorted({str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
                            if p.is_file() and not p.name.startswith(".")} | {"run_summary.json"}),
     }
+    if promises is not None and promises.settings is not None:
+        summary["mask_rules"] = mask_rules(promises.settings)
     if ledger is not None:
         summary["acceptance_overdue"] = len(ledger.overdue)
     acceptance_findings = [asdict(f) for f in (promises.findings if promises else [])
@@ -603,6 +605,21 @@ def evidence_date(r: MineResult, run_date: date) -> date:
         return run_date
     import pandas as pd
     return pd.Timestamp(r.series["datetime"].max()).date()
+
+
+def mask_rules(s: Settings) -> dict:
+    """The night's rules for what a pixel's date is not judged on (cloud, cloud shadow, snow and ice,
+    terrain shadow) and how a cloudy season is widened: one entry of run_summary.json, so every
+    flag's evidence can be read against the masks it was judged with (docs/assessment.md §4a)."""
+    im, a = s.imagery, s.assess
+    return {"scl_masked": list(im.mask_classes), "dilation_px": im.mask_dilation_px,
+            "cloud_prob_max": im.cloud_prob_max,
+            "snow": {"scl": list(im.snow_classes), "ndsi_min": im.ndsi_min, "nir_min": im.snow_nir_min,
+                     "green_min": im.snow_green_min, "ice_green_min": im.ice_green_min},
+            "terrain_shadow": {"scl": list(im.terrain_shadow_classes), "nir_max": im.dark_nir_max,
+                               "visible_max": im.dark_visible_max, "ndwi_max": im.dark_ndwi_max},
+            "season_widening": {"days": a.widen_days, "steps": a.widen_steps,
+                                "min_clear_obs": a.min_clear_obs}}
 
 
 def _report_timeline(ledger: LedgerView, license_no: str) -> dict:

@@ -163,6 +163,14 @@ def test_write_run_writes_the_one_map_formats_with_the_nights_scenes(tmp_path):
     run = tmp_path / "2026-11-20"
     on_disk = json.loads((run / "run_summary.json").read_text(encoding="utf-8"))
     assert on_disk["scenes"] == ["S2_A", "S2_B", "S2_C"] and on_disk["scenes_read"] == 4
+    # the masks the night judged with (issue 14): read from the night's settings, not from defaults
+    masks = on_disk["mask_rules"]
+    assert masks["scl_masked"] == list(s.imagery.mask_classes) and masks["snow"]["scl"] == [11]
+    assert masks["terrain_shadow"]["scl"] == [2] and masks["snow"]["ndsi_min"] == s.imagery.ndsi_min
+    assert masks["season_widening"] == {"days": s.assess.widen_days, "steps": s.assess.widen_steps,
+                                        "min_clear_obs": s.assess.min_clear_obs}
+    s2 = s.model_copy(update={"imagery": s.imagery.model_copy(update={"ndsi_min": 0.5})})
+    assert job.mask_rules(s2)["snow"]["ndsi_min"] == 0.5
     assert {"onemap.gpkg", "onemap.gdb/gdb", "shapefile/anomalies.shp", "shapefile/anomalies_gk.shp",
             "shapefile/anomalies_detail.dbf"} <= set(summary["outputs"])
     with closing(sqlite3.connect(run / "onemap.gpkg")) as db:
