@@ -130,6 +130,14 @@ FIELDS: dict[str, FieldLabel] = {
     "degradation_rel_drop": FieldLabel("相对退化阈值", "", "相对周边比值下降达到此值视为退化"),
     "previous_period": FieldLabel("上一评估季", "", "对比的上一评估季起止日期"),
     "season": FieldLabel("评估季", "", "本年度评估季起止日期"),
+    # the season window's origin and its check against the reference ring's phenology (assess.season)
+    "season_nominal": FieldLabel("名义评估季", "", "按矿山/阈值行/复垦区/配置确定的评估季 (物候校核前)"),
+    "season_shift_days": FieldLabel("评估季平移天数", "天", "参照环生长高峰落在评估季外时的平移天数 (正为推后)"),
+    "reference_peak": FieldLabel("参照环生长高峰", "", "参照环植被覆盖度高峰日期 (晴空日期)"),
+    "season_check": FieldLabel("物候校核", "", "评估季是否经参照环物候校核, 及结果"),
+    "season_origin": FieldLabel("评估季来源", "", "评估季取自矿山设置、阈值行、复垦区或全局配置"),
+    "baseline_season": FieldLabel("基期评估季", "", "对比所用基期年份的评估季起止日期"),
+    "baseline_season_shift_days": FieldLabel("基期评估季平移天数", "天", "基期评估季经物候校核的平移天数"),
     "days_left": FieldLabel("季末剩余天数", "天", "距评估季结束的天数"),
     "slope_fvc_per_day": FieldLabel("近期增长速率", "每天", "近期植被覆盖度的日增长 (线性拟合)"),
     "projected_best_fvc": FieldLabel("季末最乐观预测", "", "按物候与近期趋势, 季末可能达到的最高覆盖度"),
@@ -189,6 +197,12 @@ VALUES_ZH: dict[str, str] = {
     "median of clear-date unit means": "晴空日期单元均值的中位数",
     "high": "高", "medium": "中", "low": "低", "error": "错误", "warning": "警告",
     "default": "默认 (未分区)",   # the thresholds' region when the table has no regional row
+    # assess.season: the window's check against the ring's peak, and where the window came from
+    "checked": "已校核 (高峰在评估季内)", "shifted": "已按参照环高峰平移", "not checked": "未校核",
+    "season not over": "评估季未结束, 未校核", "no reference peak": "参照环无明显高峰, 未校核",
+    "licence": "矿山单独设置", "threshold_row": "阈值表该行", "region": "所在复垦区", "config": "全局配置",
+    # assess.history: what an accepted unit's comparison rests on
+    "record": "验收记录", "plan": "年度计划申报", "ledger": "台账存储的季度观测", "window": "本次影像窗口",
     # the disturbance rules' `source` (assess/disturbance_rules.py)
     "same-season baseline; minimum mapping unit as GFW alerts (0.2 ha)":
         "与基期同一评估季对比; 最小上图面积同 GFW 森林扰动预警 (0.2 公顷)",
