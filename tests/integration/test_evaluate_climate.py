@@ -5,23 +5,16 @@ widened window it records, the north-east's snow counted in the series."""
 from __future__ import annotations
 
 import pytest
-from tests.support.paths import REPO
+from tests.support.evaluation import evaluate_family
 
-from minewatch.config import load_settings
-from minewatch.synth import scenarios, scenarios_climate
+from minewatch.synth import scenarios_climate
 
 pytestmark = pytest.mark.slow
-NAMES = [x.name for x in scenarios_climate.CLIMATE]
 
 
 @pytest.fixture(scope="module")
 def result(stac_catalog, tmp_path_factory):
-    from minewatch.evaluate import evaluate
-    root = scenarios.write_scenarios(tmp_path_factory.mktemp("climate"), scenarios_climate.CLIMATE)
-    stac_catalog.load(root / "catalog")
-    s = load_settings(REPO / "configs" / "sample.yaml")
-    s = s.model_copy(update={"catalog": s.catalog.model_copy(update={"url": stac_catalog.url})})
-    return evaluate(root, s, NAMES)
+    return evaluate_family(stac_catalog, tmp_path_factory.mktemp("climate"), scenarios_climate.CLIMATE)
 
 
 def test_climate_scenarios_precision_and_recall_are_one(result):

@@ -2,9 +2,8 @@
 restored units) through the real STAC catalogue and `job.run_mine`: every label found, no
 other flag, none held back, and the numbers the rules rest on."""
 import pytest
-from tests.support.paths import REPO
+from tests.support.evaluation import evaluate_family
 
-from minewatch.config import load_settings
 from minewatch.synth import scenarios
 
 pytestmark = pytest.mark.slow
@@ -13,12 +12,7 @@ NAMES = [s.name for s in scenarios.GROUND]
 
 @pytest.fixture(scope="module")
 def result(stac_catalog, tmp_path_factory):
-    from minewatch.evaluate import evaluate
-    root = scenarios.write_scenarios(tmp_path_factory.mktemp("ground"), scenarios.GROUND)
-    stac_catalog.load(root / "catalog")
-    s = load_settings(REPO / "configs" / "sample.yaml")
-    s = s.model_copy(update={"catalog": s.catalog.model_copy(update={"url": stac_catalog.url})})
-    return evaluate(root, s, NAMES)
+    return evaluate_family(stac_catalog, tmp_path_factory.mktemp("ground"), scenarios.GROUND)
 
 
 def _flags(result, name):
