@@ -68,6 +68,10 @@ class ImagerySettings(_Strict):
     mask_classes: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
     mask_dilation_px: int = Field(2, ge=0)   # masked pixels grow by this many pixels (cloud edges)
     chunk_time: int = Field(16, ge=1)        # time steps per dask chunk: memory per read
+    # side (px) of the spatial tiles a window's per-pixel evidence is computed on, each with its
+    # whole time axis (assess.pixelstats): peak memory ~ chunk_px² x steps, not the window; a
+    # window up to this side is one tile
+    chunk_px: int = Field(512, ge=16)
     # Also mask pixels whose cloud probability (percent) exceeds this, before the dilation: it
     # catches thin cloud edges SCL calls clear. Needs catalog.cloud_probability and a source with
     # the asset; pixels without a probability keep the SCL decision. None: SCL only.

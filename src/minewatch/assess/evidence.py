@@ -1,9 +1,10 @@
-"""What the rules judge one mine on: its grid, geometries, per-pixel arrays and per-unit series.
+"""What the rules judge one mine on: its grid, geometries, per-pixel aggregates and per-unit series.
 
-`pipeline.process_mine` reads the sky (load, observe, compute) and hands the computed arrays
-to `build`, which derives, once, everything several rules share: the unit masks, the water
-share per unit, the same-season loss mask and the natural-vegetation reference ring. Every
-rule (assess.judge.RULES) then reads one `Evidence` and nothing else from the sky.
+`pipeline.process_mine` reads the sky (load, observe) and reduces it tile by tile to the
+window's aggregates and tables (`assess.pixelstats`), then `build` derives, once, everything
+several rules share: the unit masks, the water share per unit, the same-season loss mask and
+the natural-vegetation reference ring. Every rule (assess.judge.RULES) then reads one
+`Evidence` and nothing else from the sky; no rule sees a (time, y, x) array.
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from affine import Affine
 from shapely.geometry.base import BaseGeometry
 
 from minewatch.assess import reference
-from minewatch.assess.disturbance import LossMask, loss_mask
+from minewatch.assess.disturbance import LossMask, SeasonPixels
 from minewatch.assess.masks import burn
+from minewatch.assess.pixelstats import PixelStats
 from minewatch.assess.season import Season, in_seasons
 from minewatch.config import AssessSettings, Settings
 from minewatch.ledger.history import MineHistory
@@ -50,7 +52,7 @@ class Dates:
 
 @dataclass(frozen=True, eq=False)
 class Evidence:
-    """One mine's evidence on its UTM grid; arrays are (t, y, x) over the window's time steps."""
+    """One mine's evidence on its UTM grid: (y, x) masks and aggregates, (t,) over the window's time steps."""
     grid: Grid
     boundary_utm: BaseGeometry
     units_utm: dict[str, BaseGeometry]       # unit key -> geometry in the grid's CRS
@@ -58,9 +60,7 @@ class Evidence:
     unit_footprints: dict[str, np.ndarray]   # unit key -> (y, x) every pixel the unit touches
     series: pd.DataFrame                     # per (unit, scene) stats, water share, the reference ring
     reference: pd.DataFrame | None           # the ring's rows of `series` (None: no usable ring)
-    ndvi: np.ndarray
-    fvc: np.ndarray
-    clear: np.ndarray                        # bool
+    season: SeasonPixels | None              # the current season's per-pixel aggregates (None: no step)
     times: np.ndarray                        # (t,) datetime64
     ids: tuple[str, ...]                     # (t,) scene ids
     dates: Dates
@@ -85,36 +85,36 @@ class Evidence:
         return [i for i, c in zip(self.ids, self.dates.current) if c]
 
 
+def ring_geometry(boundary_utm: BaseGeometry, grid: Grid, units_utm: Mapping[str, BaseGeometry],
+                  others: Iterable[BaseGeometry], s: Settings) -> np.ndarray | None:
+    """(y, x) the reference ring's band around the boundary, off other mines' boundaries
+    (EPSG:4490) and every unit; None when the reference is off. `assess.pixelstats` takes
+    from it what is stable vegetation and not lost."""
+    r = s.assess.reference
+    if not r.enabled:
+        return None
+    others_utm = [coords.transform(g, 4490, grid.epsg) for g in others]
+    return reference.ring_mask(boundary_utm, grid, r.inner_m, r.outer_m, others_utm + list(units_utm.values()))
+
+
 def build(*, grid: Grid, boundary_utm: BaseGeometry, units_utm: Mapping[str, BaseGeometry],
-          unit_masks: Mapping[str, np.ndarray], stats: pd.DataFrame, ndvi: np.ndarray, fvc: np.ndarray,
-          clear: np.ndarray, mndwi: np.ndarray, times: np.ndarray, ids: Iterable[str], dates: Dates,
-          others: Iterable[BaseGeometry], as_of: date, plan_year: int, s: Settings,
+          unit_masks: Mapping[str, np.ndarray], stats: pd.DataFrame, pixels: PixelStats, times: np.ndarray,
+          ids: Iterable[str], dates: Dates, as_of: date, plan_year: int, s: Settings,
           history: MineHistory | None = None, measured_only: Iterable[str] = ()) -> Evidence:
-    """The evidence from the computed window. `stats`: the per-unit series (`sky.series.stats_frame`);
-    `unit_masks`: the masks it was computed with; `others`: other mines' boundaries (EPSG:4490),
-    kept out of the reference ring."""
+    """The evidence from the window's aggregates. `stats`: the per-unit series (`sky.series.stats_frame`);
+    `unit_masks`: the masks it was computed with, the first of `pixels.water`'s units (the
+    ring in `pixels` left out other mines' boundaries, `ring_geometry`)."""
     a = s.assess
     ids = tuple(str(i) for i in ids)
     series = stats
     if unit_masks:   # share of open water (MNDWI > 0) per unit and date, for water targets
-        wf = reference.water_fractions(dict(unit_masks), mndwi, clear, ids)
+        wf = reference.water_frame(list(unit_masks), pixels.water[:len(unit_masks)], ids)
         series = series.merge(wf, on=["unit", "item_id"], how="left")
-
-    # change detection on the same season of earlier years
-    cur, base = dates.current, dates.baseline
-    loss = loss_mask(ndvi[base], clear[base], ndvi[cur], clear[cur], a.disturbance) \
-        if base.any() and cur.any() else None
 
     # the reference ring: natural vegetation around the mine, this season and the baseline
     ref = None
-    if a.reference.enabled and base.any():
-        others_utm = [coords.transform(g, 4490, grid.epsg) for g in others]
-        ring = reference.ring_mask(boundary_utm, grid, a.reference.inner_m, a.reference.outer_m,
-                                   others_utm + list(units_utm.values()))
-        ring &= reference.stable_vegetation(ndvi[base], clear[base], a.reference.stable_ndvi_min)
-        if loss is not None:
-            ring &= ~loss.confirmed
-        ref = reference.reference_frame(ring, ndvi, fvc, clear, ids, times, a.reference.min_pixels)
+    if a.reference.enabled and dates.baseline.any() and pixels.ring is not None:
+        ref = reference.reference_rows(pixels.ring, ids, times, a.reference.min_pixels)
         if ref is not None:
             series = pd.concat([series, ref], ignore_index=True).sort_values(
                 ["unit", "datetime", "item_id"]).reset_index(drop=True)
@@ -122,6 +122,6 @@ def build(*, grid: Grid, boundary_utm: BaseGeometry, units_utm: Mapping[str, Bas
     return Evidence(grid=grid, boundary_utm=boundary_utm, units_utm=dict(units_utm),
                     unit_masks=dict(unit_masks),
                     unit_footprints={k: burn([g], grid, all_touched=True) for k, g in units_utm.items()},
-                    series=series, reference=ref, ndvi=ndvi, fvc=fvc, clear=clear, times=times, ids=ids,
-                    dates=dates, loss=loss, as_of=as_of, plan_year=plan_year, history=history,
+                    series=series, reference=ref, season=pixels.season, times=times, ids=ids,
+                    dates=dates, loss=pixels.loss, as_of=as_of, plan_year=plan_year, history=history,
                     measured_only=frozenset(measured_only))

@@ -213,11 +213,12 @@ class PixelStore:
 
     # -- reading
     def open(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *, chunk_time: int = 16,
-             headers: dict | None = None) -> xr.DataArray:
+             headers: dict | None = None, window: tuple[slice, slice] | None = None) -> xr.DataArray:
         """The stored steps of `items` as `cube.load_window` gives them: lazy float32
         (time, band, y, x), coords time, band, y, x, id, n_scenes. Every step must be
         stored and current (`ingest` first). `headers`: `IngestReport.headers` of the
-        ingest just done (spares reading every step's header again)."""
+        ingest just done (spares reading every step's header again). `window`: only these
+        (y, x) slices of the grid (each step file is still read whole, one at a time)."""
         meta = json.loads((self.dir(license_no) / "meta.json").read_text(encoding="utf-8"))
         if meta != self._meta(grid, meta["bands"]):
             raise RuntimeError(f"mine {license_no}: the pixel store holds another grid")
@@ -228,20 +229,22 @@ class PixelStore:
             if h is None or h["id"] != st.id or h["fingerprint"] != st.fingerprint:
                 raise RuntimeError(f"mine {license_no}: step {st.key} is not in the pixel store")
         step_headers = [h for h in found if h is not None]   # all of them, by the check above
-        h, w = grid.shape
+        ys, xs = window or (slice(0, grid.shape[0]), slice(0, grid.shape[1]))
+        rows, cols = np.arange(grid.shape[0])[ys], np.arange(grid.shape[1])[xs]
+        win = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)) if window else None
         paths = [str(self._path(license_no, st.key)) for st in steps]
         blocks = []
         for t0 in range(0, len(paths), chunk_time):
             part = paths[t0:t0 + chunk_time]
-            blocks.append(dsa.from_delayed(dask.delayed(read_steps, pure=True)(tuple(part)),
-                                           shape=(len(part), len(bands), h, w), dtype=np.float32))
+            blocks.append(dsa.from_delayed(dask.delayed(read_steps, pure=True)(tuple(part), win),
+                                           shape=(len(part), len(bands), rows.size, cols.size), dtype=np.float32))
         data = dsa.concatenate(blocks, axis=0)
         x0, y1, r = grid.bounds[0], grid.bounds[3], grid.resolution
         return xr.DataArray(
             data, dims=("time", "band", "y", "x"), name="stackstac-pixels",
             coords={"time": np.array([np.datetime64(hh["time"], "ns") for hh in step_headers]),
                     "band": np.array(bands),
-                    "y": y1 - r * (np.arange(h) + 0.5), "x": x0 + r * (np.arange(w) + 0.5),
+                    "y": y1 - r * (rows + 0.5), "x": x0 + r * (cols + 0.5),
                     "id": ("time", np.array([hh["id"] for hh in step_headers], dtype=object)),
                     "n_scenes": ("time", np.array([hh["n_scenes"] for hh in step_headers], dtype="int16")),
                     "epsg": grid.epsg})
@@ -328,12 +331,15 @@ class Reading:
         return bad or {it.id: str(e) for it in st.items}
 
 
-def read_steps(paths: tuple[str, ...]) -> np.ndarray:
-    """The step files at `paths` as one float32 (time, band, y, x) array, NaN where nothing was stored."""
+def read_steps(paths: tuple[str, ...], window: tuple[slice, slice] | None = None) -> np.ndarray:
+    """The step files at `paths` as one float32 (time, band, y, x) array, NaN where nothing was
+    stored; `window`: only these (y, x) slices (a step is read whole, then cut)."""
     arrs = []
     for p in paths:
         with np.load(p) as z:
             v = z["values"]
+        if window is not None:
+            v = v[(..., *window)]
         out = v.astype(np.float32)
         out[v == np.iinfo(v.dtype).min] = np.nan
         arrs.append(out)

@@ -1,0 +1,124 @@
+"""assess.pixelstats: tile by tile, the window's aggregates are the whole-array computation's.
+
+Real arrays: noisy NDVI with NaNs (no data) and infinities, pixels never clear (all cloud),
+pixels clear only in the baseline, a block lost this season; several tile sides, including
+ones that do not divide the window and one larger than it.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minewatch.assess import pixelstats, reference
+from minewatch.assess.disturbance import clear_median, loss_mask, season_pixels
+from minewatch.assess.evidence import Dates
+from minewatch.config import Settings
+from minewatch.outputs.composites import season_composites
+from minewatch.sky import series
+
+S = Settings(registry=Path("r.csv"), plans=Path("p"))
+H, W = 45, 38
+
+
+@pytest.fixture(scope="module")
+def window():
+    rng = np.random.default_rng(19)
+    days = [date(2025, 7, 3) + timedelta(days=6 * k) for k in range(11)] + \
+           [date(2026, 6, 20) + timedelta(days=5 * k) for k in range(16)]
+    times = np.array(days, dtype="datetime64[ns]")
+    t = len(times)
+    dates = Dates.of(times, 2026, S.assess)
+    ndvi = (0.55 + 0.15 * rng.standard_normal((t, H, W))).astype(np.float32)
+    ndvi[np.ix_(dates.current, np.arange(10, 25), np.arange(5, 20))] = 0.05      # lost this season
+    ndvi[rng.random(ndvi.shape) < 0.05] = np.nan                                  # no data
+    ndvi[3, 0, 0] = ndvi[-2, 1, 1] = np.inf
+    clear = rng.random(ndvi.shape) < 0.7
+    clear[:, 30:33, 30:34] = False                                               # never clear
+    clear[dates.current, 40:, :4] = False                                        # clear in the baseline only
+    fvc = np.clip((ndvi - 0.05) / 0.75, 0, 1).astype(np.float32)
+    bsi = rng.standard_normal(ndvi.shape).astype(np.float32)
+    mndwi = rng.standard_normal(ndvi.shape).astype(np.float32)
+    comp = dates.composite
+    refl = rng.random((int(comp.sum()), 3, H, W)).astype(np.float32)
+    refl[rng.random(refl.shape) < 0.03] = np.nan
+    before = dates.baseline
+    rgb = rng.random((int(before.sum()), 3, H, W)).astype(np.float32)
+    masks = np.zeros((3, H, W), bool)
+    masks[0, 5:30, 2:22] = True
+    masks[1, 20:44, 15:37] = True
+    masks[2, 30:33, 30:34] = True                                                 # a unit never seen clear
+    ring = np.zeros((H, W), bool)
+    ring[:, 25:] = True
+    a = pixelstats.TileArrays(ndvi, fvc, bsi, mndwi, clear, refl, rgb)
+    return a, dates, before, masks, ring
+
+
+def tiled(window, chunk_px: int) -> pixelstats.PixelStats:
+    a, dates, before, masks, ring = window
+
+    def at(ys: slice, xs: slice) -> pixelstats.TileArrays:
+        return pixelstats.TileArrays(*(v[..., ys, xs] for v in a))
+    return pixelstats.pixel_stats((H, W), chunk_px, at, dates.current, dates.baseline, dates.composite, before,
+                                  masks, ring, S.assess.disturbance, S.assess.reference.stable_ndvi_min)
+
+
+@pytest.mark.parametrize("chunk_px", [7, 16, 20, 64])
+def test_tiles_give_the_whole_window_computation(window, chunk_px):
+    a, dates, before, masks, ring = window
+    cur, base, comp, cfg = dates.current, dates.baseline, dates.composite, S.assess.disturbance
+    px = tiled(window, chunk_px)
+    assert len(pixelstats.tiles((H, W), chunk_px)) == -(-H // chunk_px) * -(-W // chunk_px)
+
+    # per pixel: exactly the whole-array functions
+    loss = loss_mask(a.ndvi[base], a.clear[base], a.ndvi[cur], a.clear[cur], cfg)
+    assert loss.confirmed[10:25, 5:20].mean() > 0.9 and loss.confirmed.sum() < 15 * 15 + 5
+    for got, want in zip(px.loss, loss):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(px.season, season_pixels(a.ndvi[cur], a.clear[cur], cfg)):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(px.base_median, clear_median(a.ndvi[base], a.clear[base]))
+    np.testing.assert_array_equal(px.base_clear, a.clear[base].sum(axis=0))
+    assert np.isnan(px.season.median[30:33, 30:34]).all() and (px.season.n_clear[40:, :4] == 0).all()
+    ndvi_max, median = season_composites(a.ndvi[comp], a.comp_refl, a.clear[comp])
+    np.testing.assert_array_equal(px.ndvi_max, ndvi_max)
+    np.testing.assert_array_equal(px.median, median)
+    assert np.isnan(px.ndvi_max[30:33, 30:34]).all() and not np.isnan(px.ndvi_max[:30]).any()
+    np.testing.assert_array_equal(px.fvc_median, clear_median(a.fvc[comp], a.clear[comp]))
+    np.testing.assert_array_equal(px.base_rgb, clear_median(a.base_rgb, a.clear[before][:, None]))
+
+    # per date: counts exactly, sums to float rounding
+    whole = series.unit_sums(a.clear, masks, a.ndvi, a.fvc, a.bsi)
+    np.testing.assert_array_equal(px.unit_sums[..., 0], whole[..., 0])
+    np.testing.assert_allclose(px.unit_sums, whole, rtol=1e-12)
+    assert (px.unit_sums[:, 2, 0] == 0).all()
+    np.testing.assert_array_equal(px.water, reference.water_counts(masks, a.mndwi, a.clear))
+    rm = ring & reference.stable_median(px.base_median, S.assess.reference.stable_ndvi_min) & ~loss.confirmed
+    want = reference.ring_sums(rm, a.ndvi, a.fvc, a.clear)
+    assert px.ring.n_px == want.n_px > 100
+    np.testing.assert_array_equal(px.ring.clear_px, want.clear_px)
+    np.testing.assert_allclose(px.ring.ndvi_sum, want.ndvi_sum, rtol=1e-5)
+    np.testing.assert_allclose(px.ring.fvc_sum, want.fvc_sum, rtol=1e-5)
+
+
+def test_one_tile_is_bit_for_bit_the_whole_window(window):
+    a, dates, before, masks, ring = window
+    one = tiled(window, max(H, W))
+    whole = series.unit_sums(a.clear, masks, a.ndvi, a.fvc, a.bsi)
+    np.testing.assert_array_equal(one.unit_sums, whole)
+    assert len(pixelstats.tiles((H, W), max(H, W))) == 1
+
+
+def test_packed_observations_give_each_dates_share_of_a_patch(window):
+    a, dates, _, _, _ = window
+    cur, cfg = dates.current, S.assess.disturbance
+    px = tiled(window, 16)
+    m = px.loss.confirmed
+    obs = np.unpackbits(px.loss.observations, axis=0, count=int(cur.sum())).astype(bool)
+    base = clear_median(a.ndvi[dates.baseline], a.clear[dates.baseline])
+    ok = a.clear[cur] & np.isfinite(a.ndvi[cur])
+    want = ok & (a.ndvi[cur] <= cfg.bare_ndvi) & (base - a.ndvi[cur] >= cfg.ndvi_drop)
+    np.testing.assert_array_equal(obs, want)
+    assert obs[:, m].mean(axis=1).min() > 0.5      # the lost block is clear and bare on most dates
