@@ -171,7 +171,7 @@ def child(mode: str, data_dir: Path, n_px: int, steps: int, store_dir: Path, chu
 
 def _run_child(*args: str) -> dict:
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
-    p = subprocess.run([sys.executable, __file__, "--child", *args], env=env, check=True, stdout=subprocess.PIPE,
+    p = subprocess.run([sys.executable, __file__, *args], env=env, check=True, stdout=subprocess.PIPE,
                        text=True)
     return json.loads(p.stdout.strip().splitlines()[-1])
 
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
     s = settings(ct, cp)
     out = {"peak_rss_mb_by_window_px": {k: r["judge"]["peak_rss_mb"] for k, r in runs.items()},
            "ingest_peak_rss_mb_by_window_px": {k: r["ingest"]["peak_rss_mb"] for k, r in runs.items()},
-           "steps": a.steps, "chunk_px": s.imagery.chunk_px, "chunk_time": s.imagery.chunk_time,
+           "steps": a.steps, "chunk_px": getattr(s.imagery, "chunk_px", None), "chunk_time": s.imagery.chunk_time,
            "store": "per-step zip files (sky.pixels)", "runs": runs,
            "loadavg": [round(v, 2) for v in os.getloadavg()]}
     print(json.dumps(out, ensure_ascii=False))
