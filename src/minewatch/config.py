@@ -244,6 +244,15 @@ class ReportSettings(_Strict):
     # 县级行政区划代码 (XZQDM) -> 名称 (XZQMC) for the locator map: the registry carries codes only
     county_names: dict[str, str] = {}
     locator_frame_m: float = Field(25_000.0, gt=0)   # side of the locator map's square around the licence, m
+    # the bureau's official 行政区划 county layer (any OGR-readable file: .gpkg, .shp, .geojson), so the
+    # locator map draws the mine's county outline, found by the registry's 6-digit county code; None: no outline
+    county_boundaries: Path | None = None
+    county_layer: str | None = None                  # layer of a multi-layer file; None: its first layer
+    county_code_field: str = "XZQDM"                 # the layer's 6-digit county code field (天地图: PAC)
+    # the layer's county name field, drawn on the map unless `county_names` names the code; None: not read
+    county_name_field: str | None = "XZQMC"
+    # the layer's CRS when the file declares none (a Shapefile without .prj), e.g. 4490 or a GK zone 4513-4554
+    county_epsg: int | None = None
     pair_margin_m: float = Field(150.0, ge=0)        # around an anomaly's bbox in its before/after pair, m
     # the season's true colour under the overview page's map: longest side of each mine's image, px
     overview_image_max_px: int = Field(1024, ge=16)
@@ -341,4 +350,7 @@ def load_settings(path: str | Path) -> Settings:
         "assess": s.assess.model_copy(update={"thresholds": _resolve(base, s.assess.thresholds)}),
         "ledger": s.ledger.model_copy(update={
             "acceptance": None if s.ledger.acceptance is None else _resolve(base, s.ledger.acceptance)}),
+        "report": s.report.model_copy(update={
+            "county_boundaries": None if s.report.county_boundaries is None
+            else _resolve(base, s.report.county_boundaries)}),
     })

@@ -24,12 +24,13 @@ from minewatch.assess.planchecks import plan_anomalies, unreadable_files
 from minewatch.assess.rules import unit_key
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdTable, load_thresholds
-from minewatch.config import OnemapSettings, Settings
+from minewatch.config import OnemapSettings, ReportSettings, Settings
 from minewatch.ledger.acceptance import RULE_PREFIX as ACCEPTANCE_PREFIX
 from minewatch.ledger.history import MineHistory, mine_histories, record_seasons
 from minewatch.outputs import runfolder
 from minewatch.outputs.acceptance_overdue import write_acceptance_overdue
 from minewatch.outputs.composites import write_composites
+from minewatch.outputs.counties import CountyOutlines, county_outlines
 from minewatch.outputs.disclosure import personal_values, public_profile, public_spot_check
 from minewatch.outputs.fieldexport import write_field_exports
 from minewatch.outputs.geojson import feature_collection
@@ -113,19 +114,12 @@ def load_ledger(s: Settings, results: list[PlanReadResult]) -> tuple[str, dict[s
 
     url = ledger_url(s)
     engine = ledger_engine(url)
-    ok = []
-    for r in results:
-        rows = [(u.section, u.seq) for u in r.plan.units] if r.plan is not None else []
-        if len(rows) != len(set(rows)):      # a 序号 twice in a section names no one row: left out
-            log.warning("ledger: %s not ingested: a 序号 appears twice in one section", Path(r.file).name)
-            continue
-        ok.append(r)
-    rep = sync_results(engine, ok, iou_min=s.ledger.iou_min, related_min=s.ledger.related_min)
+    rep = sync_results(engine, results, iou_min=s.ledger.iou_min, related_min=s.ledger.related_min)
     for f in rep.findings:
         log.warning("ledger: %s %s", f.rule, f.message_zh)
     accepted = import_acceptance_lists(engine, s)
     histories = mine_histories(engine)
-    by_file = {Path(r.file).name: r for r in ok}
+    by_file = {Path(r.file).name: r for r in results}
     for h in histories.values():      # the ledger's plan findings join their file's findings
         for f in ledger_findings(h, area_tolerance=s.plan.area_tolerance):
             if f.file in by_file:
@@ -384,6 +378,11 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
                    json.dumps(public_profile(fc, personal=personal), ensure_ascii=False, indent=1) + "\n")
         write_spot_check(public_spot_check(spot, personal), run_dir / "public" / "spot_check.csv", None)
         rights = {x.license_no: x for x in promises.rights}      # looked up once per mine below
+        # the county layer is read once a night; its problems are logged once, never fail a report
+        counties = county_outlines(promises.settings.report if promises.settings is not None else ReportSettings(),
+                                   promises.rights)
+        for w in counties.warnings:
+            log.warning("report: %s", w)
         write_field_exports(fc, run_dir / "field", run_date.isoformat(),
                             {lic: x.boundary for lic, x in rights.items()})
         for r in results:
@@ -391,7 +390,7 @@ def _write_files(results: list[MineResult], out_dir: Path, run_dir: Path, run_da
             if plan is not None and r.composite is not None:
                 write_report(r, plan, fc, run_dir / "reports" / f"{r.license_no}.html", run_date,
                              right=rights.get(r.license_no),
-                             s=promises.settings, ledger=ledger)
+                             s=promises.settings, ledger=ledger, counties=counties)
         write_overview(fc, promises.rights, run_dir, run_date.isoformat(),
                        {r.license_no: MineImage(r.composite.rgb, r.composite.transform, r.composite.epsg)
                         for r in results if r.composite is not None},
@@ -462,7 +461,7 @@ def _report_timeline(ledger: LedgerView, license_no: str) -> dict:
 
 def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date: date,
                  right: MiningRight | None = None, s: Settings | None = None,
-                 ledger: LedgerView | None = None) -> Path:
+                 ledger: LedgerView | None = None, counties: CountyOutlines | None = None) -> Path:
     """The inspector's per-mine report (and its PDF when `s.report.pdf`) from what the pipeline
     kept for it: the season window and clear-date rule from the night's settings, the
     licence boundary for the zone and corners, the ring's series from the unit series."""
@@ -486,8 +485,11 @@ def write_report(r: MineResult, plan: AnnualPlan, fc: dict, path: Path, run_date
         county_code=right.county_code if right is not None else "",
         before_rgb=c.baseline_rgb, after_rgb=c.rgb_reflectance, before_period=c.baseline_period,
         **(_report_timeline(ledger, r.license_no) if ledger is not None else {}))
+    outline = counties.for_mine(right) if counties is not None and right is not None else None
+    if outline is not None:        # the county's polygon and its name in the layer
+        data.county_outline, data.county_name = outline.geometry, outline.name
     if s is not None:
-        data.county_name = s.report.county_names.get(data.county_code, "")
+        data.county_name = s.report.county_names.get(data.county_code, data.county_name)
         data.locator_frame_m, data.pair_margin_m = s.report.locator_frame_m, s.report.pair_margin_m
     pdf = bool(s is not None and s.report.pdf)
     return render_report(data, path, pdf=pdf, pdf_timeout=s.report.pdf_timeout_s if s is not None else 120)

@@ -146,6 +146,13 @@ def ingest_results(engine: Engine, results: Iterable[PlanReadResult], *, iou_min
     plans = sorted((r.plan for r in results if r.plan is not None),
                    key=lambda p: (p.plan_year, p.license_no, Path(p.source).name))
     for plan in plans:
+        rows = [(u.section, u.seq) for u in plan.units]
+        if len(rows) != len(set(rows)):      # a 序号 twice in a section names no one row: matching would guess
+            twice = sorted({f"{SECTION_ZH[sec]}第{seq}号" for sec, seq in rows if rows.count((sec, seq)) > 1})
+            report.findings.append(_refuse(plan, "LEDGER_DUPLICATE_SEQ", (
+                f"{plan.license_no} {plan.plan_year}年度计划未入账：同一部分内序号重复 ({'、'.join(twice)})；"
+                f"请更正后重新报送")))
+            continue
         sha = _sha256(plan.source)
         with Session(engine) as session, session.begin():
             same = session.scalars(select(PlanFiling).where(PlanFiling.license_no == plan.license_no,

@@ -8,9 +8,10 @@ default styles), ``onemap_changes`` (its changes since the previous night), ``re
 Chinese HTML report), ``spotcheck`` (the ranked list), ``composites`` (season COGs),
 ``disclosure`` (the public profile), ``runfolder`` (dated run folders and `latest`),
 ``navigation`` (anomaly coordinates for the field), ``fieldexport`` (KML/GPX), ``pdf``
-(reproducible Chromium PDFs), ``overview`` (the run folder's index.html).
+(reproducible Chromium PDFs), ``overview`` (the run folder's index.html), ``counties`` (county
+outlines for the locator map from the operator's 行政区划 layer).
 """
 
-__all__ = ["composites", "disclosure", "fieldexport", "geojson", "lifecycle", "navigation", "onemap",
+__all__ = ["composites", "counties", "disclosure", "fieldexport", "geojson", "lifecycle", "navigation", "onemap",
            "onemap_changes", "onemap_formats", "onemap_gk", "onemap_meta", "onemap_styles", "overview", "pdf",
            "report", "runfolder", "spotcheck"]

@@ -59,6 +59,7 @@ __all__ = ["LOSS_TYPES", "MineReportData", "ReportUnit", "anomaly_label", "cjk_f
 
 SECTION_ZH = {"restored": "上年度已修复", "damage": "现状损毁", "planned": "本年度计划"}
 SECTION_ORDER = {"planned": 0, "restored": 1, "damage": 2}
+COUNTY_EDGE = "#5b2a86"          # the county outline on the locator map (dark violet: not a finding's red)
 CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK HK", "Noto Sans CJK KR")
 
 
@@ -124,7 +125,9 @@ class MineReportData:
     pair_margin_m: float = 150.0           # around an anomaly's bbox in its pair
     county_code: str = ""                  # XZQDM of the licence, on the locator map
     county_name: str = ""                  # XZQMC when known (`report.county_names`)
-    locator_frame_m: float = 25_000.0      # side of the locator map's square frame
+    locator_frame_m: float = 25_000.0      # side of the locator map's square frame (at least, with a county)
+    # the county's polygon, EPSG:4490 (outputs.counties, from `report.county_boundaries`); None: not drawn
+    county_outline: BaseGeometry | None = None
 
     @classmethod
     def from_plan(cls, plan: AnnualPlan, right: MiningRight | None = None, **kw: Any) -> "MineReportData":
@@ -284,26 +287,63 @@ def _graticule(ax: Axes, extent: tuple[float, float, float, float], epsg: int) -
         ax.plot(*to_xy.transform(lon_a + along * (lon_b - lon_a), np.full(50, la)), color="#8a8a8a", linewidth=0.6)
 
 
-def locator_png(data: MineReportData, font: str) -> str | None:
-    """The mine in its surroundings: the licence boundary and the image map's frame in a square
-    of `locator_frame_m` around the licence, graticule, scale bar, north arrow, county code/name.
-    No county outline: the repository has no county boundary data, so none is drawn.
-    None without a boundary."""
+# the licence and the county outline in the raster CRS, and the locator map's (x0, x1, y0, y1)
+LocatorFrame = tuple[BaseGeometry, BaseGeometry | None, tuple[float, float, float, float]]
+
+
+def _locator_frame(data: MineReportData) -> LocatorFrame | None:
+    """The licence and the county outline in the raster CRS, and the locator map's square: centred on
+    the licence with side `locator_frame_m`, or, with a county outline, on the county and large
+    enough to hold it whole (and the licence) with a margin. None without a boundary."""
     if data.boundary is None or data.boundary.is_empty or data.epsg in (4326, 4490):
         return None
     to = Transformer.from_crs(4490, data.epsg, always_xy=True).transform
     b = shapely.transform(data.boundary, lambda x, y: to(x, y), interleaved=False)
+    county = (shapely.transform(data.county_outline, lambda x, y: to(x, y), interleaved=False)
+              if data.county_outline is not None and not data.county_outline.is_empty else None)
+    if county is None:
+        c, side = b.centroid, data.locator_frame_m
+    else:
+        x0, y0, x1, y1 = shapely.union_all([b.envelope, county.envelope]).bounds
+        c = shapely.Point((x0 + x1) / 2, (y0 + y1) / 2)
+        side = max(data.locator_frame_m, 1.08 * max(x1 - x0, y1 - y0))     # 4% margin each side
+    half = side / 2
+    return b, county, (c.x - half, c.x + half, c.y - half, c.y + half)
+
+
+def _side_km(frame: LocatorFrame) -> float:
+    """The locator map's side in km, to 4 significant figures as printed."""
+    x0, x1 = frame[2][:2]
+    return float(f"{(x1 - x0) / 1000:.4g}")
+
+
+def locator_png(data: MineReportData, font: str, frame: LocatorFrame | None = None) -> str | None:
+    """The mine in its surroundings: the licence boundary and the image map's frame in a square
+    around the licence (`_locator_frame`, unless given), graticule, scale bar, north arrow, county
+    code/name, and the county's outline with its name when `county_outline` is given. None without
+    a boundary."""
+    frame = frame or _locator_frame(data)
+    if frame is None:
+        return None
+    b, county_geom, extent = frame
     c = b.centroid
-    half = data.locator_frame_m / 2
-    extent = (c.x - half, c.x + half, c.y - half, c.y + half)
     img = _extent(data.transform, data.fvc.shape)
     lon, lat = Transformer.from_crs(data.epsg, 4490, always_xy=True).transform(c.x, c.y)
     county = " ".join(x for x in (data.county_name, f"(县级代码 {data.county_code})" if data.county_code else "") if x)
+    side_km = _side_km(frame)
     with rc_context({"font.family": [font], "axes.unicode_minus": False}):
         fig = Figure(figsize=(5.2, 5.2))
         ax = fig.subplots()
         ax.set_facecolor("#f4f1ea")
         _graticule(ax, extent, data.epsg)
+        if county_geom is not None:     # under the licence: the county's land lighter, its border dark violet
+            ax.add_patch(_patch(county_geom, facecolor="#fffdf7", edgecolor=COUNTY_EDGE, linewidth=2.0,
+                                label=f"县界 {data.county_name}".rstrip()))
+            if data.county_name:
+                p = county_geom.representative_point()
+                ax.text(p.x, p.y, data.county_name, ha="center", va="center", fontsize=11, color=COUNTY_EDGE,
+                        fontweight="bold", bbox=dict(boxstyle="round,pad=0.2", facecolor="white", alpha=0.75,
+                                                     linewidth=0))
         ax.add_patch(matplotlib.patches.Rectangle((img[0], img[2]), img[1] - img[0], img[3] - img[2],
                                                   facecolor="none", edgecolor="#1f3b73", linestyle="--",
                                                   linewidth=1.0, label="影像图范围"))
@@ -318,8 +358,8 @@ def locator_png(data: MineReportData, font: str) -> str | None:
         _north_arrow(ax)
         ax.legend(fontsize=7, loc="upper left", framealpha=0.8)
         ax.set_title(f"位置示意图  {county}".rstrip(), fontsize=10)
-        ax.set_xlabel(f"范围 {data.locator_frame_m / 1000:g} km × {data.locator_frame_m / 1000:g} km; "
-                      "无县界底图, 仅示矿界、影像图范围与经纬网", fontsize=7)
+        drawn = "县界取自行政区划图层" if county_geom is not None else "无县界底图, 仅示矿界、影像图范围与经纬网"
+        ax.set_xlabel(f"范围 {side_km:g} km × {side_km:g} km; {drawn}", fontsize=7)
         return _png(fig, dpi=90)
 
 
@@ -639,14 +679,17 @@ def render_html(data: MineReportData) -> str:
 
     h.append("<h2>一、影像图</h2>")
     h.append(f'<img alt="真彩色与植被覆盖度影像图" src="data:image/png;base64,{_map_png(data, anomalies, font)}">')
-    loc = locator_png(data, font)
-    if loc is not None:
+    frame = _locator_frame(data)
+    loc = locator_png(data, font, frame)
+    if frame is not None and loc is not None:
         county = data.county_name or "—"
         code = f" (县级行政区划代码 {data.county_code})" if data.county_code else ""
+        side_km = _side_km(frame)
+        where = ("以县域为中心, 紫色线为县界 (取自行政区划图层)" if frame[1] is not None
+                 else "以矿区为中心; 无县界底图, 仅示矿界、影像图范围与经纬网")
         h.append(f'<div class="chart locator"><h3>位置示意图</h3>'
                  f'<img alt="矿区位置示意图" src="data:image/png;base64,{loc}">'
-                 f'<p class="muted">所在县: {_e(county)}{_e(code)}; 图幅 {data.locator_frame_m / 1000:g} km 见方, '
-                 "以矿区为中心; 无县界底图, 仅示矿界、影像图范围与经纬网。</p></div>")
+                 f'<p class="muted">所在县: {_e(county)}{_e(code)}; 图幅 {side_km:g} km 见方, {where}。</p></div>')
 
     h.append("<h2>二、异常位置</h2>")
     if anomalies:

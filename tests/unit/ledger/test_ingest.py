@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
@@ -105,3 +106,19 @@ def test_timeline_text(make_ledger, plan_dir):
             and "完成验收 是  按位置匹配往年单元 (iou, IoU 0.8766)" in text)
     assert f"疑似合并（新编号，待人工确认） (merge, IoU 0.5000, 候选 candidates {_id(5)},{_id(8)})" in text
     assert format_timeline("C0", []).startswith("台账中无采矿权 C0")
+
+
+def test_a_plan_with_a_seq_twice_is_refused_and_the_rest_goes_in(make_ledger, plan_dir, tmp_path):
+    """Two rows numbered 本年度计划第2号 name no one unit: that filing is left out with a finding
+    that says which 序号, and the other years still go in."""
+    y2025, y2026, _ = plans()
+    twice = tuple(replace(u, seq=2) if u.seq == 3 and u.section == "planned" else u for u in y2026.units)
+    folder = tmp_path / "dup"
+    folder.mkdir()
+    write_plan_xlsx(y2026.__class__(**{**y2026.__dict__, "units": twice}), folder / "dup_2026.xlsx")
+    write_plan_xlsx(y2025, folder / "ok_2025.xlsx")
+    engine = make_ledger()
+    rep = ingest_paths(engine, [folder], **KW)
+    assert [f.rule for f in rep.findings] == ["LEDGER_DUPLICATE_SEQ"]
+    assert "本年度计划第2号" in rep.findings[0].message_zh and rep.findings[0].file == "dup_2026.xlsx"
+    assert rep.added == [f"{LICENCE} 2025 ok_2025.xlsx"]

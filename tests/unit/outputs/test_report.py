@@ -182,6 +182,7 @@ def test_locator_map_shows_the_licence_in_a_graticuled_frame_with_its_county(tmp
     ys, xs = np.nonzero(red)
     assert abs(ys.mean() / img.shape[0] - 0.5) < 0.15 and abs(xs.mean() / img.shape[1] - 0.5) < 0.15
     assert "位置示意图" in text and "所在县: 准格尔旗 (县级行政区划代码 150622); 图幅 25 km 见方" in text
+    assert "无县界底图" in text and _violet(img).sum() == 0          # no county layer: no outline
     assert render_report(_data(), tmp_path / "n.html").read_text(encoding="utf-8").count("位置示意图") == 0
 
 
@@ -245,3 +246,36 @@ def test_every_loss_type_is_a_known_type_and_every_type_that_a_loss_patch_makes_
     for mod in (disturbance_rules, history):
         made |= set(re.findall(r'loss_anomaly\(\s*"([A-Z_]+)"', inspect.getsource(mod)))
     assert made and made <= set(report.LOSS_TYPES), made - set(report.LOSS_TYPES)
+
+
+def _violet(img: np.ndarray) -> np.ndarray:
+    """Pixels of the county outline's colour (report.COUNTY_EDGE #5b2a86)."""
+    return (np.abs(img[..., 0] - 0x5B / 255) < 0.08) & (np.abs(img[..., 1] - 0x2A / 255) < 0.08) & \
+           (np.abs(img[..., 2] - 0x86 / 255) < 0.08)
+
+
+def test_locator_map_draws_the_county_outline_and_frames_the_whole_county(tmp_path):
+    lic = box(110.99, 38.98, 111.03, 39.0)
+    c = lic.centroid
+    # a 60 km octagon-ish county whose centre is 10 km east of the licence (not real borders)
+    county = shapely.Point(c.x + 0.115, c.y).buffer(0.35, quad_segs=2)
+    county = shapely.affinity.scale(county, 1.0, 0.78)
+    d = _data(boundary=lic, county_code="150622", county_name="准格尔旗", county_outline=county)
+    text = render_report(d, tmp_path / "r.html").read_text(encoding="utf-8")
+    [img] = _pngs(text, "locator")
+    violet = _violet(img)
+    ys, xs = np.nonzero(violet)
+    h, w = violet.shape
+    # the outline goes round the whole frame: the frame is 1.08 x the county's width, not 25 km
+    assert violet.sum() > 800 and xs.max() - xs.min() > 0.6 * w and ys.max() - ys.min() > 0.45 * h
+    red = (img[..., 0] > 0.6) & (img[..., 1] < 0.45) & (img[..., 2] < 0.45)
+    ry, rx = np.nonzero(red)
+    # the licence (and its star) sits inside the outline, west of the county's middle
+    assert xs.min() < rx.mean() < (xs.min() + xs.max()) / 2 and ys.min() < ry.mean() < ys.max()
+    # the outline's pixels lie on the polygon's ring: none at the county's middle, some left of the licence
+    assert not violet[int(ry.mean()) - 5:int(ry.mean()) + 5, int(rx.mean()) + 30:int(rx.mean()) + 60].any()
+    assert violet[int(ry.mean()) - 3:int(ry.mean()) + 3, :int(rx.mean())].any()
+    side_km = 1.08 * 0.70 * 111.32 * np.cos(np.radians(39.0))
+    m = re.search(r"所在县: 准格尔旗 \(县级行政区划代码 150622\); 图幅 ([\d.]+) km 见方, "
+                  r"以县域为中心, 紫色线为县界", text)
+    assert m and float(m.group(1)) == pytest.approx(side_km, rel=0.03)
