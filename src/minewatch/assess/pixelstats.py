@@ -80,10 +80,12 @@ def tile_stats(a: TileArrays, current: np.ndarray, baseline: np.ndarray, composi
     `a.base_rgb` (None: none); `masks` (unit, h, w) the units' pixels; `ring` (h, w) the
     reference ring's geometry (None: no ring), less what is not stable vegetation or lost here."""
     cur, base, comp = current, baseline, composite
-    base_med = clear_median(a.ndvi[base], a.clear[base]) if base.any() else None
-    season = season_pixels(a.ndvi[cur], a.clear[cur], cfg) if cur.any() else None
-    loss = loss_mask(a.ndvi[base], a.clear[base], a.ndvi[cur], a.clear[cur], cfg, base=base_med) \
-        if base_med is not None and season is not None else None
+    nb, cb, nc, cc = a.ndvi[base], a.clear[base], a.ndvi[cur], a.clear[cur]     # each season's steps, once
+    base_med = clear_median(nb, cb) if base.any() else None
+    season = season_pixels(nc, cc, cfg) if cur.any() else None
+    loss = loss_mask(nb, cb, nc, cc, cfg, base=base_med) if base_med is not None and season is not None else None
+    base_clear = _counts32(cb.sum(axis=0)) if base.any() else None
+    del nb, cb, nc, cc       # the seasons' copies go before the composite's
     ring_px = None
     if ring is not None and base_med is not None:
         rm = ring & stable_median(base_med, stable_ndvi_min)
@@ -91,7 +93,7 @@ def tile_stats(a: TileArrays, current: np.ndarray, baseline: np.ndarray, composi
             rm &= ~loss.confirmed
         ring_px = ring_sums(rm, a.ndvi, a.fvc, a.clear)
     return PixelStats(
-        base_median=base_med, base_clear=_counts32(a.clear[base].sum(axis=0)) if base.any() else None,
+        base_median=base_med, base_clear=base_clear,
         season=season._replace(n_clear=_counts32(season.n_clear), n_ok=_counts32(season.n_ok),
                                n_bare=_counts32(season.n_bare)) if season is not None else None,
         loss=loss._replace(n_loss=_counts32(loss.n_loss)) if loss is not None else None,
