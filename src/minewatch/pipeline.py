@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
-import dask
+import dask.array as dsa
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -184,10 +184,16 @@ def tile_arrays(raw: xr.DataArray, s: Settings, composite: np.ndarray, before: n
     # the "before" image: only the three visible bands of the nearest baseline season's steps
     base_rgb = (refl[list(TRUE_COLOUR)].isel(time=before).to_dataarray("band").transpose("time", "band", "y", "x")
                 if before is not None else None)
-    got = dask.compute(idx.ndvi, idx.fvc, idx.bsi, indices.mndwi(refl), clear, comp_refl, base_rgb)
+    lazy = [v.data for v in (idx.ndvi, idx.fvc, idx.bsi, indices.mndwi(refl), clear, comp_refl, base_rgb)
+            if v is not None]
+    # dask writes each chunk into its place: no second, concatenated copy of the tile's arrays
+    got = [np.empty(v.shape, v.dtype) if isinstance(v, dsa.Array) else np.asarray(v) for v in lazy]
+    todo = [(v, g) for v, g in zip(lazy, got) if isinstance(v, dsa.Array)]
+    if todo:
+        dsa.store([v for v, _ in todo], [g for _, g in todo], lock=False)
     cut = (..., *crop)
-    nd, fv, bs, mn, cl, cr, br = (None if g is None else np.asarray(g.values)[cut] for g in got)
-    return pixelstats.TileArrays(nd, fv, bs, mn, cl.astype(bool), cr, br)
+    nd, fv, bs, mn, cl, cr, *br = (g[cut] for g in got)
+    return pixelstats.TileArrays(nd, fv, bs, mn, cl.astype(bool, copy=False), cr, br[0] if br else None)
 
 
 def _halo(ys: slice, xs: slice, shape: tuple[int, int], px: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:

@@ -29,6 +29,7 @@ BARE = {"blue": 0.12, "green": 0.16, "red": 0.20, "nir": 0.24, "swir16": 0.30, "
 BASE_DATES = ["2025-07-10", "2025-07-25", "2025-08-10", "2025-08-25"]
 CUR_DATES = ["2026-07-10", "2026-07-25", "2026-08-10", "2026-08-25"]
 CLOUDY = "2026-09-05"          # bare under a cloud: SCL 9, never clear
+LOAD_PIXELS = pipeline.load_pixels   # the real one (the module's `result` replaces it while it lives)
 
 
 def _ndvi(r):
@@ -166,9 +167,10 @@ def scene_world(tmp_path_factory):
     return SimpleNamespace(s=s, right=right, plan=plan, items=sources.normalise_items(items, "local"))
 
 
-def test_tiles_read_from_the_pixel_store_judge_as_one_window(scene_world):
+def test_tiles_read_from_the_pixel_store_judge_as_one_window(scene_world, monkeypatch):
     """25 tiles of 32 px (edges partial) through the pixel store's windows: the same flags,
     series and composites as the ~140 px window in one tile."""
+    monkeypatch.setattr(pipeline, "load_pixels", LOAD_PIXELS)     # real reads, whatever ran before
     w = scene_world
     th = load_thresholds(ROOT / "configs" / "thresholds.yaml")
 
