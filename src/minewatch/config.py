@@ -76,11 +76,31 @@ class ImagerySettings(_Strict):
     # catches thin cloud edges SCL calls clear. Needs catalog.cloud_probability and a source with
     # the asset; pixels without a probability keep the SCL decision. None: SCL only.
     cloud_prob_max: float | None = Field(None, ge=0, le=100)
-    # SCL classes that are cloud or its shadow (3 shadow, 8/9 cloud, 10 cirrus): the evaluation
-    # asks whether a false flag's scenes had them over the flag
-    cloud_shadow_classes: tuple[int, ...] = (3, 8, 9, 10)
+    # SCL classes that are cloud, shadow or snow (2 terrain shadow, 3 cloud shadow, 8/9 cloud, 10
+    # cirrus, 11 snow): the evaluation asks whether a false flag's scenes had them over the flag
+    cloud_shadow_classes: tuple[int, ...] = (2, 3, 8, 9, 10, 11)
+    # Snow and ice (docs/assessment.md §4a) are masked on every date and counted per unit (series
+    # `snow_fraction`). SCL classes that are snow or ice (11):
+    snow_classes: tuple[int, ...] = (11,)
+    # Snow where SCL misses it: NDSI = (green - swir16) / (green + swir16) above this (0.42, Sentinel
+    # Hub's Sentinel-2 NDSI script; MOD10 uses 0.4), with snow_nir_min and snow_green_min
+    ndsi_min: float = Field(0.42, ge=-1, le=1)
+    snow_nir_min: float = Field(0.11, ge=0)     # snow test: NIR reflectance above this (MOD10_L2; not water)
+    snow_green_min: float = Field(0.10, ge=0)   # snow test: green reflectance above this (MOD10_L2; not dark)
+    # Ice on a pit lake: NDSI above ndsi_min and green reflectance above this, whatever the NIR (ice
+    # and wet snow on water are dark in NIR; open water is under ~0.1 in green)
+    ice_green_min: float = Field(0.20, ge=0)
+    # Terrain shadow (§4a) is masked per date, so a unit or pixel is judged on its illuminated
+    # dates only. SCL classes (2: dark area / topographic shadow):
+    terrain_shadow_classes: tuple[int, ...] = (2,)
+    # Shadow where SCL misses it: NIR reflectance under this, with dark_visible_max and dark_ndwi_max
+    dark_nir_max: float = Field(0.06, ge=0)
+    dark_visible_max: float = Field(0.05, ge=0)   # shadow test: blue, green and red reflectance all under this
+    # shadow test: NDWI (green - nir) / (green + nir) at most this; above it a dark pixel is water
+    # (McFeeters' NDWI: open water ~0.6, shaded ground ~0)
+    dark_ndwi_max: float = Field(0.3, ge=-1, le=1)
 
-    @field_validator("mask_classes")
+    @field_validator("mask_classes", "snow_classes", "terrain_shadow_classes")
     @classmethod
     def _no_bare(cls, v: tuple[int, ...]) -> tuple[int, ...]:
         if 5 in v:
@@ -140,6 +160,11 @@ class AssessSettings(_Strict):
     degradation_fvc_drop: float = Field(0.15, gt=0)   # accepted unit: FVC fall vs its previous season
     degradation_rel_drop: float = Field(0.20, gt=0)   # ... and fall of (unit / reference)
     temporary_bare_fvc: float = Field(0.15, ge=0, le=1)  # temporary land under this FVC is still bare
+    # Persistent cloud (assess/windows.py): a season with fewer than min_clear_obs clear dates for a
+    # unit is widened by this many days on each side, up to widen_steps times, before the unit is
+    # unjudged (INSUFFICIENT_OBSERVATIONS / SNOW_COVER naming the widest window tried)
+    widen_days: int = Field(15, ge=1)
+    widen_steps: int = Field(2, ge=0, le=6)     # widenings at most (0: the season only)
     disturbance: DisturbanceSettings = DisturbanceSettings()
     reference: ReferenceSettings = ReferenceSettings()
     confidence: ConfidenceSettings = ConfidenceSettings()

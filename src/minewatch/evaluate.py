@@ -9,9 +9,9 @@ uses, and compares the reported flags (confidence >= report_min) with the labels
   OUT_OF_BOUNDARY_DISTURBANCE) is matched to a planted area of the same scenario whose
   rectangle it intersects ("area:<name>");
 - precision = true flags / flags, recall = found labels / labels, per type and overall;
-- cloud_only_flags: false flags whose evidence scenes have cloud or shadow (SCL classes
-  `imagery.cloud_shadow_classes`, by default 3, 8, 9, 10) over the flagged geometry, read
-  straight from the SCL COGs: flags clouds alone could have caused. Held-back
+- cloud_only_flags: false flags whose evidence scenes have cloud, shadow or snow (SCL classes
+  `imagery.cloud_shadow_classes`, by default 2, 3, 8, 9, 10, 11) over the flagged geometry, read
+  straight from the SCL COGs: flags the sky alone could have caused. Held-back
   (low-confidence) flags are counted apart.
 """
 from __future__ import annotations

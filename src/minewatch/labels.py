@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 __all__ = ["CHANGE_ZH", "CONFIDENCE_LEVELS", "CONFIDENCE_ZH", "EVIDENCE_ZH", "FIELDS", "LEDGER_MATCH_ZH",
            "ONEMAP_TABLES_ZH", "RULES_ZH", "SECTION_ZH", "SEVERITY_ZH", "TYPES_ZH", "UNIT_EVENT_ZH", "UNIT_STATE_ZH",
-           "UNIT_STATUS_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
+           "UNIT_STATUS_ZH", "UNJUDGED_ZH", "VALUES_ZH", "YES_NO_ZH", "FieldLabel"]
 
 # English code -> Chinese label (the regulation's wording where it has one)
 TYPES_ZH = {
@@ -36,6 +36,15 @@ CONFIDENCE_ZH = {"low": "低", "high": "高", "highest": "最高"}
 EVIDENCE_ZH = {
     "SCENES_SKIPPED": "部分影像文件无法读取，已跳过",
     "EVIDENCE_INCOMPLETE": "影像目录返回的景数少于其匹配数，证据不完整",
+}
+# Why a unit was not judged (unjudged.csv `reason`); never flags
+UNJUDGED_ZH = {
+    "INSUFFICIENT_OBSERVATIONS": "有效观测不足",
+    "SNOW_COVER": "积雪或结冰覆盖，无法判定植被/水面",
+    "SEASON_NOT_OVER": "评估季尚未结束",
+    "NO_THRESHOLD": "无适用阈值",
+    "NO_VEGETATION_TARGET": "目标地类无植被/水面要求",
+    "LOW_CONFIDENCE": "置信度不足，暂不上报",
 }
 # the one-map package's changes table: a feature since the previous night (outputs.onemap_changes)
 CHANGE_ZH = {"new": "新增", "updated": "更新", "resolved": "消除"}
@@ -80,6 +89,8 @@ FIELDS: dict[str, FieldLabel] = {
     "statistic": FieldLabel("统计方法", "", "观测值由哪些日期、如何汇总得到"),
     "clear_observations": FieldLabel("晴空观测数", "次", "无云、无云影的有效影像日期数"),
     "n_clear": FieldLabel("晴空观测数", "次", "无云、无云影的有效影像日期数"),
+    "window": FieldLabel("判定时间窗", "", "观测值所用的起止日期: 评估季, 晴空日期不足时向前后各扩展 (持续多云)"),
+    "snow_dates": FieldLabel("积雪/结冰日期数", "次", "时间窗内因积雪或结冰未计入的影像日期数 (已剔除, 不作裸地)"),
     "clear_dates_current": FieldLabel("本季晴空日期数", "次", "本评估季有效影像日期数"),
     "previous_clear_observations": FieldLabel("上季晴空观测数", "次", "上一评估季有效影像日期数"),
     "agreeing_dates": FieldLabel("一致日期比例", "", "各晴空日期中同样低于要求的比例, 越高越可信"),

@@ -150,41 +150,49 @@ class Observed(NamedTuple):
     clear: xr.DataArray       # bool (time, y, x)
     stats: xr.Dataset         # per (unit, time) counts and means
     masks: xr.DataArray       # (unit, y, x) the unit masks `stats` is over
+    snow: xr.DataArray | None = None   # bool (time, y, x) snow or ice (masked in `clear` too)
 
 
 def observe(raw: xr.DataArray, grid: cube.Grid, units_utm: dict[str, BaseGeometry], s: Settings) -> Observed:
     """Lazy reflectance, index cube (ndvi, fvc, bsi), clear mask and per-unit stats for one window;
     the units are rasterised here, once."""
-    refl, idx, clear = observe_pixels(raw, s)
+    refl, idx, clear, snow = observe_pixels(raw, s)
     um = series.unit_masks(units_utm, grid)
-    return Observed(refl, idx, clear, series.unit_stats(idx, clear, um), um)
+    return Observed(refl, idx, clear, series.unit_stats(idx, clear, um), um, snow)
 
 
-def observe_pixels(raw: xr.DataArray, s: Settings) -> tuple[xr.Dataset, xr.Dataset, xr.DataArray]:
-    """Lazy reflectance, index cube (ndvi, fvc, bsi) and clear mask of a window (or part of one)."""
+def observe_pixels(raw: xr.DataArray, s: Settings) -> tuple[xr.Dataset, xr.Dataset, xr.DataArray, xr.DataArray]:
+    """Lazy reflectance, index cube (ndvi, fvc, bsi), clear mask and snow/ice mask of a window (or part of one)."""
     refl = cube.to_reflectance(raw)
     cp = refl.get(CLOUD_PROB)
     if s.imagery.cloud_prob_max is not None and cp is None:
         log.warning("imagery.cloud_prob_max is set but this catalogue's scenes have no cloud-probability "
                     "band: SCL alone decides")
-    clear = masks.clear_mask(refl.scl, s.imagery.mask_classes, s.imagery.mask_dilation_px,
-                             cloud_prob=cp, cloud_prob_max=s.imagery.cloud_prob_max)
+    im = s.imagery
+    # snow/ice and terrain shadow are masked on every date (docs/assessment.md §4a); snow is also
+    # counted per unit, so a unit short of dates under snow says so (SNOW_COVER)
+    snow = masks.snow_mask(refl, im.snow_classes, im.ndsi_min, im.snow_nir_min, im.snow_green_min,
+                           im.ice_green_min)
+    shade = masks.terrain_shadow_mask(refl, im.terrain_shadow_classes, im.dark_nir_max, im.dark_visible_max,
+                                      im.dark_ndwi_max)
+    clear = masks.clear_mask(refl.scl, im.mask_classes, im.mask_dilation_px,
+                             cloud_prob=cp, cloud_prob_max=im.cloud_prob_max, also=snow | shade)
     nd = indices.ndvi(refl)
     idx = xr.Dataset({"ndvi": nd, "fvc": indices.fvc(nd, s.indices.ndvi_soil, s.indices.ndvi_veg),
                       "bsi": indices.bsi(refl)})
-    return refl, idx, clear
+    return refl, idx, clear, snow
 
 
 def tile_arrays(raw: xr.DataArray, s: Settings, composite: np.ndarray, before: np.ndarray | None,
                 crop: tuple[slice, slice]) -> pixelstats.TileArrays:
     """One tile's arrays for `assess.pixelstats`, computed from the lazy cube `raw` of the tile
     and its halo (the clear mask's dilation sees across the tile's edges), then cut to `crop`."""
-    refl, idx, clear = observe_pixels(raw, s)
+    refl, idx, clear, snow = observe_pixels(raw, s)
     comp_refl = refl[list(REFLECTANCE)].isel(time=composite).to_dataarray("band").transpose("time", "band", "y", "x")
     # the "before" image: only the three visible bands of the nearest baseline season's steps
     base_rgb = (refl[list(TRUE_COLOUR)].isel(time=before).to_dataarray("band").transpose("time", "band", "y", "x")
                 if before is not None else None)
-    lazy = [v.data for v in (idx.ndvi, idx.fvc, idx.bsi, indices.mndwi(refl), clear, comp_refl, base_rgb)
+    lazy = [v.data for v in (idx.ndvi, idx.fvc, idx.bsi, indices.mndwi(refl), clear, comp_refl, snow, base_rgb)
             if v is not None]
     # dask writes each chunk into its place: no second, concatenated copy of the tile's arrays
     got = [np.empty(v.shape, v.dtype) if isinstance(v, dsa.Array) else np.asarray(v) for v in lazy]
@@ -192,8 +200,9 @@ def tile_arrays(raw: xr.DataArray, s: Settings, composite: np.ndarray, before: n
     if todo:
         dsa.store([v for v, _ in todo], [g for _, g in todo], lock=False)
     cut = (..., *crop)
-    nd, fv, bs, mn, cl, cr, *br = (g[cut] for g in got)
-    return pixelstats.TileArrays(nd, fv, bs, mn, cl.astype(bool, copy=False), cr, br[0] if br else None)
+    nd, fv, bs, mn, cl, cr, sn, *br = (g[cut] for g in got)
+    return pixelstats.TileArrays(nd, fv, bs, mn, cl.astype(bool, copy=False), cr, br[0] if br else None,
+                                 sn.astype(bool, copy=False))
 
 
 def _halo(ys: slice, xs: slice, shape: tuple[int, int], px: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:

@@ -103,13 +103,18 @@ def build(*, grid: Grid, boundary_utm: BaseGeometry, units_utm: Mapping[str, Bas
           history: MineHistory | None = None, measured_only: Iterable[str] = ()) -> Evidence:
     """The evidence from the window's aggregates. `stats`: the per-unit series (`sky.series.stats_frame`);
     `unit_masks`: the masks it was computed with, the first of `pixels.water`'s units (the
-    ring in `pixels` left out other mines' boundaries, `ring_geometry`)."""
+    ring in `pixels` left out other mines' boundaries, `ring_geometry`); `pixels.snow`: snow or ice
+    (already out of the clear mask) counted per unit and date, the series' `snow_fraction`."""
     a = s.assess
     ids = tuple(str(i) for i in ids)
     series = stats
     if unit_masks:   # share of open water (MNDWI > 0) per unit and date, for water targets
         wf = reference.water_frame(list(unit_masks), pixels.water[:len(unit_masks)], ids)
         series = series.merge(wf, on=["unit", "item_id"], how="left")
+        if pixels.snow is not None:
+            series = series.merge(reference.snow_frame(list(unit_masks), pixels.snow[:len(unit_masks)],
+                                                       [int(m.sum()) for m in unit_masks.values()], ids),
+                                  on=["unit", "item_id"], how="left")
 
     # the reference ring: natural vegetation around the mine, this season and the baseline
     ref = None

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from minewatch.assess.disturbance import LossMask, SeasonPixels, clear_max, clear_median, loss_mask, season_pixels
-from minewatch.assess.reference import RingSums, ring_sums, stable_median, water_counts
+from minewatch.assess.reference import RingSums, ring_sums, snow_counts, stable_median, water_counts
 from minewatch.config import DisturbanceSettings
 from minewatch.sky.series import unit_sums
 
@@ -43,6 +43,7 @@ class TileArrays(NamedTuple):
     clear: np.ndarray                # (t, h, w) bool
     comp_refl: np.ndarray            # (composite steps, bands, h, w) reflectance
     base_rgb: np.ndarray | None      # (baseline "before" steps, 3, h, w) red/green/blue, or None
+    snow: np.ndarray | None = None   # (t, h, w) bool snow or ice (out of `clear` already), or None
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,10 +60,11 @@ class PixelStats:
     unit_sums: np.ndarray            # (t, unit, 4) float64 `sky.series.unit_sums` of clear, ndvi, fvc, bsi
     water: np.ndarray                # (unit, t, 2) `reference.water_counts`
     ring: RingSums | None            # the reference ring's per-date sums (None: no ring)
+    snow: np.ndarray | None = None   # (unit, t) `reference.snow_counts` (None: no snow mask)
 
 
 # fields summed over tiles; every other array is pasted at its tile
-TABLES = frozenset({"unit_sums", "water", "ring"})
+TABLES = frozenset({"unit_sums", "water", "ring", "snow"})
 
 
 def tiles(shape: tuple[int, int], chunk_px: int) -> list[tuple[slice, slice]]:
@@ -103,7 +105,7 @@ def tile_stats(a: TileArrays, current: np.ndarray, baseline: np.ndarray, composi
         base_rgb=clear_median(a.base_rgb, a.clear[before][:, None]) if before is not None and a.base_rgb is not None
         else None,
         unit_sums=unit_sums(a.clear, masks, a.ndvi, a.fvc, a.bsi), water=water_counts(masks, a.mndwi, a.clear),
-        ring=ring_px)
+        ring=ring_px, snow=None if a.snow is None else snow_counts(masks, a.snow))
 
 
 def _counts32(n: np.ndarray) -> np.ndarray:

@@ -118,3 +118,24 @@ def water_fractions(masks: dict[str, np.ndarray], mndwi: np.ndarray, clear: np.n
     """Per (unit, scene): share of the unit's clear pixels with MNDWI > 0 (open water)."""
     stack = np.stack(list(masks.values())) if masks else np.zeros((0,) + mndwi.shape[1:], bool)
     return water_frame(masks, water_counts(stack, mndwi, clear), item_ids)
+
+
+def snow_counts(masks: np.ndarray, snow: np.ndarray) -> np.ndarray:
+    """(unit, t) int: per unit mask of (unit, y, x) and date, its pixels under snow or ice."""
+    return np.array([[int(snow[i][m].sum()) for i in range(snow.shape[0])] for m in masks],
+                    np.int64).reshape(masks.shape[0], snow.shape[0])
+
+
+def snow_frame(keys: Iterable[str], counts: np.ndarray, n_px: Iterable[int], item_ids: Iterable[str]) -> pd.DataFrame:
+    """Per (unit, scene) of `snow_counts`: share of the unit's `n_px` pixels under snow or ice."""
+    ids = [str(i) for i in item_ids]
+    rows = [{"unit": key, "item_id": iid, "snow_fraction": float(c[i]) / n if n else np.nan}
+            for key, c, n in zip(keys, counts, n_px) for i, iid in enumerate(ids)]
+    return pd.DataFrame(rows, columns=["unit", "item_id", "snow_fraction"])
+
+
+def snow_fractions(masks: dict[str, np.ndarray], snow: np.ndarray, item_ids: Iterable[str]) -> pd.DataFrame:
+    """Per (unit, scene): share of the unit's pixels under snow or ice (a date recorded as
+    snow-covered; the pixels are out of the clear mask already)."""
+    stack = np.stack(list(masks.values())) if masks else np.zeros((0,) + snow.shape[1:], bool)
+    return snow_frame(masks, snow_counts(stack, snow), [int(m.sum()) for m in masks.values()], item_ids)

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from minewatch.assess import windows
 from minewatch.assess.anomaly import Anomaly, RuleResult, Unjudged
 from minewatch.assess.confidence import classify
 from minewatch.assess.evidence import Evidence
@@ -42,6 +43,7 @@ from minewatch.assess.reference import REFERENCE
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import Threshold, ThresholdTable
 from minewatch.config import AssessSettings, Settings
+from minewatch.labels import UNJUDGED_ZH
 from minewatch.promised.coords import area_hm2
 from minewatch.promised.models import PLANNED, RESTORED, AnnualPlan, MiningRight, Unit
 
@@ -182,14 +184,22 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
                                          f"评估季({season.label})尚未结束", 0))
             continue
 
-        v = season_value(series, key, season, min_clear_fraction, th.measure)
+        # persistent cloud: the season widened into the adjacent weeks (assess/windows.py)
+        w = windows.widened(season, lambda se, key=key, th=th: season_value(series, key, se, min_clear_fraction,
+                                                                           th.measure),
+                            lambda x: x.n_clear, min_clear_obs, cfg.widen_days, cfg.widen_steps, as_of)
+        v, window = w.value, w.used
+        snow = windows.snow_dates(series, key, window, min_clear_fraction)
         if v.n_clear < min_clear_obs:
-            unjudged.append(Unjudged(plan.license_no, key, "INSUFFICIENT_OBSERVATIONS",
-                                     f"有效观测不足 ({v.n_clear} < {min_clear_obs})", v.n_clear))
+            unjudged.append(_short(plan.license_no, key, v.n_clear, snow, min_clear_obs, w.tried_text))
             continue
+        if w.widened and th.measure == "fvc":   # the ring over the same window as the unit
+            ref = reference_of(series, window, cfg.reference.min_clear_fraction, cfg.reference.min_factor,
+                               min_clear_obs)
         assert v.fvc is not None   # clear rows have an fvc_mean (_clear_rows drops NaN), so a median
         observed = {"fvc": v.fvc, "ndvi": v.ndvi, "bsi": v.bsi, "clear_observations": v.n_clear,
-                    "statistic": "median of clear-date unit means"}
+                    "statistic": "median of clear-date unit means", "window": window.label,
+                    "snow_dates": snow}
         expected = {"measure": th.measure, "min": th.min, "land_class": th.land_class,
                     "region": th.region, "source": th.source, "provisional": th.provisional}
         if th.measure == "water":
@@ -228,8 +238,20 @@ def assess_units(right: MiningRight, plan: AnnualPlan, series: pd.DataFrame,
         else:
             kind, notes = "CLAIMED_RESTORATION_NOT_OBSERVED", ""
         severity = "high" if (kind != "RESTORATION_SHORTFALL" or value < bar / 2) else "medium"
-        anomalies.append(make(kind, severity, observed, expected, v.scenes, confidence, notes))
+        anomalies.append(make(kind, severity, observed, expected, v.scenes, confidence, notes, window.label))
     return anomalies, unjudged
+
+
+def _short(license_no: str, key: str, n_clear: int, snow: int, min_obs: int, tried: str) -> Unjudged:
+    """A unit short of clear dates in every window tried: SNOW_COVER when its snow-covered dates
+    would have made up the count (snow, not cloud, kept it from being judged), else
+    INSUFFICIENT_OBSERVATIONS; the text names the count, the snow dates and the windows."""
+    if snow and n_clear + snow >= min_obs:
+        return Unjudged(license_no, key, "SNOW_COVER",
+                        f"{UNJUDGED_ZH['SNOW_COVER']}: 晴空观测 {n_clear} < {min_obs}, 积雪/结冰日期 {snow} "
+                        f"(已尝试窗口 {tried})", n_clear)
+    return Unjudged(license_no, key, "INSUFFICIENT_OBSERVATIONS",
+                    f"有效观测不足 ({n_clear} < {min_obs}; 积雪/结冰日期 {snow}; 已尝试窗口 {tried})", n_clear)
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,14 @@ def _apply(f: Callable[..., np.ndarray], name: str, *args: xr.DataArray) -> xr.D
 
 
 def _nd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Normalised difference (a - b) / (a + b)."""
-    return (a - b) / (a + b)
+    """Normalised difference (a - b) / (a + b); NaN where a + b is 0 (deep shadow: surface
+    reflectance with the BOA offset removed can be 0 or below in both bands)."""
+    total = a + b
+    with np.errstate(divide="ignore", invalid="ignore"):   # numpy's error state is per thread
+        out = (a - b) / total
+    if out.ndim:
+        out[total == 0] = np.nan
+    return out
 
 
 def _bsi(swir16: np.ndarray, red: np.ndarray, nir: np.ndarray, blue: np.ndarray) -> np.ndarray:
@@ -57,6 +63,12 @@ def bsi(ds: xr.Dataset) -> xr.DataArray:
 
 def mndwi(ds: xr.Dataset) -> xr.DataArray:
     return _apply(_nd, "mndwi", ds.green, ds.swir16)
+
+
+def ndsi(ds: xr.Dataset) -> xr.DataArray:
+    """Normalised difference snow index (B03 - B11) / (B03 + B11): MNDWI's formula, read for snow
+    (with the NIR and green tests of `sky.masks.snow_mask`)."""
+    return _apply(_nd, "ndsi", ds.green, ds.swir16)
 
 
 def fvc(ndvi_: xr.DataArray, ndvi_soil: float, ndvi_veg: float) -> xr.DataArray:

@@ -81,6 +81,7 @@ class Patch:
     traj: str
     background: int = s2.SOIL
     water_from: date | None = None      # background WATER from this date (a pit filling)
+    shade: str = ""                     # terrain shadow on some dates (synth.scenarios_climate.SHADE)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class Scenario:
     earlier: tuple[UnitSpec, ...] = ()        # the previous year's plan (filed when not empty)
     valid_to: date = date(2035, 12, 31)       # the mining right's validity end
     needs: str | None = None                  # the module whose rules the labels need
+    sky: Sky | None = None                    # dates, phenology, cloud, snow, shade (scenarios_climate)
 
 
 BASE: tuple[Scenario, ...] = (
@@ -228,7 +230,9 @@ MULTIYEAR: tuple[Scenario, ...] = (
            (UnitSpec(RESTORED, 1, A1, "0404", accepted=True), UnitSpec(RESTORED, 2, A2, "0404", accepted=True)),
            (), valid_to=EXPIRED),
 )
-SCENARIOS: tuple[Scenario, ...] = BASE + MULTIYEAR
+from minewatch.synth.scenarios_climate import CLIMATE, Sky  # noqa: E402  (its scenarios need the classes above)
+
+SCENARIOS: tuple[Scenario, ...] = BASE + MULTIYEAR + CLIMATE
 
 
 def license_no(i: int) -> str:
@@ -272,7 +276,9 @@ class Frame:
 def climate(sc: Scenario, d: date) -> float:
     shift = sc.shift_days if d.year == PY else 0
     f = sc.year_factor if d.year == PY else 1.0
-    return _phen(d.timetuple().tm_yday - shift) * f
+    doy = d.timetuple().tm_yday - shift
+    own = sc.sky.phen(doy) if sc.sky else None      # an evergreen south's own curve
+    return (_phen(doy) if own is None else own) * f
 
 
 def _natural_peak(seed: int) -> np.ndarray:
@@ -304,6 +310,8 @@ def scene_dates() -> list[date]:
 
 
 def cloud_fraction(sc: Scenario, d: date) -> float:
+    if sc.sky is not None and (c := sc.sky.cloud(d)) is not None:
+        return c
     rng = np.random.default_rng(int(hashlib.sha256(f"{sc.name}{d}".encode()).hexdigest()[:8], 16))
     r = rng.random()
     if sc.cloud == "heavy" and d.year == PY and 6 <= d.month <= 9:
@@ -359,16 +367,19 @@ def mine_scenes(scene_dir: Path, sc: Scenario, i: int, fr: Frame, dates: list[da
     """Scenario `sc`'s ground on frame `fr`, one scene per date (COGs under scene_dir); mine
     index `i` names the items and seeds the ground and the noise."""
     peak = _natural_peak(1000 + i)
+    if sc.sky is not None:
+        peak = peak + np.float32(sc.sky.peak_offset)
     items = []
     for j, d in enumerate(dates):
         fvc, bg = ground(sc, fr, d, peak)
+        layers = sc.sky.layers(sc.name, d, fr, sc.patches, fvc.shape) if sc.sky else {}
         baseline = ("03.01" if j % 2 else "05.10") if sc.baselines == "mixed" else sc.baselines
         spec = s2.SceneSpec(
             item_id=f"S2{'AB'[j % 2]}_{tile}_{d:%Y%m%d}_{i}_L2A",
             datetime=datetime(d.year, d.month, d.day, 3, 20, tzinfo=UTC), epsg=fr.epsg,
             bounds=fr.bounds, mgrs_tile=tile, processing_baseline=baseline,
             cloud_fraction=cloud_fraction(sc, d), seed=(i + 1) * 100_000 + j)
-        items.append(s2.write_scene(scene_dir, spec, fvc, bg))
+        items.append(s2.write_scene(scene_dir, spec, fvc, bg, **layers))
     return items
 
 
@@ -400,7 +411,8 @@ def write_scenarios(root: Path, scenarios: tuple[Scenario, ...] = SCENARIOS) -> 
                        "labels": [{"unit": k, "type": t} for k, t in sc.labels],
                        "areas": {p.name: list(fr.geo(p.rect).bounds) for p in sc.patches}}
                       | ({"needs": sc.needs} if sc.needs else {}))
-        items += mine_scenes(root / "scenes", sc, i, fr, scene_dates())
+        dates = sc.sky.dates(scene_dates(), sc.as_of) if sc.sky else scene_dates()
+        items += mine_scenes(root / "scenes", sc, i, fr, dates)
     write_registry_csv(rights, root / "registry.csv")
     write_acceptance_csv(accepted, root / "acceptance.csv")
     (root / "labels.yaml").write_text(

@@ -73,6 +73,18 @@ END_MEMBERS: dict[object, tuple[float, ...]] = {
     WATER: (0.060, 0.070, 0.040, 0.015, 0.008, 0.005),
 }
 
+# Snow and ice (optional, `write_scene(snow=...)`): fresh snow replaces the ground (bright in
+# the visible, dark in SWIR: NDSI 0.83); where the ground is WATER the cover is lake ice (dark
+# in NIR and SWIR like the water under it, bright in green: NDSI 0.83). SCL 11 over both.
+#                 blue   green  red    nir    swir16 swir22
+SNOW = (0.850, 0.850, 0.820, 0.750, 0.080, 0.050)
+ICE = (0.350, 0.320, 0.280, 0.090, 0.030, 0.020)
+# Terrain shadow (optional, `write_scene(terrain_shadow=...)`): the slope sees only diffuse
+# skylight, ground x TERRAIN_SHADOW_FACTOR, plus the sky's path radiance (bluest first), so NDVI
+# falls (vegetation 0.84 -> ~0.5) and a shaded unit reads thin; SCL 2 (dark area) over it.
+TERRAIN_SHADOW_FACTOR = 0.08
+TERRAIN_SHADOW_DIFFUSE = (0.020, 0.016, 0.012, 0.008, 0.004, 0.002)
+
 # Sensor/texture noise: additive Gaussian in reflectance, sigma NOISE_SIGMA, cut at
 # NOISE_CLIP_SIGMAS sigmas so "the DN equals the truth within noise" is a hard bound.
 NOISE_SIGMA = 0.004
@@ -97,8 +109,8 @@ SHADOW_FACTOR = 0.30             # ground reflectance multiplier under a shadow
 SUN_AZIMUTH_DEG = round((math.degrees(math.atan2(-SHADOW_OFFSET_M[0], -SHADOW_OFFSET_M[1]))) % 360, 2)
 
 # Sen2Cor scene classification codes (docs/domain.md §4)
-SCL_NODATA, SCL_SHADOW, SCL_VEG, SCL_BARE, SCL_WATER = 0, 3, 4, 5, 6
-SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH, SCL_CIRRUS = 8, 9, 10
+SCL_NODATA, SCL_DARK, SCL_SHADOW, SCL_VEG, SCL_BARE, SCL_WATER = 0, 2, 3, 4, 5, 6
+SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH, SCL_CIRRUS, SCL_SNOW = 8, 9, 10, 11
 SCL_VEG_NDVI = 0.40              # Sen2Cor-like NDVI threshold for class 4
 
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
@@ -326,9 +338,11 @@ def _cloud_prob(clouds: _Clouds | None, h: int, w: int) -> np.ndarray:
 
 
 def _scl(red: np.ndarray, nir: np.ndarray, background: np.ndarray, clouds: _Clouds | None,
-         missed_alpha: float = 0.0) -> np.ndarray:
+         missed_alpha: float = 0.0, snow: np.ndarray | None = None,
+         terrain_shadow: np.ndarray | None = None) -> np.ndarray:
     """Sen2Cor-like SCL at 20 m from the 10 m clear-sky ground reflectance and the clouds;
-    cloud edges fainter than `missed_alpha` keep the ground's class."""
+    cloud edges fainter than `missed_alpha` keep the ground's class. Any terrain-shadowed
+    10 m pixel makes its 20 m pixel 2, any snowy one 11 (then cloud shadow and clouds on top)."""
     ndvi = (nir - red) / np.maximum(nir + red, 1e-6)
     land = np.where(ndvi >= SCL_VEG_NDVI, SCL_VEG, np.where(background == WATER, SCL_WATER, SCL_BARE)).astype(np.uint8)
     h, w = land.shape
@@ -337,10 +351,15 @@ def _scl(red: np.ndarray, nir: np.ndarray, background: np.ndarray, clouds: _Clou
     # vegetation, so that a 2:2 block never over-claims restored cover
     counts = np.stack([(blocks == c).sum(axis=(1, 3)) for c in (SCL_BARE, SCL_VEG, SCL_WATER)])
     scl = np.array([SCL_BARE, SCL_VEG, SCL_WATER], dtype=np.uint8)[np.argmax(counts, axis=0)]
+
+    def anyb(m: np.ndarray) -> np.ndarray:
+        return m.reshape(h // 2, 2, w // 2, 2).any(axis=(1, 3))
+    if terrain_shadow is not None:
+        scl[anyb(terrain_shadow)] = SCL_DARK
+    if snow is not None:
+        scl[anyb(snow)] = SCL_SNOW
     if clouds is not None:
         # worst case: any cloudy / shadowed 10 m pixel marks the 20 m pixel
-        def anyb(m):
-            return m.reshape(h // 2, 2, w // 2, 2).any(axis=(1, 3))
         scl[anyb(clouds.shadow)] = SCL_SHADOW
         scl[anyb(clouds.edge & (clouds.alpha >= np.float32(missed_alpha)))] = SCL_CLOUD_MEDIUM
         scl[anyb(clouds.core)] = SCL_CLOUD_HIGH
@@ -463,15 +482,30 @@ def _scl_stats(scl: np.ndarray) -> dict[str, float]:
 # public API
 # ---------------------------------------------------------------------------------------
 
-def write_scene(out_dir: Path, spec: SceneSpec, fvc: np.ndarray, background: np.ndarray) -> pystac.Item:
+def _check_layer(spec: SceneSpec, shape: tuple[int, int], name: str, a: np.ndarray | None) -> np.ndarray | None:
+    """An optional (H, W) bool layer (snow, terrain shadow); None or all False gives None."""
+    if a is None:
+        return None
+    a = np.asarray(a)
+    if a.shape != shape or a.dtype != bool:
+        raise ValueError(f"{spec.item_id}: {name} must be a bool array of shape {shape}, got {a.dtype} {a.shape}")
+    return a if a.any() else None
+
+
+def write_scene(out_dir: Path, spec: SceneSpec, fvc: np.ndarray, background: np.ndarray,
+                snow: np.ndarray | None = None, terrain_shadow: np.ndarray | None = None) -> pystac.Item:
     """Write one scene as seven COGs under out_dir/<item_id>/ and return its STAC item.
 
     `fvc` float (H, W) 0..1 and `background` integer (H, W) of SOIL/ROCK/WATER lie on the
-    north-up 10 m grid of `spec.bounds` (H = height / 10, W = width / 10). Same inputs give
-    byte-identical files. Raises ValueError on inconsistent inputs.
+    north-up 10 m grid of `spec.bounds` (H = height / 10, W = width / 10). Optional bool (H, W)
+    `snow` (snow on land, ice on WATER) and `terrain_shadow` (the slope in shadow) change only
+    the pixels they cover: without them (or all False) the files are those of before. Same
+    inputs give byte-identical files. Raises ValueError on inconsistent inputs.
     """
     h, w = _check_spec(spec)
     fvc, background = _check_ground(spec, (h, w), fvc, background)
+    snow = _check_layer(spec, (h, w), "snow", snow)
+    terrain_shadow = _check_layer(spec, (h, w), "terrain_shadow", terrain_shadow)
     has_offset = baseline_has_offset(spec.processing_baseline)
     offset = DN_OFFSET if has_offset else 0
 
@@ -482,7 +516,14 @@ def write_scene(out_dir: Path, spec: SceneSpec, fvc: np.ndarray, background: np.
     truth = f * veg + (1.0 - f) * bg_refl                      # ground reflectance, (H, W, 6)
     clouds = _clouds(spec, h, w)
     # land classes from the clear ground
-    scl = _scl(truth[..., 2], truth[..., 3], background, clouds, float(spec.scl_missed_alpha))
+    scl = _scl(truth[..., 2], truth[..., 3], background, clouds, float(spec.scl_missed_alpha),
+               snow, terrain_shadow)
+    if snow is not None:
+        cover = np.where((background == WATER)[..., None], np.array(ICE, np.float32), np.array(SNOW, np.float32))
+        truth = np.where(snow[..., None], cover, truth).astype(np.float32)
+    if terrain_shadow is not None:
+        shaded = truth * np.float32(TERRAIN_SHADOW_FACTOR) + np.array(TERRAIN_SHADOW_DIFFUSE, np.float32)
+        truth = np.where(terrain_shadow[..., None], shaded, truth).astype(np.float32)
     if clouds is not None:
         truth[clouds.shadow] *= np.float32(SHADOW_FACTOR)
         cloud_refl = (CLOUD_BASE + CLOUD_RANGE * clouds.thickness)[..., None] * np.array(CLOUD_BAND_FACTOR, np.float32)
