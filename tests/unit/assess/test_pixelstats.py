@@ -52,7 +52,8 @@ def window():
     masks[2, 30:33, 30:34] = True                                                 # a unit never seen clear
     ring = np.zeros((H, W), bool)
     ring[:, 25:] = True
-    a = pixelstats.TileArrays(ndvi, fvc, bsi, mndwi, clear, refl, rgb)
+    snow = rng.random(ndvi.shape) < 0.1
+    a = pixelstats.TileArrays(ndvi, fvc, bsi, mndwi, clear, refl, rgb, snow)
     return a, dates, before, masks, ring
 
 
@@ -60,7 +61,7 @@ def tiled(window, chunk_px: int) -> pixelstats.PixelStats:
     a, dates, before, masks, ring = window
 
     def at(ys: slice, xs: slice) -> pixelstats.TileArrays:
-        return pixelstats.TileArrays(*(v[..., ys, xs] for v in a))
+        return pixelstats.TileArrays(*(None if v is None else v[..., ys, xs] for v in a))
     return pixelstats.pixel_stats((H, W), chunk_px, at, dates.current, dates.baseline, dates.composite, before,
                                   masks, ring, S.assess.disturbance, S.assess.reference.stable_ndvi_min)
 
@@ -95,6 +96,7 @@ def test_tiles_give_the_whole_window_computation(window, chunk_px):
     np.testing.assert_allclose(px.unit_sums, whole, rtol=1e-12)
     assert (px.unit_sums[:, 2, 0] == 0).all()
     np.testing.assert_array_equal(px.water, reference.water_counts(masks, a.mndwi, a.clear))
+    np.testing.assert_array_equal(px.snow, reference.snow_counts(masks, a.snow))
     rm = ring & reference.stable_median(px.base_median, S.assess.reference.stable_ndvi_min) & ~loss.confirmed
     want = reference.ring_sums(rm, a.ndvi, a.fvc, a.clear)
     assert px.ring.n_px == want.n_px > 100
