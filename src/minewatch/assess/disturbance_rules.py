@@ -25,7 +25,7 @@ from minewatch.assess.confidence import classify
 from minewatch.assess.disturbance import LossPatch, damage_excess, loss_patches
 from minewatch.assess.evidence import Evidence
 from minewatch.assess.masks import burn
-from minewatch.assess.reference import bare_ceiling
+from minewatch.assess.reference import bare_ceiling, season_ndvi
 from minewatch.assess.rules import unit_key
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
@@ -129,11 +129,7 @@ def out_of_boundary_disturbance(ev: Evidence, right: MiningRight, plan: AnnualPl
 
 def ring_ndvi(ev: Evidence, s: Settings) -> float | None:
     """The natural ring's season NDVI: median over this season's dates it is clear enough on."""
-    if ev.reference is None:
-        return None
-    r = ev.reference[ev.reference.item_id.isin(ev.current_ids)
-                     & (ev.reference.clear_fraction >= s.assess.reference.min_clear_fraction)].ndvi_mean.dropna()
-    return float(r.median()) if len(r) >= s.assess.min_clear_obs else None
+    return season_ndvi(ev.reference, ev.current_ids, s.assess.reference.min_clear_fraction, s.assess.min_clear_obs)
 
 
 def damage_exceeds_declared(ev: Evidence, right: MiningRight, plan: AnnualPlan | None,

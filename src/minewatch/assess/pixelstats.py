@@ -42,6 +42,7 @@ from minewatch.assess.reference import (
     baseline_spread,
     reference_rows,
     ring_sums,
+    season_ndvi,
     snow_counts,
     stable_ground,
     water_counts,
@@ -276,7 +277,8 @@ def pixel_stats(shape: tuple[int, int], chunk_px: int, arrays_at: Callable[[slic
         px = replace(px, crop_ring=summed(lambda t, yx: ring_sums(crop[yx], t.ndvi, t.fvc, t.clear)))
     # pass 4, under a sparse ring only: the season's bare counts at the lowered bare line
     ref = reference_rows(px.ring, w.ids, w.times, a.reference.min_pixels) if px.ring is not None else None
-    line = bare_ceiling(cfg.bare_ndvi, ring_season_ndvi(ref, w, a), a.reference.sparse_ndvi_gap)
+    now = season_ndvi(ref, np.array(w.ids)[w.current], a.reference.min_clear_fraction, a.min_clear_obs)
+    line = bare_ceiling(cfg.bare_ndvi, now, a.reference.sparse_ndvi_gap)
     if line < cfg.bare_ndvi and px.season is not None:
         low, cur = cfg.model_copy(update={"bare_ndvi": line}), w.current
         px = replace(px, damage_season=pasted(
@@ -291,15 +293,4 @@ def _in_order(parts: list[tuple[np.ndarray, np.ndarray]], n_px: int, n_t: int) -
     if flat.size:
         out[:, np.argsort(np.argsort(flat))] = np.concatenate([v for _, v in parts], axis=1)
     return out
-
-
-def ring_season_ndvi(ref: Any, w: Window, a: AssessSettings) -> float | None:
-    """The natural ring's season NDVI: median over this season's dates it is clear enough on
-    (at least min_clear_obs of them); None without a ring."""
-    if ref is None:
-        return None
-    cur_ids = [i for i, c in zip(w.ids, w.current) if c]
-    r = ref[ref.item_id.isin(cur_ids) & (ref.clear_fraction >= a.reference.min_clear_fraction)].ndvi_mean.dropna()
-    return float(r.median()) if len(r) >= a.min_clear_obs else None
-
 

@@ -84,6 +84,16 @@ def bare_ceiling(bare_ndvi: float, ring_ndvi: float | None, gap: float) -> float
     return bare_ndvi if ring_ndvi is None else min(bare_ndvi, round(ring_ndvi - gap, 4))
 
 
+def season_ndvi(ref: pd.DataFrame | None, current_ids: Iterable[str], min_clear_fraction: float,
+                min_dates: int) -> float | None:
+    """The ring's season NDVI: median over this season's dates (`current_ids`) it is clear
+    enough on, at least `min_dates` of them; None without a ring."""
+    if ref is None:
+        return None
+    r = ref[ref.item_id.isin(list(current_ids)) & (ref.clear_fraction >= min_clear_fraction)].ndvi_mean.dropna()
+    return float(r.median()) if len(r) >= min_dates else None
+
+
 class RingSums(NamedTuple):
     """Per date over a ring's clear pixels with an NDVI: their count and float32 NDVI/FVC sums
     (as `ndarray.mean` sums them), so tiles of one ring add up."""
