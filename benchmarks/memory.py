@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = {"peak_rss_mb_by_window_px": {k: r["judge"]["peak_rss_mb"] for k, r in runs.items()},
            "ingest_peak_rss_mb_by_window_px": {k: r["ingest"]["peak_rss_mb"] for k, r in runs.items()},
            "steps": a.steps, "chunk_px": getattr(s.imagery, "chunk_px", None), "chunk_time": s.imagery.chunk_time,
-           "store": "per-step zip files (sky.pixels)", "runs": runs,
+           "store": "one Zarr group per mine (sky.pixels)", "runs": runs,
            "loadavg": [round(v, 2) for v in os.getloadavg()]}
     print(json.dumps(out, ensure_ascii=False))
     return out
