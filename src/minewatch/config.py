@@ -72,6 +72,10 @@ class ImagerySettings(_Strict):
     # edge (px) of the pixel store's spatial chunks (sky.pixels: 1 step x all bands x this x this):
     # a per-pixel computation reads one such tile of every step; a change starts each mine's store afresh
     store_chunk_px: int = Field(512, ge=16)
+    # side (px) of the spatial tiles a window's per-pixel evidence is computed on, each with its
+    # whole time axis (assess.pixelstats): peak memory ~ chunk_px² x steps, not the window; a
+    # window up to this side is one tile
+    chunk_px: int = Field(512, ge=16)
     # Also mask pixels whose cloud probability (percent) exceeds this, before the dilation: it
     # catches thin cloud edges SCL calls clear. Needs catalog.cloud_probability and a source with
     # the asset; pixels without a probability keep the SCL decision. None: SCL only.

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
-import dask
+import dask.array as dsa
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -21,9 +21,8 @@ from affine import Affine
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
-from minewatch.assess import evidence
+from minewatch.assess import evidence, pixelstats
 from minewatch.assess.anomaly import Anomaly, Unjudged
-from minewatch.assess.disturbance import clear_median
 from minewatch.assess.history import DROPPED, season_rows, tracked_units
 from minewatch.assess.judge import judge
 from minewatch.assess.rules import mine_record, unit_key
@@ -32,7 +31,6 @@ from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
 from minewatch.labels import EVIDENCE_ZH
 from minewatch.ledger.history import MineHistory, SeasonRow
-from minewatch.outputs import composites
 from minewatch.promised import coords
 from minewatch.promised.models import AnnualPlan, MiningRight
 from minewatch.sky import catalog, cube, indices, masks, series
@@ -174,6 +172,13 @@ class Observed(NamedTuple):
 def observe(raw: xr.DataArray, grid: cube.Grid, units_utm: dict[str, BaseGeometry], s: Settings) -> Observed:
     """Lazy reflectance, index cube (ndvi, fvc, bsi), clear mask and per-unit stats for one window;
     the units are rasterised here, once."""
+    refl, idx, clear, snow = observe_pixels(raw, s)
+    um = series.unit_masks(units_utm, grid)
+    return Observed(refl, idx, clear, series.unit_stats(idx, clear, um), um, snow)
+
+
+def observe_pixels(raw: xr.DataArray, s: Settings) -> tuple[xr.Dataset, xr.Dataset, xr.DataArray, xr.DataArray]:
+    """Lazy reflectance, index cube (ndvi, fvc, bsi), clear mask and snow/ice mask of a window (or part of one)."""
     refl = cube.to_reflectance(raw)
     cp = refl.get(CLOUD_PROB)
     if s.imagery.cloud_prob_max is not None and cp is None:
@@ -191,21 +196,47 @@ def observe(raw: xr.DataArray, grid: cube.Grid, units_utm: dict[str, BaseGeometr
     nd = indices.ndvi(refl)
     idx = xr.Dataset({"ndvi": nd, "fvc": indices.fvc(nd, s.indices.ndvi_soil, s.indices.ndvi_veg),
                       "bsi": indices.bsi(refl)})
-    um = series.unit_masks(units_utm, grid)
-    return Observed(refl, idx, clear, series.unit_stats(idx, clear, um), um, snow)
+    return refl, idx, clear, snow
+
+
+def tile_arrays(raw: xr.DataArray, s: Settings, composite: np.ndarray, before: np.ndarray | None,
+                crop: tuple[slice, slice]) -> pixelstats.TileArrays:
+    """One tile's arrays for `assess.pixelstats`, computed from the lazy cube `raw` of the tile
+    and its halo (the clear mask's dilation sees across the tile's edges), then cut to `crop`."""
+    refl, idx, clear, snow = observe_pixels(raw, s)
+    comp_refl = refl[list(REFLECTANCE)].isel(time=composite).to_dataarray("band").transpose("time", "band", "y", "x")
+    # the "before" image: only the three visible bands of the nearest baseline season's steps
+    base_rgb = (refl[list(TRUE_COLOUR)].isel(time=before).to_dataarray("band").transpose("time", "band", "y", "x")
+                if before is not None else None)
+    lazy = [v.data for v in (idx.ndvi, idx.fvc, idx.bsi, indices.mndwi(refl), clear, comp_refl, snow, base_rgb)
+            if v is not None]
+    # dask writes each chunk into its place: no second, concatenated copy of the tile's arrays
+    got = [np.empty(v.shape, v.dtype) if isinstance(v, dsa.Array) else np.asarray(v) for v in lazy]
+    todo = [(v, g) for v, g in zip(lazy, got) if isinstance(v, dsa.Array)]
+    if todo:
+        dsa.store([v for v, _ in todo], [g for _, g in todo], lock=False)
+    cut = (..., *crop)
+    nd, fv, bs, mn, cl, cr, sn, *br = (g[cut] for g in got)
+    return pixelstats.TileArrays(nd, fv, bs, mn, cl.astype(bool, copy=False), cr, br[0] if br else None,
+                                 sn.astype(bool, copy=False))
+
+
+def _halo(ys: slice, xs: slice, shape: tuple[int, int], px: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """The tile (ys, xs) grown by `px` within `shape`, and the tile's place in it."""
+    y0, x0 = max(ys.start - px, 0), max(xs.start - px, 0)
+    grown = (slice(y0, min(ys.stop + px, shape[0])), slice(x0, min(xs.stop + px, shape[1])))
+    return grown, (slice(ys.start - y0, ys.stop - y0), slice(xs.start - x0, xs.stop - x0))
 
 
 REFLECTANCE = tuple(b for b in BANDS if b != "scl")     # the median composite's bands
 
 
-def season_composite(ndvi: np.ndarray, refl: np.ndarray, clear: np.ndarray, fvc: np.ndarray,
-                     transform: Affine, epsg: int, times: np.ndarray) -> Composite:
+def season_composite(px: pixelstats.PixelStats, transform: Affine, epsg: int, times: np.ndarray) -> Composite:
     """The season's composites over clear dates: maximum NDVI and median reflectance (written
     as COGs), and for the report's maps true colour (median red/green/blue) and median FVC."""
-    ndvi_max, median = composites.season_composites(ndvi, refl, clear)
-    fvc_med = clear_median(fvc, clear)
+    median = px.median
     rgb = median[[REFLECTANCE.index(b) for b in TRUE_COLOUR]]
-    return Composite(rgb=np.clip(np.moveaxis(rgb, 0, -1) / 0.3, 0, 1), fvc=fvc_med, ndvi_max=ndvi_max,
+    return Composite(rgb=np.clip(np.moveaxis(rgb, 0, -1) / 0.3, 0, 1), fvc=px.fvc_median, ndvi_max=px.ndvi_max,
                      median=median, bands=REFLECTANCE, transform=transform, epsg=epsg, period=_period(times))
 
 
@@ -220,13 +251,6 @@ def baseline_steps(times: np.ndarray, dates: evidence.Dates) -> np.ndarray | Non
     if not dates.current.any():
         return None
     return next((m for m in (in_seasons(times, [b]) for b in dates.baseline_seasons) if m.any()), None)
-
-
-def baseline_true_colour(refl_rgb: np.ndarray, clear: np.ndarray) -> np.ndarray:
-    """(H, W, 3) median red/green/blue over clear dates of (T, 3, H, W) reflectance: the same
-    median as the season composite's, float32, NaN where no clear date."""
-    med = composites.season_composites(np.zeros(clear.shape, np.float32), refl_rgb, clear)[1]
-    return np.moveaxis(med, 0, -1)
 
 
 def mine_grid(right: MiningRight, s: Settings) -> tuple[BaseGeometry, int, cube.Grid]:
@@ -247,6 +271,25 @@ def search_start(s: Settings, plan_year: int) -> date:
 def scenes_for(right: MiningRight, s: Settings, as_of: date, plan_year: int) -> list:
     """Scenes a mine is judged on: from the baseline years to as_of."""
     return find_scenes(right, mine_grid(right, s)[2], search_start(s, plan_year), as_of, s)
+
+
+def window_arrays(raw: xr.DataArray, store: PixelStore, license_no: str, items: list[pystac.Item],
+                  grid: cube.Grid, s: Settings, rep: IngestReport, composite: np.ndarray,
+                  before: np.ndarray | None) -> Callable[[slice, slice], pixelstats.TileArrays]:
+    """`assess.pixelstats`' tile reader: a window of one tile computes `raw` as loaded; on
+    several tiles each tile (and its halo for the clear mask's dilation) is opened from the
+    pixel store on its own, so no read holds more than a tile of the window."""
+    one = len(pixelstats.tiles(grid.shape, s.imagery.chunk_px)) == 1
+
+    def at(ys: slice, xs: slice) -> pixelstats.TileArrays:
+        if one:
+            return tile_arrays(raw, s, composite, before, (ys, xs))
+        grown, crop = _halo(ys, xs, grid.shape, s.imagery.mask_dilation_px)
+        # only the store's spatial chunks the tile (and its halo) crosses are read
+        win = store.open(license_no, items, grid, chunk_time=s.imagery.chunk_time, headers=rep.headers,
+                         chunk_px=s.imagery.store_chunk_px, window=grown)
+        return tile_arrays(win, s, composite, before, crop)
+    return at
 
 
 def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: ThresholdTable,
@@ -288,36 +331,34 @@ def process_mine(right: MiningRight, plan: AnnualPlan | None, thresholds: Thresh
     raw, rep = load_pixels(right.license_no, items, grid, s, pixels, keep_from=search_start(s, plan_year))
     res.steps_read, res.steps_stored = len(rep.read), len(rep.stored)
     res.scenes_skipped = tuple(rep.skipped)
-    res.scenes = [it.id for it in pixels.usable(items, rep)]     # what the mine is judged on
+    res_items = pixels.usable(items, rep)
+    res.scenes = [it.id for it in res_items]     # what the mine is judged on
     log.info("mine %s: %d time steps read from the catalogue, %d from the pixel store%s%s", right.license_no,
              res.steps_read, res.steps_stored, f", {len(rep.pruned)} old steps dropped" if rep.pruned else "",
              f", {len(rep.skipped)} scenes skipped (unreadable: {', '.join(sk.id for sk in rep.skipped)})"
              if rep.skipped else "")
-    obs = observe(raw, grid, units_utm or {"boundary": boundary_utm}, s)
-    t = obs.indices.time.values
+    stat_geoms = units_utm or {"boundary": boundary_utm}
+    um = series.unit_masks(stat_geoms, grid)
+    t, ids = raw.time.values, raw.id.values
     dates = evidence.Dates.of(t, plan_year, s.assess,      # the mine's window: its own, else its region's
                               thresholds.window_of(right.license_no, right.county_code, None, s.assess)[0])
-    comp_t = dates.composite
-    comp_refl = obs.refl[list(REFLECTANCE)].isel(time=comp_t).to_dataarray("band").transpose("time", "band", "y", "x")
-    # the "before" image: only the three visible bands of the nearest baseline season's steps
-    base_t = baseline_steps(t, dates)
-    base_rgb = (obs.refl[list(TRUE_COLOUR)].isel(time=base_t).to_dataarray("band").transpose("time", "band", "y", "x")
-                if base_t is not None else None)
-    stats, ndvi, fvc, clear, mndwi, comp_refl, base_rgb, snow = dask.compute(
-        obs.stats, obs.indices.ndvi, obs.indices.fvc, obs.clear, indices.mndwi(obs.refl), comp_refl, base_rgb,
-        obs.snow)
-    ndvi, fvc, clear, mndwi = ndvi.values, fvc.values, clear.values.astype(bool), mndwi.values
-    res.composite = season_composite(ndvi[comp_t], comp_refl.values, clear[comp_t], fvc[comp_t],
-                                     grid.transform, epsg, t[comp_t])
-    if base_t is not None:
-        res.composite = replace(res.composite, baseline_rgb=baseline_true_colour(base_rgb.values, clear[base_t]),
+    comp_t, base_t = dates.composite, baseline_steps(t, dates)
+    px = pixelstats.pixel_stats(
+        grid.shape, s.imagery.chunk_px, window_arrays(raw, pixels, right.license_no, res_items, grid, s, rep,
+                                                      comp_t, base_t),
+        pixelstats.Window(t, tuple(str(i) for i in ids), plan_year, dates.season, dates.current, dates.baseline,
+                          comp_t, base_t, um.values, evidence.ring_geometry(boundary_utm, grid, units_utm, others, s)),
+        s.assess)
+    res.composite = season_composite(px, grid.transform, epsg, t[comp_t])
+    if base_t is not None and px.base_rgb is not None:
+        res.composite = replace(res.composite, baseline_rgb=np.moveaxis(px.base_rgb, 0, -1),
                                 baseline_period=_period(t[base_t]))
+    stats = series.stats_of_sums(px.unit_sums, um.values.sum(axis=(1, 2)), list(stat_geoms), t, ids)
     ev = evidence.build(grid=grid, boundary_utm=boundary_utm, units_utm=units_utm,
-                        unit_masks={k: obs.masks.sel(unit=k).values for k in units_utm},
-                        stats=series.stats_frame(stats), ndvi=ndvi, fvc=fvc, clear=clear, mndwi=mndwi, times=t,
-                        ids=obs.indices.id.values, dates=dates, others=others, as_of=as_of, plan_year=plan_year, s=s,
-                        history=history, measured_only=[k for k, t in tracked.items() if t.kind == DROPPED],
-                        snow=None if snow is None else snow.values.astype(bool))
+                        unit_masks={k: um.sel(unit=k).values for k in units_utm},
+                        stats=series.stats_frame(stats), pixels=px, times=t, ids=ids, dates=dates,
+                        as_of=as_of, plan_year=plan_year, s=s, history=history,
+                        measured_only=[k for k, t in tracked.items() if t.kind == DROPPED])
     j = judge(ev, right, plan, thresholds, s)
     res.series, res.units_utm, res.thresholds = ev.series, units_utm, j.fvc_minimums
     res.anomalies, res.held_back = list(j.anomalies), list(j.held_back)

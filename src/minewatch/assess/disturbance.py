@@ -56,33 +56,71 @@ def clear_median(values: np.ndarray, clear: np.ndarray) -> np.ndarray:
     return out
 
 
+def clear_max(values: np.ndarray, clear: np.ndarray) -> np.ndarray:
+    """Per-pixel maximum over the dates where `clear` and the value is not NaN (axis 0), in the
+    values' dtype; NaN where there is none (set, not reduced: no all-NaN warning)."""
+    ok = clear & ~np.isnan(values)
+    nan = values.dtype.type(np.nan)
+    return np.where(ok.any(axis=0), np.max(np.where(ok, values, values.dtype.type(-np.inf)), axis=0,
+                                            initial=-np.inf), nan)
+
+
+def pack_dates(obs: np.ndarray) -> np.ndarray:
+    """(t, y, x) bool as (ceil(t / 8), y, x) uint8, one bit a date: a season's per-date
+    observations kept at 1/32 of a float32 plane each, for the patches' scene lists."""
+    return np.packbits(obs, axis=0)
+
+
+def date_fractions(bits: np.ndarray, n_dates: int, m: np.ndarray) -> np.ndarray:
+    """(t,) share of the pixels of mask `m` (y, x) whose bit is set on each date of `bits`."""
+    return np.unpackbits(bits[:, m], axis=0, count=n_dates).mean(axis=1)
+
+
+class SeasonPixels(NamedTuple):
+    """Per-pixel aggregates of the current season's dates, what the disturbance rules read."""
+    n_clear: np.ndarray         # (y, x) clear dates
+    n_ok: np.ndarray            # (y, x) clear dates with an NDVI
+    median: np.ndarray          # (y, x) median NDVI over those dates (NaN: none)
+    n_bare: np.ndarray          # (y, x) clear dates with NDVI <= bare_ndvi
+    bare: np.ndarray            # (ceil(t / 8), y, x) packed (`pack_dates`): this date is clear and bare here
+    n_dates: int                # t: the season's dates
+
+
+def season_pixels(cur_ndvi: np.ndarray, cur_clear: np.ndarray, cfg: DisturbanceSettings) -> SeasonPixels:
+    """The current season's per-pixel aggregates from its (t, y, x) NDVI and clear mask."""
+    ok = cur_clear & np.isfinite(cur_ndvi)
+    bare = ok & (cur_ndvi <= cfg.bare_ndvi)
+    return SeasonPixels(cur_clear.sum(axis=0), ok.sum(axis=0), clear_median(cur_ndvi, ok), bare.sum(axis=0),
+                        pack_dates(bare), int(cur_ndvi.shape[0]))
+
+
 class LossMask(NamedTuple):
     confirmed: np.ndarray       # (y, x) bool: loss confirmed at the pixel
     baseline: np.ndarray        # (y, x) baseline-season median NDVI
-    observations: np.ndarray    # (t, y, x) bool over the current season: this date confirms loss here
+    observations: np.ndarray    # (ceil(t / 8), y, x) packed (`pack_dates`): this current date confirms loss here
+    n_loss: np.ndarray          # (y, x) current dates that confirm loss
 
 
 def loss_mask(base_ndvi: np.ndarray, base_clear: np.ndarray,
-              cur_ndvi: np.ndarray, cur_clear: np.ndarray, cfg: DisturbanceSettings) -> LossMask:
-    """Per-pixel confirmed loss, and the per-pixel baseline median and loss counts."""
-    base = clear_median(base_ndvi, base_clear)
+              cur_ndvi: np.ndarray, cur_clear: np.ndarray, cfg: DisturbanceSettings,
+              base: np.ndarray | None = None) -> LossMask:
+    """Per-pixel confirmed loss, and the per-pixel baseline median and loss counts. `base`: the
+    baseline median when the caller has it (`clear_median(base_ndvi, base_clear)`)."""
+    base = clear_median(base_ndvi, base_clear) if base is None else base
     cur_ok = cur_clear & np.isfinite(cur_ndvi)
     loss_obs = cur_ok & (cur_ndvi <= cfg.bare_ndvi) & ((base[None] - cur_ndvi) >= cfg.ndvi_drop)
     n_loss = loss_obs.sum(axis=0)
     n_ok = cur_ok.sum(axis=0)
     confirmed = (n_loss >= cfg.min_clear_obs) & (2 * n_loss >= n_ok) & np.isfinite(base)
-    return LossMask(confirmed, base, loss_obs)
+    return LossMask(confirmed, base, pack_dates(loss_obs), n_loss)
 
 
-def loss_patches(confirmed: np.ndarray, eligible: np.ndarray, base: np.ndarray,
-                 cur_ndvi: np.ndarray, cur_clear: np.ndarray, loss_obs: np.ndarray,
-                 item_ids: list[str], transform: Affine, pixel_area_m2: float,
-                 cfg: DisturbanceSettings) -> list[LossPatch]:
+def loss_patches(loss: LossMask, season: SeasonPixels, eligible: np.ndarray, item_ids: list[str],
+                 transform: Affine, pixel_area_m2: float, cfg: DisturbanceSettings) -> list[LossPatch]:
     """Connected (8-neighbour) patches of confirmed loss within `eligible`, above the MMU."""
-    labels, n = ndimage.label(confirmed & eligible, structure=np.ones((3, 3), bool))
+    labels, n = ndimage.label(loss.confirmed & eligible, structure=np.ones((3, 3), bool))
     min_px = cfg.min_area_hm2 * 10_000 / pixel_area_m2
     patches = []
-    cur_med = clear_median(cur_ndvi, cur_clear)
     for lab in range(1, n + 1):
         m = labels == lab
         npx = int(m.sum())
@@ -90,12 +128,12 @@ def loss_patches(confirmed: np.ndarray, eligible: np.ndarray, base: np.ndarray,
             continue
         geom = unary_union([shape(g) for g, v in shapes(m.astype("uint8"), mask=m,
                                                          transform=transform, connectivity=8) if v])
-        frac_bare = loss_obs[:, m].mean(axis=1)
+        frac_bare = date_fractions(loss.observations, season.n_dates, m)
         scenes = tuple(sorted(i for i, f in zip(item_ids, frac_bare) if f >= 0.5))
-        n_ok = cur_clear[:, m].sum(axis=0)
-        n_loss = loss_obs[:, m].sum(axis=0)
-        patches.append(LossPatch(geom, npx, round(float(base[m].mean()), 4),
-                                 round(float(np.nanmean(cur_med[m])), 4),
+        n_ok = season.n_clear[m]
+        n_loss = loss.n_loss[m]
+        patches.append(LossPatch(geom, npx, round(float(loss.baseline[m].mean()), 4),
+                                 round(float(np.nanmean(season.median[m])), 4),
                                  int(np.median(n_loss)), scenes,
                                  round(float(np.median(n_loss / np.maximum(n_ok, 1))), 4),
                                  int(np.median(n_ok))))
@@ -113,16 +151,14 @@ class DamageExcess:
     agree: float                # median share of clear dates bare over the excess
 
 
-def damage_excess(unit_mask: np.ndarray, eligible: np.ndarray, cur_ndvi: np.ndarray,
-                  cur_clear: np.ndarray, item_ids: list[str], transform: Affine,
-                  cfg: DisturbanceSettings, bare_ndvi: float | None = None) -> DamageExcess | None:
+def damage_excess(unit_mask: np.ndarray, eligible: np.ndarray, season: SeasonPixels, item_ids: list[str],
+                  transform: Affine, cfg: DisturbanceSettings, bare_ndvi: float | None = None) -> DamageExcess | None:
     """Bare ground (season-median NDVI <= bare_ndvi on >= min_clear_obs clear dates) 8-connected
     to the damage unit, within `eligible` (not another declared unit, not new loss). `bare_ndvi`:
-    the bare line where it is not cfg.bare_ndvi (lowered under a sparse reference ring)."""
+    the bare line where it is not cfg.bare_ndvi (lowered under a sparse reference ring; `season`'s
+    bare counts must be at that line)."""
     bare_ndvi = cfg.bare_ndvi if bare_ndvi is None else bare_ndvi
-    ok = cur_clear & np.isfinite(cur_ndvi)
-    n_ok = ok.sum(axis=0)
-    med = clear_median(cur_ndvi, ok)
+    n_ok, med = season.n_ok, season.median
     bare = (n_ok >= cfg.min_clear_obs) & (med <= bare_ndvi)
     cand = (bare & eligible) | unit_mask
     labels, _ = ndimage.label(cand, structure=np.ones((3, 3), bool))
@@ -134,10 +170,9 @@ def damage_excess(unit_mask: np.ndarray, eligible: np.ndarray, cur_ndvi: np.ndar
         return None
     geom = unary_union([shape(g) for g, v in shapes(excess.astype("uint8"), mask=excess,
                                                      transform=transform, connectivity=8) if v])
-    bare_obs = ok & (cur_ndvi <= bare_ndvi)
-    frac = bare_obs[:, excess].mean(axis=1)
+    frac = date_fractions(season.bare, season.n_dates, excess)
     scenes = tuple(sorted(i for i, f in zip(item_ids, frac) if f >= 0.5))
-    agree = float(np.median(bare_obs[:, excess].sum(axis=0) / np.maximum(n_ok[excess], 1)))
+    agree = float(np.median(season.n_bare[excess] / np.maximum(n_ok[excess], 1)))
     return DamageExcess(geom, int((region | unit_mask).sum()), int(excess.sum()),
                         round(float(np.nanmedian(med[excess])), 4), int(np.median(n_ok[excess])),
                         scenes, round(agree, 4))

@@ -25,7 +25,7 @@ from minewatch.assess.confidence import classify
 from minewatch.assess.disturbance import LossPatch, damage_excess, loss_patches
 from minewatch.assess.evidence import Evidence
 from minewatch.assess.masks import burn
-from minewatch.assess.reference import bare_ceiling
+from minewatch.assess.reference import bare_ceiling, season_ndvi
 from minewatch.assess.rules import unit_key
 from minewatch.assess.thresholds import ThresholdTable
 from minewatch.config import Settings
@@ -65,10 +65,8 @@ def _to_4490(geom_utm: BaseGeometry, epsg: int) -> BaseGeometry:
 
 
 def loss_patches_in(ev: Evidence, eligible: np.ndarray, s: Settings) -> list[LossPatch]:
-    cur = ev.dates.current
-    assert ev.loss is not None   # rules call this only when loss_judged(ev)
-    return loss_patches(ev.loss.confirmed, eligible, ev.loss.baseline, ev.ndvi[cur], ev.clear[cur],
-                        ev.loss.observations, ev.current_ids, ev.transform, ev.grid.resolution ** 2,
+    assert ev.loss is not None and ev.season is not None   # rules call this only when loss_judged(ev)
+    return loss_patches(ev.loss, ev.season, eligible, ev.current_ids, ev.transform, ev.grid.resolution ** 2,
                         s.assess.disturbance)
 
 
@@ -131,11 +129,7 @@ def out_of_boundary_disturbance(ev: Evidence, right: MiningRight, plan: AnnualPl
 
 def ring_ndvi(ev: Evidence, s: Settings) -> float | None:
     """The natural ring's season NDVI: median over this season's dates it is clear enough on."""
-    if ev.reference is None:
-        return None
-    r = ev.reference[ev.reference.item_id.isin(ev.current_ids)
-                     & (ev.reference.clear_fraction >= s.assess.reference.min_clear_fraction)].ndvi_mean.dropna()
-    return float(r.median()) if len(r) >= s.assess.min_clear_obs else None
+    return season_ndvi(ev.reference, ev.current_ids, s.assess.reference.min_clear_fraction, s.assess.min_clear_obs)
 
 
 def damage_exceeds_declared(ev: Evidence, right: MiningRight, plan: AnnualPlan | None,
@@ -144,10 +138,10 @@ def damage_exceeds_declared(ev: Evidence, right: MiningRight, plan: AnnualPlan |
     if not loss_judged(ev):
         return RuleResult()
     cfg, conf_cfg = s.assess.disturbance, s.assess.confidence
-    cur = ev.dates.current
-    assert ev.loss is not None   # loss_judged(ev)
+    assert ev.loss is not None and ev.season is not None   # loss_judged(ev)
     # matching a sparse ring (desert steppe) is not bare: the bare line stays under the ring's NDVI
     bare_ndvi = bare_ceiling(cfg.bare_ndvi, ring_ndvi(ev, s), s.assess.reference.sparse_ndvi_gap)
+    season = ev.damage_season if ev.damage_season is not None and bare_ndvi < cfg.bare_ndvi else ev.season
     out: list[Anomaly] = []
     for k, u in _units(plan).items():
         if u.section != DAMAGE:
@@ -157,8 +151,8 @@ def damage_exceeds_declared(ev: Evidence, right: MiningRight, plan: AnnualPlan |
             continue
         others = [m for kk, m in ev.unit_masks.items() if kk != k]
         others_declared = _union(others) if others else np.zeros(ev.grid.shape, bool)
-        ex = damage_excess(um, ~others_declared & ~ev.loss.confirmed, ev.ndvi[cur], ev.clear[cur],
-                           ev.current_ids, ev.transform, cfg, bare_ndvi)
+        ex = damage_excess(um, ~others_declared & ~ev.loss.confirmed, season, ev.current_ids, ev.transform, cfg,
+                           bare_ndvi)
         if ex is None:
             continue
         px_hm2 = ev.grid.resolution ** 2 / 10_000

@@ -1,13 +1,14 @@
-"""What the rules judge one mine on: its grid, geometries, per-pixel arrays and per-unit series.
+"""What the rules judge one mine on: its grid, geometries, per-pixel aggregates and per-unit series.
 
-`pipeline.process_mine` reads the sky (load, observe, compute) and hands the computed arrays
-to `build`, which derives, once, everything several rules share: the unit masks, the water
-share per unit, the same-season loss mask and the natural-vegetation reference ring. Every
-rule (assess.judge.RULES) then reads one `Evidence` and nothing else from the sky.
+`pipeline.process_mine` reads the sky (load, observe) and reduces it tile by tile to the
+window's aggregates and tables (`assess.pixelstats`), then `build` derives, once, everything
+several rules share: the unit masks, the water share per unit, the same-season loss mask and
+the natural-vegetation reference ring. Every rule (assess.judge.RULES) then reads one
+`Evidence` and nothing else from the sky; no rule sees a (time, y, x) array.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Iterable, Mapping
 
@@ -17,8 +18,9 @@ from affine import Affine
 from shapely.geometry.base import BaseGeometry
 
 from minewatch.assess import cropland, reference
-from minewatch.assess.disturbance import LossMask, loss_mask
+from minewatch.assess.disturbance import LossMask, SeasonPixels
 from minewatch.assess.masks import burn
+from minewatch.assess.pixelstats import PixelStats
 from minewatch.assess.season import Season, in_seasons
 from minewatch.config import AssessSettings, Settings
 from minewatch.ledger.history import MineHistory
@@ -52,7 +54,7 @@ class Dates:
 
 @dataclass(frozen=True, eq=False)
 class Evidence:
-    """One mine's evidence on its UTM grid; arrays are (t, y, x) over the window's time steps."""
+    """One mine's evidence on its UTM grid: (y, x) masks and aggregates, (t,) over the window's time steps."""
     grid: Grid
     boundary_utm: BaseGeometry
     units_utm: dict[str, BaseGeometry]       # unit key -> geometry in the grid's CRS
@@ -60,9 +62,7 @@ class Evidence:
     unit_footprints: dict[str, np.ndarray]   # unit key -> (y, x) every pixel the unit touches
     series: pd.DataFrame                     # per (unit, scene) stats, water share, the reference ring
     reference: pd.DataFrame | None           # the ring's rows of `series` (None: no usable ring)
-    ndvi: np.ndarray
-    fvc: np.ndarray
-    clear: np.ndarray                        # bool
+    season: SeasonPixels | None              # the current season's per-pixel aggregates (None: no step)
     times: np.ndarray                        # (t,) datetime64
     ids: tuple[str, ...]                     # (t,) scene ids
     dates: Dates
@@ -74,6 +74,8 @@ class Evidence:
     # in the series, not declared ground for the disturbance rules
     measured_only: frozenset[str] = frozenset()
     fields: np.ndarray | None = None         # (y, x) field pixels of the baseline year (assess.cropland)
+    damage_season: SeasonPixels | None = None   # `season` at the bare line under a sparse ring (None: not lowered)
+    unit_fvc: dict[str, np.ndarray] = field(default_factory=dict)   # unit -> (t, unit px) FVC, NaN not clear
 
     @property
     def epsg(self) -> int:
@@ -88,57 +90,45 @@ class Evidence:
         return [i for i, c in zip(self.ids, self.dates.current) if c]
 
 
+def ring_geometry(boundary_utm: BaseGeometry, grid: Grid, units_utm: Mapping[str, BaseGeometry],
+                  others: Iterable[BaseGeometry], s: Settings) -> np.ndarray | None:
+    """(y, x) the reference ring's band around the boundary, off other mines' boundaries
+    (EPSG:4490) and every unit; None when the reference is off. `assess.pixelstats` takes
+    from it what is stable vegetation and not lost."""
+    r = s.assess.reference
+    if not r.enabled:
+        return None
+    others_utm = [coords.transform(g, 4490, grid.epsg) for g in others]
+    return reference.ring_mask(boundary_utm, grid, r.inner_m, r.outer_m, others_utm + list(units_utm.values()))
+
+
 def build(*, grid: Grid, boundary_utm: BaseGeometry, units_utm: Mapping[str, BaseGeometry],
-          unit_masks: Mapping[str, np.ndarray], stats: pd.DataFrame, ndvi: np.ndarray, fvc: np.ndarray,
-          clear: np.ndarray, mndwi: np.ndarray, times: np.ndarray, ids: Iterable[str], dates: Dates,
-          others: Iterable[BaseGeometry], as_of: date, plan_year: int, s: Settings,
-          history: MineHistory | None = None, measured_only: Iterable[str] = (),
-          snow: np.ndarray | None = None) -> Evidence:
-    """The evidence from the computed window. `stats`: the per-unit series (`sky.series.stats_frame`);
-    `unit_masks`: the masks it was computed with; `others`: other mines' boundaries (EPSG:4490),
-    kept out of the reference ring; `snow`: (t, y, x) snow or ice (already out of `clear`), counted
-    per unit and date as the series' `snow_fraction`."""
+          unit_masks: Mapping[str, np.ndarray], stats: pd.DataFrame, pixels: PixelStats, times: np.ndarray,
+          ids: Iterable[str], dates: Dates, as_of: date, plan_year: int, s: Settings,
+          history: MineHistory | None = None, measured_only: Iterable[str] = ()) -> Evidence:
+    """The evidence from the window's aggregates. `stats`: the per-unit series (`sky.series.stats_frame`);
+    `unit_masks`: the masks it was computed with, the first of `pixels.water`'s units (the
+    ring in `pixels` left out other mines' boundaries, `ring_geometry`); `pixels.snow`: snow or ice
+    (already out of the clear mask) counted per unit and date, the series' `snow_fraction`."""
     a = s.assess
     ids = tuple(str(i) for i in ids)
     series = stats
     if unit_masks:   # share of open water (MNDWI > 0) per unit and date, for water targets
-        wf = reference.water_fractions(dict(unit_masks), mndwi, clear, ids)
+        wf = reference.water_frame(list(unit_masks), pixels.water[:len(unit_masks)], ids)
         series = series.merge(wf, on=["unit", "item_id"], how="left")
-        if snow is not None:
-            series = series.merge(reference.snow_fractions(dict(unit_masks), snow, ids),
+        if pixels.snow is not None:
+            series = series.merge(reference.snow_frame(list(unit_masks), pixels.snow[:len(unit_masks)],
+                                                       [int(m.sum()) for m in unit_masks.values()], ids),
                                   on=["unit", "item_id"], how="left")
 
-    cur, base = dates.current, dates.baseline
-    band = None
-    if a.reference.enabled and base.any():
-        others_utm = [coords.transform(g, 4490, grid.epsg) for g in others]
-        band = reference.ring_mask(boundary_utm, grid, a.reference.inner_m, a.reference.outer_m,
-                                   others_utm + list(units_utm.values()))
-    # fields (assess.cropland): green then harvested in the baseline year; seen at the crop's peak only
-    fields = _fields(ndvi, clear, times, plan_year, a) if band is not None else None
-    crop_ref, cur_clear = None, clear[cur]
-    if fields is not None and fields.any():
-        crop_ref = reference.reference_frame(band & fields, ndvi, fvc, clear, ids, times, a.reference.min_pixels,
-                                             cropland.REFERENCE_CROPLAND)
-        if crop_ref is not None:
-            peaks = cropland.peak_ids(crop_ref, dates.season, a.reference.min_clear_fraction, a.cropland.peak_share)
-            cur_clear = cropland.judged_clear(clear[cur], fields, np.isin(np.array(ids)[cur], peaks))
-
-    # change detection on the same season of earlier years
-    loss = loss_mask(ndvi[base], clear[base], ndvi[cur], cur_clear, a.disturbance) \
-        if base.any() and cur.any() else None
-
-    # the reference ring: stable natural ground around the mine, this season and the baseline
-    ref = None
-    if band is not None:
-        kept = ~loss.confirmed if loss is not None else np.ones(grid.shape, bool)
-        not_fields = ~fields if fields is not None else np.ones(grid.shape, bool)
-        ring = reference.natural_ground(ndvi[base], clear[base], band & kept & not_fields,
-                                        a.reference.stable_std_max, a.reference.level_share)
-        ref = reference.reference_frame(ring, ndvi, fvc, clear, ids, times, a.reference.min_pixels)
-        if crop_ref is not None and loss is not None and (band & fields & loss.confirmed).any():
-            crop_ref = reference.reference_frame(band & fields & kept, ndvi, fvc, clear, ids, times,
-                                                 a.reference.min_pixels, cropland.REFERENCE_CROPLAND)
+    # the reference rings (assess.pixelstats): stable natural ground and the ring's fields
+    ref, crop_ref = None, None
+    if a.reference.enabled and dates.baseline.any():
+        if pixels.ring is not None:
+            ref = reference.reference_rows(pixels.ring, ids, times, a.reference.min_pixels)
+        if pixels.crop_ring is not None:
+            crop_ref = reference.reference_rows(pixels.crop_ring, ids, times, a.reference.min_pixels,
+                                                cropland.REFERENCE_CROPLAND)
         rings = [f for f in (ref, crop_ref) if f is not None]
         if rings:
             series = pd.concat([series, *rings], ignore_index=True).sort_values(
@@ -147,20 +137,8 @@ def build(*, grid: Grid, boundary_utm: BaseGeometry, units_utm: Mapping[str, Bas
     return Evidence(grid=grid, boundary_utm=boundary_utm, units_utm=dict(units_utm),
                     unit_masks=dict(unit_masks),
                     unit_footprints={k: burn([g], grid, all_touched=True) for k, g in units_utm.items()},
-                    series=series, reference=ref, ndvi=ndvi, fvc=fvc, clear=clear, times=times, ids=ids,
-                    dates=dates, loss=loss, as_of=as_of, plan_year=plan_year, history=history,
-                    measured_only=frozenset(measured_only), fields=fields)
-
-
-def _fields(ndvi: np.ndarray, clear: np.ndarray, times: np.ndarray, plan_year: int,
-            a: AssessSettings) -> np.ndarray | None:
-    """Field pixels (assess.cropland.harvested, per calendar year) over the years before the
-    plan year; None when cropland handling is off or there is no such date."""
-    years = pd.to_datetime(times).year
-    if not a.cropland.enabled or not (years < plan_year).any():
-        return None
-    out = np.zeros(ndvi.shape[1:], bool)
-    for y in sorted(set(years[years < plan_year])):
-        k = np.asarray(years == y)
-        out |= cropland.harvested(ndvi[k], clear[k], a.cropland.green_ndvi_min, a.cropland.harvest_ndvi_max)
-    return out
+                    series=series, reference=ref, season=pixels.season, times=times, ids=ids,
+                    dates=dates, loss=pixels.loss, as_of=as_of, plan_year=plan_year, history=history,
+                    measured_only=frozenset(measured_only), fields=pixels.fields,
+                    damage_season=pixels.damage_season,
+                    unit_fvc=dict(zip(unit_masks, pixels.unit_fvc)))

@@ -13,7 +13,7 @@ unit is one finding and this one is dropped (assess.judge.explained).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from affine import Affine
@@ -66,6 +66,25 @@ def bare_part(unit_mask: np.ndarray, fvc: np.ndarray, clear: np.ndarray, bare_fv
                     int(np.median(n_ok[part])), round(float(np.median(under / np.maximum(n_ok[part], 1))), 4))
 
 
+def unit_view(unit_mask: np.ndarray, unit_fvc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The unit's bounding box: its mask (y, x) and (t, y, x) FVC (NaN off the unit or not
+    clear) from its (t, unit px) table (`Evidence.unit_fvc`, the mask's row-major order)."""
+    r, c = np.nonzero(unit_mask)
+    box = (slice(r.min(), r.max() + 1), slice(c.min(), c.max() + 1))
+    mask = unit_mask[box]
+    out = np.full((unit_fvc.shape[0],) + mask.shape, np.nan, np.float32)
+    out[:, mask] = unit_fvc
+    return mask, out
+
+
+def in_window(box_mask: np.ndarray, unit_mask: np.ndarray) -> np.ndarray:
+    """A (y, x) mask of the unit's bounding box (`unit_view`) on the whole window."""
+    r, c = np.nonzero(unit_mask)
+    out = np.zeros(unit_mask.shape, bool)
+    out[r.min():r.min() + box_mask.shape[0], c.min():c.min() + box_mask.shape[1]] = box_mask
+    return out
+
+
 def _polygon(mask: np.ndarray, transform: Affine) -> BaseGeometry:
     return unary_union([shape(g) for g, v in shapes(mask.astype("uint8"), mask=mask, transform=transform,
                                                     connectivity=8) if v])
@@ -94,18 +113,21 @@ def partial_restoration(ev: Evidence, right: MiningRight, plan: AnnualPlan | Non
                 steps &= np.isin(np.array(ev.ids), peaks)
         ref = reference_of(ev.series, season, a.reference.min_clear_fraction, a.reference.min_factor, a.min_clear_obs)
         bare_line = min(p.bare_fvc, round(a.reference.sparse_share * ref.now, 4)) if ref.now else p.bare_fvc
-        part = bare_part(ev.unit_masks[key], ev.fvc[steps], ev.clear[steps], bare_line, a.min_clear_obs)
+        mask, fvc = unit_view(ev.unit_masks[key], ev.unit_fvc[key][steps])
+        part = bare_part(mask, fvc, np.isfinite(fvc), bare_line, a.min_clear_obs)
         if part is None:
             continue
         part_hm2, share = part.n_px * px_hm2, part.n_px / part.unit_px
         if part_hm2 < p.min_area_hm2 or share < p.min_share:
             continue
+        box_mask = part.mask      # NaN (not clear) is never under the line
+        part = replace(part, mask=in_window(box_mask, ev.unit_masks[key]))
         g = coords.transform(_polygon(part.mask, ev.transform), ev.epsg, 4490)
         confidence = classify(part.clear_observations, part.agree, bare_line - part.fvc, min_obs=a.min_clear_obs,
                               margin_min=a.confidence.fvc_margin, agree_high=a.confidence.agree_high,
                               agree_highest=a.confidence.agree_highest)
         ids = [i for i, k in zip(ev.ids, steps) if k]
-        frac = (ev.clear[steps] & (ev.fvc[steps] < bare_line))[:, part.mask].mean(axis=1)
+        frac = (fvc < bare_line)[:, box_mask].mean(axis=1)
         out.append(Anomaly(
             type="PARTIAL_RESTORATION", severity="medium", license_no=right.license_no, mine_name=right.mine_name,
             plan_year=plan.plan_year, geometry=g, area_hm2=coords.area_hm2(g), period=season.label,

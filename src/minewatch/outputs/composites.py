@@ -22,7 +22,7 @@ import rasterio
 from affine import Affine
 
 import minewatch
-from minewatch.assess.disturbance import clear_median
+from minewatch.assess.disturbance import clear_max, clear_median
 from minewatch.plumbing.atomic import atomic_path
 
 NDVI_MAX, MEDIAN = "ndvi_max", "median"
@@ -52,10 +52,7 @@ def season_composites(ndvi: np.ndarray, refl: np.ndarray, clear: np.ndarray) -> 
                          f"{refl.shape}, {clear.shape}")
     if clear.dtype != bool:
         raise ValueError(f"clear must be a bool array, got {clear.dtype}")
-    # pixels with no clear value are set to NaN, not reduced: no all-NaN warning to silence
-    ok = clear & ~np.isnan(ndvi)
-    ndvi_max = np.where(ok.any(axis=0), np.max(np.where(ok, ndvi, np.float32(-np.inf)), axis=0, initial=-np.inf),
-                        np.float32(np.nan))
+    ndvi_max = clear_max(ndvi, clear)
     median = clear_median(refl, clear[:, None])
     return ndvi_max.astype(np.float32, copy=False), median.astype(np.float32, copy=False)
 

@@ -368,12 +368,14 @@ class PixelStore:
 
     # -- reading
     def open(self, license_no: str, items: list[pystac.Item], grid: cube.Grid, *, chunk_time: int = 16,
-             headers: dict | None = None, chunk_px: int | None = None) -> xr.DataArray:
+             headers: dict | None = None, chunk_px: int | None = None,
+             window: tuple[slice, slice] | None = None) -> xr.DataArray:
         """The stored steps of `items` as `cube.load_window` gives them: lazy float32
         (time, band, y, x), coords time, band, y, x, id, n_scenes, chunked by `chunk_time`
         steps and (`chunk_px`, None: the whole window) in space. Every step must be stored
         and current (`ingest` first). `headers`: `IngestReport.headers` of the ingest just
-        done (spares reading the time axis again)."""
+        done (spares reading the time axis again). `window`: only these (y, x) slices of the
+        grid (step 1), read from the store's spatial chunks they cross only."""
         g = self._group(license_no)
         if g is None or {k: g.attrs.get(k) for k in ("epsg", "bounds", "resolution")} != {
                 "epsg": grid.epsg, "bounds": list(grid.bounds), "resolution": grid.resolution}:
@@ -390,8 +392,15 @@ class PixelStore:
                 raise RuntimeError(f"mine {license_no}: step {st.key} is not in the pixel store")
         step_headers = [h for h in found if h is not None]   # all of them, by the check above
         h, w = grid.shape
+        ys, xs = window or (slice(0, h), slice(0, w))
+        rows_i, cols_i = np.arange(h)[ys], np.arange(w)[xs]
+        wy = (int(rows_i[0]), int(rows_i[-1]) + 1) if rows_i.size else (0, 0)
+        wx = (int(cols_i[0]), int(cols_i[-1]) + 1) if cols_i.size else (0, 0)
         cy = h if chunk_px is None else chunk_px
         cx = w if chunk_px is None else chunk_px
+        # block edges at multiples of the chunk side, within the window
+        y_edges = sorted({wy[0], wy[1], *range((wy[0] // cy + 1) * cy, wy[1], cy)})
+        x_edges = sorted({wx[0], wx[1], *range((wx[0] // cx + 1) * cx, wx[1], cx)})
         url, opts = self.url(license_no), self.storage_options
         rows = []
         for t0 in range(0, len(steps), chunk_time):
@@ -399,16 +408,15 @@ class PixelStore:
             slot_ids = tuple(hh["slot"] for hh in part)
             prints = tuple(hh["fingerprint"] for hh in part)     # a cut slot is written again: in the key
             rows.append([[dsa.from_delayed(
-                dask.delayed(read_slots, pure=True)(url, opts, slot_ids, prints, (y0, min(y0 + cy, h)),
-                                                    (x0, min(x0 + cx, w))),
-                shape=(len(part), len(bands), min(y0 + cy, h) - y0, min(x0 + cx, w) - x0), dtype=np.float32)
-                for x0 in range(0, w, cx)] for y0 in range(0, h, cy)])
+                dask.delayed(read_slots, pure=True)(url, opts, slot_ids, prints, (y0, y1), (x0, x1)),
+                shape=(len(part), len(bands), y1 - y0, x1 - x0), dtype=np.float32)
+                for x0, x1 in zip(x_edges, x_edges[1:])] for y0, y1 in zip(y_edges, y_edges[1:])])
         data = (dsa.block([[t] for t in rows]) if rows
-                else dsa.zeros((0, len(bands), h, w), np.float32))
+                else dsa.zeros((0, len(bands), wy[1] - wy[0], wx[1] - wx[0]), np.float32))
         return xr.DataArray(
             data, dims=("time", "band", "y", "x"), name="stackstac-pixels",
             coords={"time": np.array([np.datetime64(hh["time"], "ns") for hh in step_headers], "datetime64[ns]"),
-                    "band": np.array(bands), "y": grid_y(grid), "x": grid_x(grid),
+                    "band": np.array(bands), "y": grid_y(grid)[wy[0]:wy[1]], "x": grid_x(grid)[wx[0]:wx[1]],
                     "id": ("time", np.array([hh["id"] for hh in step_headers], dtype=object)),
                     "n_scenes": ("time", np.array([hh["n_scenes"] for hh in step_headers], dtype="int16")),
                     "epsg": grid.epsg})

@@ -22,13 +22,13 @@ def unit_masks(geoms_utm: dict[str, object], grid: Grid) -> xr.DataArray:
     return xr.DataArray(arr, dims=("unit", "y", "x"), coords={"unit": keys})
 
 
-def _counts_means(clear: np.ndarray, masks: np.ndarray, *values: np.ndarray) -> np.ndarray:
-    """Per unit and plane: the number of valid pixels, then the mean of each of `values`
-    over them (NaN where there is none).
+def unit_sums(clear: np.ndarray, masks: np.ndarray, *values: np.ndarray) -> np.ndarray:
+    """Per unit and plane: the number of valid pixels, then the sum of each of `values`
+    over them (float64: the sums of spatial tiles of one window add up).
 
     clear, values: (..., y, x); masks: (..., unit, y, x); leading dims broadcast as numpy
     does. A pixel is valid where `clear` and `values[0]` is not NaN; a NaN in another value
-    at a valid pixel makes that mean NaN. Returns float32 (..., unit, 1 + len(values)).
+    at a valid pixel makes that mean NaN. Returns float64 (..., unit, 1 + len(values)).
 
     Plane by plane (arrays that stay in cache): only the pixels inside some unit are
     taken, then one (unit, pixel) @ (pixel, 1 + len(values)) product in float64 gives the
@@ -57,10 +57,21 @@ def _counts_means(clear: np.ndarray, masks: np.ndarray, *values: np.ndarray) -> 
         for j, v in enumerate(values[1:], 2):
             rows[j] = np.where(valid, v[i].reshape(-1).take(inside), 0)
         np.matmul(m, rows.T, out=sums[i])
+    return sums
+
+
+def means_from_sums(sums: np.ndarray) -> np.ndarray:
+    """`unit_sums` as counts and means (NaN where no valid pixel), float32."""
+    sums = sums.copy()
     n = sums[..., :1]
     with np.errstate(invalid="ignore", divide="ignore"):
         sums[..., 1:] /= np.where(n > 0, n, np.nan)
     return sums.astype(np.float32)
+
+
+def _counts_means(clear: np.ndarray, masks: np.ndarray, *values: np.ndarray) -> np.ndarray:
+    """Per unit and plane: the number of valid pixels, then the mean of each of `values` (`unit_sums`)."""
+    return means_from_sums(unit_sums(clear, masks, *values))
 
 
 def unit_stats(index: xr.Dataset, clear: xr.DataArray, masks: xr.DataArray) -> xr.Dataset:
@@ -86,6 +97,17 @@ def unit_stats(index: xr.Dataset, clear: xr.DataArray, masks: xr.DataArray) -> x
     for j, v in enumerate(STAT_VARS, 1):
         out[f"{v}_mean"] = res.isel(stat=j)
     return xr.Dataset(out)
+
+
+def stats_of_sums(sums: np.ndarray, n_px: np.ndarray, units: list[str], times: np.ndarray,
+                  ids: np.ndarray) -> xr.Dataset:
+    """What `unit_stats` computes, from (time, unit, 4) `unit_sums` of clear, ndvi, fvc, bsi and
+    the (unit,) pixel counts of the masks: the shape `stats_frame` reads."""
+    cm = means_from_sums(sums)
+    out = {"n_px": ("unit", np.asarray(n_px, np.float32)), "clear_px": (("time", "unit"), cm[..., 0])}
+    for j, v in enumerate(STAT_VARS, 1):
+        out[f"{v}_mean"] = (("time", "unit"), cm[..., j])
+    return xr.Dataset(out, coords={"unit": list(units), "time": times, "id": ("time", np.asarray(ids, dtype=object))})
 
 
 def stats_frame(stats: xr.Dataset) -> pd.DataFrame:

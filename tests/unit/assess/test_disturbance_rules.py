@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from minewatch.assess.disturbance import loss_mask
+from minewatch.assess.disturbance import loss_mask, season_pixels
 from minewatch.assess.disturbance_rules import (
     damage_exceeds_declared,
     out_of_boundary_disturbance,
@@ -57,8 +57,9 @@ def evidence(units_utm, as_of=date(2026, 11, 1), n_cur=6):
     return Evidence(grid=GRID, boundary_utm=BOUNDARY, units_utm=units_utm,
                     unit_masks={k: burn([g], GRID) for k, g in units_utm.items()},
                     unit_footprints={k: burn([g], GRID, all_touched=True) for k, g in units_utm.items()},
-                    series=pd.DataFrame(), reference=None, ndvi=ndvi, fvc=np.clip((ndvi - 0.05) / 0.75, 0, 1),
-                    clear=clear, times=times, ids=tuple(f"S{i}" for i in range(len(times))), dates=dates,
+                    series=pd.DataFrame(), reference=None,
+                    season=season_pixels(ndvi[c], clear[c], S.assess.disturbance),
+                    times=times, ids=tuple(f"S{i}" for i in range(len(times))), dates=dates,
                     loss=loss_mask(ndvi[b], clear[b], ndvi[c], clear[c], S.assess.disturbance),
                     as_of=as_of, plan_year=2026)
 

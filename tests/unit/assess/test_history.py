@@ -21,6 +21,7 @@ import pytest
 import xarray as xr
 from shapely.geometry import box
 from tests.support.ledger_plans import unit
+from tests.support.pixels import pixels_of
 
 from minewatch.assess import evidence
 from minewatch.assess.history import (
@@ -125,10 +126,12 @@ def window(history, plan: AnnualPlan, s: Settings = S) -> evidence.Evidence:
     um = series.unit_masks(units_utm, GRID)
     stats = series.stats_frame(series.unit_stats(idx, xr.DataArray(clear, dims=("time", "y", "x"), coords=coords_),
                                                  um))
+    dates = evidence.Dates.of(times, 2026, s.assess)
+    px = pixels_of(ndvi, clear, dates, s, fvc=idx.fvc.values, masks=um.values, times=times, ids=ids, plan_year=2026,
+                   ring=evidence.ring_geometry(BOUNDARY, GRID, units_utm, (), s))
     return evidence.build(grid=GRID, boundary_utm=BOUNDARY, units_utm=units_utm,
-                          unit_masks={k: um.sel(unit=k).values for k in units_utm}, stats=stats, ndvi=ndvi,
-                          fvc=idx.fvc.values, clear=clear, mndwi=ndvi * 0 - 1, times=times, ids=ids,
-                          dates=evidence.Dates.of(times, 2026, s.assess), others=(), as_of=AS_OF, plan_year=2026,
+                          unit_masks={k: um.sel(unit=k).values for k in units_utm}, stats=stats, pixels=px,
+                          times=times, ids=ids, dates=dates, as_of=AS_OF, plan_year=2026,
                           s=s, history=history, measured_only=[k for k, t in tracked.items() if t.kind == DROPPED])
 
 

@@ -61,9 +61,11 @@ def _evidence(fvc_now: np.ndarray, units: dict, ring_fvc: float | None = None) -
     return Evidence(grid=grid, boundary_utm=px(0, 40, 0, 40), units_utm=units,
                     unit_masks={k: burn([g], grid) for k, g in units.items()},
                     unit_footprints={k: burn([g], grid, all_touched=True) for k, g in units.items()},
-                    series=series, reference=None, ndvi=fvc * 0.75 + 0.05, fvc=fvc, clear=np.ones(fvc.shape, bool),
+                    series=series, reference=None, season=None,
                     times=times, ids=ids, dates=Dates.of(times, 2026, S.assess), loss=None,
-                    as_of=date(2026, 11, 1), plan_year=2026)
+                    as_of=date(2026, 11, 1), plan_year=2026,
+                    # every pixel clear: each unit's (t, px) FVC as the tiles give it
+                    unit_fvc={k: fvc[:, burn([g], grid)] for k, g in units.items()})
 
 
 RIGHT = MiningRight("C1", "h", "m", date(2020, 1, 1), date(2030, 1, 1), "990000",

@@ -8,7 +8,7 @@ from affine import Affine
 from shapely.geometry import box
 from tests.support.paths import REPO
 
-from minewatch.assess.disturbance import loss_mask, loss_patches
+from minewatch.assess.disturbance import loss_mask, loss_patches, season_pixels
 from minewatch.assess.rules import assess_units
 from minewatch.assess.season import Season
 from minewatch.assess.thresholds import ThresholdError, load_thresholds
@@ -105,9 +105,10 @@ def test_loss_needs_persistence_and_minimum_area():
     cur[:2, 20:28, 20:28] = 0.1       # lost on 2 dates only: not persistent
     cur[:, 0:2, 25:29] = 0.1          # 8 px = 0.08 hm²: below the MMU
     clear_b, clear_c = np.ones(base.shape, bool), np.ones(cur.shape, bool)
-    confirmed, b, lo = loss_mask(base, clear_b, cur, clear_c, cfg)
+    loss = loss_mask(base, clear_b, cur, clear_c, cfg)
+    confirmed = loss.confirmed
     assert confirmed[5:15, 5:15].all() and not confirmed[20:28, 20:28].any()
-    patches = loss_patches(confirmed, np.ones((h, w), bool), b, cur, clear_c, lo,
+    patches = loss_patches(loss, season_pixels(cur, clear_c, cfg), np.ones((h, w), bool),
                            [f"S{i}" for i in range(5)], Affine(10, 0, 0, 0, -10, 300), 100.0, cfg)
     assert len(patches) == 1
     p = patches[0]
@@ -121,7 +122,7 @@ def test_loss_under_cloud_is_not_confirmed():
     base = np.full((3, 10, 10), 0.6, "float32")
     cur = np.full((5, 10, 10), 0.05, "float32")     # looks bare ...
     clear_c = np.zeros(cur.shape, bool)              # ... but never clear
-    confirmed, _, _ = loss_mask(base, np.ones(base.shape, bool), cur, clear_c, cfg)
+    confirmed = loss_mask(base, np.ones(base.shape, bool), cur, clear_c, cfg).confirmed
     assert not confirmed.any()
 
 

@@ -134,6 +134,26 @@ def test_other_tools_read_the_store_and_it_is_chunked_in_space(scenes, tmp_path,
     _same(tile.compute(), ref)
 
 
+def test_a_window_reads_only_the_spatial_chunks_it_crosses(scenes, tmp_path, grid):
+    """`open(window=...)` (assess.pixelstats' tiles): the window's pixels, blocks split at the
+    store's chunk edges; with every chunk off the window deleted, the window reads the same."""
+    _, a, b, c = scenes
+    st = PixelStore(tmp_path / "px")
+    st.ingest("M1", [a, b, c], grid, chunk_px=16)
+    ref = cube.load_window([a, b, c], grid).compute()
+    win = st.open("M1", [a, b, c], grid, chunk_time=16, chunk_px=16, window=(slice(10, 30), slice(5, 40)))
+    assert win.data.chunks == ((2,), (7,), (6, 14), (11, 16, 8))
+    _same(win.compute(), ref.isel(y=slice(10, 30), x=slice(5, 40)))
+    gone = [p for p in (Path(st.url("M1")) / "pixels").glob("*.*.*.*") if p.name.split(".")[2:] != ["0", "0"]]
+    assert len(gone) > 3
+    for p in gone:
+        p.unlink()        # a read of any of them would give fill values (NaN), not the pixels
+    corner = st.open("M1", [a, b, c], grid, chunk_time=16, chunk_px=16, window=(slice(2, 16), slice(0, 9)))
+    _same(corner.compute(), ref.isel(y=slice(2, 16), x=slice(0, 9)))
+    whole = st.open("M1", [a, b, c], grid, chunk_time=16).values     # the whole window does miss them
+    assert np.isnan(whole).sum() > np.isnan(ref.values).sum()
+
+
 def test_a_killed_ingest_leaves_the_store_as_it_was_and_the_next_one_resumes(scenes, tmp_path, grid, monkeypatch):
     from minewatch.sky import pixels
     _, a, b, c = scenes
