@@ -61,7 +61,6 @@ from minewatch.promised.findings import Finding
 from minewatch.promised.models import AnnualPlan, MiningRight
 from minewatch.promised.planreader import PlanReadResult
 from minewatch.sky.pixels import PixelStore
-from minewatch.sky.unitstats import UnitStatsStore
 
 if TYPE_CHECKING:
     import pystac
@@ -210,8 +209,6 @@ class ResultCache:
     def __init__(self, root: str | Path, storage_options: dict | None = None) -> None:
         self.root = str(root).rstrip("/")
         self.pixels = PixelStore(f"{self.root}/pixels", storage_options=storage_options)
-        # per-unit statistics per step, so a night computes them for new steps only (not wired yet)
-        self.unitstats = UnitStatsStore(f"{self.root}/unitstats", storage_options=storage_options)
         self._fs, self._fsroot = fsspec.core.url_to_fs(self.root, **(storage_options or {}))
 
     def _path(self, license_no: str) -> str:
