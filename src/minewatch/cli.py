@@ -238,12 +238,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
 STARTER = {   # packaged file -> name in the operator's folder
     "minewatch.yaml": "minewatch.yaml",
     "thresholds.yaml": "thresholds.yaml",
+    "regions.yaml": "regions.yaml",
     "plan_template.xlsx": "年度矿区生态修复情况表_模板.xlsx",
 }
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    """`minewatch init DIR`: a starter config, the thresholds table and the blank plan template."""
+    """`minewatch init DIR`: a starter config, the thresholds and regions tables and the blank plan template."""
     from importlib import resources
 
     root = Path(args.dir)

@@ -209,10 +209,12 @@ def test_init_writes_the_starter_files_and_refuses_to_overwrite(tmp_path):
     d = tmp_path / "province"
     out = run_cli("init", d)
     assert out.returncode == 0, out.stderr
-    assert sorted(p.name for p in d.iterdir()) == ["minewatch.yaml", "plans", "thresholds.yaml",
+    assert sorted(p.name for p in d.iterdir()) == ["minewatch.yaml", "plans", "regions.yaml", "thresholds.yaml",
                                                     "年度矿区生态修复情况表_模板.xlsx"]
     s = load_settings(d / "minewatch.yaml")
     assert s.assess.thresholds == d / "thresholds.yaml" and s.run.timezone == "Asia/Shanghai"
+    assert s.assess.regions == d / "regions.yaml"     # the operator edits the copy the night reads
+    assert (d / "regions.yaml").read_bytes() == (REPO / "src/minewatch/data/regions.yaml").read_bytes()
     assert (d / "thresholds.yaml").read_bytes() == (REPO / "src/minewatch/data/thresholds.yaml").read_bytes()
     _one_line_exit_2(run_cli("init", d), "already exists", str(d / "minewatch.yaml"))
     _one_line_exit_2(run_cli("run", "--config", d / "minewatch.yaml"), "registry not found",
