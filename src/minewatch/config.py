@@ -432,7 +432,8 @@ def load_settings(path: str | Path) -> Settings:
         "output_dir": _resolve(base, s.output_dir),
         "local_catalog": s.local_catalog.model_copy(
             update={"data_dir": _resolve(base, s.local_catalog.data_dir)}),
-        "assess": s.assess.model_copy(update={"thresholds": _resolve(base, s.assess.thresholds)}),
+        "assess": s.assess.model_copy(update={"thresholds": _resolve(base, s.assess.thresholds),
+                                              "regions": _resolve(base, s.assess.regions)}),
         "ledger": s.ledger.model_copy(update={
             "acceptance": None if s.ledger.acceptance is None else _resolve(base, s.ledger.acceptance)}),
         "report": s.report.model_copy(update={
