@@ -11,6 +11,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from minewatch import localstac
+from tests.support.evaluation import runnable
 from tests.support.paths import REPO
 
 # CI runs the property tests on hypothesis' fixed examples: a landing never depends on luck
@@ -100,3 +101,65 @@ def sample_config(sample_loaded, tmp_path_factory):
     return p
 
 
+
+
+# Every Python warning an error in the shared night (test_clean_log reads its log), but for one:
+# affine's deprecation of `*`, raised inside rasterio and stackstac (third-party code minewatch
+# cannot change; pyproject's filterwarnings lists the same)
+WARNINGS_AS_ERRORS = "error,ignore:Use `@` matmul:PendingDeprecationWarning"
+SAMPLE_NIGHT_DATE = "2026-11-20"
+
+
+@dataclass(frozen=True)
+class SampleNight:
+    out: Path            # the --out folder: run folders, `latest`, state/
+    date: str
+    stdout: str
+    stderr: str          # the night's log, as `2> night.log` keeps it
+
+    @property
+    def run_dir(self) -> Path:
+        return self.out / self.date
+
+    def copy_to(self, dst: Path) -> Path:
+        """The whole --out folder copied (links kept as links) for a test that runs further
+        nights on it: the shared folder itself is never written again."""
+        shutil.copytree(self.out, dst, symlinks=True, dirs_exist_ok=True)
+        return dst
+
+
+@pytest.fixture(scope="session")
+def sample_night(sample_config, tmp_path_factory) -> SampleNight:
+    """One fresh sample night through `minewatch run` (the CLI and Prefect, as an operator starts
+    it), with every Python warning an error: the night several test modules read instead of each
+    running its own (read only; `copy_to` for a test that writes)."""
+    from tests.support.cli import run_cli
+
+    out = tmp_path_factory.mktemp("sample_night")
+    r = run_cli("run", "--config", sample_config, "--date", SAMPLE_NIGHT_DATE, "--out", out,
+                env={"PYTHONWARNINGS": WARNINGS_AS_ERRORS})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return SampleNight(out, SAMPLE_NIGHT_DATE, r.stdout, r.stderr)
+
+
+@pytest.fixture(scope="session")
+def labelled_scenarios(stac_catalog, tmp_path_factory):
+    """Every labelled scenario (synth.scenarios.SCENARIOS) written, loaded into the test catalogue,
+    with the sample's settings pointed at it."""
+    from minewatch.config import load_settings
+    from minewatch.synth import scenarios
+
+    root = scenarios.write_scenarios(tmp_path_factory.mktemp("scenarios"))
+    stac_catalog.load(root / "catalog")
+    s = load_settings(REPO / "configs" / "sample.yaml")
+    s = s.model_copy(update={"catalog": s.catalog.model_copy(update={"url": stac_catalog.url})})
+    return root, s
+
+
+@pytest.fixture(scope="session")
+def labelled_evaluation(labelled_scenarios):
+    """`minewatch.evaluate.evaluate` over every runnable scenario, once a session: the overall bar
+    (test_evaluate) and each family's own figures (tests/support/evaluation.family_view) read it."""
+    from minewatch.evaluate import evaluate
+    root, s = labelled_scenarios
+    return evaluate(root, s, runnable())

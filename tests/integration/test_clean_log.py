@@ -1,38 +1,31 @@
 """A clean sample night's log holds no Python warning (issue 17).
 
 `minewatch run` as an operator runs it, with every Python warning turned into an error
-(PYTHONWARNINGS): a warning raised in a mine fails that mine (exit 3), one raised elsewhere
-fails the night. Its stderr is the night's log (`2> night.log`: `run` writes no log file of its
-own; under `serve` the same lines go to Prefect), and it is checked line by line as well.
+(PYTHONWARNINGS, the session's shared night: tests/conftest.py `sample_night`): a warning
+raised in a mine fails that mine (exit 3), one raised elsewhere fails the night. Its stderr is
+the night's log (`2> night.log`: `run` writes no log file of its own; under `serve` the same
+lines go to Prefect), and it is checked line by line as well.
 """
 from __future__ import annotations
 
 import json
 
 import pytest
-from tests.support.cli import run_cli
 from tests.support.truths import expected_by_type
 
-pytestmark = pytest.mark.slow          # one sample night
-DATE = "2026-11-20"
-# the one filter: affine's deprecation of `*`, raised inside rasterio and stackstac (third-party
-# code minewatch cannot change; pyproject's filterwarnings lists the same)
-WARNINGS_AS_ERRORS = "error,ignore:Use `@` matmul:PendingDeprecationWarning"
+pytestmark = pytest.mark.slow          # one sample night (shared)
 
 
-def test_a_clean_sample_night_logs_no_warning(sample_config, tmp_path):
-    out = tmp_path / "out"
-    r = run_cli("run", "--config", sample_config, "--date", DATE, "--out", out,
-                env={"PYTHONWARNINGS": WARNINGS_AS_ERRORS})
+def test_a_clean_sample_night_logs_no_warning(sample_night, tmp_path):
     log = tmp_path / "night.log"
-    log.write_text(r.stderr, encoding="utf-8")
-    assert r.returncode == 0, r.stderr[-3000:]
+    log.write_text(sample_night.stderr, encoding="utf-8")
     lines = log.read_text(encoding="utf-8").splitlines()
     assert any("进度 progress: 3/3" in ln for ln in lines)          # the log is the whole night's
     assert not [ln for ln in lines if "Warning" in ln or "WARNING" in ln or "Traceback" in ln], lines
     # `--out` carries the night's state, the unit ledger among it, not only its run folders
+    out = sample_night.out
     assert (out / "state" / "ledger.sqlite").is_file()
-    summary = json.loads((out / DATE / "run_summary.json").read_text(encoding="utf-8"))
+    summary = json.loads((sample_night.run_dir / "run_summary.json").read_text(encoding="utf-8"))
     # the night did its work: the sample's planted findings (the cross-year ones where the history
     # rules exist), all mines judged
     by_type = expected_by_type()

@@ -31,29 +31,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def config(sample_loaded, tmp_path_factory):
-    d = tmp_path_factory.mktemp("cfg")
-    raw = yaml.safe_load((ROOT / "configs" / "sample.yaml").read_text(encoding="utf-8"))
-    raw["registry"] = str(SAMPLE / "registry.csv")
-    raw["plans"] = str(SAMPLE / "plans")
-    raw["output_dir"] = str(d / "out")
-    raw["ledger"]["acceptance"] = str(SAMPLE / "acceptance.csv")
-    raw["catalog"]["url"] = sample_loaded.url
-    raw["assess"]["thresholds"] = str(ROOT / "configs" / "thresholds.yaml")
-    raw.pop("local_catalog")
-    p = d / "config.yaml"
-    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    return p
+def config(sample_config):
+    """configs/sample.yaml pointed at the test catalogue (tests/conftest.py)."""
+    return sample_config
 
 
 @pytest.fixture(scope="session")
-def run(config):
-    """One nightly run through the CLI and Prefect, as an operator would start it."""
-    out = subprocess.run([sys.executable, "-m", "minewatch.cli", "run", "--config", str(config),
-                          "--date", RUN_DATE], capture_output=True, text=True, timeout=900, cwd=ROOT)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    run_dir = load_settings(config).output_dir / RUN_DATE
-    return run_dir, out.stdout
+def run(sample_night):
+    """The session's sample night through the CLI and Prefect, as an operator would start it
+    (tests/conftest.py `sample_night`: run once, read by several modules)."""
+    return sample_night.run_dir, sample_night.stdout
 
 
 def test_run_prints_where_outputs_are(run):

@@ -6,36 +6,29 @@ processing baselines 03.01 and 05.10) is recomputed straight from the COGs. The 
 scenarios (synth.scenarios.MULTIYEAR) need the history rules (their `needs` module): they are
 evaluated, and held to the same bar, wherever that module exists.
 """
-import importlib.util
 from datetime import date
 
 import numpy as np
 import pytest
 from tests.support.direct import unit_fvc_per_scene
+from tests.support.evaluation import runnable
 from tests.support.paths import REPO
 
-from minewatch.config import load_settings
 from minewatch.synth import scenarios
 
 pytestmark = pytest.mark.slow
 ROOT = REPO
-RUNNABLE = [x.name for x in scenarios.SCENARIOS if x.needs is None or importlib.util.find_spec(x.needs)]
+RUNNABLE = runnable()
 
 
 @pytest.fixture(scope="session")
-def scen(stac_catalog, tmp_path_factory):
-    root = scenarios.write_scenarios(tmp_path_factory.mktemp("scenarios"))
-    stac_catalog.load(root / "catalog")
-    s = load_settings(ROOT / "configs" / "sample.yaml")
-    s = s.model_copy(update={"catalog": s.catalog.model_copy(update={"url": stac_catalog.url})})
-    return root, s
+def scen(labelled_scenarios):
+    return labelled_scenarios
 
 
 @pytest.fixture(scope="session")
-def result(scen):
-    from minewatch.evaluate import evaluate
-    root, s = scen
-    return evaluate(root, s, RUNNABLE)
+def result(labelled_evaluation):
+    return labelled_evaluation
 
 
 def test_eval_meets_the_bar(result):

@@ -5,7 +5,7 @@ widened window it records, the north-east's snow counted in the series."""
 from __future__ import annotations
 
 import pytest
-from tests.support.evaluation import evaluate_family
+from tests.support.evaluation import family_view
 
 from minewatch.synth import scenarios_climate
 
@@ -13,8 +13,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def result(stac_catalog, tmp_path_factory):
-    return evaluate_family(stac_catalog, tmp_path_factory.mktemp("climate"), scenarios_climate.CLIMATE)
+def result(labelled_evaluation):
+    """The session's evaluation of every scenario (tests/conftest.py), cut to this family."""
+    return family_view(labelled_evaluation, scenarios_climate.CLIMATE)
 
 
 def test_climate_scenarios_precision_and_recall_are_one(result):

@@ -2,7 +2,7 @@
 restored units) through the real STAC catalogue and `job.run_mine`: every label found, no
 other flag, none held back, and the numbers the rules rest on."""
 import pytest
-from tests.support.evaluation import evaluate_family
+from tests.support.evaluation import family_view
 
 from minewatch.synth import scenarios
 
@@ -11,8 +11,9 @@ NAMES = [s.name for s in scenarios.GROUND]
 
 
 @pytest.fixture(scope="module")
-def result(stac_catalog, tmp_path_factory):
-    return evaluate_family(stac_catalog, tmp_path_factory.mktemp("ground"), scenarios.GROUND)
+def result(labelled_evaluation):
+    """The session's evaluation of every scenario (tests/conftest.py), cut to this family."""
+    return family_view(labelled_evaluation, scenarios.GROUND)
 
 
 def _flags(result, name):

@@ -20,12 +20,10 @@ SEQUENTIAL = {"MINEWATCH_RUN__MAX_CONCURRENT_MINES": "1"}   # one mine at a time
 
 
 @pytest.fixture(scope="module")
-def reference(sample_config, tmp_path_factory):
-    """An uninterrupted run to compare against."""
-    out = tmp_path_factory.mktemp("ref")
-    r = run_cli("run", "--config", sample_config, "--date", DATE, "--out", out)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return out / DATE
+def reference(sample_night):
+    """An uninterrupted run to compare against (the session's sample night, read only)."""
+    assert sample_night.date == DATE
+    return sample_night.run_dir
 
 
 def _features(run_dir):
@@ -66,13 +64,13 @@ def _files(run_dir):
     return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
 
 
-def test_rerun_with_nothing_new_reuses_every_mine_and_writes_the_same_bytes(sample_config, reference):
-    out = reference.parent
-    before = _files(reference)
+def test_rerun_with_nothing_new_reuses_every_mine_and_writes_the_same_bytes(sample_config, sample_night, tmp_path):
+    out = sample_night.copy_to(tmp_path / "out")
+    before = _files(sample_night.run_dir)
     r = run_cli("run", "--config", sample_config, "--date", DATE, "--out", out)
     assert r.returncode == 0
     assert (r.stdout + r.stderr).count("earlier result reused") == 3
-    after = _files(reference)
+    after = _files(out / DATE)
     assert sorted(after) == sorted(before)
     assert {"anomalies.geojson", "onemap.gpkg", "spot_check.xlsx", "public/anomalies.geojson",
             "run_summary.json"} <= set(after)
@@ -80,15 +78,13 @@ def test_rerun_with_nothing_new_reuses_every_mine_and_writes_the_same_bytes(samp
     assert changed == [], changed
 
 
-def test_next_night_reads_no_pixel_again_and_judges_as_a_fresh_run(sample_config, reference, tmp_path):
+def test_next_night_reads_no_pixel_again_and_judges_as_a_fresh_run(sample_config, sample_night, tmp_path):
     """The next night (no new scene): mines whose judgement does not depend on the date reuse their
     result (assess.rundate); the one judged again (its ledger tracks a unit dropped from last
     year's plan, whose finding names the date) takes every time step from the pixel store: nothing
     is read from the COGs, and the flags are those of a run that read every scene."""
-    import shutil
     nxt = "2026-11-21"
-    night = tmp_path / "night"
-    shutil.copytree(reference.parent, night, symlinks=True)
+    night = sample_night.copy_to(tmp_path / "night")
     r = run_cli("run", "--config", sample_config, "--date", nxt, "--out", night)
     assert r.returncode == 0, r.stderr[-2000:]
     m = re.search(r"新读取 read (\d+) 个时相 steps, 缓存 stored (\d+)", r.stdout)
