@@ -179,6 +179,12 @@ def failed_mine(right: MiningRight, e: BaseException) -> MineResult:
     return r
 
 
+# settings a mine's judgement never reads: where outputs go, how the night is scheduled, retried
+# and logged, whom it tells, how the one-map package is written, how a local catalogue starts.
+# An operator changing them (two mines in flight instead of one, a new webhook) reuses every result.
+NOT_JUDGED_BY = frozenset({"output_dir", "base_dir", "run", "notify", "onemap", "local_catalog"})
+
+
 def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Settings, as_of: date,
                items: list[pystac.Item], plan_year: int | None = None) -> str:
     """What a mine's result depends on: the right, its plan version, the plan year, the settings
@@ -188,7 +194,7 @@ def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Sett
     no other change reuses the result, a date that changes a judgement does not."""
     year = plan_year if plan_year is not None else (plan.plan_year if plan else as_of.year)
     scenes = sorted((it.id, str(it.properties.get("updated", "")), str(it.datetime)) for it in items)
-    settings = s.model_dump_json(exclude={"output_dir", "base_dir"})
+    settings = s.model_dump_json(exclude=NOT_JUDGED_BY)
     thresholds = [r.model_dump_json() for r in p.thresholds.rows]   # pydantic pickles carry sets: unordered
     region = p.thresholds.region_of(right.county_code)       # a remapped county or a new season judges again
     thresholds += [region, str(p.thresholds.regions.season_of(region))]

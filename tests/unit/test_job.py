@@ -45,6 +45,21 @@ def test_result_key_changes_with_a_scenes_update_only(promises):
     assert k == job.result_key(RIGHT, None, promises, moved, date(2026, 11, 1), [_item("2026-07-02T00:00:00Z")])
 
 
+def test_result_key_follows_what_the_judgement_reads_not_how_the_night_runs(promises):
+    scenes = [_item("2026-07-02T00:00:00Z")]
+    k = job.result_key(RIGHT, None, promises, S, date(2026, 11, 1), scenes)
+    operated = S.model_copy(update={
+        "run": S.run.model_copy(update={"max_concurrent_mines": 1, "mine_retries": 0, "log_level": "DEBUG"}),
+        "notify": S.notify.model_copy(update={"on_new_high": False}),
+        "onemap": S.onemap.model_copy(update={"gk_layers": True})})
+    assert k == job.result_key(RIGHT, None, promises, operated, date(2026, 11, 1), scenes)
+    # what the judgement reads: the masks, the indices, the rules' settings
+    for part, field, value in (("imagery", "mask_dilation_px", 3), ("assess", "season_end", "09-30")):
+        changed = S.model_copy(update={part: getattr(S, part).model_copy(update={field: value})})
+        assert k != job.result_key(RIGHT, None, promises, changed, date(2026, 11, 1), scenes), (part, field)
+    assert set(job.NOT_JUDGED_BY) < set(Settings.model_fields)       # every name is a setting
+
+
 def test_run_mine_records_a_failure_and_reraises_only_transient_ones_when_asked(promises, monkeypatch):
     def broken(*a, **k):
         raise ValueError("bad window")
