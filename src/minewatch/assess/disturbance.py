@@ -52,8 +52,22 @@ def clear_median(values: np.ndarray, clear: np.ndarray) -> np.ndarray:
     has = ~np.isnan(data).all(axis=0)
     out = np.full(data.shape[1:], np.nan, dtype=data.dtype)
     if has.any():
-        out[has] = np.nanmedian(data[:, has], axis=0)
+        out[has] = _nanmedian0(data[:, has])
     return out
+
+
+def _nanmedian0(a: np.ndarray) -> np.ndarray:
+    """np.nanmedian(a, axis=0) of a (t, n) array with a value in every column, bit for bit, by
+    one sort: numpy takes a masked-array median for a short axis (t < 600), ~10x slower, which
+    was the largest single cost of a mine's per-pixel evidence. NaN sorts last; the median is
+    the mean of the two middle values (the middle one twice when odd), summed in the dtype and
+    halved, as numpy does."""
+    s = np.sort(a, axis=0)
+    n = np.count_nonzero(~np.isnan(a), axis=0)
+    hi = n // 2
+    lo = np.where(n % 2 == 1, hi, hi - 1)
+    pair = np.take_along_axis(s, np.stack([lo, hi]), axis=0)
+    return (pair[0] + pair[1]) / 2
 
 
 def clear_max(values: np.ndarray, clear: np.ndarray) -> np.ndarray:
