@@ -194,7 +194,7 @@ def result_key(right: MiningRight, plan: AnnualPlan | None, p: Promises, s: Sett
     no other change reuses the result, a date that changes a judgement does not."""
     year = plan_year if plan_year is not None else (plan.plan_year if plan else as_of.year)
     scenes = sorted((it.id, str(it.properties.get("updated", "")), str(it.datetime)) for it in items)
-    settings = s.model_dump_json(exclude=NOT_JUDGED_BY)
+    settings = s.model_dump_json(exclude=set(NOT_JUDGED_BY))
     thresholds = [r.model_dump_json() for r in p.thresholds.rows]   # pydantic pickles carry sets: unordered
     region = p.thresholds.region_of(right.county_code)       # a remapped county or a new season judges again
     thresholds += [region, str(p.thresholds.regions.season_of(region))]
