@@ -74,7 +74,10 @@ class ImagerySettings(_Strict):
     store_chunk_px: int = Field(512, ge=16)
     # side (px) of the spatial tiles a window's per-pixel evidence is computed on, each with its
     # whole time axis (assess.pixelstats): peak memory ~ chunk_px² x steps, not the window; a
-    # window up to this side is one tile
+    # window up to this side is one tile (read once); on several tiles the rules that read the
+    # whole window (cropland peak dates, the stable ring's level, the sparse bare line) take up
+    # to four passes, each reading its tile again, best at a multiple of `imagery.store_chunk_px`
+    # (a tile then reads whole store chunks)
     chunk_px: int = Field(512, ge=16)
     # Also mask pixels whose cloud probability (percent) exceeds this, before the dilation: it
     # catches thin cloud edges SCL calls clear. Needs catalog.cloud_probability and a source with
